@@ -1,0 +1,106 @@
+"""Devices and dtypes: what this machine has, and turning "auto"/"cuda:1"/"bf16" into torch values.
+
+>>> resolve_device("cpu")
+device(type='cpu')
+>>> resolve_dtype("bf16", resolve_device("cpu"))
+torch.bfloat16
+"""
+
+from __future__ import annotations
+
+import gc
+
+import torch
+
+from workbench.errors import DeviceError, DtypeError
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+
+
+def available_devices() -> list[str]:
+    """The device choices this machine offers, ``auto`` first: auto, cpu, cuda:0…, mps."""
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if _mps_available():
+        out.append("mps")
+    return out
+
+
+def available_dtypes(device: str = "auto") -> list[str]:
+    """The dtype choices that make sense on ``device``: no float16 on a CPU."""
+    dev = resolve_device(device)
+    return ["auto", "float32", "bfloat16"] + (["float16"] if dev.type != "cpu" else [])
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+
+def resolve_device(spec: str | None) -> torch.device:
+    """``auto`` -> cuda:0, else mps, else cpu; anything this machine lacks is a ``DeviceError``."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", 0)
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise DeviceError(f"Unknown device `{spec}`; choose one of {', '.join(available_devices())}.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"Device `{spec}` was asked for, but this machine has no CUDA GPU (torch {torch.__version__}); "
+                f"choose one of {', '.join(available_devices())}."
+            )
+        index = 0 if dev.index is None else dev.index
+        if index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"Device `{spec}` does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s); "
+                f"choose one of {', '.join(available_devices())}."
+            )
+        return torch.device("cuda", index)
+    if dev.type == "mps" and not _mps_available():
+        raise DeviceError(f"Device `mps` is not available here; choose one of {', '.join(available_devices())}.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"Device `{spec}` is not supported; choose one of {', '.join(available_devices())}.")
+    return dev
+
+
+def dtype_name(spec: str | None) -> str:
+    """Canonical dtype name: ``fp16`` -> ``float16``; ``auto`` stays ``auto``."""
+    spec = (spec or "auto").strip().lower().removeprefix("torch.")
+    spec = DTYPE_ALIASES.get(spec, spec)
+    if spec != "auto" and spec not in DTYPES:
+        raise DtypeError(f"Unknown dtype `{spec}`; choose one of auto, {', '.join(DTYPES)}.")
+    return spec
+
+
+def resolve_dtype(spec: str | None, device: torch.device) -> torch.dtype:
+    """``auto`` -> float32 on CPU, bfloat16 (or float16 where bf16 is unsupported) on a GPU.
+
+    ``float16`` on a CPU is refused: most CPU kernels lack it and it is slower than bfloat16.
+    """
+    name = dtype_name(spec)
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    if name == "float16" and device.type == "cpu":
+        raise DtypeError("`float16` needs a GPU (cuda or mps); on CPU choose `bfloat16` (fast on recent CPUs) or `float32`.")
+    return DTYPES[name]
+
+
+def empty_cache(device: torch.device | None = None) -> None:
+    """Collect garbage and release the accelerator's cached blocks, whatever the backend."""
+    gc.collect()
+    if torch.cuda.is_available() and (device is None or device.type == "cuda"):
+        torch.cuda.empty_cache()
+    if _mps_available() and (device is None or device.type == "mps"):
+        torch.mps.empty_cache()

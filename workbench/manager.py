@@ -1,0 +1,231 @@
+"""The cached pipeline manager behind every tab, endpoint and benchmark.
+
+>>> manager = PipelineManager(max_models=2)
+>>> pipe = manager.get("text-classification", "offline:text-classification")  # doctest: +SKIP
+>>> pipe("I love this")  # doctest: +SKIP
+[{'label': ..., 'score': ...}]
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
+from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, WorkbenchError
+from workbench.models import ModelSource, adapter_class, check_fits, resolve_model
+from workbench.offline import offline_info
+from workbench.tasks import TaskSpec, get_task
+
+
+@dataclass(frozen=True)
+class LoadKey:
+    """What identifies one loaded pipeline: the same key always gives the same object."""
+
+    task: str
+    model: str
+    revision: str | None
+    device: str
+    dtype: str
+
+
+@dataclass
+class Loaded:
+    """A loaded pipeline and the facts the UI shows about it (plain values except ``pipe``)."""
+
+    key: LoadKey
+    pipe: Any = field(repr=False)
+    source: ModelSource
+    device: str
+    dtype: str
+    parameters: int
+    bytes: int
+    load_seconds: float
+    random_weights: bool
+    description: str
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able row for tables: task, model, device, dtype, size, load time…"""
+        return {
+            "task": self.key.task, "model": self.key.model, "revision": self.key.revision,
+            "source": self.source.kind, "device": self.device, "dtype": self.dtype,
+            "parameters": self.parameters, "memory_mb": round(self.bytes / 2**20, 2),
+            "load_s": round(self.load_seconds, 3), "random_weights": self.random_weights,
+        }
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class PipelineManager:
+    """A bounded LRU cache of ready pipelines (and adapters) with single-flight loading.
+
+    ``max_models`` and ``max_bytes`` bound what stays loaded (defaults from
+    ``WORKBENCH_MAX_MODELS``/``WORKBENCH_MAX_BYTES``); the least recently used entries are unloaded
+    first, never the one just asked for. ``trust_remote_code`` is off unless the operator sets
+    ``WORKBENCH_TRUST_REMOTE_CODE=1`` (or passes it here); nothing a user does can turn it on.
+    """
+
+    def __init__(self, *, max_models: int | None = None, max_bytes: int | None = None,
+                 trust_remote_code: bool | None = None) -> None:
+        self.max_models = max_models if max_models is not None else _env_int("WORKBENCH_MAX_MODELS", 4)
+        self.max_bytes = max_bytes if max_bytes is not None else _env_int("WORKBENCH_MAX_BYTES", None)
+        self.trust_remote_code = _env_flag("WORKBENCH_TRUST_REMOTE_CODE") if trust_remote_code is None else trust_remote_code
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[LoadKey, Loaded] = OrderedDict()
+        self._inflight: dict[LoadKey, Future[Loaded]] = {}
+        self.load_count = 0  # loads actually performed (cache hits and joined loads do not count)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def key(self, task: str, model: str | None = None, *, revision: str | None = None,
+            device: str = "auto", dtype: str = "auto") -> LoadKey:
+        """The cache key for these options, with device and dtype resolved ("auto" -> cpu/float32)."""
+        spec = get_task(task)
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        model = (model or "").strip() or f"offline:{spec.name}"
+        return LoadKey(spec.name, model, (revision or "").strip() or None, str(dev), str(dt).removeprefix("torch."))
+
+    def get(self, task: str, model: str | None = None, *, revision: str | None = None,
+            device: str = "auto", dtype: str = "auto") -> Any:
+        """A ready pipeline for ``task`` — called like the transformers pipeline of that task."""
+        return self.load(task, model, revision=revision, device=device, dtype=dtype).pipe
+
+    def load(self, task: str, model: str | None = None, *, revision: str | None = None,
+             device: str = "auto", dtype: str = "auto") -> Loaded:
+        """Like ``get`` but returns the ``Loaded`` record (timings, size, source)."""
+        key = self.key(task, model, revision=revision, device=device, dtype=dtype)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            future = self._inflight.get(key)
+            owner = future is None
+            if owner:
+                future = self._inflight[key] = Future()
+        if not owner:
+            return future.result()
+        try:
+            loaded = self._load(key)
+        except BaseException as exc:
+            with self._lock:
+                del self._inflight[key]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            del self._inflight[key]
+            self._cache[key] = loaded
+            evicted = self._evict(keep=key)
+        future.set_result(loaded)
+        if evicted:
+            del evicted
+            empty_cache()
+        return loaded
+
+    def loaded(self) -> list[Loaded]:
+        """What is loaded now, least recently used first."""
+        with self._lock:
+            return list(self._cache.values())
+
+    def unload(self, key: LoadKey) -> bool:
+        """Drop one pipeline and free its memory; False if it was not loaded."""
+        with self._lock:
+            entry = self._cache.pop(key, None)
+        if entry is None:
+            return False
+        device = entry.device
+        del entry
+        empty_cache(resolve_device(device))
+        return True
+
+    def clear(self) -> int:
+        """Unload everything; returns how many pipelines were dropped."""
+        with self._lock:
+            n = len(self._cache)
+            self._cache.clear()
+        empty_cache()
+        return n
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _evict(self, keep: LoadKey) -> list[Loaded]:
+        """Pop least-recently-used entries until within bounds (caller holds the lock)."""
+        evicted = []
+
+        def over() -> bool:
+            if self.max_models is not None and len(self._cache) > self.max_models:
+                return True
+            return self.max_bytes is not None and sum(e.bytes for e in self._cache.values()) > self.max_bytes
+
+        for k in list(self._cache):
+            if not over():
+                break
+            if k != keep:
+                evicted.append(self._cache.pop(k))
+        return evicted
+
+    def _load(self, key: LoadKey) -> Loaded:
+        import torch
+
+        spec = get_task(key.task)
+        source = resolve_model(key.model, spec, key.revision)
+        device, dtype = torch.device(key.device), getattr(torch, key.dtype)
+        start = time.perf_counter()
+        self._check_config(spec, source, key.model)
+        pipe = self._build(spec, source, device, dtype)
+        seconds = time.perf_counter() - start
+        self.load_count += 1
+        model = pipe.model
+        params = sum(p.numel() for p in model.parameters())
+        nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+        info = offline_info(source.path) if source.kind == "offline" else None
+        return Loaded(key, pipe, source, str(device), dtype_name(key.dtype), params, nbytes, seconds,
+                      random_weights=bool(info and info.random_weights),
+                      description=info.description if info else source.path)
+
+    def _check_config(self, spec: TaskSpec, source: ModelSource, name: str) -> None:
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(source.path, revision=source.revision,
+                                                local_files_only=source.local_files_only,
+                                                trust_remote_code=self.trust_remote_code)
+        except OSError as exc:
+            raise ModelNotFoundError(f"Model `{name}` could not be found: {_first_line(exc)}") from exc
+        except ValueError as exc:
+            if "trust_remote_code" in str(exc):
+                raise WorkbenchError(
+                    f"Model `{name}` needs custom code from its repository. The operator can allow that by "
+                    "starting the workbench with WORKBENCH_TRUST_REMOTE_CODE=1."
+                ) from exc
+            raise ModelTaskMismatchError(f"Model `{name}` has a config transformers cannot use: {_first_line(exc)}") from exc
+        check_fits(config, spec, name)
+
+    def _build(self, spec: TaskSpec, source: ModelSource, device, dtype) -> Any:
+        common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code,
+                      local_files_only=source.local_files_only)
+        try:
+            if spec.adapter:
+                return adapter_class(spec).from_pretrained(source.path, device=device, dtype=dtype, **common)
+            from transformers import pipeline
+
+            return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
+                            **spec.load_kwargs, **common)
+        except OSError as exc:
+            raise ModelNotFoundError(f"Model `{source.path}` could not be loaded: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

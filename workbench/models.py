@@ -1,0 +1,255 @@
+"""Where a model comes from (offline build, local folder, HF cache, Hub) and whether it fits a task.
+
+>>> resolve_model("offline:text-classification", "text-classification").kind  # doctest: +SKIP
+'offline'
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from workbench.errors import ModelNotFoundError, ModelTaskMismatchError
+from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_tasks
+from workbench.tasks import TaskSpec, get_task
+
+SourceKind = Literal["offline", "local", "cache", "hub"]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A resolved model: ``path`` is a folder for offline/local/cache, a Hub id for hub."""
+
+    kind: SourceKind
+    path: str
+    revision: str | None = None
+
+    @property
+    def local_files_only(self) -> bool:
+        return self.kind != "hub"
+
+
+# ---------------------------------------------------------------------------------------------
+# Is the Hub reachable?
+
+
+_HUB_STATE: dict[str, float | bool] = {}
+_HUB_LOCK = threading.Lock()
+_HUB_TTL_S = 60.0
+
+
+def hub_offline_forced() -> bool:
+    """``HF_HUB_OFFLINE=1`` (or the workbench's own ``WORKBENCH_OFFLINE=1``) forces offline mode."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "WORKBENCH_OFFLINE"))
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hub answers a TCP connection within ``timeout`` seconds (cached for a minute).
+
+    The check runs in a daemon thread so a hanging DNS lookup cannot block the caller longer.
+    """
+    if hub_offline_forced():
+        return False
+    with _HUB_LOCK:
+        if time.monotonic() - float(_HUB_STATE.get("at", -1e9)) < _HUB_TTL_S:
+            return bool(_HUB_STATE["ok"])
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    ok = bool(result and result[0])
+    with _HUB_LOCK:
+        _HUB_STATE.update(ok=ok, at=time.monotonic())
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving a model name
+
+
+def resolve_model(model: str | None, task: str | TaskSpec, revision: str | None = None) -> ModelSource:
+    """Turn what the user typed into a loadable source, without loading weights.
+
+    - empty or ``offline:<task>``: the task's built-in offline model;
+    - an existing folder: that folder;
+    - a Hub id already in the HF cache (at ``revision``): the cached snapshot folder;
+    - otherwise the Hub id itself, if the Hub can be reached — else ``ModelNotFoundError``.
+    """
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    name = (model or "").strip()
+    if not name or name.startswith(OFFLINE_PREFIX):
+        which = name.removeprefix(OFFLINE_PREFIX) or spec.name
+        return ModelSource("offline", offline_model_path(which))
+    expanded = Path(name).expanduser()
+    if expanded.is_dir():
+        if not (expanded / "config.json").exists():
+            raise ModelNotFoundError(f"Folder `{name}` has no config.json; point to a folder written by `save_pretrained`.")
+        return ModelSource("offline" if offline_info(str(expanded)) else "local", str(expanded.resolve()))
+    if name.startswith(("/", "./", "../", "~")):
+        raise ModelNotFoundError(f"Folder `{name}` does not exist.")
+    cached = cached_snapshot(name, revision)
+    if cached:
+        return ModelSource("cache", cached, revision)
+    if hub_reachable():
+        return ModelSource("hub", name, revision)
+    at = f" at revision `{revision}`" if revision else ""
+    raise ModelNotFoundError(
+        f"Model `{name}`{at} is not in the local cache and the Hub cannot be reached. "
+        f"Available offline for {spec.name}: {', '.join(available_offline(spec)) or 'none'}."
+    )
+
+
+def cached_snapshot(repo_id: str, revision: str | None = None) -> str | None:
+    """The HF-cache snapshot folder of ``repo_id`` at ``revision`` (default branch), if complete enough to load."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        path = snapshot_download(repo_id, revision=revision, local_files_only=True)
+    except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
+        return None
+    return path if (Path(path) / "config.json").exists() else None
+
+
+def available_offline(task: str | TaskSpec) -> list[str]:
+    """Model names that load for ``task`` with no network: its offline model and fitting cached models."""
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    names = [f"{OFFLINE_PREFIX}{spec.name}"] if spec.name in offline_tasks() else []
+    return names + [m.repo_id for m in local_models(spec)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Does a model fit a task?
+
+
+def task_auto_classes(spec: TaskSpec) -> tuple[type, ...]:
+    """The transformers Auto* classes that can run ``spec`` (from the pipeline table or the adapter)."""
+    if spec.adapter:
+        return tuple(adapter_class(spec).auto_classes)
+    from transformers.pipelines import SUPPORTED_TASKS
+
+    return tuple(SUPPORTED_TASKS[spec.pipeline_task]["pt"])
+
+
+def adapter_class(spec: TaskSpec) -> type:
+    """Import the adapter class named in ``spec.adapter`` (``"module:Class"`` under workbench.adapters)."""
+    assert spec.adapter, f"{spec.name} runs as a transformers pipeline"
+    module, _, cls = spec.adapter.partition(":")
+    return getattr(importlib.import_module(f"workbench.adapters.{module}"), cls)
+
+
+#: A base-model (``AutoModel``) task also needs a config of its modality: a config attribute of those.
+_BASE_MODEL_NEEDS = {"text": ("vocab_size", "text_config"), "image": ("image_size", "vision_config"),
+                     "audio": ("audio_config",)}
+
+
+def config_fits(config, spec: TaskSpec) -> bool:
+    """Whether a loaded ``PretrainedConfig`` has a model class for the task.
+
+    Its config type must be in one of the task's Auto* mappings; and, for tasks with a head, a
+    checkpoint that names its ``architectures`` must name one of those head classes (a
+    ``BertForSequenceClassification`` checkpoint is no text-generation model, though BERT has an
+    LM-head class). Base-model tasks (``AutoModel``: embeddings) take any architecture.
+    """
+    heads: set[str] = set()
+    for auto in task_auto_classes(spec):
+        mapping = getattr(auto, "_model_mapping", None)
+        if mapping is None or type(config) not in mapping:
+            continue
+        if auto.__name__ == "AutoModel":
+            needs = _BASE_MODEL_NEEDS.get(spec.modality, ())
+            return not needs or any(hasattr(config, attr) for attr in needs)
+        classes = mapping[type(config)]
+        heads.update(c.__name__ for c in (classes if isinstance(classes, (list, tuple)) else [classes]))
+    if not heads:
+        return False
+    archs = getattr(config, "architectures", None)
+    return not archs or bool(set(archs) & heads)
+
+
+def fitting_tasks(config) -> list[str]:
+    """Every registered task that this config can run (used to suggest the right tab)."""
+    from workbench.tasks import TASKS
+
+    out = []
+    for spec in TASKS.values():
+        try:
+            if config_fits(config, spec):
+                out.append(spec.name)
+        except ImportError:
+            continue
+    return out
+
+
+def check_fits(config, spec: TaskSpec, name: str) -> None:
+    """Raise ``ModelTaskMismatchError`` naming the tasks the model *can* do."""
+    if config_fits(config, spec):
+        if spec.name == "zero-shot-classification" and not any(
+                str(label).lower().startswith("entail") for label in (getattr(config, "label2id", None) or {})):
+            raise ModelTaskMismatchError(
+                f"Model `{name}` has no 'entailment' label, so it is not an NLI model; zero-shot classification "
+                "needs one (e.g. facebook/bart-large-mnli)."
+            )
+        return
+    arch = ", ".join(getattr(config, "architectures", None) or [type(config).__name__])
+    others = [t for t in fitting_tasks(config) if t != spec.name]
+    hint = f" It fits: {', '.join(others)}." if others else ""
+    raise ModelTaskMismatchError(f"Model `{name}` ({arch}) cannot do {spec.name}.{hint} Pick a {spec.name} model.")
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """A model found in the local HF cache."""
+
+    repo_id: str
+    revision: str  # commit hash of the snapshot
+    path: str
+    size_bytes: int
+    architectures: tuple[str, ...]
+
+
+def local_models(task: str | TaskSpec | None = None) -> list[CachedModel]:
+    """Models in the local HF cache (``$HF_HOME``/hub), those that fit ``task`` when given."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+    from transformers import AutoConfig
+
+    spec = get_task(task) if isinstance(task, str) else task
+    try:
+        info = scan_cache_dir()
+    except (CacheNotFound, OSError):
+        return []
+    out = []
+    for repo in sorted(info.repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model":
+            continue
+        for rev in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
+            if not (Path(rev.snapshot_path) / "config.json").exists():
+                continue
+            try:
+                config = AutoConfig.from_pretrained(str(rev.snapshot_path), local_files_only=True)
+            except Exception:  # an unknown architecture or remote code: not loadable here anyway
+                break
+            if spec is None or config_fits(config, spec):
+                out.append(CachedModel(repo.repo_id, rev.commit_hash, str(rev.snapshot_path), repo.size_on_disk,
+                                       tuple(getattr(config, "architectures", None) or ())))
+            break
+    return out

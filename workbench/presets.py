@@ -1,0 +1,76 @@
+"""Per-task presets: recommended Hub models and example inputs, read from ``presets/<task>.json``.
+
+A preset file looks like::
+
+    {"models": [{"id": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+                 "revision": "714eb0f", "note": "SST-2 sentiment, 67M parameters"}],
+     "examples": [{"inputs": {"text": "I love this!"}, "params": {"top_k": 2}}]}
+
+An example input that is a string starting with ``sample:`` names a file made by
+``workbench.samples.sample_file`` (``sample:image.png``); other relative file paths are taken
+from ``presets/files/``.
+
+>>> load_presets("text-classification").models[0].id  # doctest: +SKIP
+'distilbert/distilbert-base-uncased-finetuned-sst-2-english'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from workbench.samples import sample_file
+from workbench.tasks import get_task
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+SAMPLE_PREFIX = "sample:"
+
+
+@dataclass(frozen=True)
+class PresetModel:
+    id: str
+    revision: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Example:
+    inputs: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Presets:
+    task: str
+    models: tuple[PresetModel, ...]
+    examples: tuple[Example, ...]
+
+
+def resolve_example_value(value: Any) -> Any:
+    """``sample:NAME`` -> a generated file's path; ``files/...`` -> a path under presets/; else as is."""
+    if isinstance(value, str):
+        if value.startswith(SAMPLE_PREFIX):
+            return sample_file(value.removeprefix(SAMPLE_PREFIX))
+        if value.startswith("files/"):
+            return str(PRESETS_DIR / value)
+    return value
+
+
+@lru_cache(maxsize=None)
+def load_presets(task: str) -> Presets:
+    """The presets of ``task`` (empty when it has no file)."""
+    spec = get_task(task)
+    path = PRESETS_DIR / f"{spec.name}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    models = tuple(PresetModel(m["id"], m.get("revision"), m.get("note", "")) for m in data.get("models", []))
+    examples = tuple(Example({k: resolve_example_value(v) for k, v in e["inputs"].items()}, dict(e.get("params", {})))
+                     for e in data.get("examples", []))
+    unknown = {k for e in examples for k in e.inputs} - set(spec.inputs)
+    if unknown:
+        raise ValueError(f"{path}: example inputs {sorted(unknown)} are not inputs of {spec.name} {spec.inputs}")
+    for e in examples:
+        spec.call_kwargs(e.params)  # raises on an unknown parameter
+    return Presets(spec.name, models, examples)
