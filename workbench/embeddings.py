@@ -4,7 +4,7 @@
 >>> feats = np.array([[[1.0, 0.0], [0.0, 1.0]]])          # [1, tokens, hidden], as the pipeline gives
 >>> pool(feats, pooling="mean", normalize=False).tolist()
 [0.5, 0.5]
->>> cosine_matrix(np.array([[1.0, 0.0], [1.0, 1.0]])).round(3).tolist()
+>>> [[round(float(x), 3) for x in row] for row in cosine_matrix(np.array([[1.0, 0.0], [1.0, 1.0]]))]
 [[1.0, 0.707], [0.707, 1.0]]
 """
 
