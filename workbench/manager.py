@@ -214,8 +214,9 @@ class PipelineManager:
         check_fits(config, spec, name)
 
     def _build(self, spec: TaskSpec, source: ModelSource, device, dtype) -> Any:
-        common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code,
-                      local_files_only=source.local_files_only)
+        # Every source but "hub" is a folder on disk (a cache hit is its snapshot folder), so nothing
+        # here can reach the network except an explicit Hub id.
+        common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code)
         try:
             if spec.adapter:
                 return adapter_class(spec).from_pretrained(source.path, device=device, dtype=dtype, **common)

@@ -1,0 +1,174 @@
+"""PipelineManager: caching, eviction, unload, single-flight loading and clear errors."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import pytest
+
+from workbench.errors import DeviceError, DtypeError, ModelNotFoundError, ModelTaskMismatchError
+from workbench.manager import PipelineManager
+from workbench.models import resolve_model
+from workbench.offline import offline_model_path
+from workbench.tasks import UnknownTaskError
+
+TASK = "text-classification"
+
+
+def test_same_key_same_object(manager):
+    a = manager.get(TASK)
+    b = manager.get("sentiment-analysis", f"offline:{TASK}", device="cpu", dtype="float32")
+    assert a is b
+
+
+def test_local_folder_is_a_model_source(manager):
+    folder = offline_model_path(TASK)
+    pipe = manager.get(TASK, folder)
+    assert pipe("I love this")[0]["label"] in {"NEGATIVE", "POSITIVE"}
+    assert resolve_model(folder, TASK).kind == "offline"
+
+
+def test_dtype_is_part_of_the_key():
+    m = PipelineManager(max_models=4)
+    fp32 = m.get(TASK, dtype="float32")
+    bf16 = m.get(TASK, dtype="bf16")
+    assert fp32 is not bf16
+    assert next(fp32.model.parameters()).dtype.is_floating_point
+    assert str(next(bf16.model.parameters()).dtype) == "torch.bfloat16"
+    assert {e.dtype for e in m.loaded()} == {"float32", "bfloat16"}
+    assert m.load_count == 2
+
+
+def test_lru_eviction_at_the_limit():
+    m = PipelineManager(max_models=2)
+    k32 = m.key(TASK, dtype="float32")
+    k16 = m.key(TASK, dtype="bfloat16")
+    m.get(TASK, dtype="float32")
+    m.get(TASK, dtype="bfloat16")
+    m.get(TASK, dtype="float32")  # touch: bf16 is now least recently used
+    m.get("fill-mask")
+    keys = [e.key for e in m.loaded()]
+    assert k16 not in keys and k32 in keys and len(keys) == 2
+
+
+def test_byte_limit_evicts():
+    one = PipelineManager().load(TASK).bytes
+    m = PipelineManager(max_models=10, max_bytes=int(one * 1.5))
+    m.get(TASK, dtype="float32")
+    m.get("fill-mask")
+    assert [e.key.task for e in m.loaded()] == ["fill-mask"]
+
+
+def test_unload_frees_the_pipeline():
+    m = PipelineManager()
+    loaded = m.load(TASK)
+    key = loaded.key
+    ref = weakref.ref(loaded.pipe)
+    model_ref = weakref.ref(loaded.pipe.model)
+    del loaded
+    assert m.unload(key) is True
+    gc.collect()
+    assert ref() is None and model_ref() is None
+    assert m.loaded() == [] and m.unload(key) is False
+
+
+def test_clear_unloads_everything():
+    m = PipelineManager()
+    m.get(TASK)
+    m.get("fill-mask")
+    assert m.clear() == 2 and m.loaded() == []
+
+
+def test_loaded_reports_facts():
+    m = PipelineManager()
+    row = m.load(TASK).summary()
+    assert row["device"] == "cpu" and row["dtype"] == "float32" and row["random_weights"] is True
+    assert row["parameters"] > 1000 and row["memory_mb"] > 0 and row["load_s"] >= 0
+
+
+def test_eight_threads_one_load():
+    m = PipelineManager()
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(m.get(TASK))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert m.load_count == 1
+    assert len(results) == 8 and all(r is results[0] for r in results)
+
+
+def test_failed_load_is_not_cached_and_is_retried():
+    m = PipelineManager()
+    for _ in range(2):
+        with pytest.raises(ModelNotFoundError):
+            m.get(TASK, "nobody/no-such-model")
+    assert m.loaded() == [] and m.load_count == 0
+
+
+def test_unknown_task_lists_valid_names():
+    with pytest.raises(UnknownTaskError) as info:
+        PipelineManager().get("sentiment-analysys")
+    msg = str(info.value)
+    assert "Did you mean 'sentiment-analysis'" in msg and "text-classification" in msg and "fill-mask" in msg
+
+
+def test_unknown_model_offline_names_what_is_available():
+    with pytest.raises(ModelNotFoundError) as info:
+        PipelineManager().get(TASK, "nobody/no-such-model")
+    msg = str(info.value)
+    assert "nobody/no-such-model" in msg and "Hub cannot be reached" in msg and f"offline:{TASK}" in msg
+
+
+def test_missing_folder_is_clear(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        PipelineManager().get(TASK, str(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        PipelineManager().get(TASK, str(tmp_path / "nope"))
+
+
+def test_model_that_does_not_fit_the_task():
+    with pytest.raises(ModelTaskMismatchError) as info:
+        PipelineManager().get("text-generation", f"offline:{TASK}")
+    msg = str(info.value)
+    assert "cannot do text-generation" in msg and "text-classification" in msg
+
+
+def test_zero_shot_needs_an_nli_model():
+    with pytest.raises(ModelTaskMismatchError, match="entailment"):
+        PipelineManager().get("zero-shot-classification", f"offline:{TASK}")
+
+
+def test_fp16_on_cpu_is_refused_with_advice():
+    with pytest.raises(DtypeError) as info:
+        PipelineManager().get(TASK, dtype="fp16")
+    assert "bfloat16" in str(info.value) and "float32" in str(info.value)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:3"])
+def test_cuda_without_cuda(device):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")  # never the case in CI
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        PipelineManager().get(TASK, device=device)
+
+
+def test_trust_remote_code_is_off_by_default(monkeypatch):
+    monkeypatch.delenv("WORKBENCH_TRUST_REMOTE_CODE", raising=False)
+    assert PipelineManager().trust_remote_code is False
+    monkeypatch.setenv("WORKBENCH_TRUST_REMOTE_CODE", "1")
+    assert PipelineManager().trust_remote_code is True
