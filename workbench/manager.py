@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, WorkbenchError
-from workbench.models import ModelSource, adapter_class, check_fits, resolve_model
+from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
 from workbench.tasks import TaskSpec, get_task
 
@@ -133,6 +133,10 @@ class PipelineManager:
             del evicted
             empty_cache()
         return loaded
+
+    def local_models(self, task: str) -> list[str]:
+        """Model names that load for ``task`` with no network: ``offline:<task>`` and fitting HF-cache models."""
+        return available_offline(task)
 
     def loaded(self) -> list[Loaded]:
         """What is loaded now, least recently used first."""
