@@ -80,3 +80,22 @@ def test_copied_folder_is_a_local_source(tmp_path):
     src = resolve_model(str(dest), "text-classification")
     assert src.kind == "local"
     assert PipelineManager().load("text-classification", str(dest)).random_weights is False
+
+
+def test_unreachable_hub_fails_fast_without_offline_flags(monkeypatch):
+    """With HF_HUB_OFFLINE unset the workbench probes the Hub itself and gives up within seconds."""
+    import time
+
+    import workbench.models as models
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("WORKBENCH_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_HUB_STATE", {})  # forget any earlier probe
+    import huggingface_hub.constants as c
+
+    # a loopback port nobody listens on stands in for an unreachable Hub: no traffic leaves the machine
+    monkeypatch.setattr(c, "ENDPOINT", "https://127.0.0.1:9")
+    start = time.monotonic()
+    with pytest.raises(ModelNotFoundError, match="Hub cannot be reached"):
+        PipelineManager().get("text-classification", "acme/not-cached")
+    assert time.monotonic() - start < 20
