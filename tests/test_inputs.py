@@ -1,0 +1,340 @@
+"""Input decoding: images (files, bytes, arrays, URLs), audio, PDFs, OCR, tables and text.
+
+URLs are served by a local ``http.server`` on 127.0.0.1; nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from PIL import Image, ImageDraw
+
+from workbench.errors import InputError
+from workbench.inputs import (image_chat, load_audio, load_document, load_image, load_table, ocr_words,
+                              require_text)
+from workbench.samples import sample_document, sample_image, sample_waveform
+
+# ---- a local web server --------------------------------------------------------------------------
+
+PNG = io.BytesIO()
+sample_image(64).save(PNG, "PNG")
+ROUTES: dict[str, tuple[str, bytes]] = {
+    "/cat.png": ("image/png", PNG.getvalue()),
+    "/page.html": ("text/html; charset=utf-8", b"<!doctype html><html><body><img src='cat.png'></body></html>"),
+    "/mislabelled.bin": ("application/octet-stream", PNG.getvalue()),
+    "/garbage.png": ("image/png", b"\x89PNG\r\n\x1a\n this is not really a png"),
+    "/big.png": ("image/png", PNG.getvalue() + b"\0" * 4096),
+}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path not in ROUTES:
+            self.send_error(404, "Not Found")
+            return
+        ctype, body = ROUTES[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# ---- images --------------------------------------------------------------------------------------
+
+
+def test_load_image_from_pil_array_path_and_bytes(tmp_path):
+    reference = sample_image(64)
+    path = tmp_path / "x.png"
+    reference.save(path)
+    for value in (reference, np.asarray(reference), str(path), path, path.read_bytes()):
+        img = load_image(value)
+        assert img.mode == "RGB" and img.size == (64, 64)
+        assert np.array_equal(np.asarray(img), np.asarray(reference))
+
+
+def test_load_image_converts_to_rgb_with_transparency_on_white():
+    rgba = Image.new("RGBA", (4, 3), (255, 0, 0, 0))  # fully transparent red
+    assert np.asarray(load_image(rgba))[0, 0].tolist() == [255, 255, 255]
+    assert load_image(Image.new("L", (4, 3), 7)).getpixel((0, 0)) == (7, 7, 7)
+    grey = load_image(np.full((3, 4), 0.5, dtype=np.float32))  # floats in 0-1
+    assert grey.size == (4, 3) and grey.getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_load_image_rejects_corrupt_files_and_wrong_types(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    with pytest.raises(InputError, match="could not be read as an image"):
+        load_image(bad)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(PNG.getvalue()[: len(PNG.getvalue()) // 2])
+    with pytest.raises(InputError, match="could not be read as an image"):
+        load_image(truncated)
+    with pytest.raises(InputError, match="does not exist"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(InputError, match="empty"):
+        load_image(b"")
+    with pytest.raises(InputError, match="No image"):
+        load_image(None)
+    with pytest.raises(InputError, match="Cannot use a int"):
+        load_image(42)
+    with pytest.raises(InputError, match="shape"):
+        load_image(np.zeros((2, 2, 2, 2)))
+
+
+def test_load_image_refuses_too_many_pixels_before_decoding(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (1000, 600)).save(path)
+    with pytest.raises(InputError, match=r"1000×600 = 0\.6 megapixels, more than the 0\.5 MP allowed"):
+        load_image(path, max_pixels=500_000)
+    assert load_image(path, max_pixels=600_000).size == (1000, 600)
+    with pytest.raises(InputError, match="megapixels"):
+        load_image(Image.new("RGB", (100, 100)), max_pixels=9_999)
+
+
+def test_load_image_reports_pillows_decompression_bomb_check(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    Image.new("1", (400, 300)).save(path)  # 120 000 pixels, a few hundred bytes
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # Pillow errors above 2x this
+    with pytest.raises(InputError, match="decompression-bomb protection"):
+        load_image(path, max_pixels=10**9)
+
+
+def test_load_image_from_url(server):
+    img = load_image(f"{server}/cat.png")
+    assert img.size == (64, 64) and img.mode == "RGB"
+    # the content decides, not the extension or a generic content type
+    assert load_image(f"{server}/mislabelled.bin").size == (64, 64)
+
+
+def test_load_image_url_errors(server):
+    with pytest.raises(InputError, match="returned a text/html page, not an image"):
+        load_image(f"{server}/page.html")
+    with pytest.raises(InputError, match="could not be read as an image"):
+        load_image(f"{server}/garbage.png")
+    with pytest.raises(InputError, match="HTTP 404"):
+        load_image(f"{server}/nothing-here.png")
+    with pytest.raises(InputError, match="MB allowed"):
+        load_image(f"{server}/big.png", max_bytes=1024)
+
+
+def test_load_image_unreachable_url():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(InputError, match=r"Could not reach http://127\.0\.0\.1"):
+        load_image(f"http://127.0.0.1:{port}/cat.png", timeout=2)
+
+
+def test_load_image_data_uri():
+    import base64
+
+    uri = "data:image/png;base64," + base64.b64encode(PNG.getvalue()).decode()
+    assert load_image(uri).size == (64, 64)
+
+
+# ---- audio ---------------------------------------------------------------------------------------
+
+
+def test_gradio_stereo_int16_44k_becomes_mono_float_16k():
+    sr = 44_100
+    t = np.arange(sr) / sr
+    left = 0.5 * np.sin(2 * np.pi * 440 * t)
+    stereo = (np.stack([left, left], axis=1) * 32767).astype(np.int16)  # [samples, channels]
+    wave = load_audio((sr, stereo), 16_000)
+    assert wave.dtype == np.float32 and wave.ndim == 1
+    assert len(wave) == 16_000
+    assert np.abs(wave).max() == pytest.approx(0.5, abs=0.02)
+    # still a 440 Hz tone after resampling
+    spectrum = np.abs(np.fft.rfft(wave))
+    assert np.argmax(spectrum) * 16_000 / len(wave) == pytest.approx(440, abs=2)
+
+
+def test_load_audio_mixes_channels_down():
+    left = np.full(1000, 0.4, dtype=np.float32)
+    right = np.full(1000, -0.2, dtype=np.float32)
+    assert np.allclose(load_audio((16_000, np.stack([left, right], axis=1))), 0.1)
+    assert np.allclose(load_audio(np.stack([left, right])), 0.1)  # [channels, samples] too
+
+
+def test_load_audio_from_files(tmp_path):
+    wave, sr = sample_waveform(0.5)
+    for fmt in ("wav", "flac", "ogg", "mp3"):
+        path = tmp_path / f"tone.{fmt}"
+        sf.write(path, wave, sr, format=fmt.upper())
+        out = load_audio(path, 16_000)
+        assert out.dtype == np.float32 and out.ndim == 1
+        assert abs(len(out) - 8000) < 2000, fmt  # mp3/ogg encoders pad a little
+        assert np.abs(out).max() == pytest.approx(np.abs(wave).max(), abs=0.1), fmt
+    assert len(load_audio(tmp_path / "tone.wav", 8000)) == 4000  # resampled from 16 kHz
+    assert len(load_audio((tmp_path / "tone.wav").read_bytes(), 16_000)) == 8000
+
+
+def test_load_audio_from_array_and_dict():
+    wave, sr = sample_waveform()
+    assert np.array_equal(load_audio(wave, sr), wave)
+    assert len(load_audio({"array": wave, "sampling_rate": sr}, 8000)) == 8000
+    assert len(load_audio({"raw": wave, "sampling_rate": sr}, 16_000)) == 16_000
+
+
+def test_load_audio_errors(tmp_path):
+    with pytest.raises(InputError, match="silent"):
+        load_audio((16_000, np.zeros(16_000, dtype=np.int16)))
+    with pytest.raises(InputError, match="silent"):
+        load_audio(np.full(100, 1e-6, dtype=np.float32))
+    with pytest.raises(InputError, match="empty"):
+        load_audio((16_000, np.zeros(0, dtype=np.int16)))
+    with pytest.raises(InputError, match="NaN"):
+        load_audio(np.array([0.1, np.nan], dtype=np.float32))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    with pytest.raises(InputError, match="could not be read as audio"):
+        load_audio(bad)
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        load_audio(empty)
+    with pytest.raises(InputError, match="does not exist"):
+        load_audio(tmp_path / "missing.wav")
+    with pytest.raises(InputError, match="No audio"):
+        load_audio(None)
+
+
+# ---- documents and OCR ---------------------------------------------------------------------------
+
+
+def _pdf(tmp_path: Path) -> Path:
+    pages = []
+    for colour in ("white", "black"):
+        img = Image.new("RGB", (200, 100), colour)
+        ImageDraw.Draw(img).rectangle([10, 10, 60, 40], fill="red")
+        pages.append(img)
+    path = tmp_path / "two-pages.pdf"
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=72)
+    return path
+
+
+def test_load_document_renders_each_pdf_page(tmp_path):
+    path = _pdf(tmp_path)
+    first, second = load_document(path, 0), load_document(str(path), page=1)
+    assert first.mode == second.mode == "RGB"
+    assert first.size == second.size == (400, 200)  # 200×100 points at 2× scale
+    assert first.getpixel((300, 150)) == (255, 255, 255)
+    assert second.getpixel((300, 150)) == (0, 0, 0)
+    r, g, b = first.getpixel((60, 50))  # inside the red rectangle
+    assert r > 200 and g < 60 and b < 60
+    assert load_document(path.read_bytes(), 1).getpixel((300, 150)) == (0, 0, 0)
+
+
+def test_load_document_errors(tmp_path):
+    path = _pdf(tmp_path)
+    with pytest.raises(InputError, match=r"has 2 pages; page 2 does not exist \(pages count from 0, so choose 0–1\)"):
+        load_document(path, 2)
+    with pytest.raises(InputError, match="page -1 does not exist"):
+        load_document(path, -1)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 nothing else")
+    with pytest.raises(InputError, match="could not be opened"):
+        load_document(broken)
+    with pytest.raises(InputError, match="does not exist"):
+        load_document(tmp_path / "missing.pdf")
+
+
+def test_load_document_passes_images_through(tmp_path):
+    img, _ = sample_document()
+    img.save(tmp_path / "page.png")
+    assert load_document(tmp_path / "page.png").size == img.size
+
+
+def test_ocr_words_reads_the_sample_invoice():
+    img, truth = sample_document()
+    words = ocr_words(img)
+    found = [w for w, _ in words]
+    assert "Invoice" in found and "4711" in found and "EUR" in found
+    for _, box in words:
+        x0, y0, x1, y1 = box
+        assert 0 <= x0 <= x1 <= 1000 and 0 <= y0 <= y1 <= 1000
+    # OCR boxes land where the words were drawn
+    ocr_box = dict(words)["4711"]
+    true_box = dict(truth)["4711"]
+    assert abs(ocr_box[0] - true_box[0]) < 30 and abs(ocr_box[1] - true_box[1]) < 40
+
+
+def test_ocr_words_without_tesseract_names_the_install_command(monkeypatch):
+    import pytesseract
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    with pytest.raises(InputError, match="apt-get install tesseract-ocr"):
+        ocr_words(sample_document()[0])
+
+
+# ---- tables and text -----------------------------------------------------------------------------
+
+
+def test_load_table_gives_strings(tmp_path):
+    frame = pd.DataFrame({"City": ["Paris", "Rome"], "Population": [2_100_000, 2_800_000], "Note": [None, 1.5]})
+    for value in (frame, frame.to_dict("list")):
+        table = load_table(value)
+        assert list(table.columns) == ["City", "Population", "Note"]
+        assert table.map(lambda v: isinstance(v, str)).all().all()
+        assert table.loc[1, "Population"] == "2800000" and table.loc[0, "Note"] == ""
+    csv = tmp_path / "t.csv"
+    csv.write_text("City,Population\nParis,2100000\nRome,\n")
+    table = load_table(csv)
+    assert table.values.tolist() == [["Paris", "2100000"], ["Rome", ""]]
+    gradio = load_table({"headers": ["a", "b"], "data": [[1, 2], [3, 4]]})
+    assert gradio.values.tolist() == [["1", "2"], ["3", "4"]]
+
+
+def test_load_table_errors(tmp_path):
+    with pytest.raises(InputError, match="empty"):
+        load_table(pd.DataFrame())
+    with pytest.raises(InputError, match="same length"):
+        load_table({"a": [1, 2], "b": [1]})
+    with pytest.raises(InputError, match="does not exist"):
+        load_table(tmp_path / "missing.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="could not be read as CSV"):
+        load_table(empty)
+    with pytest.raises(InputError, match="Cannot use a int"):
+        load_table(3)
+
+
+def test_require_text():
+    assert require_text("  Paris  ") == "  Paris  "
+    for blank in ("", "   \n\t", None):
+        with pytest.raises(InputError, match="The question is empty"):
+            require_text(blank, "question")
+    with pytest.raises(InputError, match="must be text"):
+        require_text(12)
+
+
+def test_image_chat_is_one_user_turn():
+    chat = image_chat("page.png", "What is the total?")
+    assert chat == [{"role": "user", "content": [{"type": "image", "image": "page.png"},
+                                                 {"type": "text", "text": "What is the total?"}]}]
+    with pytest.raises(InputError):
+        image_chat("page.png", " ")

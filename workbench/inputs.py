@@ -1,0 +1,418 @@
+"""Decode what a user gives (a path, a URL, bytes, Gradio's numpy audio...) into what pipelines take.
+
+Used by the UI and the benchmarks; no Gradio here. Every bad input raises ``InputError`` with a
+message that says what was wrong and what is accepted.
+
+>>> from workbench.samples import sample_image, sample_waveform
+>>> load_image(sample_image()).size
+(224, 224)
+>>> wave, sr = sample_waveform()
+>>> load_audio((sr, (wave * 32767).astype("int16")), 8000).shape
+(8000,)
+>>> require_text("  hello ")
+'  hello '
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import socket
+import urllib.error
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from workbench.errors import InputError
+
+#: Largest image accepted, in pixels (50 megapixels); larger ones are refused before decoding.
+MAX_IMAGE_PIXELS = 50_000_000
+#: Largest download accepted from a URL, in bytes.
+MAX_DOWNLOAD_BYTES = 20 * 2**20
+URL_TIMEOUT_S = 10.0
+#: Audio whose peak is below this (about -80 dBFS) counts as silence.
+SILENCE_PEAK = 1e-4
+#: Resolution PDF pages are rendered at (72 dpi x scale).
+PDF_SCALE = 2.0
+
+PathLike = str | os.PathLike
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+def load_image(value: Any, *, max_pixels: int = MAX_IMAGE_PIXELS, timeout: float = URL_TIMEOUT_S,
+               max_bytes: int = MAX_DOWNLOAD_BYTES) -> Image.Image:
+    """An RGB ``PIL.Image`` from a PIL image, a numpy array (H×W or H×W×C, uint8 or floats in 0–1),
+    a file path, raw bytes, a ``data:image/...;base64,`` URI, or an http(s) URL.
+
+    URLs are fetched with a ``timeout`` and at most ``max_bytes``; images over ``max_pixels`` are
+    refused before being decoded. EXIF rotation is applied and transparency is put on white.
+
+    >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8)).size
+    (6, 4)
+    >>> load_image(b"not an image")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.InputError: The uploaded bytes could not be read as an image (corrupt, or not an image file). Accepted: PNG, JPEG, GIF, BMP, TIFF, WebP.
+    """
+    if value is None:
+        raise InputError("No image given: upload an image, or give a file path or an http(s) URL.")
+    if isinstance(value, Image.Image):
+        _check_pixels(value.size, max_pixels, "The image")
+        return _to_rgb(value)
+    if isinstance(value, np.ndarray):
+        return _to_rgb(_array_to_image(value, max_pixels))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _decode_image(bytes(value), "The uploaded bytes", max_pixels)
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        if text.startswith(("http://", "https://")):
+            return _decode_image(_fetch(text, timeout, max_bytes), f"The content at {text}", max_pixels)
+        if text.startswith("data:"):
+            return _decode_image(_data_uri(text), "The data URI", max_pixels)
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise InputError(f"Image file `{text}` does not exist. Give an existing file path or an http(s) URL.")
+        return _decode_image(path.read_bytes(), f"The file `{path.name}`", max_pixels)
+    raise InputError(f"Cannot use a {type(value).__name__} as an image. Accepted: a PIL image, a numpy array, "
+                     "a file path, bytes, or an http(s) URL.")
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise InputError(f"{what} is {width}×{height} = {width * height / 1e6:.1f} megapixels, more than the "
+                         f"{max_pixels / 1e6:g} MP allowed. Resize it and try again.")
+    if width == 0 or height == 0:
+        raise InputError(f"{what} is empty ({width}×{height} pixels).")
+
+
+def _decode_image(data: bytes, what: str, max_pixels: int) -> Image.Image:
+    if not data:
+        raise InputError(f"{what} is empty (0 bytes); it is not an image.")
+    try:
+        with warnings.catch_warnings():
+            # We check the size ourselves below; Pillow's warning (> 89 MP) would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))  # reads the header only
+            _check_pixels(img.size, max_pixels, what)
+            img.load()
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{what} was refused by Pillow's decompression-bomb protection ({exc}). "
+                         "It is far too large in pixels; resize it and try again.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{what} could not be read as an image (corrupt, or not an image file). "
+                         "Accepted: PNG, JPEG, GIF, BMP, TIFF, WebP.") from exc
+    return _to_rgb(img)
+
+
+def _array_to_image(array: np.ndarray, max_pixels: int) -> Image.Image:
+    arr = np.asarray(array)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise InputError(f"An image array must be H×W, H×W×3 or H×W×4; got shape {arr.shape}.")
+    _check_pixels((arr.shape[1], arr.shape[0]), max_pixels, "The image array")
+    if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
+            raise InputError("An image array must hold finite numbers (uint8 0–255, or floats 0–1).")
+        scale = 255.0 if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0 else 1.0
+        arr = np.clip(arr * scale, 0, 255).round().astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    img = ImageOps.exif_transpose(img)
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _fetch(url: str, timeout: float, max_bytes: int) -> bytes:
+    """GET ``url`` and return at most ``max_bytes`` of it; refuse HTML pages and other non-images."""
+    request = urllib.request.Request(url, headers={"User-Agent": "pipeline-workbench", "Accept": "image/*"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            ctype = (response.headers.get_content_type() or "").lower()
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise InputError(f"The file at {url} is {int(length) / 2**20:.1f} MB, more than the "
+                                 f"{max_bytes / 2**20:g} MB allowed.")
+            data = response.read(max_bytes + 1)
+    except InputError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"Could not download {url}: the server answered HTTP {exc.code} {exc.reason}.") from exc
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(f"Could not reach {url} ({reason}). Check the address, or download the image "
+                         "and upload the file.") from exc
+    if len(data) > max_bytes:
+        raise InputError(f"The file at {url} is larger than the {max_bytes / 2**20:g} MB allowed.")
+    if ctype.startswith("text/") or ctype in ("application/json", "application/xhtml+xml"):
+        raise InputError(f"The URL {url} returned a {ctype} page, not an image. Use the direct link to the "
+                         "image file (right-click the image → copy image address).")
+    return data
+
+
+def _data_uri(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    if ";base64" not in header:
+        raise InputError("Only base64 data URIs are accepted (data:image/png;base64,...).")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError as exc:
+        raise InputError("The data URI is not valid base64.") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio
+
+
+def load_audio(value: Any, sampling_rate: int = 16_000) -> np.ndarray:
+    """A float32 mono waveform at ``sampling_rate`` Hz.
+
+    Accepts a file path (wav, flac, mp3, ogg — decoded with librosa), raw file bytes, Gradio's
+    numpy audio ``(rate, array)`` with int16/int32/float samples shaped ``[samples]`` or
+    ``[samples, channels]``, a dict ``{"array"|"raw": ..., "sampling_rate": ...}``, or a bare
+    ndarray, which is taken to be at ``sampling_rate`` already. Audio at any other rate is simply
+    resampled (librosa) — a wrong rate is not an error; stereo is mixed down to mono by averaging.
+
+    Raises ``InputError`` for an unreadable file, empty audio, non-finite samples, or silence.
+
+    >>> load_audio(np.zeros(100, dtype=np.float32))
+    Traceback (most recent call last):
+    ...
+    workbench.errors.InputError: The audio is silent (peak level below -80 dBFS). Record or upload audio with sound in it.
+    """
+    if value is None:
+        raise InputError("No audio given: record or upload audio, or give a file path.")
+    if isinstance(value, (str, os.PathLike, bytes, bytearray)):
+        wave, rate = _read_audio_file(value)
+    elif isinstance(value, tuple) and len(value) == 2 and np.isscalar(value[0]):
+        rate, wave = int(value[0]), np.asarray(value[1])
+        wave = _channels_last_to_mono(wave)
+    elif isinstance(value, dict) and ("array" in value or "raw" in value):
+        rate = int(value.get("sampling_rate") or sampling_rate)
+        wave = _channels_last_to_mono(np.asarray(value["array"] if "array" in value else value["raw"]))
+    elif isinstance(value, np.ndarray):
+        rate, wave = sampling_rate, _channels_last_to_mono(value)
+    else:
+        raise InputError(f"Cannot use a {type(value).__name__} as audio. Accepted: a file path, (rate, array) "
+                         "as Gradio gives, or a numpy array.")
+    wave = _to_float(wave)
+    if wave.size == 0:
+        raise InputError("The audio is empty (0 samples).")
+    if not np.isfinite(wave).all():
+        raise InputError("The audio contains NaN or infinite samples.")
+    if rate <= 0:
+        raise InputError(f"The sampling rate must be positive, got {rate}.")
+    if rate != sampling_rate:
+        import librosa
+
+        wave = librosa.resample(wave, orig_sr=rate, target_sr=sampling_rate)
+    if float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
+        raise InputError("The audio is silent (peak level below -80 dBFS). Record or upload audio with sound in it.")
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _read_audio_file(value: PathLike | bytes | bytearray) -> tuple[np.ndarray, int]:
+    import librosa
+
+    if isinstance(value, (bytes, bytearray)):
+        source: Any = io.BytesIO(bytes(value))
+        what = "The uploaded audio"
+        if not value:
+            raise InputError("The uploaded audio is empty (0 bytes).")
+    else:
+        path = Path(os.fspath(value)).expanduser()
+        if not path.is_file():
+            raise InputError(f"Audio file `{os.fspath(value)}` does not exist.")
+        if path.stat().st_size == 0:
+            raise InputError(f"Audio file `{path.name}` is empty (0 bytes).")
+        source, what = str(path), f"The file `{path.name}`"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa warns before falling back to audioread
+            wave, rate = librosa.load(source, sr=None, mono=True)
+    except Exception as exc:  # soundfile, audioread and librosa raise many unrelated types
+        raise InputError(f"{what} could not be read as audio (corrupt, or not an audio file). "
+                         "Accepted: WAV, FLAC, MP3, OGG.") from exc
+    return wave, int(rate)
+
+
+def _channels_last_to_mono(wave: np.ndarray) -> np.ndarray:
+    """Mix ``[samples, channels]`` (Gradio/soundfile layout) or ``[channels, samples]`` to mono."""
+    if wave.ndim == 1 or wave.size == 0:
+        return wave.reshape(-1)
+    if wave.ndim != 2:
+        raise InputError(f"Audio must be 1-D (mono) or 2-D (with channels); got shape {wave.shape}.")
+    channel_axis = 1 if wave.shape[1] <= wave.shape[0] else 0
+    return _to_float(wave).mean(axis=channel_axis)
+
+
+def _to_float(wave: np.ndarray) -> np.ndarray:
+    if np.issubdtype(wave.dtype, np.integer):
+        info = np.iinfo(wave.dtype)
+        if info.min == 0:  # unsigned, e.g. 8-bit WAV
+            return ((wave.astype(np.float32) - (info.max + 1) / 2) / ((info.max + 1) / 2)).astype(np.float32)
+        return (wave.astype(np.float32) / float(-info.min)).astype(np.float32)
+    if np.issubdtype(wave.dtype, np.floating):
+        return wave.astype(np.float32, copy=False)
+    raise InputError(f"Audio samples must be numbers; got dtype {wave.dtype}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Documents
+
+
+def load_document(value: Any, page: int = 0, *, scale: float = PDF_SCALE) -> Image.Image:
+    """A page image of a document: a PDF (path or bytes; ``page`` counts from 0, rendered with
+    pypdfium2 at ``72 × scale`` dpi) or anything ``load_image`` takes.
+
+    >>> from workbench.samples import sample_document
+    >>> load_document(sample_document()[0]).size
+    (800, 500)
+    """
+    data: bytes | None = None
+    if isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
+        data, what = bytes(value), "The PDF"
+    elif isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(".pdf"):
+        path = Path(os.fspath(value)).expanduser()
+        if not path.is_file():
+            raise InputError(f"PDF file `{os.fspath(value)}` does not exist.")
+        data, what = path.read_bytes(), f"The PDF `{path.name}`"
+    if data is None:
+        return load_image(value)
+    return _render_pdf_page(data, page, scale, what)
+
+
+def _render_pdf_page(data: bytes, page: int, scale: float, what: str) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"{what} could not be opened (corrupt, encrypted, or not a PDF): {exc}") from exc
+    try:
+        count = len(pdf)
+        if not 0 <= page < count:
+            raise InputError(f"{what} has {count} page{'s' * (count != 1)}; page {page} does not exist "
+                             f"(pages count from 0, so choose 0–{count - 1}).")
+        pdf_page = pdf[page]
+        try:
+            image = pdf_page.render(scale=scale).to_pil()
+        finally:
+            pdf_page.close()
+    finally:
+        pdf.close()
+    return image.convert("RGB")
+
+
+def ocr_words(image: Image.Image, *, lang: str | None = None) -> list[tuple[str, list[int]]]:
+    """Words on ``image`` found by Tesseract, each with its box ``[x0, y0, x1, y1]`` on the 0–1000
+    scale LayoutLM and the document-question-answering pipeline use (``word_boxes=``).
+
+    >>> from workbench.samples import sample_document
+    >>> [w for w, _ in ocr_words(sample_document()[0])][:3]  # doctest: +SKIP
+    ['INVOICE', 'Invoice', 'number:']
+    """
+    try:
+        import pytesseract
+    except ImportError as exc:
+        raise InputError("OCR needs pytesseract and Tesseract: `pip install pytesseract` and "
+                         "`apt-get install tesseract-ocr`; or give the words and boxes yourself.") from exc
+    image = load_image(image)
+    try:
+        data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
+    except pytesseract.TesseractNotFoundError as exc:
+        raise InputError("OCR needs the Tesseract program, which is not installed (or not on PATH). Install it "
+                         "with `apt-get install tesseract-ocr` (macOS: `brew install tesseract`).") from exc
+    except pytesseract.TesseractError as exc:
+        raise InputError(f"Tesseract failed: {exc}") from exc
+    width, height = image.size
+    words = []
+    for text, x, y, w, h in zip(data["text"], data["left"], data["top"], data["width"], data["height"]):
+        if text.strip():
+            words.append((text.strip(), [int(1000 * x / width), int(1000 * y / height),
+                                         int(1000 * (x + w) / width), int(1000 * (y + h) / height)]))
+    return words
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and text
+
+
+def load_table(value: Any):
+    """A ``pandas.DataFrame`` whose cells are all strings (what TAPAS expects), from a DataFrame, a
+    dict of columns, Gradio's ``{"headers": [...], "data": [[...]]}``, or a CSV file path.
+
+    >>> load_table({"City": ["Paris", "Rome"], "Population": [2100000, 2800000]}).iloc[1, 1]
+    '2800000'
+    """
+    import pandas as pd
+
+    if value is None:
+        raise InputError("No table given: give a CSV file, or type the table.")
+    if isinstance(value, pd.DataFrame):
+        frame = value.copy()
+    elif isinstance(value, dict) and set(value) >= {"headers", "data"}:
+        frame = pd.DataFrame(value["data"], columns=value["headers"])
+    elif isinstance(value, dict):
+        try:
+            frame = pd.DataFrame(value)
+        except ValueError as exc:
+            raise InputError(f"The table's columns must all have the same length: {exc}") from exc
+    elif isinstance(value, (str, os.PathLike)):
+        path = Path(os.fspath(value)).expanduser()
+        if not path.is_file():
+            raise InputError(f"Table file `{os.fspath(value)}` does not exist; give a CSV file.")
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError(f"The file `{path.name}` could not be read as CSV: {exc}") from exc
+    else:
+        raise InputError(f"Cannot use a {type(value).__name__} as a table. Accepted: a DataFrame, a dict of "
+                         "columns, or a CSV file path.")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.fillna("").astype(str)
+    if frame.empty or not len(frame.columns):
+        raise InputError("The table is empty: it needs at least one column and one row.")
+    return frame.reset_index(drop=True)
+
+
+def require_text(value: Any, name: str = "text") -> str:
+    """``value`` itself if it is a non-blank string; otherwise ``InputError`` naming the input.
+
+    >>> require_text("   ", "question")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.InputError: The question is empty. Type some text.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"The {name} is empty. Type some text.")
+    if not isinstance(value, str):
+        raise InputError(f"The {name} must be text, not a {type(value).__name__}.")
+    return value
+
+
+def image_chat(image: Any, text: str) -> list[dict[str, Any]]:
+    """One user turn holding an image and a question, in the chat format every image-text-to-text
+    model's template understands (the pipeline inserts the model's own image token).
+
+    >>> image_chat("photo.png", "What is this?")[0]["content"][1]
+    {'type': 'text', 'text': 'What is this?'}
+    """
+    return [{"role": "user", "content": [{"type": "image", "image": image},
+                                         {"type": "text", "text": require_text(text)}]}]
