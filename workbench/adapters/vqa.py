@@ -1,0 +1,113 @@
+"""Visual question answering (the v4 ``visual-question-answering`` pipeline).
+
+Classifier models (ViLT) score a fixed answer vocabulary -> ``[{"answer", "score"}]`` (``top_k``
+best, sigmoid scores); generative models (BLIP-VQA) write the answer -> ``[{"answer"}]``.
+
+>>> vqa = PipelineManager().get("visual-question-answering")                    # doctest: +SKIP
+>>> vqa(image=sample_image(), question="What color is the house?", top_k=2)     # doctest: +SKIP
+[{'answer': 'red', 'score': 0.91}, {'answer': 'blue', 'score': 0.02}]
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+import torch
+from transformers import AutoModelForVisualQuestionAnswering
+
+from workbench.adapters.base import Adapter, Features, check_text, generation_kwargs, load_image_input
+from workbench.errors import InputError
+
+
+class VisualQuestionAnsweringAdapter(Adapter):
+    """``{"image", "question"}`` -> answers; items of a list call are such dicts."""
+
+    task = "visual-question-answering"
+    auto_classes = (AutoModelForVisualQuestionAnswering,)
+    uses_image_processor = True
+
+    @property
+    def generative(self) -> bool:
+        return bool(self.model.can_generate())
+
+    def normalize_inputs(self, *args: Any, **kwargs: Any) -> tuple[list[Any], bool, dict[str, Any]]:
+        """Accepts ``(image=, question=)`` (either may be a list), ``(image, question)``, a
+        ``{"image", "question"}`` dict or a list of them."""
+        image, question = kwargs.pop("image", None), kwargs.pop("question", None)
+        if len(args) == 2 and image is None and question is None:
+            image, question = args
+            args = ()
+        if args:
+            if len(args) != 1 or image is not None:
+                raise TypeError("call with image= and question=, "
+                                "or with one {'image', 'question'} dict or a list of them")
+            if question is not None and not isinstance(args[0], (dict, list, tuple)):
+                image, args = args[0], ()
+            else:
+                single = isinstance(args[0], dict)
+                items = [args[0]] if single else list(args[0])
+                if not all(isinstance(i, dict) and {"image", "question"} <= set(i) for i in items):
+                    raise InputError("Each visual question answering input needs an 'image' and a 'question'.")
+                return [{"image": i["image"], "question": i["question"]} for i in items], single, kwargs
+        if image is None or question is None:
+            raise InputError("Visual question answering needs both an image and a question.")
+        single = not isinstance(image, (list, tuple)) and isinstance(question, str)
+        images = list(image) if isinstance(image, (list, tuple)) else [image]
+        questions = [question] if isinstance(question, str) else list(question)
+        if len(images) == 1 and len(questions) > 1:
+            images = images * len(questions)
+        if len(questions) == 1 and len(images) > 1:
+            questions = questions * len(images)
+        if len(images) != len(questions):
+            raise InputError(f"Got {len(images)} images but {len(questions)} questions; give one question per image.")
+        return [{"image": i, "question": q} for i, q in zip(images, questions)], single, kwargs
+
+    def sanitize_parameters(self, *, top_k: int = 5, truncation: bool = True,
+                            **generate: Any) -> tuple[dict, dict, dict]:
+        if top_k < 1:
+            raise InputError(f"top_k must be at least 1, got {top_k}.")
+        if generate and not self.generative:
+            raise TypeError(f"unknown parameter(s) {sorted(generate)} for {self.task} with a classifier model; "
+                            "valid: top_k, truncation")
+        return {"truncation": truncation}, generation_kwargs(generate, self.task), {"top_k": top_k}
+
+    def text_limit(self) -> int | None:
+        """The longest question the text embeddings take (ViLT: 40 tokens)."""
+        limits = [self.tokenizer.model_max_length]
+        text_config = getattr(self.config, "text_config", None) or self.config
+        limits.append(getattr(text_config, "max_position_embeddings", None) or limits[0])
+        limit = min(int(x) for x in limits if x)
+        return limit if limit < 1_000_000 else None
+
+    def preprocess(self, item: dict[str, Any], *, truncation: bool = True) -> list[Features]:
+        question = check_text(item["question"], "question")
+        pixels = self.image_processor(images=load_image_input(item["image"]), return_tensors="pt")
+        limit = self.text_limit() if truncation else None
+        text = self.tokenizer(question, truncation=limit is not None, max_length=limit)
+        features: Features = {k: v[0] for k, v in pixels.items() if isinstance(v, torch.Tensor)}
+        features.update({k: torch.tensor(v) for k, v in text.items()})
+        return [{k: v for k, v in features.items() if k in self.model_inputs}]
+
+    @functools.cached_property
+    def model_inputs(self) -> frozenset[str]:
+        """The keywords the model's forward takes (BLIP-VQA has no token_type_ids, ViLT has)."""
+        return frozenset(inspect.signature(self.model.forward).parameters)
+
+    def _forward(self, batch: dict[str, torch.Tensor], **generate: Any) -> dict[str, torch.Tensor]:
+        if self.generative:
+            sequences = self.model.generate(**batch, **generate)
+            n = len(batch["input_ids"])
+            return {"sequences": sequences.reshape(n, -1, sequences.shape[-1])}
+        return {"logits": self.model(**batch).logits}
+
+    def postprocess(self, passes: list[Features], *, top_k: int = 5) -> list[dict[str, Any]]:
+        out = passes[0]
+        if "sequences" in out:
+            return [{"answer": self.tokenizer.decode(seq, skip_special_tokens=True).strip()}
+                    for seq in out["sequences"]]
+        probs = out["logits"].sigmoid()
+        scores, ids = probs.topk(min(top_k, probs.shape[-1]))
+        id2label = self.config.id2label
+        return [{"answer": id2label[int(i)], "score": float(s)} for s, i in zip(scores, ids)]
