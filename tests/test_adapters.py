@@ -8,7 +8,9 @@ loaded from their folders through the manager like any local model.
 from __future__ import annotations
 
 import string
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -33,6 +35,14 @@ def models_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("adapter-models")
 
 
+@contextmanager
+def seeded(seed: int = 0) -> Iterator[None]:
+    """Build random weights from a fixed seed, leaving the global RNG as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 # ---- question answering ------------------------------------------------------------------------
 
 
@@ -48,8 +58,9 @@ def pointer_qa(manager, models_dir):
     from transformers import BertConfig, BertForQuestionAnswering
 
     tok = bert_tokenizer()
-    model = BertForQuestionAnswering(BertConfig(vocab_size=len(tok), max_position_embeddings=512,
-                                                **dict(TINY, num_hidden_layers=0))).eval()
+    with seeded():
+        model = BertForQuestionAnswering(BertConfig(vocab_size=len(tok), max_position_embeddings=512,
+                                                    **dict(TINY, num_hidden_layers=0))).eval()
     emb = model.bert.embeddings
     with torch.no_grad():
         for table in (emb.word_embeddings, emb.position_embeddings, emb.token_type_embeddings):
@@ -191,7 +202,8 @@ def nllb(manager, models_dir):
                           decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
                           eos_token_id=2, decoder_start_token_id=2)
     path = models_dir / "nllb"
-    M2M100ForConditionalGeneration(config).eval().save_pretrained(path)
+    with seeded():
+        M2M100ForConditionalGeneration(config).eval().save_pretrained(path)
     tok.save_pretrained(path)
     return manager.get("translation", str(path))
 
@@ -246,7 +258,8 @@ def _git(path: Path) -> None:
     tok = bert_tokenizer()
     config = GitConfig(vision_config=TINY_VISION, vocab_size=len(tok), max_position_embeddings=64,
                        bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, pad_token_id=0, **TINY)
-    GitForCausalLM(config).eval().save_pretrained(path)
+    with seeded():
+        GitForCausalLM(config).eval().save_pretrained(path)
     processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     GitProcessor(image_processor=processor, tokenizer=tok).save_pretrained(path)
 
@@ -259,7 +272,8 @@ def _vit_bert(path: Path) -> None:
     decoder = BertConfig(vocab_size=len(tok), is_decoder=True, add_cross_attention=True, max_position_embeddings=64,
                          **TINY)
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(ViTConfig(**TINY_VISION), decoder)
-    model = VisionEncoderDecoderModel(config)
+    with seeded():
+        model = VisionEncoderDecoderModel(config)
     for cfg in (model.config, model.generation_config):
         cfg.decoder_start_token_id, cfg.pad_token_id, cfg.eos_token_id = tok.cls_token_id, 0, tok.sep_token_id
     model.eval().save_pretrained(path)
@@ -317,15 +331,19 @@ def test_generative_vqa_returns_answers(manager, models_dir):
     text = dict(TINY, vocab_size=len(tok), max_position_embeddings=64, bos_token_id=tok.bos_token_id,
                 sep_token_id=tok.sep_token_id, pad_token_id=0, eos_token_id=tok.sep_token_id)
     config = BlipConfig(text_config=text, vision_config=TINY_VISION, projection_dim=32)
-    BlipForQuestionAnswering(config).eval().save_pretrained(path)
+    with seeded():
+        BlipForQuestionAnswering(config).eval().save_pretrained(path)
     image_processor = BlipImageProcessor(size={"height": 32, "width": 32})
     BlipProcessor(image_processor=image_processor, tokenizer=tok).save_pretrained(path)
     vqa = manager.get("visual-question-answering", str(path))
     result = vqa(image=sample_image(), question="What is it?", max_new_tokens=4)
     assert [set(r) for r in result] == [{"answer"}] and isinstance(result[0]["answer"], str)
     items = [{"image": sample_image(), "question": "What is it?"},
-             {"image": sample_image(64), "question": "Is the sky blue?"}]
-    assert vqa(items, batch_size=2, max_new_tokens=4) == [vqa(i, max_new_tokens=4) for i in items]
+             {"image": sample_image(64), "question": "What is this?"},
+             {"image": sample_image(64), "question": "Is the sky blue today?"}]
+    passes = [vqa.preprocess(i)[0] for i in items]
+    assert list(vqa.batches(passes, 3)) == [[0, 1], [2]]  # padded questions would change the answers
+    assert vqa(items, batch_size=3, max_new_tokens=4) == [vqa(i, max_new_tokens=4) for i in items]
 
 
 # ---- registry and presets ----------------------------------------------------------------------

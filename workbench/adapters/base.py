@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import torch
 
-from workbench.errors import InputError, ModelTaskMismatchError
+from workbench.errors import ModelTaskMismatchError
 
 Features = dict[str, Any]
 
@@ -267,34 +267,3 @@ def generation_kwargs(params: dict[str, Any], task: str) -> dict[str, Any]:
         raise TypeError(f"unknown parameter(s) {unknown} for {task}; it takes generation options such as "
                         "max_new_tokens, num_beams, min_length, do_sample, temperature, top_p")
     return dict(params)
-
-
-def check_text(value: Any, what: str) -> str:
-    """A non-empty string, or an ``InputError`` that says what is missing."""
-    if not isinstance(value, str):
-        raise InputError(f"The {what} must be text, got {type(value).__name__}.")
-    if not value.strip():
-        raise InputError(f"The {what} is empty; type some text.")
-    return value
-
-
-def load_image_input(image: Any):
-    """A PIL RGB image from a PIL image, a numpy array, a file path or an http(s) URL."""
-    import numpy as np
-    from PIL import Image
-
-    if image is None:
-        raise InputError("No image was given; upload or choose one.")
-    try:
-        if isinstance(image, np.ndarray):
-            image = Image.fromarray(image)
-        if not isinstance(image, Image.Image):
-            from transformers.image_utils import load_image
-
-            image = load_image(image)
-        return image.convert("RGB")
-    except InputError:
-        raise
-    except Exception as exc:  # PIL, requests and transformers raise many kinds
-        raise InputError(f"Could not read the image ({type(exc).__name__}: {exc}); "
-                         "give a PIL image, a file path or an image URL.") from exc

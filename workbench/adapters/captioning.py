@@ -18,7 +18,8 @@ from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAuto
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
-from workbench.adapters.base import Adapter, Features, generation_kwargs, load_image_input
+from workbench.adapters.base import Adapter, Features, generation_kwargs
+from workbench.inputs import load_image
 
 #: The captioning model types: those of ``AutoModelForImageTextToText`` that caption an image.
 CAPTIONING_TYPES = ("vision-encoder-decoder", "blip", "git")
@@ -49,7 +50,7 @@ class ImageToTextAdapter(Adapter):
         return super().normalize_inputs(*args, **kwargs)
 
     def preprocess(self, image: Any, *, prompt: str | None = None) -> list[Features]:
-        pixels = self.image_processor(images=load_image_input(image), return_tensors="pt")
+        pixels = self.image_processor(images=load_image(image), return_tensors="pt")
         features: Features = {"pixel_values": pixels["pixel_values"][0]}
         if prompt:
             tok, model_type = self.tokenizer, self.config.model_type

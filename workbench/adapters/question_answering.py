@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering
 
-from workbench.adapters.base import Adapter, Features, check_text
+from workbench.adapters.base import Adapter, Features
 from workbench.errors import InputError, ModelTaskMismatchError
+from workbench.inputs import require_text
 
 _NULL = {"score": 0.0, "start": 0, "end": 0, "answer": ""}
 
@@ -93,8 +94,8 @@ class QuestionAnsweringAdapter(Adapter):
 
     def preprocess(self, item: dict[str, str], *, max_seq_len: int | None = None,
                    doc_stride: int | None = None) -> list[Features]:
-        question = check_text(item["question"], "question")
-        context = check_text(item["context"], "context")
+        question = require_text(item["question"], "question")
+        context = require_text(item["context"], "context")
         tok = self.tokenizer
         max_seq_len = min(max_seq_len or 384, self.model_max_length())
         if doc_stride is None:

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForSeq2SeqLM
 
-from workbench.adapters.base import Adapter, Features, check_text, generation_kwargs
+from workbench.adapters.base import Adapter, Features, generation_kwargs
 from workbench.errors import InputError
+from workbench.inputs import require_text
 
 #: task_specific_params keys that are ``generate`` options (the rest, like ``prefix``, are not).
 _GENERATION_KEYS = ("early_stopping", "length_penalty", "max_length", "min_length", "no_repeat_ngram_size", "num_beams")
@@ -60,7 +61,7 @@ class Seq2SeqAdapter(Adapter):
 
     def preprocess(self, text: str, *, prefix: str = "", src_lang: str | None = None,
                    truncation: bool = True) -> list[Features]:
-        text = prefix + check_text(text, "text")
+        text = prefix + require_text(text, "text")
         kwargs: dict[str, Any] = {"truncation": truncation}
         if truncation and self.tokenizer.model_max_length > 1_000_000:  # no limit known: keep all
             kwargs["truncation"] = False

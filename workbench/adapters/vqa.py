@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForVisualQuestionAnswering
 
-from workbench.adapters.base import Adapter, Features, check_text, generation_kwargs, load_image_input
+from workbench.adapters.base import Adapter, Features, generation_kwargs
 from workbench.errors import InputError
+from workbench.inputs import load_image, require_text
 
 
 class VisualQuestionAnsweringAdapter(Adapter):
@@ -31,6 +32,12 @@ class VisualQuestionAnsweringAdapter(Adapter):
     @property
     def generative(self) -> bool:
         return bool(self.model.can_generate())
+
+    @property
+    def batch_equal_lengths(self) -> bool:  # type: ignore[override]
+        """BLIP-VQA's decoder attends to every question position, padding included (its generate
+        ignores the question mask), so generative models batch only equal-length questions."""
+        return self.generative
 
     def normalize_inputs(self, *args: Any, **kwargs: Any) -> tuple[list[Any], bool, dict[str, Any]]:
         """Accepts ``(image=, question=)`` (either may be a list), ``(image, question)``, a
@@ -82,8 +89,8 @@ class VisualQuestionAnsweringAdapter(Adapter):
         return limit if limit < 1_000_000 else None
 
     def preprocess(self, item: dict[str, Any], *, truncation: bool = True) -> list[Features]:
-        question = check_text(item["question"], "question")
-        pixels = self.image_processor(images=load_image_input(item["image"]), return_tensors="pt")
+        question = require_text(item["question"], "question")
+        pixels = self.image_processor(images=load_image(item["image"]), return_tensors="pt")
         limit = self.text_limit() if truncation else None
         text = self.tokenizer(question, truncation=limit is not None, max_length=limit)
         features: Features = {k: v[0] for k, v in pixels.items() if isinstance(v, torch.Tensor)}
