@@ -1,0 +1,279 @@
+"""workbench.service: one run of every task on its offline model, errors said plainly, code that reproduces a run."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from workbench.errors import (DtypeError, InputError, ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError,
+                              WorkbenchError)
+from workbench.offline import offline_tasks
+from workbench.presets import load_presets
+from workbench.samples import sample_file, sample_table
+from workbench.service import RunResult, explain, is_oom, run_task, stream_task, to_jsonable
+from workbench.tasks import TASKS, TaskSpec
+
+#: Inputs for tasks whose presets have no example, by input name.
+DEFAULT_INPUTS: dict[str, Any] = {
+    "text": "My name is Mary and I live in London.",
+    "question": "What is the total?",
+    "context": "The invoice number is 4711 and the total is 42.50 EUR.",
+    "query": "Which city is in Germany?",
+    "audio": None,  # filled lazily: sample_file needs the samples folder of the session
+}
+#: Parameters that make random-weight models return something to render.
+TEST_PARAMS: dict[str, dict[str, Any]] = {
+    "object-detection": {"threshold": 0.0},
+    "zero-shot-object-detection": {"threshold": 0.0},
+    "image-segmentation": {"threshold": 0.0},
+    "text-generation": {"max_new_tokens": 8},
+    "summarization": {"max_new_tokens": 8},
+    "translation": {"max_new_tokens": 8},
+    "image-to-text": {"max_new_tokens": 8},
+    "image-text-to-text": {"max_new_tokens": 8},
+}
+
+
+def default_inputs(spec: TaskSpec) -> dict[str, Any]:
+    values = {}
+    for name in spec.inputs:
+        if name == "image":
+            values[name] = sample_file("document.png" if spec.modality == "document" else "image.png")
+        elif name == "audio":
+            values[name] = sample_file("tone.wav")
+        elif name == "table":
+            values[name] = sample_table()
+        else:
+            values[name] = DEFAULT_INPUTS[name]
+    return values
+
+
+def task_case(spec: TaskSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Inputs and params for one run: the first preset example when there is one."""
+    examples = load_presets(spec.name).examples
+    inputs, params = (dict(examples[0].inputs), dict(examples[0].params)) if examples else (default_inputs(spec), {})
+    for p in spec.params:
+        if p.required and p.name not in params:
+            params[p.name] = "sports, politics, music"
+    params.update(TEST_PARAMS.get(spec.name, {}))
+    return inputs, params
+
+
+def needs_offline_model(task: str) -> None:
+    if task not in offline_tasks():
+        pytest.skip(f"no offline model for {task} yet")
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_task_runs_on_its_offline_model(manager, task):
+    needs_offline_model(task)
+    spec = TASKS[task]
+    inputs, params = task_case(spec)
+    r = run_task(manager, task, inputs, params)
+    assert isinstance(r, RunResult) and r.task == task and r.done
+    assert r.model == f"offline:{task}"
+    assert r.device == "cpu" and r.dtype == "float32"
+    assert set(r.timings) >= {"load_s", "inputs_s", "inference_s"} and r.timings["inference_s"] > 0
+    assert r.output is not None
+    assert "pipe = " in r.code and "result = pipe" in r.code or "features = " in r.code
+    assert r.random_weights == (task != "feature-extraction")
+    if r.random_weights:
+        assert any("random-weight" in w for w in r.warnings)
+    import json
+
+    json.dumps(r.json())  # the raw view is JSON-able whatever the output holds
+
+
+def test_second_run_reports_no_load_time(manager):
+    run_task(manager, "text-classification", {"text": "one"})
+    again = run_task(manager, "text-classification", {"text": "two"})
+    assert again.timings["load_s"] == 0.0
+
+
+def test_embeddings_pool_and_similarity(manager):
+    r = run_task(manager, "feature-extraction", {"text": "A man plays a guitar.\n\nSomeone plays music.\nStocks fell."})
+    emb = np.asarray(r.output["embeddings"])
+    assert emb.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-4)
+    sim = np.asarray(r.output["similarity"])
+    assert sim.shape == (3, 3)
+    np.testing.assert_allclose(np.diag(sim), 1.0, rtol=1e-4)
+    assert sim[0, 1] > sim[0, 2]  # the real MiniLM: guitar ~ music, not stocks
+    one = run_task(manager, "feature-extraction", {"text": "Only one."}, {"pooling": "none"})
+    assert one.output["similarity"] is None and np.asarray(one.output["embeddings"][0]).ndim == 2
+
+
+def test_token_classification_offsets_index_the_input(manager):
+    text = "George Washington lived in Virginia."
+    r = run_task(manager, "token-classification", {"text": text}, {"aggregation_strategy": "none"})
+    assert r.output and all(text[e["start"]:e["end"]].lower() == e["word"].replace("##", "").lower() for e in r.output)
+
+
+def test_stream_task_ends_with_the_plain_run(manager):
+    params = {"max_new_tokens": 12, "return_full_text": False}
+    streamed = list(stream_task(manager, "text-generation", {"text": "Once upon a time"}, params))
+    plain = run_task(manager, "text-generation", {"text": "Once upon a time"}, params)
+    assert streamed[-1].done and not any(r.done for r in streamed[:-1])
+    assert streamed[-1].output == plain.output
+    assert "time_to_first_token_s" in streamed[-1].timings
+
+
+def test_stream_task_full_text_starts_with_the_prompt(manager):
+    last = list(stream_task(manager, "text-generation", {"text": "Hello"}, {"max_new_tokens": 4}))[-1]
+    assert last.output[0]["generated_text"].startswith("Hello")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_empty_text_is_an_input_error(manager):
+    with pytest.raises(InputError, match="text is empty"):
+        run_task(manager, "text-classification", {"text": "   "})
+
+
+def test_missing_candidate_labels(manager):
+    with pytest.raises(InputError, match="candidate labels"):
+        run_task(manager, "zero-shot-classification", {"text": "hello"}, {"candidate_labels": " , "})
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    """A local HTTP server serving a text page and the sample image."""
+    image = open(sample_file("image.png"), "rb").read()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body, ctype = (image, "image/png") if self.path.endswith(".png") else (b"<html>hi</html>", "text/html")
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_url_that_is_not_an_image(manager, http_server):
+    with pytest.raises(InputError, match="not an image"):
+        run_task(manager, "image-classification", {"image": f"{http_server}/page.html"})
+
+
+def test_image_by_url(manager, http_server):
+    needs_offline_model("image-classification")
+    r = run_task(manager, "image-classification", {"image": f"{http_server}/photo.png"}, {"top_k": 2})
+    assert len(r.output) == 2 and r.inputs["image"].size == (224, 224)
+    assert f"{http_server}/photo.png" in r.code
+
+
+def test_model_that_does_not_exist(manager):
+    with pytest.raises(ModelNotFoundError, match="not in the local cache and the Hub cannot be reached"):
+        run_task(manager, "text-classification", {"text": "hi"}, model="no-such-user/no-such-model")
+
+
+def test_fp16_on_cpu(manager):
+    with pytest.raises(DtypeError, match="float16"):
+        run_task(manager, "text-classification", {"text": "hi"}, device="cpu", dtype="fp16")
+
+
+def test_model_that_does_not_fit_the_task(manager):
+    with pytest.raises(ModelTaskMismatchError, match="cannot do text-classification"):
+        run_task(manager, "text-classification", {"text": "hi"}, model="offline:text-generation")
+
+
+def test_fill_mask_without_mask_token(manager):
+    with pytest.raises(InputError, match=r"mask token `\[MASK\]`"):
+        run_task(manager, "fill-mask", {"text": "There is no mask here."})
+
+
+def test_input_longer_than_the_model(manager):
+    with pytest.raises(InputError, match="longer than"):
+        run_task(manager, "text-classification", {"text": "word " * 2000})
+
+
+def test_bad_inputs_fail_before_any_model_loads(manager):
+    before = manager.load_count
+    with pytest.raises(InputError):
+        run_task(manager, "question-answering", {"question": "", "context": "some context"},
+                 model="offline:question-answering")
+    assert manager.load_count == before
+
+
+def test_pdf_page_numbers_count_from_one(manager):
+    with pytest.raises(InputError, match="numbered from 1"):
+        run_task(manager, "document-question-answering",
+                 {"image": sample_file("document.png"), "question": "Total?", "page": 0})
+
+
+def test_oom_is_recognised():
+    assert is_oom(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_oom(MemoryError())
+    assert not is_oom(RuntimeError("shape mismatch"))
+
+
+def test_explain_turns_oom_into_a_clear_message(manager):
+    loaded = manager.load("text-classification")
+    err = explain(RuntimeError("CUDA out of memory."), TASKS["text-classification"], loaded)
+    assert isinstance(err, OutOfMemoryError) and "smaller" in str(err)
+    assert explain(ZeroDivisionError(), TASKS["text-classification"], loaded) is None
+    assert isinstance(explain(ValueError("bad"), TASKS["text-classification"], loaded), WorkbenchError)
+
+
+# ---------------------------------------------------------------------------------------------
+# The code view reproduces the run
+
+
+@pytest.mark.parametrize("task, inputs, params", [
+    ("text-classification", {"text": "I love it"}, {"top_k": 2}),
+    ("token-classification", {"text": "Mary lives in London"}, {"aggregation_strategy": "simple"}),
+    ("fill-mask", {"text": "Paris is the [MASK] of France."}, {"top_k": 3}),
+    ("zero-shot-classification", {"text": "The match ended 2-1."}, {"candidate_labels": "sports, politics"}),
+    ("feature-extraction", {"text": "one sentence\nanother one"}, {}),
+    ("table-question-answering", {"table": sample_table(), "query": "Which city is in Germany?"}, {}),
+    ("question-answering", {"question": "Who?", "context": "Mary lives in London."}, {}),
+])
+def test_code_snippet_runs_and_gives_the_same_result(manager, task, inputs, params):
+    needs_offline_model(task)
+    r = run_task(manager, task, inputs, params)
+    namespace: dict[str, Any] = {}
+    exec(compile(r.code, f"<snippet {task}>", "exec"), namespace)
+    got, want = namespace["result"], r.output
+    if task == "feature-extraction":
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want["embeddings"]), rtol=1e-4, atol=1e-5)
+    else:
+        assert _rounded(got) == _rounded(want)
+
+
+def _rounded(x: Any) -> Any:
+    x = to_jsonable(x)
+    if isinstance(x, float):
+        return round(x, 4)
+    if isinstance(x, list):
+        return [_rounded(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    return x
+
+
+def test_code_snippet_names_revision_device_dtype(manager):
+    r = run_task(manager, "text-classification", {"text": "hi"}, device="cpu", dtype="bf16")
+    assert 'device="cpu"' in r.code and 'dtype="bfloat16"' in r.code and r.dtype == "bfloat16"
+
+
+def test_to_jsonable_summarises_images_and_tensors():
+    import torch
+    from PIL import Image
+
+    out = to_jsonable({"depth": Image.new("L", (4, 3)), "t": torch.ones(2, 2), "big": torch.zeros(100, 100)})
+    assert out == {"depth": {"image": "L 4x3"}, "t": [[1.0, 1.0], [1.0, 1.0]],
+                   "big": {"array": [100, 100], "dtype": "float32"}}

@@ -1,0 +1,377 @@
+"""One run of a task, as the UI and the API see it: decode inputs, load, call, time, explain.
+
+No gradio here: ``run_task`` returns a ``RunResult`` of plain values (plus the decoded inputs the
+renderers draw on), and raises ``WorkbenchError`` subclasses whose messages are shown as they are.
+
+>>> from workbench.manager import PipelineManager                     # doctest: +SKIP
+>>> r = run_task(PipelineManager(), "text-classification", {"text": "I love it"}, {"top_k": 2})  # doctest: +SKIP
+>>> r.output, r.timings["inference_s"] > 0                              # doctest: +SKIP
+([{'label': 'POSITIVE', 'score': 0.51}, {'label': 'NEGATIVE', 'score': 0.49}], True)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
+from workbench.snippets import code_snippet
+from workbench.tasks import TaskSpec, get_task
+
+if TYPE_CHECKING:
+    from workbench.manager import Loaded, PipelineManager
+
+
+@dataclass
+class RunResult:
+    """What one run produced, in plain values.
+
+    ``output`` is the pipeline's output (after the workbench's own post-processing, e.g. pooled
+    embeddings); ``inputs`` holds the decoded inputs (a PIL image, the text, the table…) that
+    renderers draw the output on. ``timings`` has ``load_s`` (0 when the pipeline was already
+    loaded), ``inputs_s`` (decoding, OCR, download) and ``inference_s`` (preprocess + forward +
+    postprocess); generation adds ``time_to_first_token_s`` and ``tokens_per_s``.
+    """
+
+    task: str
+    model: str
+    output: Any
+    inputs: dict[str, Any]
+    timings: dict[str, float]
+    device: str
+    dtype: str
+    code: str
+    warnings: list[str] = field(default_factory=list)
+    random_weights: bool = False
+    description: str = ""
+    done: bool = True  # False for the intermediate results of a stream
+    stopped: bool = False  # a stream ended by the stop event
+
+    def json(self) -> Any:
+        """The output as JSON-able values (images and arrays summarised), for a raw view."""
+        return to_jsonable(self.output)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding inputs
+
+
+def _text_lines(value: Any, name: str) -> list[str]:
+    from workbench.inputs import require_text
+
+    return [line.strip() for line in require_text(value, name).splitlines() if line.strip()]
+
+
+def _page(value: Any) -> int:
+    """The UI's page number (from 1) -> ``load_document``'s page index (from 0)."""
+    try:
+        page = int(value) if value not in (None, "") else 1
+    except (TypeError, ValueError):
+        raise InputError(f"The page number must be a whole number from 1, not {value!r}.") from None
+    if page < 1:
+        raise InputError(f"Pages are numbered from 1; got {page}.")
+    return page - 1
+
+
+def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and decode the UI/API values of ``spec.inputs`` (audio is decoded after loading,
+    when the model's sampling rate is known). Raises ``InputError`` naming the bad input."""
+    from workbench import inputs as wi
+
+    unknown = set(inputs) - set(spec.inputs) - {"page"}
+    if unknown:
+        raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; got also {', '.join(sorted(unknown))}.")
+    out: dict[str, Any] = {}
+    for name in spec.inputs:
+        value = inputs.get(name)
+        if name == "image" and spec.modality == "document":
+            out[name] = wi.load_document(value, _page(inputs.get("page")))
+        elif name == "image":
+            out[name] = wi.load_image(value)
+        elif name == "audio":
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise InputError("No audio given: record with the microphone or upload a file (wav, flac, mp3, ogg).")
+            out[name] = value
+        elif name == "table":
+            out[name] = wi.load_table(value)
+        elif spec.name == "feature-extraction":
+            out[name] = _text_lines(value, name)
+        else:
+            out[name] = wi.require_text(value, name)
+    return out
+
+
+def _required(spec: TaskSpec, params: Mapping[str, Any]) -> None:
+    kwargs = {**spec.call_kwargs(params), **spec.post_kwargs(params)}
+    for p in spec.params:
+        if p.required and not kwargs.get(p.name):
+            example = " e.g. `sports, politics, music`" if p.kind == "labels" else ""
+            raise InputError(f"Give the {p.label or p.name}{' (comma-separated)' if p.kind == 'labels' else ''};{example}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling each task: a small table instead of a chain of ifs
+
+
+Caller = Callable[[Any, dict[str, Any], dict[str, Any], dict[str, Any]], Any]
+"""``caller(pipe, decoded_inputs, call_kwargs, post_kwargs) -> output``"""
+
+
+def _sampling_rate(pipe: Any) -> int:
+    fe = getattr(pipe, "feature_extractor", None) or getattr(getattr(pipe, "processor", None), "feature_extractor", None)
+    return int(getattr(fe, "sampling_rate", None) or 16000)
+
+
+def _audio(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    from workbench.inputs import load_audio
+
+    x["audio"] = load_audio(x["audio"], _sampling_rate(pipe))
+    return pipe(x["audio"], **kw)
+
+
+def _text_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    import numpy as np
+
+    from workbench.embeddings import cosine_matrix, pool
+
+    vectors = [pool(pipe(s, **kw), **post) for s in x["text"]]
+    pooled = all(v.ndim == 1 for v in vectors)
+    sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
+    return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
+
+
+def _image_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    import numpy as np
+
+    arr = np.asarray(pipe(x["image"], **kw), dtype=np.float32)
+    return {"embeddings": arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()], "similarity": None}
+
+
+def _document_qa(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    from workbench.inputs import ocr_words
+
+    processor = getattr(pipe, "image_processor", None)
+    if not getattr(processor, "apply_ocr", False):  # the processor does not OCR: we do, and keep the words
+        x["word_boxes"] = ocr_words(x["image"])
+        if not x["word_boxes"]:
+            raise InputError("No words were found on this page (OCR); try a sharper or larger page image.")
+        return pipe(image=x["image"], question=x["question"], word_boxes=x["word_boxes"], **kw)
+    return pipe(image=x["image"], question=x["question"], **kw)
+
+
+def _image_text_to_text(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    from workbench.inputs import image_chat
+
+    processor = getattr(pipe, "processor", None)
+    if getattr(processor, "chat_template", None) or getattr(getattr(pipe, "tokenizer", None), "chat_template", None):
+        return pipe(text=image_chat(x["image"], x["text"]), return_full_text=False, **kw)
+    return pipe(images=x["image"], text=x["text"], return_full_text=False, **kw)
+
+
+def _first(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    return pipe(next(iter(x.values())), **kw)
+
+
+def _named(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    return pipe(**x, **kw)
+
+
+CALLERS: dict[str, Caller] = {
+    "feature-extraction": _text_embeddings,
+    "image-feature-extraction": _image_embeddings,
+    "automatic-speech-recognition": _audio,
+    "audio-classification": _audio,
+    "zero-shot-audio-classification": _audio,
+    "document-question-answering": _document_qa,
+    "image-text-to-text": _image_text_to_text,
+}
+
+
+def caller_for(spec: TaskSpec) -> Caller:
+    """How ``spec`` is called: its entry in ``CALLERS``, else positionally for one input, by name for several."""
+    return CALLERS.get(spec.name) or (_first if len(spec.inputs) == 1 else _named)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors that are the user's doing, said plainly
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is an out-of-memory error of any backend (CUDA, MPS, CPU allocator)."""
+    if type(exc).__name__ in ("OutOfMemoryError", "MemoryError"):
+        return True
+    msg = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        s in msg for s in ("out of memory", "can't allocate memory", "cudnn_status_not_supported", "failed to allocate"))
+
+
+def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchError | None:
+    """A ``WorkbenchError`` for a pipeline failure that the user can fix, else ``None``."""
+    if isinstance(exc, WorkbenchError):
+        return exc
+    msg = str(exc)
+    name = loaded.key.model
+    if is_oom(exc):
+        return OutOfMemoryError(
+            f"Out of memory running `{name}` on {loaded.device} ({loaded.dtype}). Try a shorter input, a smaller "
+            "model, bfloat16, or unload other models in the Models tab.")
+    tokenizer = getattr(loaded.pipe, "tokenizer", None)
+    if "No mask_token" in msg:
+        token = getattr(tokenizer, "mask_token", None) or "[MASK]"
+        return InputError(f"Write the mask token `{token}` of `{name}` where a word should be predicted, "
+                          f"e.g. `Paris is the {token} of France.`")
+    too_long = (isinstance(exc, IndexError) and "index out of range" in msg) or (
+        isinstance(exc, RuntimeError) and "must match the size of tensor" in msg)
+    if too_long:
+        limit = getattr(getattr(loaded.pipe.model, "config", None), "max_position_embeddings", None)
+        return InputError(f"The input is longer than `{name}` can take{f' ({limit} tokens)' if limit else ''}; shorten it.")
+    if type(exc).__name__ in ("PipelineException", "ValueError", "TypeError", "KeyError"):
+        first = (msg.strip().splitlines() or [type(exc).__name__])[0]
+        return WorkbenchError(f"`{name}` could not run {spec.name} on this input: {first}")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
+          device: str, dtype: str) -> tuple[Loaded, float]:
+    start = time.perf_counter()
+    was_loaded = manager.load_count
+    try:
+        loaded = manager.load(spec.name, model, revision=revision, device=device, dtype=dtype)
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        if is_oom(exc):
+            raise OutOfMemoryError(f"Out of memory loading `{model}` on {device}: choose a smaller model, "
+                                   "bfloat16, or unload other models in the Models tab.") from exc
+        raise
+    seconds = time.perf_counter() - start if manager.load_count != was_loaded else 0.0
+    return loaded, seconds
+
+
+def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | None = None, *,
+              check_empty: bool = True) -> list[str]:
+    kwargs = kwargs or {}
+    out = []
+    if loaded.random_weights:
+        out.append(f"`{loaded.key.model}` is a random-weight stand-in ({loaded.description}): its outputs have the "
+                   "right shape but no meaning. Pick a real model to get real answers.")
+    empty = check_empty and (output is None or (isinstance(output, (list, dict)) and not output)
+                             or (isinstance(output, dict) and isinstance(output.get("masks"), list) and not output["masks"]))
+    if empty and "threshold" in kwargs:
+        out.append(f"Nothing scored above the threshold {kwargs['threshold']}; lower it to see more.")
+    elif empty:
+        out.append("The model returned nothing for this input.")
+    return out
+
+
+def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+             *, model: str | None = None, revision: str | None = None, device: str = "auto",
+             dtype: str = "auto") -> RunResult:
+    """Run ``task`` once on ``inputs`` (named as in ``spec.inputs``) with call-time ``params``.
+
+    Inputs are validated before any model loads, so a bad input costs nothing. Raises
+    ``WorkbenchError`` subclasses with messages meant for the user.
+    """
+    spec = get_task(task)
+    params = dict(params or {})
+    kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
+    _required(spec, params)
+    t0 = time.perf_counter()
+    decoded = decode_inputs(spec, inputs)
+    inputs_s = time.perf_counter() - t0
+    loaded, load_s = _load(manager, spec, model, revision, device, dtype)
+    t1 = time.perf_counter()
+    try:
+        output = caller_for(spec)(loaded.pipe, decoded, dict(kwargs), dict(post))
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        if (err := explain(exc, spec, loaded)) is None:
+            raise
+        raise err from exc
+    inference_s = time.perf_counter() - t1
+    return RunResult(
+        spec.name, loaded.key.model, output, decoded,
+        {"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
+        loaded.device, loaded.dtype,
+        code_snippet(spec, loaded, inputs, {**kwargs, **post}),
+        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description,
+    )
+
+
+def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+                *, model: str | None = None, revision: str | None = None, device: str = "auto", dtype: str = "auto",
+                stop_event: threading.Event | None = None) -> Iterator[RunResult]:
+    """Like ``run_task`` for text generation, yielding a ``RunResult`` per streamed piece of text
+    (``done=False``) and a last one with ``done=True``; setting ``stop_event`` ends generation early.
+    Other tasks yield their single ``run_task`` result."""
+    from workbench.generation import stream_generate
+
+    spec = get_task(task)
+    if spec.name != "text-generation":
+        yield run_task(manager, task, inputs, params, model=model, revision=revision, device=device, dtype=dtype)
+        return
+    params = dict(params or {})
+    kwargs = spec.call_kwargs(params)
+    full_text = kwargs.pop("return_full_text", True)
+    decoded = decode_inputs(spec, inputs)
+    loaded, load_s = _load(manager, spec, model, revision, device, dtype)
+    prompt = decoded["text"]
+    base = RunResult(spec.name, loaded.key.model, None, decoded, {"load_s": load_s}, loaded.device, loaded.dtype,
+                     code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
+                     _warnings(loaded, check_empty=False), loaded.random_weights, loaded.description)
+    try:
+        for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
+            timings = {"load_s": load_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
+            if u.time_to_first_token_s is not None:
+                timings["time_to_first_token_s"] = u.time_to_first_token_s
+            if u.tokens_per_s is not None:
+                timings["tokens_per_s"] = u.tokens_per_s
+            text = prompt + u.text if full_text else u.text
+            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped)
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        if (err := explain(exc, spec, loaded)) is None:
+            raise
+        raise err from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON view
+
+
+def to_jsonable(value: Any, *, max_items: int = 2048) -> Any:
+    """Plain JSON values for a raw view: images become a short description, big arrays their shape.
+
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.float32(0.5), "b": (1, 2), "c": np.zeros((100, 100))})
+    {'a': 0.5, 'b': [1, 2], 'c': {'array': [100, 100], 'dtype': 'float64'}}
+    """
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, max_items=max_items) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, max_items=max_items) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+        value = value.detach().cpu().float().numpy() if value.is_floating_point() else value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size <= max_items:
+            return value.tolist()
+        return {"array": list(value.shape), "dtype": str(value.dtype)}
+    if hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "getpixel"):  # PIL image
+        return {"image": f"{value.mode} {value.size[0]}x{value.size[1]}"}
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # pandas DataFrame
+        return value.to_dict(orient="list")
+    return repr(value)

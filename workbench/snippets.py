@@ -1,0 +1,126 @@
+"""The Python code equivalent to a run, shown in the UI's "code" view.
+
+Pipeline tasks get a plain ``from transformers import pipeline`` call; the workbench's adapter
+tasks (which transformers 5 no longer ships as pipelines) get the workbench call that runs them.
+The snippet is runnable as shown (``result`` holds what the run returned, before the UI renders it).
+
+>>> from types import SimpleNamespace as NS
+>>> loaded = NS(key=NS(model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision=None),
+...             source=NS(kind="hub", path="distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
+...             device="cpu", dtype="float32", description="")
+>>> from workbench.tasks import get_task
+>>> print(code_snippet(get_task("text-classification"), loaded, {"text": "I love it"}, {"top_k": 2}))
+from transformers import pipeline
+<BLANKLINE>
+pipe = pipeline("text-classification", model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", device="cpu", dtype="float32")
+result = pipe('I love it', top_k=2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from workbench.tasks import TaskSpec
+
+
+def _q(s: str) -> str:
+    """A double-quoted Python string literal."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _model_arg(loaded: Any) -> tuple[str, list[str]]:
+    """The model string to show, and comment lines about where it comes from."""
+    kind, path, name = loaded.source.kind, loaded.source.path, loaded.key.model
+    if kind == "offline":
+        note = getattr(loaded, "description", "") or "an offline model"
+        return path, [f"# `{name}`: {note}, built locally by the workbench"]
+    if kind == "local":
+        return path, []
+    return name, []
+
+
+def _kwargs(kwargs: Mapping[str, Any]) -> str:
+    return "".join(f", {k}={v!r}" for k, v in kwargs.items())
+
+
+def _literal(name: str, value: Any, setup: list[str]) -> str:
+    """A Python expression for an input value, adding any setup lines it needs."""
+    if value is None:
+        return "None"
+    if name == "table":
+        setup.insert(0, "import pandas as pd")
+        table = value.to_dict(orient="list") if hasattr(value, "to_dict") else value
+        return f"pd.DataFrame({table!r})"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (list, tuple, dict, int, float, bool)):
+        return repr(value)
+    setup.append(f"{name} = ...  # your {name} here (uploaded in the UI)")
+    return name
+
+
+def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in spec.inputs:
+        value = inputs.get(name)
+        if name == "image" and spec.modality == "document" and isinstance(value, str) and value.lower().endswith(".pdf"):
+            page = int(inputs.get("page") or 1)
+            setup += ["import pypdfium2", f"image = pypdfium2.PdfDocument({_q(value)})[{page - 1}].render(scale=2).to_pil()"]
+            out[name] = "image"
+        elif name == "audio" and isinstance(value, str):
+            setup += ["import librosa", f"audio, _ = librosa.load({_q(value)}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
+            out[name] = "audio"
+        elif name == "text" and spec.name == "feature-extraction":
+            lines = [s.strip() for s in str(value or "").splitlines() if s.strip()]
+            out[name] = repr(lines)
+        else:
+            out[name] = _literal(name, value, setup)
+    return out
+
+
+def _embedding_lines(kwargs: Mapping[str, Any]) -> list[str]:
+    call = {k: v for k, v in kwargs.items() if k not in ("pooling", "normalize")}
+    pooling, normalize = kwargs.get("pooling", "mean"), kwargs.get("normalize", True)
+    lines = ["import numpy as np", "", f"features = [np.asarray(pipe(s{_kwargs(call)}))[0] for s in sentences]  # [tokens, hidden] each"]
+    if pooling == "none":
+        return lines + ["result = features"]
+    lines.append("embeddings = np.stack([f.mean(axis=0) for f in features])" if pooling == "mean"
+                 else "embeddings = np.stack([f[0] for f in features])  # first ([CLS]) token")
+    if normalize:
+        lines.append("embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)")
+    lines.append("similarity = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)) @ "
+                 "(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).T")
+    return lines + ["result = embeddings"]
+
+
+def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs: Mapping[str, Any]) -> str:
+    """The code that reproduces a run of ``spec`` with ``loaded`` (a ``manager.Loaded``) on ``inputs``
+    (as the UI/API gave them) with the call keywords ``kwargs`` (post-processing options included)."""
+    model, comments = _model_arg(loaded)
+    rev = f", revision={_q(loaded.key.revision)}" if loaded.key.revision else ""
+    where = f', device="{loaded.device}", dtype="{loaded.dtype}"'
+    if spec.is_adapter:
+        head = ["from workbench.manager import PipelineManager", "",
+                f"# transformers 5 has no {spec.name} pipeline; the workbench runs it with its own adapter",
+                *comments,
+                f"pipe = PipelineManager().get({_q(spec.name)}, {_q(loaded.key.model)}{rev}{where})"]
+    else:
+        head = ["from transformers import pipeline", "", *comments,
+                f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={_q(model)}{rev}{where})"]
+    setup: list[str] = []
+    exprs = _input_exprs(spec, inputs, setup)
+    call_kwargs = dict(kwargs)
+    if spec.name == "feature-extraction":
+        body = [f"sentences = {exprs['text']}", *_embedding_lines(call_kwargs)]
+    elif spec.name == "image-text-to-text":
+        body = ['messages = [{"role": "user", "content": [{"type": "image", "image": ' + exprs["image"] + '}, '
+                '{"type": "text", "text": ' + exprs["text"] + "}]}]",
+                f"result = pipe(text=messages, return_full_text=False{_kwargs(call_kwargs)})"]
+    elif len(spec.inputs) == 1:
+        body = [f"result = pipe({exprs[spec.inputs[0]]}{_kwargs(call_kwargs)})"]
+    else:
+        args = ", ".join(f"{n}={exprs[n]}" for n in spec.inputs)
+        body = [f"result = pipe({args}{_kwargs(call_kwargs)})"]
+    imports = list(dict.fromkeys(s for s in setup if s.startswith("import ")))
+    rest = [s for s in setup if not s.startswith("import ")]
+    return "\n".join([*imports, *head, *rest, *body])
