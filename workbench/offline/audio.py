@@ -72,6 +72,7 @@ def automatic_speech_recognition(path: Path) -> str:
         model.get_input_embeddings().weight[ids["<|notimestamps|>"] + 1:] *= 0.1
     # Built field by field, not from the model config: Whisper's generate() reads these attributes,
     # and a generation config marked "from model config" is rebuilt from config.json on load.
+    # max_length 24 keeps random-weight transcripts short: the ASR pipeline decodes with 5 beams.
     generation = GenerationConfig(
         max_length=24, decoder_start_token_id=sot, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
     )
@@ -119,6 +120,7 @@ def zero_shot_audio_classification(path: Path) -> str:
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     config = ClapConfig(text_config=text, audio_config=audio, projection_dim=32)
     ClapModel(config).eval().save_pretrained(path)
+    # Without fusion, audio longer than max_length_s is cropped at a random offset ("rand_trunc").
     features = ClapFeatureExtractor(feature_size=16, sampling_rate=SAMPLING_RATE, hop_length=160,
                                     fft_window_size=400, max_length_s=2, frequency_max=8000,
                                     truncation="rand_trunc", padding="repeatpad")
