@@ -228,13 +228,13 @@ class CachedModel:
 
 def local_models(task: str | TaskSpec | None = None) -> list[CachedModel]:
     """Models in the local HF cache (``$HF_HOME``/hub), those that fit ``task`` when given."""
-    from huggingface_hub import scan_cache_dir
+    from huggingface_hub import constants, scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
     from transformers import AutoConfig
 
     spec = get_task(task) if isinstance(task, str) else task
     try:
-        info = scan_cache_dir()
+        info = scan_cache_dir(constants.HF_HUB_CACHE)  # read now: HF_HUB_CACHE may change at run time
     except (CacheNotFound, OSError):
         return []
     out = []
