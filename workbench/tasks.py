@@ -301,6 +301,8 @@ _SPECS: tuple[TaskSpec, ...] = (
         "mask-generation", "image", "Vision", "mask-generation", ("image",), "Mask generation (SAM)",
         "Segment everything with a promptable mask model.", pipeline_task="mask-generation",
         params=(_p("points_per_batch", "int", 64, "points per batch", minimum=1, maximum=256, step=1),
+                _p("points_per_crop", "int", None, "points per side", minimum=1, maximum=64, step=1,
+                   info="prompt grid is this many points squared; default 32 (1024 points, slow on CPU)"),
                 _p("pred_iou_thresh", "float", 0.88, "IoU threshold", minimum=0.0, maximum=1.0, step=0.01),
                 _p("stability_score_thresh", "float", 0.95, "stability threshold", minimum=0.0, maximum=1.0, step=0.01)),
         batchable=False,
