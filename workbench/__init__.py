@@ -1,0 +1,1 @@
+"""Pipeline Workbench: try, compare and benchmark transformers pipelines (the core, no UI)."""
