@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from typing import Any
 
 import numpy as np
@@ -11,62 +9,10 @@ import pytest
 
 from workbench.errors import (DtypeError, InputError, ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError,
                               WorkbenchError)
-from workbench.offline import offline_tasks
-from workbench.presets import load_presets
+from tests.task_cases import needs_offline_model, serve_test_files, task_case
 from workbench.samples import sample_file, sample_table
 from workbench.service import RunResult, explain, is_oom, run_task, stream_task, to_jsonable
-from workbench.tasks import TASKS, TaskSpec
-
-#: Inputs for tasks whose presets have no example, by input name.
-DEFAULT_INPUTS: dict[str, Any] = {
-    "text": "My name is Mary and I live in London.",
-    "question": "What is the total?",
-    "context": "The invoice number is 4711 and the total is 42.50 EUR.",
-    "query": "Which city is in Germany?",
-    "audio": None,  # filled lazily: sample_file needs the samples folder of the session
-}
-#: Parameters that make random-weight models return something to render.
-TEST_PARAMS: dict[str, dict[str, Any]] = {
-    "object-detection": {"threshold": 0.0},
-    "zero-shot-object-detection": {"threshold": 0.0},
-    "image-segmentation": {"threshold": 0.0},
-    "text-generation": {"max_new_tokens": 8},
-    "summarization": {"max_new_tokens": 8},
-    "translation": {"max_new_tokens": 8},
-    "image-to-text": {"max_new_tokens": 8},
-    "image-text-to-text": {"max_new_tokens": 8},
-}
-
-
-def default_inputs(spec: TaskSpec) -> dict[str, Any]:
-    values = {}
-    for name in spec.inputs:
-        if name == "image":
-            values[name] = sample_file("document.png" if spec.modality == "document" else "image.png")
-        elif name == "audio":
-            values[name] = sample_file("tone.wav")
-        elif name == "table":
-            values[name] = sample_table()
-        else:
-            values[name] = DEFAULT_INPUTS[name]
-    return values
-
-
-def task_case(spec: TaskSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Inputs and params for one run: the first preset example when there is one."""
-    examples = load_presets(spec.name).examples
-    inputs, params = (dict(examples[0].inputs), dict(examples[0].params)) if examples else (default_inputs(spec), {})
-    for p in spec.params:
-        if p.required and p.name not in params:
-            params[p.name] = "sports, politics, music"
-    params.update(TEST_PARAMS.get(spec.name, {}))
-    return inputs, params
-
-
-def needs_offline_model(task: str) -> None:
-    if task not in offline_tasks():
-        pytest.skip(f"no offline model for {task} yet")
-
+from workbench.tasks import TASKS
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_runs_on_its_offline_model(manager, task):
@@ -143,25 +89,8 @@ def test_missing_candidate_labels(manager):
 
 @pytest.fixture(scope="module")
 def http_server():
-    """A local HTTP server serving a text page and the sample image."""
-    image = open(sample_file("image.png"), "rb").read()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body, ctype = (image, "image/png") if self.path.endswith(".png") else (b"<html>hi</html>", "text/html")
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_test_files() as url:
+        yield url
 
 
 def test_url_that_is_not_an_image(manager, http_server):

@@ -1,0 +1,105 @@
+"""Pipeline Workbench: a Gradio app to try, compare and benchmark transformers pipelines.
+
+``python app.py`` serves it on http://127.0.0.1:7860 (``--host``/``--port``, or
+``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``). This file only assembles: the tabs are built from
+the task registry by ``components/``, and the work is done by ``workbench/``. Models load on
+first use, so the first page is served within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import TYPE_CHECKING, Sequence
+
+import gradio as gr
+
+from components.banner import hub_banner
+from components.models_tab import build_models_tab
+from components.task_tab import TabContext, group_tabs
+from workbench.tasks import tasks_by_group
+
+if TYPE_CHECKING:
+    from workbench.manager import PipelineManager
+
+TITLE = "Pipeline Workbench"
+log = logging.getLogger("workbench.app")
+
+
+def make_context(*, concurrency_limit: int = 2) -> TabContext:
+    """What the tabs need to know about this machine and the models available here."""
+    from workbench.devices import available_devices, available_dtypes
+    from workbench.models import hub_reachable, local_models
+    from workbench.offline import offline_tasks
+    from workbench.tasks import TASKS
+
+    cached = local_models()
+    per_task = {name: local_models(spec) for name, spec in TASKS.items()} if cached else {}
+    return TabContext(devices=available_devices(), dtypes=available_dtypes("auto"), online=hub_reachable(),
+                      offline_tasks=frozenset(offline_tasks()), cached=frozenset(m.repo_id for m in cached),
+                      local_models=per_task, concurrency_limit=concurrency_limit)
+
+
+def _benchmark_tab(manager: PipelineManager) -> None:
+    try:
+        from components.bench_panel import render_benchmark_tab
+    except ModuleNotFoundError as exc:
+        if exc.name != "components.bench_panel":
+            raise
+        gr.Markdown("The Benchmark panel is not installed in this build (components/bench_panel.py is missing).",
+                    elem_id="benchmark-placeholder")
+        return
+    render_benchmark_tab(manager)
+
+
+def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:
+    """The whole UI: one tab per task grouped by modality, plus Models and Benchmark."""
+    context = context or make_context()
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nTry, compare and benchmark 🤗 transformers pipelines — every task, any model, "
+                    "on this machine.", elem_id="title")
+        banner = hub_banner(context.online, context.offline_tasks, context.cached)
+        gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")
+        with gr.Tabs():
+            group_tabs(tasks_by_group(), manager, context)
+            with gr.Tab("Models", elem_id="group-models") as models_tab:
+                models = build_models_tab(manager)
+            with gr.Tab("Benchmark", elem_id="group-benchmark"):
+                _benchmark_tab(manager)
+        models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
+    demo.queue(default_concurrency_limit=context.concurrency_limit)
+    return demo
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    env = os.environ
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="interface to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(env.get("GRADIO_SERVER_PORT") or 7860),
+                   help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    p.add_argument("--max-models", type=int, default=None,
+                   help="pipelines kept loaded at once (default: $WORKBENCH_MAX_MODELS or 4)")
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help="bytes of weights kept loaded (default: $WORKBENCH_MAX_BYTES or unbounded)")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="runs of one task at the same time; other tasks have their own limit (default: 2)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # load reports would flood the console
+    from workbench.manager import PipelineManager
+
+    manager = PipelineManager(max_models=args.max_models, max_bytes=args.max_bytes)
+    demo = build_app(manager, context=make_context(concurrency_limit=args.concurrency))
+    demo.launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

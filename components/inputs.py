@@ -1,0 +1,139 @@
+"""Input widgets for a task, chosen by input name and modality (no per-task code).
+
+``build_inputs(spec)`` creates the widgets inside the current Blocks context and returns an
+``InputWidgets`` that knows how to turn their values into the ``inputs`` dict of
+``workbench.service.run_task``: an image is the uploaded file *or* the URL typed next to it; a
+document is an image or PDF plus a page number; a table is the edited dataframe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from workbench.presets import load_presets
+from workbench.tasks import TaskSpec
+
+#: Labels and sizes of the text inputs, by input name.
+TEXT_INPUTS: dict[str, tuple[str, int]] = {
+    "text": ("Text", 4),
+    "question": ("Question", 1),
+    "context": ("Context", 6),
+    "query": ("Question about the table", 1),
+}
+#: Task-specific labels for the "text" input.
+TEXT_LABELS: dict[str, str] = {
+    "feature-extraction": "Sentences (one per line; several give a similarity matrix)",
+    "text-generation": "Prompt",
+    "image-text-to-text": "Prompt",
+    "summarization": "Document to summarise",
+    "translation": "Text to translate",
+    "text-to-audio": "Text to speak",
+}
+AUDIO_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+
+
+@dataclass
+class InputWidgets:
+    """The widgets of a task's inputs: ``keys[i]`` names ``components[i]``.
+
+    ``example_keys`` are the keys that a preset example fills (the main widget of each input).
+    """
+
+    spec: TaskSpec
+    keys: list[str] = field(default_factory=list)
+    components: list[gr.components.Component] = field(default_factory=list)
+    example_keys: list[str] = field(default_factory=list)
+
+    def add(self, key: str, component: gr.components.Component, *, example: bool = False) -> None:
+        self.keys.append(key)
+        self.components.append(component)
+        if example:
+            self.example_keys.append(key)
+
+    def component(self, key: str) -> gr.components.Component:
+        return self.components[self.keys.index(key)]
+
+    def to_service(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The ``inputs`` for ``run_task`` from widget values keyed as ``keys``."""
+        out: dict[str, Any] = {}
+        for name in self.spec.inputs:
+            value = values.get(name)
+            url = values.get(f"{name}_url")
+            if isinstance(url, str) and url.strip():
+                value = url.strip()
+            out[name] = value
+        if values.get("page") not in (None, ""):
+            out["page"] = int(values["page"])
+        return out
+
+
+def _first_example_table(spec: TaskSpec) -> Any:
+    import pandas as pd
+
+    for example in load_presets(spec.name).examples:
+        if "table" in example.inputs:
+            return pd.DataFrame(example.inputs["table"])
+    from workbench.samples import sample_table
+
+    return sample_table()
+
+
+def _load_csv(path: str | None) -> Any:
+    """CSV upload -> the dataframe widget's value (errors shown to the user)."""
+    from workbench.errors import WorkbenchError
+    from workbench.inputs import load_table
+
+    if not path:
+        return gr.skip()
+    try:
+        return load_table(path)
+    except WorkbenchError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def _placeholder(spec: TaskSpec, name: str) -> str | None:
+    for example in load_presets(spec.name).examples:
+        value = example.inputs.get(name)
+        if isinstance(value, str) and not value.startswith("/"):
+            return f"e.g. {value}"
+    return None
+
+
+def build_inputs(spec: TaskSpec) -> InputWidgets:
+    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…)."""
+    w = InputWidgets(spec)
+    task = spec.name
+    for name in spec.inputs:
+        if name == "image" and spec.modality == "document":
+            w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
+                                elem_id=f"{task}-document"), example=True)
+            with gr.Row():
+                w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF", placeholder="https://…",
+                                              elem_id=f"{task}-url", scale=3))
+                w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page",
+                                        scale=1))
+        elif name == "image":
+            w.add(name, gr.Image(label="Image (upload, paste or webcam)", type="filepath",
+                                 sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
+                  example=True)
+            w.add("image_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
+                                          elem_id=f"{task}-url"))
+        elif name == "audio":
+            w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg)", type="filepath",
+                                 sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True)
+        elif name == "table":
+            table = gr.Dataframe(value=_first_example_table(spec), label="Table (editable)", interactive=True,
+                                 type="pandas", elem_id=f"{task}-table")
+            w.add(name, table, example=True)
+            csv = gr.File(label="…or upload a CSV", file_types=[".csv"], elem_id=f"{task}-csv", height=80)
+            csv.upload(_load_csv, inputs=csv, outputs=table, api_visibility="private", queue=False)
+        else:
+            label, lines = TEXT_INPUTS.get(name, (name.replace("_", " ").capitalize(), 1))
+            if name == "text":
+                label = TEXT_LABELS.get(task, label)
+            w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20),
+                                   placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True)
+    return w

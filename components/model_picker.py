@@ -1,0 +1,101 @@
+"""The model, revision, device and dtype controls of a task tab.
+
+The model dropdown lists the task's built-in offline model, its presets (marked when cached
+locally) and any other cached model that fits the task; any Hub id or local folder can be typed.
+Device and dtype list only what this machine has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from workbench.presets import load_presets
+from workbench.tasks import TaskSpec
+
+OFFLINE_PREFIX = "offline:"
+
+
+@dataclass
+class ModelWidgets:
+    model: gr.Dropdown
+    revision: gr.Textbox
+    device: gr.Dropdown
+    dtype: gr.Dropdown
+
+    keys = ("model", "revision", "device", "dtype")
+
+    @property
+    def components(self) -> list[gr.components.Component]:
+        return [self.model, self.revision, self.device, self.dtype]
+
+
+def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tasks: set[str] | None = None,
+                  local: list[Any] | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs for the model dropdown: offline model, presets, other cached models."""
+    cached = cached or set()
+    out: list[tuple[str, str]] = []
+    if offline_tasks is None or spec.name in offline_tasks:
+        note = "real MiniLM weights" if spec.name == "feature-extraction" else "tiny, random weights, for trying things out"
+        out.append((f"{OFFLINE_PREFIX}{spec.name} — built-in offline model ({note})", f"{OFFLINE_PREFIX}{spec.name}"))
+    seen = set()
+    for m in load_presets(spec.name).models:
+        where = "cached" if m.id in cached else "from the Hub"
+        out.append((f"{m.id} — {m.note} [{where}]" if m.note else f"{m.id} [{where}]", m.id))
+        seen.add(m.id)
+    for m in local or []:
+        if m.repo_id not in seen:
+            out.append((f"{m.repo_id} [cached]", m.repo_id))
+            seen.add(m.repo_id)
+    return out
+
+
+def default_model(spec: TaskSpec, choices: list[tuple[str, str]], *, online: bool) -> str:
+    """Online: the first preset (a real model); offline: the built-in model, else the first choice."""
+    values = [v for _, v in choices]
+    presets = [m.id for m in load_presets(spec.name).models]
+    if online and presets:
+        return presets[0]
+    offline = f"{OFFLINE_PREFIX}{spec.name}"
+    return offline if offline in values else (values[0] if values else offline)
+
+
+def preset_revision(spec: TaskSpec, model: str | None) -> str:
+    """The pinned revision of a preset model ('' for others): filled in when the preset is picked."""
+    for m in load_presets(spec.name).models:
+        if m.id == model:
+            return m.revision or ""
+    return ""
+
+
+def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value: str, devices: list[str],
+                       dtypes: list[str]) -> ModelWidgets:
+    """Create the controls (ids ``{task}-model``, ``{task}-revision``, ``{task}-device``, ``{task}-dtype``)."""
+    task = spec.name
+    with gr.Row():
+        model = gr.Dropdown(choices=choices, value=value, allow_custom_value=True, filterable=True, scale=4,
+                            label="Model", info="a preset, a cached model, any Hub id, or a local folder",
+                            elem_id=f"{task}-model")
+        revision = gr.Textbox(value=preset_revision(spec, value), label="Revision", placeholder="main",
+                              info="branch, tag or commit", scale=1, elem_id=f"{task}-revision")
+    with gr.Row():
+        device = gr.Dropdown(choices=devices, value=devices[0], label="Device", elem_id=f"{task}-device")
+        dtype = gr.Dropdown(choices=dtypes, value=dtypes[0], label="dtype", allow_custom_value=True,
+                            elem_id=f"{task}-dtype")
+    model.input(lambda m: preset_revision(spec, m), inputs=model, outputs=revision, api_visibility="private",
+                queue=False)
+    device.input(_dtypes_for, inputs=[device, dtype], outputs=dtype, api_visibility="private", queue=False)
+    return ModelWidgets(model, revision, device, dtype)
+
+
+def _dtypes_for(device: str, current: str) -> Any:
+    from workbench.devices import available_dtypes
+    from workbench.errors import WorkbenchError
+
+    try:
+        choices = available_dtypes(device)
+    except WorkbenchError:
+        return gr.skip()
+    return gr.Dropdown(choices=choices, value=current if current in choices else "auto")

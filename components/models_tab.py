@@ -1,0 +1,108 @@
+"""The Models tab: what is loaded (with unload per row and unload all), online/offline state,
+and which preset models are available locally.
+
+Call ``build_models_tab(manager)`` inside a ``gr.Tab``; the ``ModelsTab`` it returns has the
+``refresh`` callback and its ``outputs``, which the app also runs when a page loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import gradio as gr
+
+from workbench.presets import load_presets
+from workbench.tasks import TASKS
+
+if TYPE_CHECKING:
+    from workbench.manager import LoadKey, PipelineManager
+
+LOADED_COLUMNS = ["task", "model", "revision", "source", "device", "dtype", "parameters", "memory_mb", "load_s",
+                  "random_weights"]
+
+
+def key_label(key: LoadKey) -> str:
+    """A readable, unique label of a loaded pipeline: ``task · model @rev · device · dtype``."""
+    rev = f" @{key.revision}" if key.revision else ""
+    return f"{key.task} · {key.model}{rev} · {key.device} · {key.dtype}"
+
+
+def loaded_table(manager: PipelineManager) -> Any:
+    import pandas as pd
+
+    rows = [e.summary() for e in manager.loaded()]
+    return pd.DataFrame(rows, columns=LOADED_COLUMNS)
+
+
+def presets_table(cached: Callable[[str, str | None], bool]) -> Any:
+    """Every preset model with whether it loads offline (in the local HF cache)."""
+    import pandas as pd
+
+    rows = []
+    for task in TASKS:
+        for m in load_presets(task).models:
+            rows.append({"task": task, "model": m.id, "revision": m.revision or "", "available offline":
+                         "yes" if cached(m.id, m.revision) else "no", "note": m.note})
+    return pd.DataFrame(rows, columns=["task", "model", "revision", "available offline", "note"])
+
+
+def status_markdown(online: bool, n_loaded: int) -> str:
+    state = "🟢 **online**: the Hugging Face Hub can be reached" if online else \
+        "🔴 **offline**: the Hugging Face Hub cannot be reached; only cached and built-in models load"
+    return f"{state} · {n_loaded} pipeline(s) loaded"
+
+
+@dataclass
+class ModelsTab:
+    refresh: Callable[[], list[Any]]
+    outputs: list[gr.components.Component]
+
+
+def build_models_tab(manager: PipelineManager) -> ModelsTab:
+    """Create the Models tab content."""
+    from workbench.models import cached_snapshot, hub_reachable
+
+    status = gr.Markdown(elem_id="models-status")
+    loaded = gr.Dataframe(value=loaded_table(manager), label="Loaded pipelines (select a row to unload it)",
+                          interactive=False, elem_id="models-loaded")
+    with gr.Row():
+        which = gr.Dropdown(choices=[], label="Pipeline to unload", scale=3, elem_id="models-which")
+        unload = gr.Button("Unload", variant="secondary", elem_id="models-unload")
+        unload_all = gr.Button("Unload all", variant="stop", elem_id="models-unload-all")
+        refresh_button = gr.Button("Refresh", elem_id="models-refresh")
+    message = gr.Markdown(elem_id="models-message")
+    gr.Markdown("#### Preset models")
+    presets = gr.Dataframe(label="Presets, and whether each is in the local cache", interactive=False,
+                           elem_id="models-presets")
+
+    def refresh() -> list[Any]:
+        entries = manager.loaded()
+        choices = [key_label(e.key) for e in entries]
+        return [status_markdown(hub_reachable(), len(entries)), loaded_table(manager),
+                gr.Dropdown(choices=choices, value=choices[-1] if choices else None),
+                presets_table(lambda repo, rev: cached_snapshot(repo, rev) is not None)]
+
+    def select_row(evt: gr.SelectData) -> Any:
+        entries = manager.loaded()
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return key_label(entries[row].key) if 0 <= row < len(entries) else gr.skip()
+
+    def do_unload(label: str | None) -> list[Any]:
+        for e in manager.loaded():
+            if key_label(e.key) == label:
+                manager.unload(e.key)
+                return [f"Unloaded {label}.", *refresh()]
+        return ["Nothing selected, or it was already unloaded.", *refresh()]
+
+    def do_unload_all() -> list[Any]:
+        n = manager.clear()
+        return [f"Unloaded {n} pipeline(s).", *refresh()]
+
+    outputs = [status, loaded, which, presets]
+    quick = dict(api_visibility="private", concurrency_limit=None)
+    refresh_button.click(refresh, outputs=outputs, **quick)
+    loaded.select(select_row, outputs=which, **quick)
+    unload.click(do_unload, inputs=which, outputs=[message, *outputs], api_name="unload_model", concurrency_limit=None)
+    unload_all.click(do_unload_all, outputs=[message, *outputs], api_name="unload_all_models", concurrency_limit=None)
+    return ModelsTab(refresh, outputs)

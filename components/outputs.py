@@ -1,0 +1,324 @@
+"""Native output widgets: one small renderer per ``OutputKind`` of the task registry.
+
+A renderer ``build``s its widgets in the current Blocks context (the first one gets the id
+``{task}-output``) and turns a ``RunResult`` into their ``values``, in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+import numpy as np
+
+from workbench.tasks import TaskSpec
+
+if TYPE_CHECKING:
+    from workbench.service import RunResult
+
+MAX_MASKS = 24  # masks drawn for mask generation (all are in the JSON view)
+
+
+def _first_list(output: Any) -> Any:
+    """``[[...]]`` -> ``[...]``: some pipelines wrap a single input's results in a list."""
+    while isinstance(output, list) and len(output) == 1 and isinstance(output[0], list):
+        output = output[0]
+    return output
+
+
+def _score(x: Any) -> float:
+    return round(float(x), 4)
+
+
+class Renderer:
+    """Base class: subclasses set ``build`` and ``values``."""
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+        self.components: list[gr.components.Component] = []
+
+    @property
+    def elem_id(self) -> str:
+        return f"{self.spec.name}-output"
+
+    def build(self) -> list[gr.components.Component]:
+        raise NotImplementedError
+
+    def values(self, result: RunResult) -> list[Any]:
+        raise NotImplementedError
+
+
+class LabelsRenderer(Renderer):
+    """Classification-like outputs -> ``gr.Label`` ({label: score})."""
+
+    def build(self):
+        self.components = [gr.Label(label="Labels", elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        out = _first_list(result.output)
+        if isinstance(out, dict) and "labels" in out:  # zero-shot classification
+            return [{str(lab): _score(s) for lab, s in zip(out["labels"], out["scores"])}]
+        if isinstance(out, dict):
+            out = [out]
+        scores: dict[str, float] = {}
+        for item in out or []:
+            name = item.get("label", item.get("token_str", item.get("answer")))
+            if "score" not in item or item["score"] is None:
+                return [str(name)]
+            scores.setdefault(str(name), _score(item["score"]))
+        return [scores]
+
+
+class VqaRenderer(LabelsRenderer):
+    """Visual QA answers: scored answers as labels, a generated answer as plain text."""
+
+
+class EntitiesRenderer(Renderer):
+    """Token classification -> ``gr.HighlightedText`` over the input text."""
+
+    def build(self):
+        self.components = [gr.HighlightedText(label="Entities", show_legend=True, combine_adjacent=False,
+                                              elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        text = result.inputs.get("text", "")
+        entities = [{"entity": e.get("entity_group") or e.get("entity"), "start": e["start"], "end": e["end"]}
+                    for e in _first_list(result.output) or [] if e.get("start") is not None]
+        return [{"text": text, "entities": _non_overlapping(entities)}]
+
+
+def _non_overlapping(spans: list[dict]) -> list[dict]:
+    """Keep spans in the given (priority) order, dropping any that overlaps one already kept; sorted."""
+    kept: list[dict] = []
+    for s in spans:
+        if s["end"] > s["start"] and all(s["end"] <= k["start"] or s["start"] >= k["end"] for k in kept):
+            kept.append(s)
+    return sorted(kept, key=lambda s: s["start"])
+
+
+class AnswerRenderer(Renderer):
+    """Extractive QA -> the answer highlighted in its context (document QA: in the OCR'd words)."""
+
+    def build(self):
+        self.components = [gr.HighlightedText(label="Answer in context", show_legend=False, elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        answers = result.output if isinstance(result.output, list) else [result.output]
+        answers = [a for a in _first_list(answers) if isinstance(a, dict) and a.get("answer") is not None]
+        if "context" in result.inputs:
+            text = result.inputs["context"]
+            spans = [{"start": a["start"], "end": a["end"]} for a in answers]
+        elif result.inputs.get("word_boxes"):  # document QA: start/end index words
+            words = [w for w, _ in result.inputs["word_boxes"]]
+            offsets, pos = [], 0
+            for w in words:
+                offsets.append((pos, pos + len(w)))
+                pos += len(w) + 1
+            text = " ".join(words)
+            spans = [{"start": offsets[a["start"]][0], "end": offsets[min(a["end"], len(words) - 1)][1]}
+                     for a in answers if a.get("start") is not None and a["start"] < len(words)]
+        else:
+            text = " · ".join(a["answer"] for a in answers)
+            return [[(text, "answer")] if text else None]
+        for i, (a, s) in enumerate(zip(answers, spans)):
+            s["entity"] = f"answer {_score(a.get('score', 0)):.2f}" if i == 0 else f"#{i + 1} {_score(a.get('score', 0)):.2f}"
+        return [{"text": text, "entities": _non_overlapping(spans)}]
+
+
+def _generated_text(out: Any) -> str:
+    out = _first_list(out)
+    if isinstance(out, list):
+        out = out[0] if out else {}
+    if isinstance(out, dict):
+        for key in ("generated_text", "summary_text", "translation_text", "text", "answer"):
+            if key in out:
+                value = out[key]
+                if isinstance(value, list):  # chat format: the last message's content
+                    value = value[-1].get("content", "") if value and isinstance(value[-1], dict) else value
+                return str(value)
+    return "" if out is None else str(out)
+
+
+class TextRenderer(Renderer):
+    """Generated text, transcripts, captions, summaries -> a textbox."""
+
+    def build(self):
+        self.components = [gr.Textbox(label="Output", lines=6, max_lines=30, buttons=["copy"], elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        return [_generated_text(result.output)]
+
+
+class EmbeddingsRenderer(Renderer):
+    """Embeddings -> a dataframe of vectors, and a cosine-similarity matrix for several sentences."""
+
+    def build(self):
+        self.components = [
+            gr.Dataframe(label="Embeddings (one row per sentence)", interactive=False, max_height=300,
+                         elem_id=self.elem_id),
+            gr.Dataframe(label="Cosine similarity (give several sentences, one per line)", interactive=False,
+                         elem_id=f"{self.spec.name}-similarity"),
+        ]
+        return self.components
+
+    def values(self, result):
+        import pandas as pd
+
+        out = result.output
+        vectors = out["embeddings"]
+        names = result.inputs.get("text") if isinstance(result.inputs.get("text"), list) else None
+        names = names or [f"image {i + 1}" for i in range(len(vectors))]
+        rows, index = [], []
+        for name, v in zip(names, vectors):
+            arr = np.asarray(v, dtype=np.float32)
+            for j, row in enumerate(arr.reshape(-1, arr.shape[-1])):
+                rows.append(np.round(row, 4))
+                index.append(_short(name) if arr.ndim == 1 else f"{_short(name)} [token {j}]")
+        emb = pd.DataFrame(rows, columns=[f"d{i}" for i in range(len(rows[0]))] if rows else None)
+        emb.insert(0, "input", index)
+        sim = None
+        if out.get("similarity") is not None:
+            short = [_short(n) for n in names]
+            sim = pd.DataFrame(np.round(np.asarray(out["similarity"]), 4), columns=short)
+            sim.insert(0, "", short)
+        return [emb, sim]
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class TableAnswerRenderer(Renderer):
+    """Table QA -> the answer, and the table with the selected cells highlighted."""
+
+    def build(self):
+        self.components = [gr.Textbox(label="Answer", elem_id=self.elem_id),
+                           gr.Dataframe(label="Cells used", interactive=False, elem_id=f"{self.spec.name}-cells")]
+        return self.components
+
+    def values(self, result):
+        out = _first_list(result.output)
+        out = out[0] if isinstance(out, list) else out
+        table = result.inputs.get("table")
+        coords = {tuple(c) for c in out.get("coordinates", [])}
+        styled = None
+        if table is not None:
+            def mark(frame):
+                return [["background-color: #ffe08a" if (r, c) in coords else "" for c in range(frame.shape[1])]
+                        for r in range(frame.shape[0])]
+
+            styled = table.style.apply(lambda f: np.array(mark(f)), axis=None)
+        return [out.get("answer", ""), styled]
+
+
+class AudioRenderer(Renderer):
+    """Generated audio -> ``gr.Audio``."""
+
+    def build(self):
+        self.components = [gr.Audio(label="Audio", type="numpy", interactive=False, elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        out = _first_list(result.output)
+        out = out[0] if isinstance(out, list) else out
+        wave = np.asarray(out["audio"], dtype=np.float32).squeeze()
+        if wave.ndim > 1:  # channels first -> mixed down
+            wave = wave.mean(axis=0)
+        peak = float(np.abs(wave).max()) if wave.size else 0.0
+        pcm = (np.clip(wave / max(peak, 1.0), -1, 1) * 32767).astype(np.int16)
+        return [(int(out["sampling_rate"]), pcm)]
+
+
+class BoxesRenderer(Renderer):
+    """Detection -> boxes drawn on the image (``gr.AnnotatedImage``)."""
+
+    def build(self):
+        self.components = [gr.AnnotatedImage(label="Detections", elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        boxes = []
+        for d in _first_list(result.output) or []:
+            b = d["box"]
+            boxes.append(((int(b["xmin"]), int(b["ymin"]), int(b["xmax"]), int(b["ymax"])),
+                          f"{d['label']} {_score(d['score']):.2f}"))
+        return [(result.inputs["image"], boxes)]
+
+
+class MasksRenderer(Renderer):
+    """Segmentation -> masks over the image (``gr.AnnotatedImage``)."""
+
+    def build(self):
+        self.components = [gr.AnnotatedImage(label="Segments", elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        masks = []
+        for d in _first_list(result.output) or []:
+            score = d.get("score")
+            name = str(d.get("label")) + (f" {_score(score):.2f}" if score is not None else "")
+            masks.append((np.asarray(d["mask"], dtype=np.float32) / 255.0, name))
+        return [(result.inputs["image"], masks)]
+
+
+class MaskGenerationRenderer(Renderer):
+    """SAM's masks -> the best ``MAX_MASKS`` masks over the image."""
+
+    def build(self):
+        self.components = [gr.AnnotatedImage(label="Masks", elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        out = result.output
+        scores = [float(s) for s in np.asarray(_to_numpy(out.get("scores", [])), dtype=np.float32).reshape(-1)]
+        masks = [np.asarray(_to_numpy(m), dtype=np.float32) for m in out.get("masks", [])]
+        order = sorted(range(len(masks)), key=lambda i: -scores[i] if i < len(scores) else 0)[:MAX_MASKS]
+        return [(result.inputs["image"],
+                 [(masks[i], f"mask {i + 1} {scores[i]:.2f}" if i < len(scores) else f"mask {i + 1}") for i in order])]
+
+
+def _to_numpy(x: Any) -> Any:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().float().numpy()
+    return x
+
+
+class DepthRenderer(Renderer):
+    """Depth estimation -> the depth map image."""
+
+    def build(self):
+        self.components = [gr.Image(label="Depth", type="pil", interactive=False, elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        out = _first_list(result.output)
+        out = out[0] if isinstance(out, list) else out
+        return [out["depth"]]
+
+
+RENDERERS: dict[str, type[Renderer]] = {
+    "labels": LabelsRenderer,
+    "vqa": VqaRenderer,
+    "entities": EntitiesRenderer,
+    "answer": AnswerRenderer,
+    "text": TextRenderer,
+    "embeddings": EmbeddingsRenderer,
+    "table-answer": TableAnswerRenderer,
+    "audio": AudioRenderer,
+    "boxes": BoxesRenderer,
+    "masks": MasksRenderer,
+    "mask-generation": MaskGenerationRenderer,
+    "depth": DepthRenderer,
+}
+
+
+def renderer_for(spec: TaskSpec) -> Renderer:
+    """The renderer of ``spec.output`` (an unknown kind is a registry bug, reported with the known kinds)."""
+    try:
+        return RENDERERS[spec.output](spec)
+    except KeyError:
+        raise KeyError(f"no renderer for output kind {spec.output!r} of {spec.name}; known: {sorted(RENDERERS)}") from None

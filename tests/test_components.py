@@ -1,0 +1,276 @@
+"""The UI: every task tab's callback returns values its output widgets accept; errors become gr.Error;
+the app builds with every tab and serves every task as a named API endpoint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from components.params import to_ui
+from components.task_tab import TaskTab, group_tabs
+from tests.task_cases import needs_offline_model, serve_test_files, task_case
+from workbench.tasks import TASKS, tasks_by_group
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    with serve_test_files() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def context():
+    import app
+
+    return app.make_context()
+
+
+@pytest.fixture(scope="module")
+def tabs(manager, context) -> dict[str, TaskTab]:
+    with gr.Blocks():
+        return group_tabs(tasks_by_group(), manager, context)
+
+
+def widget_values(tab: TaskTab, inputs: dict[str, Any], params: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """What the widgets would hold for these service inputs and params."""
+    named: dict[str, Any] = {k: None for k in tab.keys}
+    named.update({k: v for k, v in inputs.items()})
+    for p, key in zip(tab.params.params, tab.params.keys):
+        named[key] = to_ui(p, params.get(p.name, p.default))
+    named.update(model=f"offline:{tab.spec.name}", revision="", device="auto", dtype="auto")
+    named.update(options)
+    return named
+
+
+def run_tab(tab: TaskTab, named: dict[str, Any]) -> list[Any]:
+    if tab.stop_button is not None:
+        *_, last = tab.stream(named)
+        return last
+    return tab.run(named)
+
+
+def test_components_do_not_import_torch():
+    code = ("import sys, components.task_tab, components.models_tab, components.banner, app; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_tab_output_is_accepted_by_its_widgets(tabs, task):
+    needs_offline_model(task)
+    tab = tabs[task]
+    inputs, params = task_case(tab.spec)
+    values = run_tab(tab, widget_values(tab, inputs, params))
+    assert len(values) == len(tab.out_components)
+    for component, value in zip(tab.out_components, values):
+        component.postprocess(value)  # raises if the widget cannot show the value
+    info = values[len(tab.renderer.components) + 1]
+    assert "offline:" in info and "cpu" in info and "load" in info
+    assert "pipe" in values[-1]  # the code view
+
+
+def test_each_tab_has_the_ids_the_browser_tests_use(tabs):
+    for task, tab in tabs.items():
+        assert tab.run_button.elem_id == f"{task}-run"
+        assert tab.renderer.components[0].elem_id == f"{task}-output"
+        assert tab.picker.model.elem_id == f"{task}-model"
+        if "text" in tab.spec.inputs:
+            assert tab.inputs.component("text").elem_id == f"{task}-text"
+        if "image" in tab.spec.inputs:
+            assert tab.inputs.component("image_url").elem_id == f"{task}-url"
+
+
+def test_image_url_field_wins_over_the_upload(tabs, http_server):
+    needs_offline_model("image-classification")
+    tab = tabs["image-classification"]
+    named = widget_values(tab, {"image": None, "image_url": f"{http_server}/x.png"}, {"top_k": 3})
+    labels = tab.run(named)[0]
+    assert len(labels) == 3 and all(0 <= s <= 1 for s in labels.values())
+
+
+def test_text_generation_streams_several_updates(tabs):
+    tab = tabs["text-generation"]
+    updates = list(tab.stream(widget_values(tab, {"text": "Once upon a time"}, {"max_new_tokens": 40})))
+    assert len(updates) >= 2
+    assert "generating" in updates[0][2] and "tokens/s" in updates[-1][2]
+    assert updates[-1][0].startswith("Once upon a time")
+
+
+def test_stop_ends_the_stream(tabs):
+    tab = tabs["text-generation"]
+    stream = tab.stream(widget_values(tab, {"text": "Once upon a time"}, {"max_new_tokens": 100}), "session-1")
+    next(stream)
+    tab.stop("session-1")
+    *_, last = stream
+    assert "generating" not in last[2] and "new tokens" in last[2]  # the stream ended with a final update
+    assert "session-1" not in tab._stops
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs -> gr.Error with a message a person can act on
+
+
+@pytest.mark.parametrize("task, inputs, options, message", [
+    ("text-classification", {"text": "  "}, {}, "text is empty"),
+    ("text-classification", {"text": "hi"}, {"model": "nobody/no-such-model"}, "not in the local cache"),
+    ("text-classification", {"text": "hi"}, {"device": "cpu", "dtype": "float16"}, "needs a GPU"),
+    ("text-classification", {"text": "hi"}, {"model": "offline:text-generation"}, "cannot do text-classification"),
+    ("fill-mask", {"text": "no mask here"}, {}, "mask token"),
+    ("image-classification", {"image": None}, {}, "No image given"),
+    ("automatic-speech-recognition", {"audio": None}, {}, "No audio given"),
+    ("question-answering", {"question": "Who?", "context": ""}, {}, "context is empty"),
+])
+def test_bad_inputs_become_gr_errors(tabs, task, inputs, options, message):
+    tab = tabs[task]
+    with pytest.raises(gr.Error, match=message):
+        run_tab(tab, widget_values(tab, inputs, {}, **options))
+
+
+def test_url_that_is_not_an_image_is_a_gr_error(tabs, http_server):
+    tab = tabs["object-detection"]
+    with pytest.raises(gr.Error, match="not an image"):
+        tab.run(widget_values(tab, {"image_url": f"{http_server}/page.html"}, {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole app
+
+
+@pytest.fixture(scope="module")
+def demo(manager, context):
+    import app
+
+    return app.build_app(manager, context=context)
+
+
+def _labels(config: dict, kind: str) -> list[str]:
+    return [c["props"].get("label") for c in config["components"] if c["type"] == kind]
+
+
+def test_app_has_every_group_task_models_and_benchmark(demo):
+    config = demo.get_config_file()
+    tabs = _labels(config, "tabitem")
+    for group in tasks_by_group():
+        assert group in tabs
+    for spec in TASKS.values():
+        assert spec.title in tabs
+    assert "Models" in tabs and "Benchmark" in tabs
+
+
+def test_every_task_is_a_named_api_endpoint(demo):
+    names = {d.get("api_name") for d in demo.get_config_file()["dependencies"]}
+    assert {spec.api_name for spec in TASKS.values()} <= names
+
+
+def test_offline_banner_names_offline_models(demo, context):
+    banner = next(c for c in demo.get_config_file()["components"] if c["props"].get("elem_id") == "hub-banner")
+    assert not context.online and "cannot be reached" in banner["props"]["value"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(demo):
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+def test_gradio_client_calls_the_named_endpoints(served):
+    from gradio_client import Client, handle_file
+
+    from workbench.samples import sample_file
+
+    client = Client(served, verbose=False)
+    api = client.view_api(print_info=False, return_format="dict")
+    assert {f"/{spec.api_name}" for spec in TASKS.values()} <= set(api["named_endpoints"])
+    names = [p["parameter_name"] for p in api["named_endpoints"]["/text_classification"]["parameters"]]
+    assert names == ["text", "top_k", "function_to_apply", "model", "revision", "device", "dtype"]
+    labels, raw, info, code = client.predict(text="I love it", top_k=2, model="offline:text-classification",
+                                             api_name="/text_classification")
+    assert len(labels["confidences"]) == 2 and len(raw) == 2 and "pipeline(" in code
+    out = client.predict(image=handle_file(sample_file("image.png")), top_k=2, model="offline:image-classification",
+                         api_name="/image_classification")
+    assert len(out[0]["confidences"]) == 2
+
+
+def test_gradio_client_streams_text_generation(served):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    job = client.submit(text="Hello", max_new_tokens=16, model="offline:text-generation", api_name="/text_generation")
+    final = job.result(timeout=120)
+    assert final[0].startswith("Hello") and "tokens/s" in final[2]
+    assert len(job.outputs()) >= 2  # streamed: more than the final update
+
+
+def test_an_error_does_not_stop_the_server(served):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(served, verbose=False)
+    with pytest.raises(AppError, match="text is empty"):
+        client.predict(text="", model="offline:text-classification", api_name="/text_classification")
+    labels = client.predict(text="fine", top_k=1, model="offline:text-classification",
+                            api_name="/text_classification")[0]
+    assert len(labels["confidences"]) == 1
+
+
+def test_models_tab_unloads_through_the_api(served, manager):
+    from gradio_client import Client
+
+    manager.load("text-classification")
+    client = Client(served, verbose=False)
+    message, status, table, *_ = client.predict(api_name="/unload_all_models")
+    assert "Unloaded" in message and not manager.loaded()
+
+
+def test_main_honours_gradio_env(monkeypatch):
+    import app
+
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    args = app.parse_args([])
+    assert (args.host, args.port) == ("0.0.0.0", 7999)
+    assert app.parse_args(["--port", "8001"]).port == 8001
+
+
+def test_first_page_is_served_within_seconds():
+    """``python app.py`` answers HTTP quickly: nothing heavy happens before launch."""
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        start = time.monotonic()
+        while time.monotonic() - start < 60:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("app.py did not serve its first page within 60 s")
+        elapsed = time.monotonic() - start
+        assert elapsed < 30, f"first page after {elapsed:.1f} s"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
