@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from workbench.inputs import load_image
-from workbench.offline.vision import batched_nms
+from workbench.compat import batched_nms
 from workbench.presets import load_presets
 from workbench.samples import sample_image
 from workbench.tasks import TASKS, get_task

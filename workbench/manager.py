@@ -221,6 +221,9 @@ class PipelineManager:
         # Every source but "hub" is a folder on disk (a cache hit is its snapshot folder), so nothing
         # here can reach the network except an explicit Hub id.
         common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code)
+        from workbench import compat
+
+        compat.install()
         try:
             if spec.adapter:
                 return adapter_class(spec).from_pretrained(source.path, device=device, dtype=dtype, **common)

@@ -3,14 +3,9 @@
 Every model here is a few hundred kilobytes and builds in milliseconds; the image processors
 resize whatever they get to the model's tiny input size, so any picture works.
 
-Mask generation needs one extra piece. SAM's ``post_process_for_mask_generation`` calls
-``torchvision.ops.batched_nms``, and torchvision is not installed. ``PureTorchSamImageProcessor``
-does the same non-maximum suppression in plain torch, and importing this module registers it with
-``AutoImageProcessor`` as SAM's PIL-backend processor (the backend used whenever torchvision is
-missing). ``pipeline("mask-generation", model=folder)`` then loads it from the saved folder, whose
-``processor_config.json`` stays the standard ``"image_processor_type": "SamImageProcessor"``; real
-SAM checkpoints loaded in the same process get it too. ``offline_model_path`` imports this module
-before it hands out a folder, so every workbench load path has the registration.
+Mask generation needs the pure-torch SAM processor of ``workbench.compat`` (no torchvision here);
+importing this module registers it, so a plain ``pipeline("mask-generation", model=folder)`` on the
+saved folder works too, and the manager installs it before every load.
 """
 
 from __future__ import annotations
@@ -20,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from transformers.models.sam import image_processing_pil_sam as _sam
 
+from workbench.compat import register_sam_processor
 from workbench.offline import builder
 
 #: The transformer size shared by every tiny vision model.
@@ -156,63 +151,6 @@ def zero_shot_object_detection(path: Path) -> str:
     image_processor = OwlViTImageProcessor(size=size, crop_size=size)
     _save(path, OwlViTForObjectDetection(config), OwlViTProcessor(image_processor=image_processor, tokenizer=tok))
     return "tiny OWL-ViT (char-level text, 32×32 images, 2+2 layers, hidden 32), random weights"
-
-
-# ---- SAM ----------------------------------------------------------------------------------------
-
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """``torchvision.ops.batched_nms`` in plain torch: the indices of the boxes kept, by decreasing
-    score. Boxes are ``(x0, y0, x1, y1)``; a box is dropped when its IoU with a higher-scoring box of
-    the same ``idxs`` category exceeds ``iou_threshold``.
-
-    >>> b = torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]])
-    >>> batched_nms(b, torch.tensor([0.9, 0.8, 0.7]), torch.zeros(3), 0.5).tolist()
-    [0, 2]
-    """
-    if boxes.numel() == 0:
-        return torch.empty(0, dtype=torch.long, device=boxes.device)
-    boxes = boxes.float()
-    # Offset each category far apart so boxes of different categories never overlap.
-    boxes = boxes + (idxs.to(boxes) * (boxes.max() + 1))[:, None]
-    area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-    order = scores.argsort(descending=True)
-    keep: list[torch.Tensor] = []
-    while order.numel():
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        top_left = torch.maximum(boxes[i, :2], boxes[rest, :2])
-        bottom_right = torch.minimum(boxes[i, 2:], boxes[rest, 2:])
-        inter = (bottom_right - top_left).clamp(min=0).prod(dim=1)
-        iou = inter / (area[i] + area[rest] - inter)
-        order = rest[iou <= iou_threshold]
-    return torch.stack(keep)
-
-
-class PureTorchSamImageProcessor(_sam.SamImageProcessorPil):
-    """``SamImageProcessorPil`` whose ``post_process_for_mask_generation`` needs no torchvision."""
-
-    def post_process_for_mask_generation(self, all_masks, all_scores, all_boxes, crops_nms_thresh):
-        keep = batched_nms(all_boxes, all_scores, torch.zeros(all_boxes.shape[0]), crops_nms_thresh)
-        rle_masks = [all_masks[i] for i in keep]
-        return [_sam._rle_to_mask(rle) for rle in rle_masks], all_scores[keep], rle_masks, all_boxes[keep]
-
-
-# AutoImageProcessor turns the saved type "SamImageProcessor" into the class *name*
-# "SamImageProcessorPil" and looks that name up among registered classes before its own, so the
-# subclass answers to the upstream name (and what it saves stays the standard type).
-PureTorchSamImageProcessor.__name__ = "SamImageProcessorPil"
-
-
-def register_sam_processor() -> None:
-    """Make ``AutoImageProcessor`` (hence ``pipeline()``) give SAM checkpoints the pure-torch
-    processor whenever it picks the PIL backend, which is always the case without torchvision.
-    With torchvision installed its own (torchvision-backed) processor stays the default. Idempotent."""
-    from transformers import AutoImageProcessor, SamConfig
-    from transformers.utils import is_torchvision_available
-
-    backends = ("pil",) if is_torchvision_available() else ("pil", "torchvision")  # the latter falls back to PIL
-    AutoImageProcessor.register(SamConfig, image_processor_classes=dict.fromkeys(backends, PureTorchSamImageProcessor),
-                                exist_ok=True)
 
 
 register_sam_processor()
