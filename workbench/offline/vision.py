@@ -170,8 +170,10 @@ def mask_generation(path: Path) -> str:
                                  iou_head_hidden_dim=32),
     )
     mask_side = side // patch * 4  # the decoder upsamples the embedding grid 4×
-    image_processor = _sam.SamImageProcessorPil(size={"longest_edge": side}, pad_size={"height": side, "width": side},
-                                                mask_size={"longest_edge": mask_side},
-                                                mask_pad_size={"height": mask_side, "width": mask_side})
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    image_processor = SamImageProcessorPil(size={"longest_edge": side}, pad_size={"height": side, "width": side},
+                                           mask_size={"longest_edge": mask_side},
+                                           mask_pad_size={"height": mask_side, "width": mask_side})
     _save(path, SamModel(config), SamProcessor(image_processor=image_processor))
     return "tiny SAM (64×64 images, patch 16, hidden 32), random weights"
