@@ -1,0 +1,367 @@
+"""The batch runner on real pipelines with tiny offline models: same results as the unbatched
+pipeline for every batchable task, caller order, windows, token budget, progress, OOM back-off.
+
+Weights are random: the tests compare the runner with the pipeline itself, never meanings.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from workbench.errors import OutOfMemoryError
+from workbench.offline import offline_model_path
+from workbench.runner import RunStats, batch_sizes, is_oom, iter_batch, run_batch
+from workbench.samples import sample_document, sample_image, sample_waveform
+from workbench.tasks import TASKS
+
+TEXTS = [
+    "Paris is the capital of France.",
+    "hello",
+    "The stock market fell today, but prices rose last week and people in the city talked about it for days.",
+    "A man is playing a guitar.",
+    "good",
+    "What is the total of the invoice? The answer is 42.50 EUR, said Mary, who lives in London.",
+    "the sun",
+]
+CONTEXT = " ".join(["Mary lives in London and works at Google."] * 12 + ["The capital of France is Paris."])
+
+
+def _images() -> list[Image.Image]:
+    img = sample_image()
+    return [img, sample_image(96), img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((160, 120)), sample_image(64),
+            img.rotate(90)]
+
+
+def _waves() -> list[np.ndarray]:
+    """Clips of several lengths (two of equal length, so the runner can batch them)."""
+    return [sample_waveform(s, freq=f)[0] for s, f in ((1.0, 440.0), (0.5, 220.0), (1.0, 330.0), (0.75, 880.0))]
+
+
+def _doc_items() -> list[dict]:
+    image, boxes = sample_document()
+    return [{"image": image, "question": q, "word_boxes": boxes}
+            for q in ("What is the total?", "Who is billed?", "What is the invoice number of this page?")]
+
+
+@dataclass
+class Case:
+    items: Callable[[], list[Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    model: Callable[[], str] | None = None
+
+    def load(self, manager, task: str):
+        return manager.get(task, self.model() if self.model else None)
+
+
+CASES: dict[str, Case] = {
+    "text-classification": Case(lambda: TEXTS, {"top_k": 2}),
+    "token-classification": Case(lambda: TEXTS, {"aggregation_strategy": "simple"}),
+    "question-answering": Case(lambda: [{"question": "Where does Mary live?", "context": CONTEXT},
+                                        {"question": "capital?", "context": "The capital of France is Paris."},
+                                        {"question": "Who works at Google?", "context": CONTEXT[:300]}],
+                               {"max_seq_len": 64, "doc_stride": 16, "top_k": 2}),
+    "fill-mask": Case(lambda: [t.replace("the", "[MASK]", 1) if "the" in t else "[MASK] " + t for t in TEXTS],
+                      {"top_k": 3}),
+    "text-generation": Case(lambda: ["hello world", "the sun", "Paris is the capital of", "a man"],
+                            {"max_new_tokens": 4, "do_sample": False}),
+    "summarization": Case(lambda: TEXTS[:4], {"max_new_tokens": 5}),
+    "translation": Case(lambda: TEXTS[:4], {"max_new_tokens": 5}),
+    "zero-shot-classification": Case(lambda: TEXTS[:4], {"candidate_labels": ["music", "money", "a city"]}),
+    "feature-extraction": Case(lambda: TEXTS, {},
+                               model=lambda: offline_model_path("feature-extraction", prefer_real=False)),
+    "image-classification": Case(_images, {"top_k": 2}),
+    "object-detection": Case(_images, {"threshold": 0.0}),
+    "image-segmentation": Case(_images, {"threshold": 0.0}),
+    "depth-estimation": Case(_images),
+    "zero-shot-image-classification": Case(_images, {"candidate_labels": ["a house", "a tree"]}),
+    "zero-shot-object-detection": Case(lambda: [{"image": im, "candidate_labels": ["a house", "the sun"]}
+                                                for im in _images()[:3]], {"threshold": 0.0}),
+    "image-feature-extraction": Case(_images, {"pool": True}),
+    "image-to-text": Case(_images, {"max_new_tokens": 4}),
+    "automatic-speech-recognition": Case(_waves),
+    "audio-classification": Case(_waves, {"top_k": 2}),
+    "zero-shot-audio-classification": Case(_waves, {"candidate_labels": ["a dog", "music"]}),
+    "document-question-answering": Case(_doc_items, {"top_k": 2}),
+    "visual-question-answering": Case(lambda: [{"image": im, "question": q} for im, q in
+                                               zip(_images(), ["what is this?", "is it red?", "how many trees are there?",
+                                                               "what?", "is there a house?"])], {"top_k": 2}),
+}
+BATCHABLE = sorted(name for name, spec in TASKS.items() if spec.batchable)
+
+
+def reference(pipe, items: list[Any], params: dict[str, Any]) -> list[Any]:
+    """What the unbatched pipeline (or adapter) gives for each item of a list call."""
+    from workbench.batching import is_adapter
+
+    if is_adapter(pipe):
+        return pipe.run(items, batch_size=1, **params)
+    return pipe(items, batch_size=1, **params)
+
+
+def same(a: Any, b: Any, tol: float = 1e-4, path: str = "") -> tuple[bool, str]:
+    """Compare results: equal strings/ints/labels, floats and arrays within ``tol``; a feature
+    array of ours ``[tokens, hidden]`` matches the pipeline's nested list ``[1, tokens, hidden]``."""
+    if isinstance(a, torch.Tensor):
+        a = a.float().numpy()
+    if isinstance(b, torch.Tensor):
+        b = b.float().numpy()
+    if isinstance(a, Image.Image) or isinstance(b, Image.Image):
+        x, y = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+        return (x.shape == y.shape and float(np.abs(x - y).max(initial=0)) <= 1.0), path  # 8-bit rounding
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if x.shape != y.shape and x.size == y.size:
+            x = x.reshape(y.shape)
+        if x.shape != y.shape:
+            return False, f"{path}: shape {x.shape} != {y.shape}"
+        diff = float(np.abs(x - y).max(initial=0))
+        return diff <= tol, f"{path}: max abs diff {diff:.2e}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return False, f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            ok, why = same(a[k], b[k], tol, f"{path}.{k}")
+            if not ok:
+                return ok, why
+        return True, path
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return False, f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            ok, why = same(x, y, tol, f"{path}[{i}]")
+            if not ok:
+                return ok, why
+        return True, path
+    if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str) or a is None:
+        return a == b, f"{path}: {a!r} != {b!r}"
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        return abs(float(a) - float(b)) <= tol, f"{path}: {a} != {b}"
+    return a == b, f"{path}: {a!r} != {b!r}"
+
+
+# ---- every batchable task ------------------------------------------------------------------------
+
+
+def test_every_batchable_task_has_a_case():
+    assert set(BATCHABLE) <= set(CASES), f"add a Case for {sorted(set(BATCHABLE) - set(CASES))}"
+
+
+@pytest.mark.parametrize("task", BATCHABLE)
+def test_results_equal_the_unbatched_pipeline(manager, task):
+    case = CASES[task]
+    pipe = case.load(manager, task)
+    items = case.items()
+    expected = reference(pipe, items, case.params)
+    out = run_batch(pipe, items, batch_size=3, **case.params)
+    ok, why = same(out.results, expected)
+    assert ok, why
+    assert out.stats.items == len(items) and out.stats.forward_passes >= 1
+    assert max(out.stats.batch_rows) <= 3
+
+
+def test_feature_extraction_gives_trimmed_arrays_and_pooling(manager):
+    pipe = manager.get("feature-extraction", offline_model_path("feature-extraction", prefer_real=False))
+    tokens = run_batch(pipe, TEXTS, batch_size=4)
+    for text, arr in zip(TEXTS, tokens):
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.float32
+        assert arr.shape == (len(pipe.tokenizer(text)["input_ids"]), pipe.model.config.hidden_size)
+    from workbench.embeddings import pool
+
+    pooled = run_batch(pipe, TEXTS, batch_size=4, pooling="mean", normalize=True)
+    for arr, vec in zip(tokens, pooled):
+        np.testing.assert_allclose(vec, pool(arr, pooling="mean", normalize=True), atol=1e-5)
+        assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    cls = run_batch(pipe, TEXTS, batch_size=4, pooling="cls")
+    np.testing.assert_allclose(cls[2], tokens[2][0], atol=1e-5)
+    with pytest.raises(ValueError, match="pooling"):
+        run_batch(pipe, TEXTS, pooling="max")
+
+
+def test_real_minilm_embeddings_match_the_pipeline(manager):
+    """The packaged all-MiniLM-L6-v2: identical embeddings on real tokens, truncation on."""
+    pipe = manager.get("feature-extraction")
+    texts = TEXTS + [" ".join(TEXTS * 12)]  # the last one is truncated at 512 tokens
+    expected = pipe(texts, batch_size=1, truncation=True)
+    out = run_batch(pipe, texts, batch_size=4, truncation=True)
+    assert out[-1].shape[0] == 512
+    for arr, ref in zip(out, expected):
+        np.testing.assert_allclose(arr, np.asarray(ref)[0], atol=1e-4)
+    # plain batching pads every output to its batch's longest input; ours are trimmed
+    padded = pipe(texts, batch_size=4, truncation=True)
+    assert np.asarray(padded[0]).shape[1] > out[0].shape[0]
+
+
+# ---- ordering, windows, budget, streaming, progress ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier(manager):
+    return manager.get("text-classification")
+
+
+def _labels(results):
+    return [r[0]["label"] if isinstance(r, list) else r["label"] for r in results]
+
+
+def test_results_in_caller_order_whatever_the_batching(classifier):
+    texts = TEXTS * 5
+    expected = classifier(texts, batch_size=1)
+    for kwargs in ({"batch_size": 1}, {"batch_size": 4}, {"batch_size": 64}, {"batch_size": 4, "window": 3},
+                   {"batch_size": 8, "max_tokens": 40}, {"batch_size": 4, "sort": False}):
+        ok, why = same(run_batch(classifier, texts, **kwargs).results, expected)
+        assert ok, (kwargs, why)
+
+
+def test_sorting_cuts_padding(classifier):
+    texts = [TEXTS[2], TEXTS[1], TEXTS[5], TEXTS[4]] * 8
+    plain = run_batch(classifier, texts, batch_size=4, sort=False).stats
+    ours = run_batch(classifier, texts, batch_size=4).stats
+    assert ours.real_cost == plain.real_cost
+    assert ours.padding_share < plain.padding_share / 2
+    assert ours.forward_passes == plain.forward_passes == 8
+
+
+def test_token_budget_caps_padded_positions(classifier):
+    texts = TEXTS * 4
+    stats = run_batch(classifier, texts, batch_size=64, max_tokens=60).stats
+    assert stats.forward_passes > 1 and sum(stats.batch_rows) == len(texts)
+    assert all(rows == 1 or cost <= 60 for rows, cost in zip(stats.batch_rows, stats.batch_cost))
+    assert sum(stats.batch_cost) == stats.padded_cost
+    # a single input longer than the budget still runs, alone
+    long = run_batch(classifier, [" ".join(TEXTS)], batch_size=8, max_tokens=4)
+    assert long.stats.forward_passes == 1 and len(long) == 1
+
+
+def test_generators_stream_in_windows(classifier):
+    seen: list[int] = []
+
+    def gen():
+        for i, t in enumerate(TEXTS * 3):
+            seen.append(i)
+            yield t
+
+    stats = RunStats(batch_size=4)
+    it = iter_batch(classifier, gen(), batch_size=4, window=5, stats=stats)
+    first = next(it)
+    assert len(seen) == 5, "only the first window was read"
+    rest = list(it)
+    assert len(rest) == len(TEXTS) * 3 - 1 and stats.items == len(TEXTS) * 3
+    ok, why = same([first, *rest], classifier(TEXTS * 3, batch_size=1))
+    assert ok, why
+
+
+def test_dataset_like_columns_are_read_lazily(classifier):
+    class Column:
+        """Sized and iterable, but not a list (like a datasets column)."""
+
+        def __len__(self):
+            return len(TEXTS)
+
+        def __iter__(self):
+            return iter(TEXTS)
+
+    calls = []
+    out = run_batch(classifier, Column(), batch_size=2, progress=lambda done, total: calls.append((done, total)))
+    assert len(out) == len(TEXTS)
+    assert calls[-1] == (len(TEXTS), len(TEXTS))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_progress_reports_per_batch(classifier):
+    calls = []
+    run_batch(classifier, TEXTS * 2, batch_size=2, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == 7 and calls[-1] == (14, 14) and all(t == 14 for _, t in calls)
+    gen_calls = []
+    run_batch(classifier, (t for t in TEXTS), batch_size=2, progress=lambda d, t: gen_calls.append((d, t)))
+    assert gen_calls[-1] == (len(TEXTS), None)
+
+
+def test_chunking_tasks_count_forward_passes(manager):
+    """A long QA context gives several windows: batch_size counts those passes, not items."""
+    case = CASES["question-answering"]
+    qa = case.load(manager, "question-answering")
+    items = case.items()
+    out = run_batch(qa, items, batch_size=2, **case.params)
+    assert out.stats.passes > len(items)
+    assert max(out.stats.batch_rows) <= 2
+    assert out.stats.forward_passes == sum(1 for _ in out.stats.batch_rows)
+
+
+def test_bad_arguments_fail_loudly(manager, classifier):
+    with pytest.raises(ValueError, match="batch_size"):
+        run_batch(classifier, TEXTS, batch_size=0)
+    with pytest.raises(TypeError, match="list"):
+        run_batch(classifier, "one text")
+    with pytest.raises(TypeError, match="no_such_option"):  # as the pipeline itself would
+        run_batch(manager.get("image-classification"), _images(), no_such_option=1)
+    with pytest.raises(TypeError, match="no_such_option"):
+        run_batch(manager.get("summarization"), TEXTS, no_such_option=1)
+    assert run_batch(classifier, []).results == []
+
+
+def test_batch_sizes_parse():
+    assert batch_sizes("64,1, 8") == [1, 8, 64]
+    with pytest.raises(ValueError):
+        batch_sizes("0,8")
+
+
+# ---- out of memory ---------------------------------------------------------------------------------
+
+
+class RowLimit:
+    """A torch forward pre-hook that raises torch's own OutOfMemoryError when a batch has more
+    than ``limit`` rows: a real OOM as the runner sees one, on a CPU."""
+
+    def __init__(self, model: torch.nn.Module, limit: int, error: type[BaseException] = torch.OutOfMemoryError):
+        self.limit, self.error, self.calls = limit, error, []
+        self.handle = model.register_forward_pre_hook(self, with_kwargs=True)
+
+    def __call__(self, module, args, kwargs):
+        tensor = next(v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor))
+        self.calls.append(tensor.shape[0])
+        if tensor.shape[0] > self.limit:
+            raise self.error(f"out of memory: tried to allocate a batch of {tensor.shape[0]} rows")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def test_oom_splits_the_batch_and_keeps_the_smaller_size(classifier):
+    texts = TEXTS * 4
+    expected = classifier(texts, batch_size=1)
+    with RowLimit(classifier.model, 3) as limit:
+        out = run_batch(classifier, texts, batch_size=16)
+    ok, why = same(out.results, expected)
+    assert ok, why
+    assert out.stats.oom_backoffs >= 1 and out.stats.final_batch_size <= 3
+    assert max(out.stats.batch_rows) <= 3
+    assert limit.calls[0] == 16 and sum(1 for c in limit.calls if c > 3) == out.stats.oom_backoffs
+
+
+def test_oom_at_batch_size_one_says_what_to_do(classifier):
+    with RowLimit(classifier.model, 0), pytest.raises(OutOfMemoryError, match="bfloat16"):
+        run_batch(classifier, TEXTS, batch_size=4)
+
+
+def test_other_errors_propagate(classifier):
+    with RowLimit(classifier.model, 1, error=ValueError), pytest.raises(ValueError, match="rows"):
+        run_batch(classifier, TEXTS, batch_size=4)
+
+
+def test_oom_predicate():
+    assert is_oom(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert is_oom(RuntimeError("MPS backend out of memory"))
+    assert is_oom(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    assert is_oom(MemoryError())
+    assert not is_oom(RuntimeError("shape mismatch"))
+    assert not is_oom(KeyError("out of memory"))

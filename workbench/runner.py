@@ -1,0 +1,277 @@
+"""The batch runner: length-aware batching that pays off where plain pipeline batching does not.
+
+``run_batch(pipe, inputs, batch_size=N)`` gives the same results as ``pipe(inputs)`` (each result
+is what the pipeline returns for that item in a list call), but
+
+- orders each window of inputs by length (tokens, audio samples or pixels), so a batch is padded
+  only to near its own length, and cuts batches by a token budget as well as by count;
+- counts ``batch_size`` in forward passes (a QA context with three windows is three passes);
+- streams: a generator or a dataset column is read in windows, so memory stays bounded
+  (``iter_batch`` yields results in the caller's order as each window finishes);
+- backs off on out-of-memory: the batch is split and retried, the smaller size is kept for the
+  rest of the run, and ``stats.oom_backoffs`` says it happened; other errors propagate;
+- reports progress through ``progress(done, total)`` (``total`` is None for a generator).
+
+Feature-extraction results are float32 numpy arrays trimmed to each input's real tokens
+(``[tokens, hidden]``), or pooled vectors with ``pooling="mean"|"cls"`` (and ``normalize=True``).
+
+>>> from workbench.manager import PipelineManager                          # doctest: +SKIP
+>>> pipe = PipelineManager().get("text-classification")                    # doctest: +SKIP
+>>> out = run_batch(pipe, ["good", "a much longer and rather bad text"], batch_size=8)  # doctest: +SKIP
+>>> out.results[0]["label"], out.stats.padding_share                        # doctest: +SKIP
+('POSITIVE', 0.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sized
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from workbench.batching import Backend, Features, make_backend
+from workbench.errors import OutOfMemoryError
+
+Progress = Callable[[int, "int | None"], None]
+
+#: Inputs read (and pre-processed) at a time; sorting by length happens within a window.
+DEFAULT_WINDOW = 2048
+#: Out-of-memory messages of RuntimeErrors raised by the backends (the accelerate list, plus MPS/XPU).
+OOM_MESSAGES = (
+    "out of memory",
+    "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED.",
+    "DefaultCPUAllocator: can't allocate memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` means the batch did not fit in memory (and a smaller batch may).
+
+    >>> import torch
+    >>> is_oom(torch.OutOfMemoryError("CUDA out of memory.")), is_oom(MemoryError()), is_oom(ValueError("x"))
+    (True, True, False)
+    """
+    import torch
+
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    if isinstance(exc, RuntimeError) and exc.args:
+        return any(m in str(exc.args[0]) for m in OOM_MESSAGES)
+    return False
+
+
+def release_memory() -> None:
+    """Free what a failed batch left behind (garbage and the accelerator's cached blocks)."""
+    from workbench.devices import empty_cache
+
+    empty_cache()
+
+
+@dataclass
+class RunStats:
+    """What a run did: sizes, back-offs, padding and time. ``padded_cost`` counts the positions
+    the model computed (real + padding) in the unit of ``cost`` (tokens for text)."""
+
+    batch_size: int
+    max_tokens: int | None = None
+    final_batch_size: int = 0
+    final_max_tokens: int | None = None
+    oom_backoffs: int = 0
+    items: int = 0
+    passes: int = 0
+    forward_passes: int = 0
+    real_cost: int = 0
+    padded_cost: int = 0
+    counts_tokens: bool = True
+    seconds: float = 0.0
+    batch_seconds: list[float] = field(default_factory=list)
+    batch_rows: list[int] = field(default_factory=list)
+    batch_cost: list[int] = field(default_factory=list)
+
+    @property
+    def padding_share(self) -> float:
+        """Share of computed positions that were padding (0.0 = none)."""
+        return 1.0 - self.real_cost / self.padded_cost if self.padded_cost else 0.0
+
+    @property
+    def real_tokens(self) -> int | None:
+        return self.real_cost if self.counts_tokens else None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able dict (per-batch lists left out)."""
+        out = {k: v for k, v in asdict(self).items() if not k.startswith("batch_") or k == "batch_size"}
+        out["padding_share"] = round(self.padding_share, 4)
+        return out
+
+
+@dataclass
+class RunResult:
+    """The results, in the caller's order, and the run's ``RunStats``."""
+
+    results: list[Any]
+    stats: RunStats
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.results[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.results)
+
+
+def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
+              progress: Progress | None = None, window: int | None = None, sort: bool = True,
+              **params: Any) -> RunResult:
+    """Run ``pipe`` over ``inputs`` in length-sorted batches; results in the caller's order.
+
+    ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
+    per batch (rows × longest row; None: no cap); ``window`` is how many inputs are read and
+    sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False`` keeps the input order (the
+    plain pipeline's batching, for comparisons). Other keywords go to the pipeline as in
+    ``pipe(inputs, **params)``; feature-extraction also takes ``pooling`` and ``normalize``.
+    """
+    stats = RunStats(batch_size, max_tokens)
+    results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, progress=progress,
+                              window=window, sort=sort, stats=stats, **params))
+    return RunResult(results, stats)
+
+
+def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
+               progress: Progress | None = None, window: int | None = None, sort: bool = True,
+               stats: RunStats | None = None, **params: Any) -> Iterator[Any]:
+    """Like ``run_batch`` but yields results one by one, in order, as each window finishes, so
+    a long generator is processed with bounded memory. Pass ``stats`` to read the run's stats."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1 (or None for no cap), got {max_tokens}")
+    if isinstance(inputs, (str, bytes, dict)):
+        raise TypeError("run_batch takes a list (or generator, or dataset column) of inputs; wrap a single input "
+                        "in a list")
+    stats = stats if stats is not None else RunStats(batch_size, max_tokens)
+    stats.final_batch_size, stats.final_max_tokens = batch_size, max_tokens
+    backend = make_backend(pipe, params)
+    stats.counts_tokens = backend.counts_tokens
+    total = len(inputs) if isinstance(inputs, Sized) else None
+    window = max(1, window or DEFAULT_WINDOW)
+    scheduler = _Scheduler(backend, stats, sort, progress, total)
+    start = time.perf_counter()
+    try:
+        iterator = iter(inputs)
+        while chunk := list(itertools.islice(iterator, window)):
+            yield from scheduler.run_window(chunk)
+    finally:
+        stats.seconds += time.perf_counter() - start
+
+
+class _Scheduler:
+    """Runs windows: prepare, sort, cut batches, run with OOM back-off, finish in input order."""
+
+    def __init__(self, backend: Backend, stats: RunStats, sort: bool, progress: Progress | None,
+                 total: int | None) -> None:
+        self.backend, self.stats, self.sort = backend, stats, sort
+        self.progress, self.total = progress, total
+        self.done = 0
+
+    def run_window(self, items: list[Any]) -> list[Any]:
+        backend, stats = self.backend, self.stats
+        per_item = backend.prepare(items)
+        owners: list[int] = []
+        passes: list[Features] = []
+        for i, item_passes in enumerate(per_item):
+            owners += [i] * len(item_passes)
+            passes += item_passes
+        costs = [backend.cost(p) for p in passes]
+        groups = [backend.group(p) for p in passes]
+        order = list(range(len(passes)))
+        if self.sort:
+            keys = {g: k for k, g in enumerate(dict.fromkeys(groups))}
+            order.sort(key=lambda j: (keys[groups[j]], costs[j]))
+        rows: list[Features | None] = [None] * len(passes)
+        remaining = [len(p) for p in per_item]
+        finished = sum(1 for r in remaining if r == 0)
+        for batch in self._cut(order, costs, groups):
+            for j, row in zip(batch, self._run(batch, passes, costs)):
+                rows[j] = row
+                remaining[owners[j]] -= 1
+                finished += remaining[owners[j]] == 0
+            if self.progress is not None:
+                self.progress(self.done + finished, self.total)
+        results = []
+        start = 0
+        for item_passes in per_item:
+            item_rows = rows[start:start + len(item_passes)]
+            start += len(item_passes)
+            results.append(backend.finish(item_rows))  # type: ignore[arg-type]
+        stats.items += len(items)
+        stats.passes += len(passes)
+        stats.real_cost += sum(costs)
+        self.done += len(items)
+        if self.progress is not None and not passes:
+            self.progress(self.done, self.total)
+        return results
+
+    def _cut(self, order: list[int], costs: list[int], groups: list[Any]) -> Iterator[list[int]]:
+        """Consecutive batches of ``order``: one group each, at most ``final_batch_size`` passes and
+        at most ``final_max_tokens`` padded positions (a single over-long pass still runs alone)."""
+        batch: list[int] = []
+        longest = 0
+        for j in order:
+            size, budget = self.stats.final_batch_size, self.stats.final_max_tokens
+            longer = max(longest, costs[j])
+            if batch and (len(batch) >= size or groups[j] != groups[batch[0]]
+                          or (budget is not None and self.backend.counts_tokens and longer * (len(batch) + 1) > budget)):
+                yield batch
+                batch, longer = [], costs[j]
+            batch.append(j)
+            longest = longer
+        if batch:
+            yield batch
+
+    def _run(self, batch: list[int], passes: list[Features], costs: list[int]) -> list[Features]:
+        """Run one batch; on out-of-memory split it in halves, keep the smaller size, retry."""
+        stats = self.stats
+        start = time.perf_counter()
+        try:
+            out = self.backend.run([passes[j] for j in batch])
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            out, reason = None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        if out is None:  # outside the except block, so the failed batch's frames can be freed
+            release_memory()
+            if len(batch) == 1:
+                raise OutOfMemoryError(
+                    f"Out of memory even with one input per batch: use a smaller model, a lower-precision dtype "
+                    "(bfloat16), shorter inputs (truncation), or a device with more memory. ({reason})"
+                )
+            half = (len(batch) + 1) // 2
+            stats.oom_backoffs += 1
+            stats.final_batch_size = min(stats.final_batch_size, half)
+            if self.backend.counts_tokens:
+                width = max(costs[j] for j in batch)
+                cap = max(width, half * width)
+                stats.final_max_tokens = min(stats.final_max_tokens or cap, cap)
+            return self._run(batch[:half], passes, costs) + self._run(batch[half:], passes, costs)
+        stats.batch_seconds.append(time.perf_counter() - start)
+        stats.batch_rows.append(len(batch))
+        stats.forward_passes += 1
+        stats.padded_cost += out.padded_cost
+        stats.batch_cost.append(out.padded_cost)
+        return out.rows
+
+
+def batch_sizes(text: str | Sequence[int]) -> list[int]:
+    """Parse ``"1,8,32"`` (or a list) into sorted unique positive batch sizes.
+
+    >>> batch_sizes("32, 1,8,8")
+    [1, 8, 32]
+    """
+    values = [int(v) for v in (text.replace(" ", "").split(",") if isinstance(text, str) else text) if str(v)]
+    if not values or min(values) < 1:
+        raise ValueError(f"batch sizes must be positive integers, e.g. 1,8,32,64; got {text!r}")
+    return sorted(set(values))
