@@ -17,7 +17,7 @@ def hub_banner(online: bool, offline_tasks: Iterable[str], cached: Iterable[str]
         return ""
     tasks = sorted(offline_tasks)
     cached = sorted(set(cached))
-    lines = ["⚠️ **The Hugging Face Hub cannot be reached** — models load only from this machine."]
+    lines = ["⚠ **The Hugging Face Hub cannot be reached** — models load only from this machine."]
     if tasks:
         real = " (real all-MiniLM-L6-v2 weights for embeddings)" if "feature-extraction" in tasks else ""
         lines.append(f"Available offline: the built-in `offline:<task>` model of {len(tasks)} task(s){real}; "

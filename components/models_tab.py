@@ -48,8 +48,8 @@ def presets_table(cached: Callable[[str, str | None], bool]) -> Any:
 
 
 def status_markdown(online: bool, n_loaded: int) -> str:
-    state = "🟢 **online**: the Hugging Face Hub can be reached" if online else \
-        "🔴 **offline**: the Hugging Face Hub cannot be reached; only cached and built-in models load"
+    state = "**Online**: the Hugging Face Hub can be reached" if online else \
+        "**Offline**: the Hugging Face Hub cannot be reached; only cached and built-in models load"
     return f"{state} · {n_loaded} pipeline(s) loaded"
 
 

@@ -176,14 +176,14 @@ class EmbeddingsRenderer(Renderer):
         for name, v in zip(names, vectors):
             arr = np.asarray(v, dtype=np.float32)
             for j, row in enumerate(arr.reshape(-1, arr.shape[-1])):
-                rows.append(np.round(row, 4))
+                rows.append(np.round(row.astype(np.float64), 4))  # float64: no 0.0399999991 in the table
                 index.append(_short(name) if arr.ndim == 1 else f"{_short(name)} [token {j}]")
         emb = pd.DataFrame(rows, columns=[f"d{i}" for i in range(len(rows[0]))] if rows else None)
         emb.insert(0, "input", index)
         sim = None
         if out.get("similarity") is not None:
             short = [_short(n) for n in names]
-            sim = pd.DataFrame(np.round(np.asarray(out["similarity"]), 4), columns=short)
+            sim = pd.DataFrame(np.round(np.asarray(out["similarity"], dtype=np.float64), 4), columns=short)
             sim.insert(0, "", short)
         return [emb, sim]
 

@@ -27,8 +27,8 @@ def build_param(task: str, p: Param) -> gr.components.Component:
     if p.kind in ("int", "float") and p.default is not None and p.minimum is not None and p.maximum is not None:
         return gr.Slider(minimum=p.minimum, maximum=p.maximum, value=p.default,
                          step=p.step or (1 if p.kind == "int" else 0.01), **common)
-    if p.kind in ("int", "float"):
-        hint = "empty: the model's default"
+    if p.kind in ("int", "float"):  # no default: 0 or empty leaves it to the model (browsers show empty as 0)
+        hint = "0 or empty: the model's default"
         return gr.Number(value=p.default, minimum=p.minimum, maximum=p.maximum, precision=0 if p.kind == "int" else None,
                          placeholder=hint, **{**common, "info": common["info"] or hint})
     if p.kind == "bool":
@@ -50,8 +50,12 @@ def from_ui(p: Param, value: Any) -> Any:
     True
     >>> from_ui(Param("subtask", "choice", choices=("semantic",)), MODEL_DEFAULT) is None
     True
+    >>> from_ui(Param("temperature", "float"), 0) is None, from_ui(Param("top_k", "int", 5), 0)
+    (True, 0)
     """
     if value is None or value == "" or value == MODEL_DEFAULT:
+        return None
+    if p.kind in ("int", "float") and p.default is None and value == 0:
         return None
     if p.kind == "choice":
         for choice in p.choices:

@@ -65,13 +65,13 @@ def timings_markdown(result: RunResult) -> str:
     elif result.stopped:
         parts.append("**stopped**")
     lines = [" · ".join(parts)]
-    lines += [f"> ⚠️ {w}" for w in result.warnings]
+    lines += [f"> ⚠ {w}" for w in result.warnings]
     return "\n\n".join(lines)
 
 
 def _gr_error(exc: BaseException) -> gr.Error:
     if isinstance(exc, WorkbenchError):
-        return gr.Error(str(exc), title=type(exc).__name__.replace("Error", " error").strip())
+        return gr.Error(str(exc), print_exception=False)  # the user's to fix: no traceback in the log
     log.exception("unexpected error in a run")
     return gr.Error(f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log.")
 
@@ -158,6 +158,18 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
+def _example_label(inputs: dict[str, Any], params: dict[str, Any]) -> str:
+    """A short button label: the example's text, else its file names; and its parameters."""
+    import os
+
+    texts = [v for k, v in inputs.items() if isinstance(v, str) and k not in ("image", "audio")]
+    files = [os.path.basename(v) for k, v in inputs.items() if isinstance(v, str) and k in ("image", "audio")]
+    label = texts[0] if texts else ", ".join(files) or "example"
+    label = label if len(label) <= 60 else label[:59] + "…"
+    extra = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{label} ({extra})" if extra and not texts else label
+
+
 def _examples(tab: TaskTab) -> None:
     presets = load_presets(tab.spec.name)
     if not presets.examples:
@@ -169,8 +181,7 @@ def _examples(tab: TaskTab) -> None:
         row = [ex.inputs.get(k) for k in in_keys]
         row += [to_ui(p, ex.params.get(p.name, p.default)) for p in tab.params.params]
         rows.append(row)
-        text = next((v for v in ex.inputs.values() if isinstance(v, str) and not v.startswith("/")), None)
-        labels.append(text if text else f"example {len(labels) + 1}")
+        labels.append(_example_label(ex.inputs, ex.params))
     gr.Examples(examples=rows, inputs=comps, label="Examples (from presets)", example_labels=labels,
                 examples_per_page=6)
 

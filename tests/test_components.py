@@ -171,6 +171,15 @@ def test_every_task_is_a_named_api_endpoint(demo):
     assert {spec.api_name for spec in TASKS.values()} <= names
 
 
+def test_each_task_runs_in_its_own_queue(demo):
+    """A long run in one task never holds the slots of another task's requests."""
+    runs = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name in {s.api_name for s in TASKS.values()}}
+    assert len(runs) == len(TASKS)
+    for spec in TASKS.values():
+        fn = runs[spec.api_name]
+        assert fn.concurrency_id == spec.name and fn.concurrency_limit == 2
+
+
 def test_offline_banner_names_offline_models(demo, context):
     banner = next(c for c in demo.get_config_file()["components"] if c["props"].get("elem_id") == "hub-banner")
     assert not context.online and "cannot be reached" in banner["props"]["value"]

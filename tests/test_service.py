@@ -130,6 +130,11 @@ def test_input_longer_than_the_model(manager):
         run_task(manager, "text-classification", {"text": "word " * 2000})
 
 
+def test_generating_past_the_model_positions(manager):
+    with pytest.raises(InputError, match="lower max new tokens"):
+        list(stream_task(manager, "text-generation", {"text": "Hello"}, {"max_new_tokens": 400}))
+
+
 def test_bad_inputs_fail_before_any_model_loads(manager):
     before = manager.load_count
     with pytest.raises(InputError):

@@ -226,7 +226,11 @@ def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchErro
         isinstance(exc, RuntimeError) and "must match the size of tensor" in msg)
     if too_long:
         limit = getattr(getattr(loaded.pipe.model, "config", None), "max_position_embeddings", None)
-        return InputError(f"The input is longer than `{name}` can take{f' ({limit} tokens)' if limit else ''}; shorten it.")
+        tokens = f" ({limit} tokens)" if limit else ""
+        if any(p.name == "max_new_tokens" for p in spec.params):
+            return InputError(f"The prompt plus max new tokens is longer than `{name}` can take{tokens}; lower "
+                              "max new tokens or shorten the input.")
+        return InputError(f"The input is longer than `{name}` can take{tokens}; shorten it.")
     if type(exc).__name__ in ("PipelineException", "ValueError", "TypeError", "KeyError"):
         first = (msg.strip().splitlines() or [type(exc).__name__])[0]
         return WorkbenchError(f"`{name}` could not run {spec.name} on this input: {first}")
