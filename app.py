@@ -57,7 +57,8 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
     """The whole UI: one tab per task grouped by modality, plus Models and Benchmark."""
     context = context or make_context()
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nTry, compare and benchmark Hugging Face transformers pipelines — every task, any model, "
+        gr.Markdown(f"# {TITLE}\nTry, compare and benchmark Hugging Face transformers pipelines — every task, "
+                    "any model, "
                     "on this machine.", elem_id="title")
         banner = hub_banner(context.online, context.offline_tasks, context.cached)
         gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")

@@ -111,7 +111,8 @@ def build_inputs(spec: TaskSpec) -> InputWidgets:
             w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
                                 elem_id=f"{task}-document"), example=True)
             with gr.Row():
-                w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF", placeholder="https://…",
+                w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF",
+                                              placeholder="https://…",
                                               elem_id=f"{task}-url", scale=3))
                 w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page",
                                         scale=1))

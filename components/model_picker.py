@@ -38,7 +38,8 @@ def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tas
     cached = cached or set()
     out: list[tuple[str, str]] = []
     if offline_tasks is None or spec.name in offline_tasks:
-        note = "real MiniLM weights" if spec.name == "feature-extraction" else "tiny, random weights, for trying things out"
+        note = ("real MiniLM weights" if spec.name == "feature-extraction"
+                else "tiny, random weights, for trying things out")
         out.append((f"{OFFLINE_PREFIX}{spec.name} — built-in offline model ({note})", f"{OFFLINE_PREFIX}{spec.name}"))
     seen = set()
     for m in load_presets(spec.name).models:

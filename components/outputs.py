@@ -124,7 +124,8 @@ class AnswerRenderer(Renderer):
             text = " · ".join(a["answer"] for a in answers)
             return [[(text, "answer")] if text else None]
         for i, (a, s) in enumerate(zip(answers, spans)):
-            s["entity"] = f"answer {_score(a.get('score', 0)):.2f}" if i == 0 else f"#{i + 1} {_score(a.get('score', 0)):.2f}"
+            score = _score(a.get("score") or 0)
+            s["entity"] = f"answer {score:.2f}" if i == 0 else f"#{i + 1} {score:.2f}"
         return [{"text": text, "entities": _non_overlapping(spans)}]
 
 
@@ -321,4 +322,5 @@ def renderer_for(spec: TaskSpec) -> Renderer:
     try:
         return RENDERERS[spec.output](spec)
     except KeyError:
-        raise KeyError(f"no renderer for output kind {spec.output!r} of {spec.name}; known: {sorted(RENDERERS)}") from None
+        raise KeyError(f"no renderer for output kind {spec.output!r} of {spec.name}; "
+                       f"known: {sorted(RENDERERS)}") from None

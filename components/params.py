@@ -29,7 +29,8 @@ def build_param(task: str, p: Param) -> gr.components.Component:
                          step=p.step or (1 if p.kind == "int" else 0.01), **common)
     if p.kind in ("int", "float"):  # no default: 0 or empty leaves it to the model (browsers show empty as 0)
         hint = "0 or empty: the model's default"
-        return gr.Number(value=p.default, minimum=p.minimum, maximum=p.maximum, precision=0 if p.kind == "int" else None,
+        return gr.Number(value=p.default, minimum=p.minimum, maximum=p.maximum,
+                         precision=0 if p.kind == "int" else None,
                          placeholder=hint, **{**common, "info": common["info"] or hint})
     if p.kind == "bool":
         return gr.Checkbox(value=bool(p.default), label=common["label"], info=common["info"], elem_id=common["elem_id"])

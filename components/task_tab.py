@@ -189,7 +189,8 @@ def _examples(tab: TaskTab) -> None:
 def _named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
     """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
     ``text``, ``top_k``, ``model``… and a client may leave out any of them."""
-    params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)] if request else []
+    params = ([inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
+              if request else [])
     params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in keys]
     fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return fn

@@ -69,7 +69,8 @@ def _counting_streamer(tokenizer, timeout: float):
     return CountingStreamer()
 
 
-def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event, **gen_kwargs: Any) -> Iterator[StreamUpdate]:
+def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
+                    **gen_kwargs: Any) -> Iterator[StreamUpdate]:
     """Generate a continuation of ``prompt`` with ``pipe`` (a text-generation pipeline), yielding
     the text so far after each decoded piece, and a last update with ``done=True``.
 
@@ -108,7 +109,8 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event, **ge
         now = time.perf_counter()
         first = streamer.first_token_at
         ttft = None if first is None else first - start
-        rate = (streamer.new_tokens - 1) / (now - first) if first is not None and streamer.new_tokens > 1 and now > first else None
+        decoding = first is not None and streamer.new_tokens > 1 and now > first
+        rate = (streamer.new_tokens - 1) / (now - first) if decoding else None
         return StreamUpdate(text, streamer.new_tokens, now - start, ttft, rate, done,
                             stopped=done and stop_event.is_set())
 

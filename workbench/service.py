@@ -82,7 +82,8 @@ def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
     unknown = set(inputs) - set(spec.inputs) - {"page"}
     if unknown:
-        raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; got also {', '.join(sorted(unknown))}.")
+        raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; "
+                         f"got also {', '.join(sorted(unknown))}.")
     out: dict[str, Any] = {}
     for name in spec.inputs:
         value = inputs.get(name)
@@ -108,7 +109,8 @@ def _required(spec: TaskSpec, params: Mapping[str, Any]) -> None:
     for p in spec.params:
         if p.required and not kwargs.get(p.name):
             example = " e.g. `sports, politics, music`" if p.kind == "labels" else ""
-            raise InputError(f"Give the {p.label or p.name}{' (comma-separated)' if p.kind == 'labels' else ''};{example}.")
+            how = " (comma-separated)" if p.kind == "labels" else ""
+            raise InputError(f"Give the {p.label or p.name}{how};{example}.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +122,8 @@ Caller = Callable[[Any, dict[str, Any], dict[str, Any], dict[str, Any]], Any]
 
 
 def _sampling_rate(pipe: Any) -> int:
-    fe = getattr(pipe, "feature_extractor", None) or getattr(getattr(pipe, "processor", None), "feature_extractor", None)
+    fe = (getattr(pipe, "feature_extractor", None)
+          or getattr(getattr(pipe, "processor", None), "feature_extractor", None))
     return int(getattr(fe, "sampling_rate", None) or 16000)
 
 
@@ -146,7 +149,8 @@ def _image_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: di
     import numpy as np
 
     arr = np.asarray(pipe(x["image"], **kw), dtype=np.float32)
-    return {"embeddings": arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()], "similarity": None}
+    rows = arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()]
+    return {"embeddings": rows, "similarity": None}
 
 
 def _document_qa(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
@@ -204,7 +208,8 @@ def is_oom(exc: BaseException) -> bool:
         return True
     msg = str(exc).lower()
     return isinstance(exc, RuntimeError) and any(
-        s in msg for s in ("out of memory", "can't allocate memory", "cudnn_status_not_supported", "failed to allocate"))
+        s in msg for s in ("out of memory", "can't allocate memory", "cudnn_status_not_supported",
+                           "failed to allocate"))
 
 
 def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchError | None:
@@ -265,8 +270,8 @@ def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | No
     if loaded.random_weights:
         out.append(f"`{loaded.key.model}` is a random-weight stand-in ({loaded.description}): its outputs have the "
                    "right shape but no meaning. Pick a real model to get real answers.")
-    empty = check_empty and (output is None or (isinstance(output, (list, dict)) and not output)
-                             or (isinstance(output, dict) and isinstance(output.get("masks"), list) and not output["masks"]))
+    no_masks = isinstance(output, dict) and isinstance(output.get("masks"), list) and not output["masks"]
+    empty = check_empty and (output is None or (isinstance(output, (list, dict)) and not output) or no_masks)
     if empty and "threshold" in kwargs:
         out.append(f"Nothing scored above the threshold {kwargs['threshold']}; lower it to see more.")
     elif empty:

@@ -5,14 +5,13 @@ tasks (which transformers 5 no longer ships as pipelines) get the workbench call
 The snippet is runnable as shown (``result`` holds what the run returned, before the UI renders it).
 
 >>> from types import SimpleNamespace as NS
->>> loaded = NS(key=NS(model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision=None),
-...             source=NS(kind="hub", path="distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
+>>> loaded = NS(key=NS(model="org/sentiment", revision="714eb0f"), source=NS(kind="hub", path="org/sentiment"),
 ...             device="cpu", dtype="float32", description="")
 >>> from workbench.tasks import get_task
 >>> print(code_snippet(get_task("text-classification"), loaded, {"text": "I love it"}, {"top_k": 2}))
 from transformers import pipeline
 <BLANKLINE>
-pipe = pipeline("text-classification", model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", device="cpu", dtype="float32")
+pipe = pipeline("text-classification", model="org/sentiment", revision="714eb0f", device="cpu", dtype="float32")
 result = pipe('I love it', top_k=2)
 """
 
@@ -63,12 +62,15 @@ def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) ->
     out: dict[str, str] = {}
     for name in spec.inputs:
         value = inputs.get(name)
-        if name == "image" and spec.modality == "document" and isinstance(value, str) and value.lower().endswith(".pdf"):
+        is_pdf = isinstance(value, str) and value.lower().endswith(".pdf")
+        if name == "image" and spec.modality == "document" and is_pdf:
             page = int(inputs.get("page") or 1)
-            setup += ["import pypdfium2", f"image = pypdfium2.PdfDocument({_q(value)})[{page - 1}].render(scale=2).to_pil()"]
+            setup += ["import pypdfium2",
+                      f"image = pypdfium2.PdfDocument({_q(value)})[{page - 1}].render(scale=2).to_pil()"]
             out[name] = "image"
         elif name == "audio" and isinstance(value, str):
-            setup += ["import librosa", f"audio, _ = librosa.load({_q(value)}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
+            setup += ["import librosa",
+                      f"audio, _ = librosa.load({_q(value)}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
             out[name] = "audio"
         elif name == "text" and spec.name == "feature-extraction":
             lines = [s.strip() for s in str(value or "").splitlines() if s.strip()]
@@ -81,7 +83,8 @@ def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) ->
 def _embedding_lines(kwargs: Mapping[str, Any]) -> list[str]:
     call = {k: v for k, v in kwargs.items() if k not in ("pooling", "normalize")}
     pooling, normalize = kwargs.get("pooling", "mean"), kwargs.get("normalize", True)
-    lines = ["import numpy as np", "", f"features = [np.asarray(pipe(s{_kwargs(call)}))[0] for s in sentences]  # [tokens, hidden] each"]
+    lines = ["import numpy as np", "",
+             f"features = [np.asarray(pipe(s{_kwargs(call)}))[0] for s in sentences]  # [tokens, hidden] each"]
     if pooling == "none":
         return lines + ["result = features"]
     lines.append("embeddings = np.stack([f.mean(axis=0) for f in features])" if pooling == "mean"
