@@ -1,0 +1,195 @@
+"""The Benchmark tab: plain pipeline batching against the workbench's batch runner.
+
+``render_benchmark_tab(manager)`` builds the tab's contents inside the caller's ``gr.Tab``: pick
+task, model, devices, dtypes, batch sizes and workload (or upload your own data), Run with a
+progress bar (Cancel stops after the current measurement and shows what was measured), then see
+native plots (throughput, latency, peak memory, padding share against batch size), the table, a
+recommendation, and CSV/JSON downloads. Runs share one queue (``concurrency_id="benchmark"``, one
+at a time) so they never hold up the task tabs. All the work is in ``workbench.bench``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from components.model_picker import model_choices
+from workbench.errors import WorkbenchError
+from workbench.tasks import TASKS, get_task
+from workbench.workloads import workloads_for
+
+if TYPE_CHECKING:
+    from workbench.manager import PipelineManager
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TASK = "feature-extraction"
+CONCURRENCY_ID = "benchmark"
+PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
+         ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
+TABLE_COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+                 "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "final_batch_size",
+                 "oom_backoffs", "max_abs_diff", "same_labels"]
+
+
+def batchable_tasks() -> list[str]:
+    return [name for name, spec in TASKS.items() if spec.batchable]
+
+
+@dataclass
+class BenchmarkTab:
+    """The widgets, for tests and for the app to wire more events if it wants."""
+
+    task: gr.Dropdown
+    model: gr.Dropdown
+    workload: gr.Dropdown
+    run: gr.Button
+    cancel: gr.Button
+    summary: gr.Markdown
+    plots: list[gr.LinePlot]
+    table: gr.Dataframe
+    files: gr.File
+
+
+def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
+    """Build the Benchmark tab's contents in the current Blocks context."""
+    from workbench.devices import available_devices, available_dtypes
+
+    devices = [d for d in available_devices() if d != "auto"]
+    dtypes = list(dict.fromkeys(t for d in devices for t in available_dtypes(d) if t != "auto"))
+    stops: dict[str, threading.Event] = {}  # session -> its run's stop flag
+
+    gr.Markdown(
+        "Compare **plain pipeline batching** (`pipe(items, batch_size=N)`) with the workbench's **batch runner** "
+        "(length-sorted batches, a token budget, out-of-memory back-off) on the same inputs. Each row is the "
+        "median of the repeats after a warm-up. Other work on this machine makes timings noisy.",
+        elem_id="bench-intro")
+    spec = get_task(DEFAULT_TASK)
+    with gr.Row():
+        task = gr.Dropdown(batchable_tasks(), value=spec.name, label="Task", elem_id="bench-task")
+        model = gr.Dropdown(model_choices(spec), value=f"offline:{spec.name}", allow_custom_value=True,
+                            filterable=True, label="Model", info="a preset, any Hub id, or a local folder", scale=3,
+                            elem_id="bench-model")
+        workload = gr.Dropdown(workloads_for(spec.name), value=workloads_for(spec.name)[0], label="Workload",
+                               info="natural: long-tailed lengths; long-tail: 1 in 64 is 100× longer",
+                               elem_id="bench-workload")
+    with gr.Row():
+        device = gr.CheckboxGroup(devices, value=[devices[-1] if len(devices) > 1 else devices[0]], label="Devices",
+                                  elem_id="bench-devices")
+        dtype = gr.CheckboxGroup(dtypes, value=[t for t in ("float32", "bfloat16") if t in dtypes], label="dtypes",
+                                 info="two dtypes: the summary says which is faster and how close", elem_id="bench-dtypes")
+        sizes = gr.Textbox("1,8,32,64", label="Batch sizes", info="comma-separated", elem_id="bench-sizes")
+    with gr.Row():
+        n = gr.Slider(8, 2048, value=128, step=8, label="Inputs", elem_id="bench-n")
+        repeats = gr.Slider(1, 5, value=2, step=1, label="Repeats", info="the median is reported",
+                            elem_id="bench-repeats")
+        max_tokens = gr.Number(8192, label="Runner token budget", info="rows × longest row per batch; 0: none",
+                               precision=0, elem_id="bench-max-tokens")
+    with gr.Accordion("Your own data (workload: file)", open=False):
+        with gr.Row():
+            upload = gr.File(file_count="multiple", label="CSV / JSONL / text file, or image / audio files",
+                             elem_id="bench-upload")
+            column = gr.Textbox(label="Column", placeholder="first text column", elem_id="bench-column")
+    with gr.Row():
+        run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+        cancel = gr.Button("Cancel", variant="stop", elem_id="bench-cancel")
+    summary = gr.Markdown(elem_id="bench-summary")
+    plots = []
+    for row in (PLOTS[:2], PLOTS[2:]):
+        with gr.Row():
+            for col, title in row:
+                plots.append(gr.LinePlot(x="batch_size", y=col, color="series", title=title, x_title="batch size",
+                                         y_title=title, height=260, elem_id=f"bench-plot-{col}"))
+    table = gr.Dataframe(headers=TABLE_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
+    files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
+                    elem_id="bench-files")
+
+    def on_task(name: str) -> tuple[Any, Any]:
+        s = get_task(name)
+        loads = workloads_for(s.name)
+        return (gr.Dropdown(choices=model_choices(s), value=f"offline:{s.name}"),
+                gr.Dropdown(choices=loads, value=loads[0]))
+
+    def on_run(task_name: str, model_name: str, workload_name: str, devs: list[str], dts: list[str], size_text: str,
+               count: float, reps: float, budget: float | None, uploaded: list[str] | None, col: str,
+               request: gr.Request, progress: gr.Progress = gr.Progress()) -> list[Any]:
+        stop = stops[_session(request)] = threading.Event()
+        try:
+            result, note = _benchmark(manager, task_name, model_name, workload_name, devs, dts, size_text, count,
+                                      reps, budget, uploaded, col, progress, stop)
+        except WorkbenchError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
+            raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
+        finally:
+            stops.pop(_session(request), None)
+        return _outputs(result, note)
+
+    def on_cancel(request: gr.Request) -> str:
+        flag = stops.get(_session(request))
+        if flag is None:
+            return "Nothing is running."
+        flag.set()
+        return "Cancelling after the current measurement…"
+
+    task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
+    run.click(on_run, inputs=[task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column],
+              outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
+              concurrency_limit=1)
+    cancel.click(on_cancel, outputs=summary, api_visibility="private", queue=False)
+    return BenchmarkTab(task, model, workload, run, cancel, summary, plots, table, files)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
+
+
+def _benchmark(manager: PipelineManager, task: str, model: str, workload: str, devices: list[str], dtypes: list[str],
+               sizes: str, n: float, repeats: float, max_tokens: float | None, uploaded: list[str] | None,
+               column: str, progress: Any, stop: threading.Event) -> tuple[Any, str]:
+    from workbench.bench import BenchCancelled, BenchConfig, run_benchmark
+    from workbench.runner import batch_sizes
+
+    if not devices or not dtypes:
+        raise ValueError("Pick at least one device and one dtype.")
+    if workload == "file" and not uploaded:
+        raise ValueError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio files.")
+    files = [getattr(f, "name", f) for f in (uploaded or [])]
+    config = BenchConfig(
+        task=task, model=(model or "").strip() or None, batch_sizes=tuple(batch_sizes(sizes)), devices=tuple(devices),
+        dtypes=tuple(dtypes), workload=workload, n=int(n), repeats=int(repeats),
+        max_tokens=int(max_tokens) if max_tokens else None, path=files if workload == "file" else None,
+        column=(column or "").strip() or None)
+
+    def report(fraction: float, what: str) -> None:
+        progress(fraction, desc=what)
+
+    try:
+        return run_benchmark(manager, config, progress=report, should_stop=stop.is_set), ""
+    except BenchCancelled as cancelled:
+        if cancelled.partial is None or cancelled.partial.table.empty:
+            raise WorkbenchError("The benchmark was cancelled before any row finished.") from None
+        return cancelled.partial, "**Cancelled** — the rows below were measured before you cancelled."
+
+
+def _outputs(result: Any, note: str) -> list[Any]:
+    from workbench.bench import plot_frame
+
+    frame = plot_frame(result.table)
+    out_dir = tempfile.mkdtemp(prefix="wb-bench-")
+    paths = result.save(out_dir, plot=False)
+    env = result.environment
+    peaks = ", ".join(f"{k}: {v} GFLOP/s" for k, v in env.get("matmul_peak_gflops", {}).items())
+    lines = [note] if note else []
+    lines += [f"### {result.recommendation}",
+              f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
+              f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
+              f"commit {env.get('commit')}"]
+    plots = [gr.LinePlot(frame, x="batch_size", y=col, color="series") for col, _ in PLOTS]
+    table = result.table[[c for c in TABLE_COLUMNS if c in result.table.columns]]
+    return ["\n\n".join(lines), *plots, table, [str(paths["csv"]), str(paths["json"])]]

@@ -1,0 +1,315 @@
+"""Benchmark workloads: deterministic, seeded input lists for each task, and the user's own data.
+
+- ``uniform``: short texts of about the same length (12 words);
+- ``natural``: a mix of short lines and spans of consecutive sentences from ``presets/corpus``
+  whose lengths are long-tailed (lognormal in sentences), some past a model's maximum length —
+  text tasks truncate;
+- ``long-tail``: the transformers docs' case: every 64th input is 100× longer than the others;
+- ``images`` / ``audio``: generated pictures of several sizes, tones of several durations;
+- ``file``: the user's data: a CSV/JSONL column, a text file (one input per line), or a folder
+  of files (images, audio, or text files).
+
+Text workloads fit any task: ``task_inputs`` turns texts into what the task takes (a ``[MASK]``
+for fill-mask, ``{"question", "context"}`` for QA…) and gives the call keywords it needs.
+
+>>> w = make_workload("natural", "text-classification", n=8, seed=0)
+>>> len(w.items), w.params
+(8, {'truncation': True})
+>>> make_workload("natural", "text-classification", n=8).items == w.items
+True
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.tasks import get_task
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "presets" / "corpus"
+WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "file")
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
+LABELS = ["news", "travel", "food", "technology", "weather"]
+#: Call keywords each task needs on a benchmark workload (truncation: natural texts run long).
+TASK_PARAMS: dict[str, dict[str, Any]] = {
+    "text-classification": {"truncation": True},
+    "feature-extraction": {"truncation": True},
+    "fill-mask": {"tokenizer_kwargs": {"truncation": True}, "top_k": 5},
+    "zero-shot-classification": {"candidate_labels": LABELS},
+    "question-answering": {},
+    "text-generation": {"max_new_tokens": 16, "do_sample": False},
+    "summarization": {"max_new_tokens": 16},
+    "translation": {"max_new_tokens": 16},
+    "zero-shot-image-classification": {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]},
+    "zero-shot-object-detection": {"threshold": 0.1},
+    "zero-shot-audio-classification": {"candidate_labels": ["speech", "music", "a dog barking"]},
+    "image-to-text": {"max_new_tokens": 16},
+    "visual-question-answering": {},
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Inputs for one benchmark, the keywords every call gets, and a line describing them."""
+
+    name: str
+    items: list[Any] = field(repr=False)
+    params: dict[str, Any]
+    description: str
+
+
+# ---------------------------------------------------------------------------------------------
+# the corpus
+
+
+@lru_cache(maxsize=1)
+def corpus_sentences() -> tuple[str, ...]:
+    """Every sentence of ``presets/corpus/essays.txt``, in order."""
+    text = (CORPUS_DIR / "essays.txt").read_text(encoding="utf-8")
+    return tuple(s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip())
+
+
+@lru_cache(maxsize=1)
+def corpus_lines() -> tuple[str, ...]:
+    """The short lines of ``presets/corpus/short.txt``."""
+    return tuple(x.strip() for x in (CORPUS_DIR / "short.txt").read_text(encoding="utf-8").splitlines() if x.strip())
+
+
+def _span(rng: np.random.Generator, k: int) -> str:
+    sentences = corpus_sentences()
+    start = int(rng.integers(len(sentences)))
+    return " ".join(sentences[(start + i) % len(sentences)] for i in range(k))
+
+
+def natural_texts(n: int, seed: int = 0) -> list[str]:
+    """A seeded mix: 40% short lines, 60% spans of k sentences with k lognormal (median 2,
+    σ 1.0, at most 60), so lengths run from a few tokens to past 512."""
+    rng = np.random.default_rng(seed)
+    lines = corpus_lines()
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.4:
+            out.append(lines[int(rng.integers(len(lines)))])
+        else:
+            k = int(min(60, max(1, round(rng.lognormal(np.log(2.0), 1.0)))))
+            out.append(_span(rng, k))
+    return out
+
+
+def uniform_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts of exactly 12 words, cut from the corpus at seeded places."""
+    rng = np.random.default_rng(seed)
+    words = " ".join(corpus_sentences()).split()
+    starts = rng.integers(0, len(words) - 12, size=n)
+    return [" ".join(words[s:s + 12]) for s in starts]
+
+
+def long_tail_texts(n: int, seed: int = 0) -> list[str]:
+    """The transformers docs' mix: a short sentence, and every 64th input 100× as long."""
+    rng = np.random.default_rng(seed)
+    lines = corpus_lines()
+    out = []
+    for i in range(n):
+        line = lines[int(rng.integers(len(lines)))]
+        out.append(" ".join([line] * 100) if i % 64 == 0 else line)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# images and audio
+
+
+def images(n: int, seed: int = 0) -> list[Any]:
+    """Generated scenes of seeded sizes (64–640 px a side, any aspect) and orientations."""
+    from PIL import Image
+
+    from workbench.samples import sample_image
+
+    rng = np.random.default_rng(seed)
+    base = sample_image(320)
+    out = []
+    for _ in range(n):
+        w, h = (int(v) for v in rng.integers(64, 641, size=2))
+        img = base.rotate(int(rng.choice([0, 90, 180, 270])), expand=True)
+        if rng.random() < 0.5:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        out.append(img.resize((w, h)))
+    return out
+
+
+def audio_clips(n: int, seed: int = 0, sampling_rate: int = 16000) -> list[np.ndarray]:
+    """Tones with a little noise, of seeded durations 0.5–5 s in half-second steps (speech
+    datasets cut clips to whole frames; the runner batches clips of equal length)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        seconds = 0.5 * int(rng.integers(1, 11))
+        t = np.arange(int(seconds * sampling_rate), dtype=np.float32) / sampling_rate
+        wave = 0.3 * np.sin(2 * np.pi * float(rng.uniform(100, 1000)) * t)
+        out.append((wave + 0.01 * rng.standard_normal(t.shape)).astype(np.float32))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the user's own data
+
+
+def read_inputs(path: str | Path | list[str], column: str | None = None, n: int | None = None) -> list[Any]:
+    """Inputs from the user's file, files or folder.
+
+    - ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.json``: the values of ``column`` (default: the first
+      column that holds text);
+    - any other file: one input per non-empty line;
+    - a folder, or a list of files: the image/audio files as paths (what pipelines accept), or
+      the contents of the text files, sorted by name.
+    """
+    import pandas as pd
+
+    if isinstance(path, (list, tuple)):
+        if len(path) == 1:
+            return read_inputs(path[0], column, n)
+        return _files_inputs(sorted(Path(f) for f in path), n)
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return _files_inputs(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")), n)
+    elif not p.exists():
+        raise FileNotFoundError(f"`{path}` does not exist; give a CSV/JSONL file, a text file or a folder")
+    elif p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json"):
+        if p.suffix.lower() == ".jsonl" or (p.suffix.lower() == ".json" and _is_jsonl(p)):
+            df = pd.read_json(p, lines=True)
+        elif p.suffix.lower() == ".json":
+            df = pd.DataFrame(json.loads(p.read_text(encoding="utf-8")))
+        else:
+            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        if column is None:
+            texts = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+            if not texts:
+                raise ValueError(f"`{p.name}` has no text column; its columns: {', '.join(map(str, df.columns))}")
+            column = texts[0]
+        if column not in df.columns:
+            raise ValueError(f"`{p.name}` has no column `{column}`; its columns: {', '.join(map(str, df.columns))}")
+        items = [v for v in df[column].tolist() if v is not None and v == v and str(v).strip()]
+    else:
+        items = [line for line in p.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    if not items:
+        raise ValueError(f"no inputs found in `{path}`")
+    return items[:n] if n else items
+
+
+def _files_inputs(files: list[Path], n: int | None) -> list[Any]:
+    media = [str(f) for f in files if f.suffix.lower() in IMAGE_EXTS | AUDIO_EXTS]
+    items = media or [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    if not items:
+        raise ValueError("no inputs found: the folder has no files")
+    return items[:n] if n else items
+
+
+def _is_jsonl(p: Path) -> bool:
+    with p.open(encoding="utf-8") as f:
+        return not f.read(1).strip().startswith("[")
+
+
+# ---------------------------------------------------------------------------------------------
+# fitting texts to a task
+
+
+def task_inputs(task: str, texts: list[str], *, mask_token: str = "[MASK]") -> list[Any]:
+    """Turn plain texts into the inputs ``task`` takes."""
+    name = get_task(task).name
+    if name == "fill-mask":
+        out = []
+        for t in texts:
+            words = t.split()
+            i = min(len(words) // 2, 8)  # early enough to survive truncation
+            out.append(" ".join(words[:i] + [mask_token] + words[i + 1:]) if words else mask_token)
+        return out
+    if name == "question-answering":
+        return [{"question": "What happened?", "context": t} for t in texts]
+    return list(texts)
+
+
+def workloads_for(task: str) -> list[str]:
+    """The workloads that fit ``task``, the default first.
+
+    >>> workloads_for("feature-extraction"), workloads_for("image-classification")
+    (['natural', 'uniform', 'long-tail', 'file'], ['images', 'file'])
+    """
+    spec = get_task(task)
+    if spec.name == "document-question-answering" or spec.modality == "table":
+        return ["file"]
+    if spec.modality in ("image", "document") or spec.name == "visual-question-answering":
+        return ["images", "file"]
+    if spec.modality == "audio":
+        return ["audio", "file"]
+    return ["natural", "uniform", "long-tail", "file"]
+
+
+def _image_items(task: str, pictures: list[Any]) -> list[Any]:
+    """Pictures as the inputs of tasks that take more than an image."""
+    if task == "zero-shot-object-detection":
+        return [{"image": im, "candidate_labels": ["a house", "a tree"]} for im in pictures]
+    if task == "visual-question-answering":
+        return [{"image": im, "question": "What is in the picture?"} for im in pictures]
+    return pictures
+
+
+def _decode_files(modality: str, items: list[Any]) -> list[Any]:
+    """Image and audio file paths decoded once, up front, so timings measure the model."""
+    paths = [x for x in items if isinstance(x, str) and Path(x).suffix.lower() in IMAGE_EXTS | AUDIO_EXTS]
+    if len(paths) != len(items):
+        return items
+    from workbench.inputs import load_audio, load_image
+
+    if modality == "audio":
+        return [load_audio(p) for p in paths]
+    if modality in ("image", "document", "multimodal"):
+        return [load_image(p) for p in paths]
+    return items
+
+
+def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: str | list[str] | None = None,
+                  column: str | None = None, mask_token: str = "[MASK]") -> Workload:
+    """The named workload for ``task``, ``n`` inputs, reproducible from ``seed``."""
+    spec = get_task(task)
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
+    params = dict(TASK_PARAMS.get(spec.name, {}))
+    if name == "file":
+        if not path:
+            raise ValueError("the `file` workload needs a path: a CSV/JSONL file, a text file or a folder")
+        items = read_inputs(path, column, n)
+        items = _decode_files(spec.modality, items)
+        if spec.name in ("zero-shot-object-detection", "visual-question-answering"):
+            items = _image_items(spec.name, items)
+        if spec.modality == "text" and all(isinstance(x, str) for x in items):
+            items = task_inputs(spec.name, [str(x) for x in items], mask_token=mask_token)
+        where = Path(path).name if isinstance(path, (str, Path)) else f"{len(path)} files"
+        return Workload(name, items, params, f"{len(items)} inputs from {where}")
+    if spec.modality in ("image", "document") or spec.name == "visual-question-answering":
+        if name != "images":
+            raise ValueError(f"{spec.name} takes images: use the `images` workload (or `file` with a folder)")
+        if spec.name == "document-question-answering":
+            raise ValueError("document-question-answering needs pages with words: use the `file` workload")
+        items = _image_items(spec.name, images(n, seed))
+        return Workload(name, items, params, f"{n} generated images, 64–640 px a side (seed {seed})")
+    if spec.modality == "audio":
+        if name != "audio":
+            raise ValueError(f"{spec.name} takes audio: use the `audio` workload (or `file` with a folder)")
+        return Workload(name, audio_clips(n, seed), params, f"{n} clips of 0.5–5 s at 16 kHz (seed {seed})")
+    if spec.modality != "text" or spec.name == "table-question-answering":
+        raise ValueError(f"no generated workload for {spec.name}; use the `file` workload")
+    if name in ("images", "audio"):
+        raise ValueError(f"{spec.name} takes text: choose uniform, natural or long-tail")
+    maker = {"uniform": uniform_texts, "natural": natural_texts, "long-tail": long_tail_texts}[name]
+    texts = maker(n, seed)
+    described = {"uniform": "texts of 12 words", "natural": "natural-length texts (long-tailed, some past 512 tokens)",
+                 "long-tail": "short texts, every 64th 100× longer"}[name]
+    return Workload(name, task_inputs(spec.name, texts, mask_token=mask_token), params,
+                    f"{n} {described} (seed {seed})")
