@@ -27,11 +27,13 @@ def build_param(task: str, p: Param) -> gr.components.Component:
     if p.kind in ("int", "float") and p.default is not None and p.minimum is not None and p.maximum is not None:
         return gr.Slider(minimum=p.minimum, maximum=p.maximum, value=p.default,
                          step=p.step or (1 if p.kind == "int" else 0.01), **common)
-    if p.kind in ("int", "float"):  # no default: 0 or empty leaves it to the model (browsers show empty as 0)
-        hint = "0 or empty: the model's default"
-        return gr.Number(value=p.default, minimum=p.minimum, maximum=p.maximum,
-                         precision=0 if p.kind == "int" else None,
-                         placeholder=hint, **{**common, "info": common["info"] or hint})
+    if p.kind in ("int", "float"):
+        # No default: 0 leaves it to the model. Browsers send an empty number box as 0, so the box
+        # has no minimum (Gradio would refuse the 0); the range is given in words instead.
+        span = f"{p.minimum:g}–{p.maximum:g}; " if p.minimum is not None and p.maximum is not None else ""
+        hint = f"{span}0: the model's default"
+        return gr.Number(value=p.default, precision=0 if p.kind == "int" else None, placeholder=hint,
+                         **{**common, "info": f"{common['info']}; {hint}" if common["info"] else hint})
     if p.kind == "bool":
         return gr.Checkbox(value=bool(p.default), label=common["label"], info=common["info"], elem_id=common["elem_id"])
     if p.kind == "choice":

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STREAMING_TASKS = frozenset({"text-generation"})
+PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to this with the event's progress tracker
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class TaskTab:
     code: gr.Code
     run_button: gr.Button
     stop_button: gr.Button | None = None
-    _stops: dict[str, threading.Event] = field(default_factory=dict)
+    _stops: dict[str, threading.Event] = field(default_factory=dict)  # session -> its stream's stop event
+    _last: dict[str, RunResult] = field(default_factory=dict)  # session -> its stream's latest result
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -118,26 +120,45 @@ class TaskTab:
         """Widget values for a result, in ``out_components`` order."""
         return [*self.renderer.values(result), result.json(), timings_markdown(result), result.code]
 
-    def run(self, named: dict[str, Any]) -> list[Any]:
+    def _announce_load(self, options: dict[str, Any], progress: Callable[..., Any] | None) -> None:
+        """Tell the user a model is being loaded (first use) through Gradio's progress indicator."""
+        if progress is None:
+            return
+        try:
+            key = self.manager.key(self.spec.name, options["model"], revision=options["revision"],
+                                   device=options["device"], dtype=options["dtype"])
+        except Exception:  # a bad device/dtype: run_task reports it properly
+            return
+        if all(e.key != key for e in self.manager.loaded()):
+            progress(0, desc=f"Loading {key.model} on {key.device} (first use)…")
+
+    def run(self, named: dict[str, Any], progress: Callable[..., Any] | None = None) -> list[Any]:
         """Run once from widget values keyed as ``keys``; user errors become ``gr.Error``."""
         from workbench.service import run_task
 
         inputs, params, options = self._request(named)
+        self._announce_load(options, progress)
         try:
             return self.outputs(run_task(self.manager, self.spec.name, inputs, params, **options))
         except Exception as exc:
             raise _gr_error(exc) from exc
 
-    def stream(self, named: dict[str, Any], session: str = "") -> Iterator[list[Any]]:
+    def stream(self, named: dict[str, Any], session: str = "",
+               progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
         """Like ``run`` but yields outputs as text is generated; ``stop(session)`` ends it."""
         from workbench.service import stream_task
 
         inputs, params, options = self._request(named)
+        self._announce_load(options, progress)
         event = threading.Event()
         with self._lock:
             self._stops[session] = event
         try:
             for result in stream_task(self.manager, self.spec.name, inputs, params, stop_event=event, **options):
+                if event.is_set() and not result.done:
+                    continue  # after Stop only the final update is shown
+                with self._lock:
+                    self._last[session] = result
                 yield self.outputs(result)
         except Exception as exc:
             raise _gr_error(exc) from exc
@@ -145,13 +166,19 @@ class TaskTab:
             with self._lock:
                 if self._stops.get(session) is event:
                     del self._stops[session]
+                    self._last.pop(session, None)
 
-    def stop(self, session: str = "") -> None:
-        """Stop the stream running for ``session`` (the generate call ends after the current token)."""
+    def stop(self, session: str = "") -> str | None:
+        """Stop the stream running for ``session`` (the generate call ends after the current token);
+        returns the info line of its latest update, marked stopped (``None`` when nothing ran)."""
+        from dataclasses import replace
+
         with self._lock:
             event = self._stops.get(session)
+            last = self._last.get(session)
         if event is not None:
             event.set()
+        return timings_markdown(replace(last, done=True, stopped=True)) if last is not None else None
 
 
 def _session(request: gr.Request | None) -> str:
@@ -189,8 +216,9 @@ def _examples(tab: TaskTab) -> None:
 def _named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
     """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
     ``text``, ``top_k``, ``model``… and a client may leave out any of them."""
-    params = ([inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
-              if request else [])
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("request", positional, annotation=gr.Request)] if request else []
+    params.append(inspect.Parameter("progress", positional, default=PROGRESS))
     params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in keys]
     fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return fn
@@ -202,18 +230,21 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
                   api_name=tab.spec.api_name, api_description=f"{tab.spec.title}: {tab.spec.description}",
                   concurrency_limit=concurrency_limit, concurrency_id=tab.spec.name)
     if tab.stop_button is not None:
-        def stream(request: gr.Request, **values: Any) -> Iterator[list[Any]]:
-            yield from tab.stream(values, _session(request))
+        def stream(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+            yield from tab.stream(values, _session(request), progress)
 
-        def stop(request: gr.Request) -> None:
-            tab.stop(_session(request))
+        def stop(request: gr.Request) -> Any:
+            info = tab.stop(_session(request))
+            return gr.skip() if info is None else info
 
-        event = tab.run_button.click(_named_signature(stream, tab.keys, request=True), **common)
-        tab.stop_button.click(stop, inputs=None, outputs=None, cancels=[event], queue=False,
-                              api_name=f"{tab.spec.api_name}_stop")
+        tab.run_button.click(_named_signature(stream, tab.keys, request=True), **common)
+        # Stop sets the stream's event: generate ends after the current token and the stream sends
+        # its last update, marked stopped. No `cancels=[event]`: a cancelled stream's outputs are
+        # wiped and flagged "Error" by Gradio, so the text generated so far would be lost.
+        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop")
     else:
-        def run(**values: Any) -> list[Any]:
-            return tab.run(values)
+        def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
+            return tab.run(values, progress)
 
         tab.run_button.click(_named_signature(run, tab.keys, request=False), **common)
 
@@ -226,7 +257,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
         with gr.Column(scale=1):
             inputs = build_inputs(spec)
             required = build_params(spec, only="required")
-            with gr.Accordion("Parameters", open=len(spec.params) <= 3):
+            with gr.Accordion("Parameters", open=True, visible=any(not p.required for p in spec.params)):
                 optional = build_params(spec, only="optional")
             params = ParamWidgets(spec, required.params + optional.params, required.components + optional.components,
                                   reserved=frozenset(inputs.keys) | frozenset(ModelWidgets.keys))

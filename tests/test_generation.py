@@ -39,9 +39,16 @@ def test_stream_equals_greedy_pipeline_output(gpt2):
     assert final.text == expected
     assert 0 < final.new_tokens <= 24
     assert final.time_to_first_token_s is not None and final.time_to_first_token_s >= 0
-    # the text only grows, update after update
-    texts = [u.text for u in updates]
-    assert all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+
+
+def test_each_update_is_the_text_of_the_tokens_so_far(gpt2):
+    updates = list(stream_generate(gpt2, PROMPT, stop_event=threading.Event(), max_new_tokens=6, do_sample=False,
+                                   stopping_criteria=[_Slow()]))
+    counts = [u.new_tokens for u in updates[:-1]]
+    assert counts == sorted(set(counts)) and len(counts) >= 3  # 20 ms a token: the reader sees most of them
+    for u in updates[:-1]:
+        alone = gpt2(PROMPT, max_new_tokens=u.new_tokens, do_sample=False, return_full_text=False)
+        assert u.text == alone[0]["generated_text"]
 
 
 def test_stop_event_ends_generate_promptly(gpt2):

@@ -1,6 +1,6 @@
 """Streaming text generation that a Stop button can really stop.
 
-``generate`` runs in a worker thread and feeds a ``TextIteratorStreamer``; a stopping criterion
+``generate`` runs in a worker thread and hands each new token to a collector; a stopping criterion
 checks a ``threading.Event`` after every token, so setting the event (or closing the iterator)
 ends the ``generate`` call itself, and the thread is joined before the iterator returns.
 
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-#: How long the reading side waits for the next piece of text before checking the worker again.
+#: The longest the reading side sleeps between checks for new tokens (it is woken on each one).
 _POLL_S = 0.1
 
 
@@ -48,31 +48,43 @@ class _Stop:
         return torch.full((input_ids.shape[0],), hit, dtype=torch.bool, device=input_ids.device)
 
 
-def _counting_streamer(tokenizer, timeout: float):
-    """A ``TextIteratorStreamer`` that also counts new tokens and notes when the first one came."""
-    from transformers import TextIteratorStreamer
+class _Collector:
+    """A ``generate`` streamer that only collects new token ids (the reading side decodes them).
 
-    class CountingStreamer(TextIteratorStreamer):
-        def __init__(self) -> None:
-            super().__init__(tokenizer, skip_prompt=True, timeout=timeout, skip_special_tokens=True)
-            self.new_tokens = 0
-            self.first_token_at: float | None = None
+    Decoding everything generated so far, rather than printing word by word as
+    ``TextIteratorStreamer`` does, gives an update per token even for text without spaces, and
+    the text so far is always exactly what a non-streamed call would return at that length.
+    """
 
-        def put(self, value) -> None:
-            if not self.next_tokens_are_prompt:  # the first put() is the prompt
-                n = int(value.numel()) if hasattr(value, "numel") else 1
-                if self.first_token_at is None and n:
-                    self.first_token_at = time.perf_counter()
-                self.new_tokens += n
-            super().put(value)
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.first_token_at: float | None = None
+        self.done = False
+        self.changed = threading.Condition()
+        self._prompt_seen = False
 
-    return CountingStreamer()
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate's first put() is the prompt
+            self._prompt_seen = True
+            return
+        ids = value.reshape(-1).tolist() if hasattr(value, "reshape") else [int(value)]
+        with self.changed:
+            if self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+            self.ids.extend(ids)
+            self.changed.notify_all()
+
+    def end(self) -> None:
+        with self.changed:
+            self.done = True
+            self.changed.notify_all()
 
 
 def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
                     **gen_kwargs: Any) -> Iterator[StreamUpdate]:
     """Generate a continuation of ``prompt`` with ``pipe`` (a text-generation pipeline), yielding
-    the text so far after each decoded piece, and a last update with ``done=True``.
+    the text so far as tokens come (one update per token, or per batch of tokens when the reader
+    is slower than the model), and a last update with ``done=True``.
 
     ``gen_kwargs`` are what the pipeline call would take (``max_new_tokens``, ``do_sample``…): the
     pipeline's own generation defaults are applied the same way, so a greedy stream ends with the
@@ -87,7 +99,7 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
         gen_kwargs = pipe._prepare_generate_kwargs(dict(gen_kwargs))
     encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
     closed = threading.Event()
-    streamer = _counting_streamer(tokenizer, timeout=_POLL_S)
+    collector = _Collector()
     stopping = StoppingCriteriaList([_Stop(stop_event, closed)])
     if "stopping_criteria" in gen_kwargs:
         stopping.extend(gen_kwargs.pop("stopping_criteria"))
@@ -95,44 +107,39 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
 
     def work() -> None:
         try:
-            model.generate(**encoded, streamer=streamer, stopping_criteria=stopping, **gen_kwargs)
+            model.generate(**encoded, streamer=collector, stopping_criteria=stopping, **gen_kwargs)
         except BaseException as exc:  # re-raised on the reading side
             errors.append(exc)
-            streamer.end()
+        finally:
+            collector.end()
 
     start = time.perf_counter()
     worker = threading.Thread(target=work, name="stream-generate", daemon=True)
     worker.start()
-    text = ""
 
-    def update(done: bool = False) -> StreamUpdate:
+    def update(ids: list[int], done: bool = False) -> StreamUpdate:
         now = time.perf_counter()
-        first = streamer.first_token_at
+        first = collector.first_token_at
         ttft = None if first is None else first - start
-        decoding = first is not None and streamer.new_tokens > 1 and now > first
-        rate = (streamer.new_tokens - 1) / (now - first) if decoding else None
-        return StreamUpdate(text, streamer.new_tokens, now - start, ttft, rate, done,
-                            stopped=done and stop_event.is_set())
+        rate = (len(ids) - 1) / (now - first) if first is not None and len(ids) > 1 and now > first else None
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        return StreamUpdate(text, len(ids), now - start, ttft, rate, done, stopped=done and stop_event.is_set())
 
+    seen = 0
     try:
         while True:
-            try:
-                piece = next(streamer)
-            except StopIteration:
+            with collector.changed:  # wake on new tokens or the end; several tokens may come at once
+                collector.changed.wait_for(lambda: len(collector.ids) != seen or collector.done, timeout=_POLL_S)
+                ids, done = list(collector.ids), collector.done
+            if done:
                 break
-            except Exception as exc:  # queue.Empty after the poll interval: is the worker still going?
-                if type(exc).__name__ != "Empty":
-                    raise
-                if not worker.is_alive() and streamer.text_queue.empty():
-                    break
-                continue
-            if piece:
-                text += piece
-                yield update()
+            if len(ids) != seen:
+                seen = len(ids)
+                yield update(ids)
         worker.join()
         if errors:
             raise errors[0]
-        yield update(done=True)
+        yield update(ids, done=True)
     finally:
         closed.set()
         worker.join()
