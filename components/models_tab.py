@@ -67,7 +67,8 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
     loaded = gr.Dataframe(value=loaded_table(manager), label="Loaded pipelines (select a row to unload it)",
                           interactive=False, elem_id="models-loaded")
     with gr.Row():
-        which = gr.Dropdown(choices=[], label="Pipeline to unload", scale=3, elem_id="models-which")
+        which = gr.Dropdown(choices=[], label="Pipeline to unload", scale=3, allow_custom_value=True,
+                            elem_id="models-which")
         unload = gr.Button("Unload", variant="secondary", elem_id="models-unload")
         unload_all = gr.Button("Unload all", variant="stop", elem_id="models-unload-all")
         refresh_button = gr.Button("Refresh", elem_id="models-refresh")

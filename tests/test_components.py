@@ -243,10 +243,16 @@ def test_an_error_does_not_stop_the_server(served):
 def test_models_tab_unloads_through_the_api(served, manager):
     from gradio_client import Client
 
-    manager.load("text-classification")
+    from components.models_tab import key_label
+
+    keep, drop = manager.load("text-classification"), manager.load("fill-mask")
     client = Client(served, verbose=False)
+    message, status, table, *_ = client.predict(key_label(drop.key), api_name="/unload_model")
+    assert message.startswith("Unloaded") and drop.key not in [e.key for e in manager.loaded()]
+    assert keep.key in [e.key for e in manager.loaded()]
+    assert "fill-mask" not in [row[0] for row in table["data"]] and "text-classification" in str(table["data"])
     message, status, table, *_ = client.predict(api_name="/unload_all_models")
-    assert "Unloaded" in message and not manager.loaded()
+    assert "Unloaded" in message and not manager.loaded() and "0 pipeline(s) loaded" in status
 
 
 def test_main_honours_gradio_env(monkeypatch):
