@@ -111,6 +111,7 @@ def test_text_generation_streams_and_stops(page):
     page.wait_for_function("() => window.__seen.length >= 2", timeout=LONG)
     info = page.locator("#text-generation-info")
     expect(info).to_contain_text("tokens/s", timeout=30_000)
+    expect(info).not_to_contain_text("generating…", timeout=30_000)  # the stream has ended
     seen = page.evaluate("() => { clearInterval(window.__poll); return window.__seen; }")
     assert len(seen) >= 2
     assert seen[-1].startswith(seen[0][: len("Once upon")])  # the prompt is included, text grows
