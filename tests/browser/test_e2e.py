@@ -94,30 +94,41 @@ def test_text_generation_streams_and_stops(page):
     mnt = page.locator("#text-generation-param-max_new_tokens input[type=number]")
     mnt.fill("120")  # the offline GPT-2 has 128 positions
     mnt.press("Enter")
-    # record every distinct value the output box takes, from inside the page (no polling round-trips)
+    info = page.locator("#text-generation-info")
+    # the tiny model writes its 120 tokens in well under a second, so Stop can lose the race with the
+    # end of the stream: try a few times and require that one attempt is marked stopped
+    infos = []
+    for _ in range(4):
+        seen = _stream_and_stop(page)
+        assert len(seen) >= 2, f"expected streamed updates, saw {seen!r}"
+        assert seen[-1].startswith("Once upon")  # the prompt is included and the text grows from it
+        expect(info).to_contain_text("tokens/s", timeout=30_000)
+        expect(info).not_to_contain_text("generating…", timeout=30_000)  # the stream has ended
+        infos.append(info.inner_text())
+        if "stopped" in infos[-1]:
+            break
+    assert "stopped" in infos[-1], infos
+
+
+def _stream_and_stop(page) -> list[str]:
+    """Click Run, record every distinct value of the output box from inside the page (no polling
+    round-trips), press Stop the moment the second update lands; return the values seen."""
     page.evaluate("""() => {
         window.__seen = [];
+        const before = (document.querySelector('#text-generation-output textarea') || {}).value || '';
         window.__poll = setInterval(() => {
             const box = document.querySelector('#text-generation-output textarea');
             const v = box ? box.value : '';
-            if (v && v !== window.__seen[window.__seen.length - 1]) {
+            if (v && v !== before && v !== window.__seen[window.__seen.length - 1]) {
                 window.__seen.push(v);
-                // press Stop the moment the second update lands: the tiny model is fast
                 if (window.__seen.length === 2) document.querySelector('#text-generation-stop').click();
             }
         }, 2);
     }""")
     page.locator("#text-generation-run").click()
     page.wait_for_function("() => window.__seen.length >= 2", timeout=LONG)
-    info = page.locator("#text-generation-info")
-    expect(info).to_contain_text("tokens/s", timeout=30_000)
-    expect(info).not_to_contain_text("generating…", timeout=30_000)  # the stream has ended
-    seen = page.evaluate("() => { clearInterval(window.__poll); return window.__seen; }")
-    assert len(seen) >= 2
-    assert seen[-1].startswith(seen[0][: len("Once upon")])  # the prompt is included, text grows
-    text = info.inner_text()
-    if "stopped" not in text:  # the tiny model may finish its 120 tokens before Stop lands
-        pytest.skip(f"generation finished before Stop: {text!r}")
+    page.wait_for_timeout(1000)
+    return page.evaluate("() => { clearInterval(window.__poll); return window.__seen; }")
 
 
 def test_bad_url_shows_toast_then_recovers(page, static_server):
