@@ -239,6 +239,18 @@ def test_token_budget_caps_padded_positions(classifier):
     assert long.stats.forward_passes == 1 and len(long) == 1
 
 
+def test_max_padding_cuts_batches_early(classifier):
+    texts = [TEXTS[1], TEXTS[4], TEXTS[6], TEXTS[0], TEXTS[3], TEXTS[5], TEXTS[2]] * 2
+    loose = run_batch(classifier, texts, batch_size=64, max_padding=None).stats
+    tight = run_batch(classifier, texts, batch_size=64, max_padding=0.05).stats
+    assert loose.forward_passes == 1 and tight.forward_passes > 1
+    assert tight.padding_share <= 0.05 < loose.padding_share
+    # zero padding allowed: one batch per distinct length
+    zero = run_batch(classifier, texts, batch_size=64, max_padding=0.0).stats
+    lengths = {len(classifier.tokenizer(t)["input_ids"]) for t in texts}
+    assert zero.padding_share == 0.0 and zero.forward_passes == len(lengths)
+
+
 def test_generators_stream_in_windows(classifier):
     seen: list[int] = []
 
@@ -340,7 +352,7 @@ def test_oom_splits_the_batch_and_keeps_the_smaller_size(classifier):
     texts = TEXTS * 4
     expected = classifier(texts, batch_size=1)
     with RowLimit(classifier.model, 3) as limit:
-        out = run_batch(classifier, texts, batch_size=16)
+        out = run_batch(classifier, texts, batch_size=16, max_padding=None)
     ok, why = same(out.results, expected)
     assert ok, why
     assert out.stats.oom_backoffs >= 1 and out.stats.final_batch_size <= 3

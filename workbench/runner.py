@@ -37,6 +37,8 @@ Progress = Callable[[int, "int | None"], None]
 
 #: Inputs read (and pre-processed) at a time; sorting by length happens within a window.
 DEFAULT_WINDOW = 2048
+#: Cut a sorted batch early rather than let padding exceed this share of it.
+DEFAULT_MAX_PADDING = 0.1
 #: Out-of-memory messages of RuntimeErrors raised by the backends (the accelerate list, plus MPS/XPU).
 OOM_MESSAGES = (
     "out of memory",
@@ -124,25 +126,27 @@ class RunResult:
 
 
 def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
-              progress: Progress | None = None, window: int | None = None, sort: bool = True,
-              **params: Any) -> RunResult:
+              max_padding: float | None = DEFAULT_MAX_PADDING, progress: Progress | None = None,
+              window: int | None = None, sort: bool = True, **params: Any) -> RunResult:
     """Run ``pipe`` over ``inputs`` in length-sorted batches; results in the caller's order.
 
     ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
-    per batch (rows × longest row; None: no cap); ``window`` is how many inputs are read and
+    per batch (rows × longest row; None: no cap); ``max_padding`` cuts a batch early rather
+    than let padding exceed that share of it (None: never); ``window`` is how many inputs are read and
     sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False`` keeps the input order (the
     plain pipeline's batching, for comparisons). Other keywords go to the pipeline as in
     ``pipe(inputs, **params)``; feature-extraction also takes ``pooling`` and ``normalize``.
     """
     stats = RunStats(batch_size, max_tokens)
-    results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, progress=progress,
-                              window=window, sort=sort, stats=stats, **params))
+    results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, max_padding=max_padding,
+                              progress=progress, window=window, sort=sort, stats=stats, **params))
     return RunResult(results, stats)
 
 
 def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
-               progress: Progress | None = None, window: int | None = None, sort: bool = True,
-               stats: RunStats | None = None, **params: Any) -> Iterator[Any]:
+               max_padding: float | None = DEFAULT_MAX_PADDING, progress: Progress | None = None,
+               window: int | None = None, sort: bool = True, stats: RunStats | None = None,
+               **params: Any) -> Iterator[Any]:
     """Like ``run_batch`` but yields results one by one, in order, as each window finishes, so
     a long generator is processed with bounded memory. Pass ``stats`` to read the run's stats."""
     if batch_size < 1:
@@ -158,7 +162,7 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
     stats.counts_tokens = backend.counts_tokens
     total = len(inputs) if isinstance(inputs, Sized) else None
     window = max(1, window or DEFAULT_WINDOW)
-    scheduler = _Scheduler(backend, stats, sort, progress, total)
+    scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None)
     start = time.perf_counter()
     try:
         iterator = iter(inputs)
@@ -172,8 +176,8 @@ class _Scheduler:
     """Runs windows: prepare, sort, cut batches, run with OOM back-off, finish in input order."""
 
     def __init__(self, backend: Backend, stats: RunStats, sort: bool, progress: Progress | None,
-                 total: int | None) -> None:
-        self.backend, self.stats, self.sort = backend, stats, sort
+                 total: int | None, max_padding: float | None) -> None:
+        self.backend, self.stats, self.sort, self.max_padding = backend, stats, sort, max_padding
         self.progress, self.total = progress, total
         self.done = 0
 
@@ -216,19 +220,24 @@ class _Scheduler:
         return results
 
     def _cut(self, order: list[int], costs: list[int], groups: list[Any]) -> Iterator[list[int]]:
-        """Consecutive batches of ``order``: one group each, at most ``final_batch_size`` passes and
-        at most ``final_max_tokens`` padded positions (a single over-long pass still runs alone)."""
+        """Consecutive batches of ``order``: one group each, at most ``final_batch_size`` passes,
+        at most ``final_max_tokens`` padded positions (a single over-long pass still runs alone),
+        and no pass that would make padding more than ``max_padding`` of the batch."""
         batch: list[int] = []
-        longest = 0
+        longest = real = 0
+        slack = self.max_padding
         for j in order:
             size, budget = self.stats.final_batch_size, self.stats.final_max_tokens
-            longer = max(longest, costs[j])
-            if batch and (len(batch) >= size or groups[j] != groups[batch[0]]
-                          or (budget is not None and self.backend.counts_tokens and longer * (len(batch) + 1) > budget)):
+            c = costs[j]
+            longer = max(longest, c)
+            padded = longer * (len(batch) + 1)
+            if batch and (len(batch) >= size or groups[j] != groups[batch[0]] or (self.backend.counts_tokens and (
+                    (budget is not None and padded > budget)
+                    or (slack is not None and padded - real - c > slack * padded)))):
                 yield batch
-                batch, longer = [], costs[j]
+                batch, longer, real = [], c, 0
             batch.append(j)
-            longest = longer
+            longest, real = longer, real + c
         if batch:
             yield batch
 
