@@ -477,6 +477,10 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
 
     table = pd.DataFrame(rows, columns=COLUMNS)
     table = add_speedup(table)
+    try:
+        env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
     report(1.0, "done")
     return BenchResult(table, env, recommend(table, best_outputs), config)
 
