@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from test_runner import RowLimit
+from tests.test_runner import RowLimit
 from workbench.bench import (COLUMNS, BenchCancelled, BenchConfig, agreement, compare, matmul_peak, plain_padding,
                              plot_frame, run_benchmark)
 from workbench.offline import minilm_path, offline_model_path
