@@ -17,7 +17,7 @@ from PIL import Image
 
 from workbench.errors import OutOfMemoryError
 from workbench.offline import offline_model_path
-from workbench.runner import RunStats, batch_sizes, is_oom, iter_batch, run_batch
+from workbench.runner import RunStats, batch_sizes, is_oom, iter_batch, plan_batches, run_batch
 from workbench.samples import sample_document, sample_image, sample_waveform
 from workbench.tasks import TASKS
 
@@ -241,14 +241,75 @@ def test_token_budget_caps_padded_positions(classifier):
 
 def test_max_padding_cuts_batches_early(classifier):
     texts = [TEXTS[1], TEXTS[4], TEXTS[6], TEXTS[0], TEXTS[3], TEXTS[5], TEXTS[2]] * 2
-    loose = run_batch(classifier, texts, batch_size=64, max_padding=None).stats
-    tight = run_batch(classifier, texts, batch_size=64, max_padding=0.05).stats
+    loose = run_batch(classifier, texts, batch_size=64, pass_overhead=None).stats
+    tight = run_batch(classifier, texts, batch_size=64, pass_overhead=None, max_padding=0.05).stats
     assert loose.forward_passes == 1 and tight.forward_passes > 1
     assert tight.padding_share <= 0.05 < loose.padding_share
     # zero padding allowed: one batch per distinct length
     zero = run_batch(classifier, texts, batch_size=64, max_padding=0.0).stats
     lengths = {len(classifier.tokenizer(t)["input_ids"]) for t in texts}
     assert zero.padding_share == 0.0 and zero.forward_passes == len(lengths)
+
+
+def _brute_force(costs, batch_size, max_tokens, max_padding, overhead):
+    """The least total cost over every way to cut ``costs`` into consecutive batches."""
+    n = len(costs)
+    best = None
+    for mask in range(1 << (n - 1)):
+        ends = [i + 1 for i in range(n - 1) if mask >> i & 1] + [n]
+        total, begin, ok = 0.0, 0, True
+        for end in ends:
+            rows, width, real = end - begin, costs[end - 1], sum(costs[begin:end])
+            if rows > batch_size or (rows > 1 and max_tokens is not None and rows * width > max_tokens) or (
+                    rows > 1 and max_padding is not None and rows * width - real > max_padding * rows * width):
+                ok = False
+                break
+            total += overhead + rows * width
+            begin = end
+        if ok and (best is None or total < best):
+            best = total
+    return best
+
+
+def _plan_cost(costs, ends, overhead):
+    begin, total = 0, 0.0
+    for end in ends:
+        total += overhead + (end - begin) * costs[end - 1]
+        begin = end
+    return total
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_planned_batches_cost_least(seed):
+    rng = np.random.default_rng(seed)
+    costs = sorted(int(c) for c in rng.integers(1, 60, size=int(rng.integers(1, 11))))
+    batch_size = int(rng.integers(1, 6))
+    max_tokens = [None, 80][seed % 2]
+    max_padding = [None, 0.2][seed // 2 % 2]
+    overhead = float(rng.choice([0, 10, 48, 500]))
+    ends = plan_batches(costs, batch_size=batch_size, max_tokens=max_tokens, max_padding=max_padding,
+                        pass_overhead=overhead)
+    assert ends[-1] == len(costs) and ends == sorted(set(ends))
+    sizes = np.diff([0, *ends])
+    assert sizes.max() <= batch_size
+    assert _plan_cost(costs, ends, overhead) == pytest.approx(_brute_force(costs, batch_size, max_tokens, max_padding,
+                                                                           overhead))
+
+
+def test_pass_overhead_trades_padding_for_fewer_passes(classifier):
+    texts = TEXTS * 6
+    expected = classifier(texts, batch_size=1)
+    runs = {o: run_batch(classifier, texts, batch_size=64, pass_overhead=o) for o in (0, 16, 10_000)}
+    for out in runs.values():
+        ok, why = same(out.results, expected)
+        assert ok, why
+    passes = [runs[o].stats.forward_passes for o in (0, 16, 10_000)]
+    padding = [runs[o].stats.padding_share for o in (0, 16, 10_000)]
+    assert passes[0] >= passes[1] >= passes[2] == 1
+    assert padding[0] == 0.0 <= padding[1] <= padding[2] and padding[2] > 0
+    assert runs[16].stats.pass_overhead == 16 and run_batch(classifier, TEXTS).stats.pass_overhead == 48
+    with pytest.raises(ValueError, match="pass_overhead"):
+        run_batch(classifier, TEXTS, pass_overhead=-1)
 
 
 def test_generators_stream_in_windows(classifier):
@@ -352,12 +413,24 @@ def test_oom_splits_the_batch_and_keeps_the_smaller_size(classifier):
     texts = TEXTS * 4
     expected = classifier(texts, batch_size=1)
     with RowLimit(classifier.model, 3) as limit:
-        out = run_batch(classifier, texts, batch_size=16, max_padding=None)
+        out = run_batch(classifier, texts, batch_size=16, pass_overhead=None)
     ok, why = same(out.results, expected)
     assert ok, why
     assert out.stats.oom_backoffs >= 1 and out.stats.final_batch_size <= 3
     assert max(out.stats.batch_rows) <= 3
     assert limit.calls[0] == 16 and sum(1 for c in limit.calls if c > 3) == out.stats.oom_backoffs
+
+
+def test_oom_plans_the_rest_of_the_window_again(classifier):
+    texts = TEXTS * 4
+    expected = classifier(texts, batch_size=1)
+    with RowLimit(classifier.model, 2) as limit:
+        out = run_batch(classifier, texts, batch_size=32, pass_overhead=10_000)
+    ok, why = same(out.results, expected)
+    assert ok, why
+    assert out.stats.final_batch_size <= 2 and max(out.stats.batch_rows) <= 2
+    # one failed batch, halved until it fits; every later batch was planned within the new size
+    assert out.stats.oom_backoffs == sum(1 for c in limit.calls if c > 2) <= 4
 
 
 def test_oom_at_batch_size_one_says_what_to_do(classifier):

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=3, help="timed runs per row (the median is reported)")
     b.add_argument("--max-tokens", type=int, default=8192,
                    help="the runner's token budget per batch (rows × longest row); 0 for no cap")
+    b.add_argument("--kernels", default="auto", choices=("auto", "torch", "onednn"),
+                   help="the runner's linear-layer kernels: auto picks oneDNN on a CPU where it beats torch's default "
+                        "(plain batching always uses torch's)")
     b.add_argument("--runners", default="plain,runner", help="which to run: plain, runner, or both")
     b.add_argument("--seed", type=int, default=0, help="workload seed")
     b.add_argument("--out", default="bench-out", help="folder for bench.csv, bench.json and bench.png")
@@ -84,8 +87,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = BenchConfig(
         task=args.task, model=args.model, revision=args.revision, batch_sizes=tuple(batch_sizes(args.batch_sizes)),
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
-        repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, runners=_csv(args.runners),
-        path=args.path, column=args.column)
+        repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
+        runners=_csv(args.runners), path=args.path, column=args.column)
     bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                                         file=sys.stderr)
 

@@ -57,6 +57,8 @@ class Backend:
     equal_lengths: bool = False
     #: Whether ``cost`` counts tokens (then tokens/s and the token budget apply).
     counts_tokens: bool = True
+    #: The torch model that runs the batches (its device and dtype pick the runner's defaults).
+    model: Any = None
 
     def prepare(self, items: Sequence[Any]) -> list[list[Features]]:
         raise NotImplementedError
@@ -93,7 +95,7 @@ class PipelineBackend(Backend):
     def __init__(self, pipe: Any, params: dict[str, Any]) -> None:
         from transformers.pipelines.base import ChunkPipeline
 
-        self.pipe = pipe
+        self.pipe, self.model = pipe, getattr(pipe, "model", None)
         self.pre, self.fwd, self.post = split_parameters(pipe, params)
         self.chunked = isinstance(pipe, ChunkPipeline)
         tok = getattr(pipe, "tokenizer", None)
@@ -228,7 +230,6 @@ class EmbeddingBackend(PipelineBackend):
         super().__init__(pipe, params)
         self.as_tensors = bool(self.post.get("return_tensors"))
         self.tokenizer = pipe.tokenizer
-        self.model = pipe.model
         if self.pad_id is None:
             raise ValueError("this tokenizer has no pad token; set `pipe.tokenizer.pad_token_id`")
 
@@ -298,7 +299,7 @@ class AdapterBackend(Backend):
     """Our adapters (``workbench/adapters/base.py``): their preprocess/collate/forward/split/postprocess."""
 
     def __init__(self, adapter: Any, params: dict[str, Any]) -> None:
-        self.adapter = adapter
+        self.adapter, self.model = adapter, adapter.model
         self.params = dict(params)
         self.pre, self.fwd, self.post = None, None, None
         self.equal_lengths = bool(adapter.batch_equal_lengths)

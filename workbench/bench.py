@@ -33,6 +33,7 @@ import torch
 
 from workbench.batching import make_backend
 from workbench.errors import OutOfMemoryError, WorkbenchError
+from workbench.kernels import OneDNNLinear, model_kernels
 from workbench.runner import is_oom, run_batch
 from workbench.workloads import Workload, make_workload
 
@@ -59,7 +60,8 @@ class BenchCancelled(WorkbenchError):
 
 @dataclass
 class BenchConfig:
-    """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap)."""
+    """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
+    ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``)."""
 
     task: str
     model: str | None = None
@@ -72,6 +74,7 @@ class BenchConfig:
     repeats: int = 3
     seed: int = 0
     max_tokens: int | None = 8192
+    kernels: str = "auto"
     runners: tuple[str, ...] = RUNNERS
     path: str | None = None
     column: str | None = None
@@ -110,26 +113,41 @@ class BenchResult:
 # measuring
 
 
-def matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None, seconds: float = 0.6) -> float:
-    """The matmul FLOP/s this device reaches in ``dtype``: best of several square products."""
+def matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
+                seconds: float = 0.6) -> float:
+    """The matmul FLOP/s this device reaches in ``dtype``: best of several square products, with
+    torch's own matmul and — on a CPU — oneDNN's linear (the runner may use either)."""
+    return max(matmul_peaks(device, dtype, size=size, seconds=seconds).values())
+
+
+def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
+                 seconds: float = 0.6) -> dict[str, float]:
+    """FLOP/s of square products in ``dtype`` per kernel: ``torch`` (``a @ b``) and, on a CPU with
+    oneDNN, ``onednn`` (``workbench.kernels``)."""
+    from workbench.kernels import _onednn_linear, onednn_linear_available
+
     device = torch.device(device)
+    kernels: dict[str, Callable[[torch.Tensor, torch.Tensor], Any]] = {"torch": lambda a, b: a @ b}
+    if device.type == "cpu" and onednn_linear_available():
+        kernels["onednn"] = lambda a, b: _onednn_linear(a, b, None)
     sizes = [size] if size else ([4096, 8192] if device.type == "cuda" else [1024, 2048])
-    best = 0.0
+    best = dict.fromkeys(kernels, 0.0)
     for n in sizes:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)
         with torch.inference_mode():
-            a @ b
-            _sync(device)
-            reps, start = 0, time.perf_counter()
-            while True:
-                t = time.perf_counter()
-                a @ b
+            for name, product in kernels.items():
+                product(a, b)
                 _sync(device)
-                reps += 1
-                best = max(best, 2 * n**3 / (time.perf_counter() - t))
-                if time.perf_counter() - start > seconds / len(sizes) and reps >= 3:
-                    break
+                reps, start = 0, time.perf_counter()
+                while True:
+                    t = time.perf_counter()
+                    product(a, b)
+                    _sync(device)
+                    reps += 1
+                    best[name] = max(best[name], 2 * n**3 / (time.perf_counter() - t))
+                    if time.perf_counter() - start > seconds / len(sizes) / len(kernels) and reps >= 3:
+                        break
         del a, b
     return best
 
@@ -417,8 +435,15 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         env["model_description"] = loaded.description
         env["parameters"] = loaded.parameters
         report(done / steps, f"measuring matmul peak on {device} in {dname}")
-        peak = matmul_peak(device, dtype)
+        peaks = matmul_peaks(device, dtype)
+        peak = max(peaks.values())
         env.setdefault("matmul_peak_gflops", {})[f"{device}/{dname}"] = round(peak / 1e9, 1)
+        env.setdefault("matmul_gflops_by_kernel", {})[f"{device}/{dname}"] = {k: round(v / 1e9, 1)
+                                                                              for k, v in peaks.items()}
+        chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
+        env.setdefault("runner_kernels", {})[f"{device}/{dname}"] = (
+            "onednn" if isinstance(chosen, OneDNNLinear) else "torch")
+        options = {"max_tokens": config.max_tokens, "kernels": config.kernels}
         backend = make_backend(pipe, params)
         per_item = backend.prepare(work.items)
         pass_costs = [[backend.cost(p) for p in passes] for passes in per_item]
@@ -438,7 +463,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         for runner in config.runners:
             for bs in {sizes[0], sizes[-1]}:
                 try:
-                    _call(runner, pipe, warm, bs, params, config.max_tokens)
+                    _call(runner, pipe, warm, bs, params, options)
                 except Exception as exc:
                     if not is_oom(exc) and not isinstance(exc, OutOfMemoryError):
                         raise
@@ -453,7 +478,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                     report(done / steps, f"{device} {dname}: {runner}, batch {bs}, run {rep + 1}/{config.repeats}")
                     if m.status != "ok":
                         continue
-                    _measure(m, runner, pipe, model, device, work.items, bs, params, config.max_tokens,
+                    _measure(m, runner, pipe, model, device, work.items, bs, params, options,
                              keep=rep == 0, task=spec.name, lengths=item_lengths, costs=flat_costs)
         done += len(sizes) * len(config.runners)  # the warm-up's share of the progress
         for (runner, bs), m in measures.items():
@@ -485,18 +510,19 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     return BenchResult(table, env, recommend(table, best_outputs), config)
 
 
-def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, Any], max_tokens: int | None,
+def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, Any], options: dict[str, Any],
           stats_out: dict | None = None) -> list[Any]:
+    """One run: ``pipe(items, batch_size=bs)`` (plain) or ``run_batch`` with the runner ``options``."""
     if runner == "plain":
         return list(pipe(items, batch_size=bs, **params))
-    out = run_batch(pipe, items, batch_size=bs, max_tokens=max_tokens, **params)
+    out = run_batch(pipe, items, batch_size=bs, **options, **params)
     if stats_out is not None:
         stats_out["stats"] = out.stats
     return out.results
 
 
 def _measure(m: _Measure, runner: str, pipe: Any, model: Any, device: torch.device, items: list[Any], bs: int,
-             params: dict[str, Any], max_tokens: int | None, *, keep: bool, task: str,
+             params: dict[str, Any], options: dict[str, Any], *, keep: bool, task: str,
              lengths: list[int | None], costs: list[int]) -> None:
     gc.collect()
     info: dict[str, Any] = {}
@@ -507,7 +533,7 @@ def _measure(m: _Measure, runner: str, pipe: Any, model: Any, device: torch.devi
                 timer.__enter__()
             try:
                 start = time.perf_counter()
-                out = _call(runner, pipe, items, bs, params, max_tokens, info)
+                out = _call(runner, pipe, items, bs, params, options, info)
                 _sync(device)
                 seconds = time.perf_counter() - start
             finally:

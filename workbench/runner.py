@@ -3,8 +3,13 @@
 ``run_batch(pipe, inputs, batch_size=N)`` gives the same results as ``pipe(inputs)`` (each result
 is what the pipeline returns for that item in a list call), but
 
-- orders each window of inputs by length (tokens, audio samples or pixels), so a batch is padded
-  only to near its own length, and cuts batches by a token budget as well as by count;
+- orders each window of inputs by length (tokens, audio samples or pixels) and cuts the sorted
+  window into the batches that cost least in all: each forward pass costs a fixed overhead
+  (``pass_overhead``, in token positions: on a CPU mostly the time to stream the weights once)
+  plus its padded positions (``plan_batches``, an exact dynamic programme), within
+  ``batch_size`` rows and the ``max_tokens`` budget;
+- on a CPU where oneDNN's linear layer is faster than torch's default (``workbench.kernels``), runs
+  the model's linear layers with it — same float32 numbers, in this thread only;
 - counts ``batch_size`` in forward passes (a QA context with three windows is three passes);
 - streams: a generator or a dataset column is read in windows, so memory stays bounded
   (``iter_batch`` yields results in the caller's order as each window finishes);
@@ -28,17 +33,22 @@ import itertools
 import time
 from collections.abc import Sized
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
+
+import numpy as np
 
 from workbench.batching import Backend, Features, make_backend
 from workbench.errors import OutOfMemoryError
+from workbench.kernels import OneDNNLinear, model_kernels
 
 Progress = Callable[[int, "int | None"], None]
 
 #: Inputs read (and pre-processed) at a time; sorting by length happens within a window.
 DEFAULT_WINDOW = 2048
-#: Cut a sorted batch early rather than let padding exceed this share of it.
-DEFAULT_MAX_PADDING = 0.1
+#: The cost of one forward pass in padded token positions, by device type, when planning batches:
+#: on a CPU about the time to stream a small model's weights once; on a GPU the launch overhead.
+PASS_OVERHEAD = {"cpu": 48}
+PASS_OVERHEAD_ACCELERATOR = 1024
 #: Out-of-memory messages of RuntimeErrors raised by the backends (the accelerate list, plus MPS/XPU).
 OOM_MESSAGES = (
     "out of memory",
@@ -87,6 +97,8 @@ class RunStats:
     real_cost: int = 0
     padded_cost: int = 0
     counts_tokens: bool = True
+    pass_overhead: int | None = None
+    kernels: str = "torch"
     seconds: float = 0.0
     batch_seconds: list[float] = field(default_factory=list)
     batch_rows: list[int] = field(default_factory=list)
@@ -126,33 +138,42 @@ class RunResult:
 
 
 def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
-              max_padding: float | None = DEFAULT_MAX_PADDING, progress: Progress | None = None,
-              window: int | None = None, sort: bool = True, **params: Any) -> RunResult:
+              max_padding: float | None = None, pass_overhead: int | str | None = "auto",
+              kernels: str = "auto", progress: Progress | None = None, window: int | None = None,
+              sort: bool = True, **params: Any) -> RunResult:
     """Run ``pipe`` over ``inputs`` in length-sorted batches; results in the caller's order.
 
     ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
-    per batch (rows × longest row; None: no cap); ``max_padding`` cuts a batch early rather
-    than let padding exceed that share of it (None: never); ``window`` is how many inputs are read and
-    sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False`` keeps the input order (the
-    plain pipeline's batching, for comparisons). Other keywords go to the pipeline as in
-    ``pipe(inputs, **params)``; feature-extraction also takes ``pooling`` and ``normalize``.
+    per batch (rows × longest row; None: no cap). Within those caps batches are planned to cost
+    least, counting ``pass_overhead`` token positions per forward pass (``"auto"``: by device,
+    ``PASS_OVERHEAD``; None: fill every batch up to the caps). ``max_padding`` also forbids a
+    batch whose padding exceeds that share of it (None: no such rule). ``kernels`` picks the
+    linear-layer kernels: ``auto``, ``torch`` or ``onednn`` (``workbench.kernels``). ``window``
+    is how many inputs are read and sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False``
+    keeps the input order and fills batches in turn (plain pipeline batching, for comparisons).
+    Other keywords go to the pipeline as in ``pipe(inputs, **params)``; feature-extraction also
+    takes ``pooling`` and ``normalize``.
     """
     stats = RunStats(batch_size, max_tokens)
     results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, max_padding=max_padding,
-                              progress=progress, window=window, sort=sort, stats=stats, **params))
+                              pass_overhead=pass_overhead, kernels=kernels, progress=progress, window=window,
+                              sort=sort, stats=stats, **params))
     return RunResult(results, stats)
 
 
 def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
-               max_padding: float | None = DEFAULT_MAX_PADDING, progress: Progress | None = None,
-               window: int | None = None, sort: bool = True, stats: RunStats | None = None,
-               **params: Any) -> Iterator[Any]:
-    """Like ``run_batch`` but yields results one by one, in order, as each window finishes, so
-    a long generator is processed with bounded memory. Pass ``stats`` to read the run's stats."""
+               max_padding: float | None = None, pass_overhead: int | str | None = "auto", kernels: str = "auto",
+               progress: Progress | None = None, window: int | None = None, sort: bool = True,
+               stats: RunStats | None = None, **params: Any) -> Iterator[Any]:
+    """Like ``run_batch`` but returns an iterator of results, in order, produced window by
+    window, so a long generator is processed with bounded memory. Arguments are checked at once;
+    pass ``stats`` to read the run's stats."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1 (or None for no cap), got {max_tokens}")
+    if max_padding is not None and not 0 <= max_padding < 1:
+        raise ValueError(f"max_padding is a share of the batch, 0 <= max_padding < 1 (or None), got {max_padding}")
     if isinstance(inputs, (str, bytes, dict)):
         raise TypeError("run_batch takes a list (or generator, or dataset column) of inputs; wrap a single input "
                         "in a list")
@@ -160,25 +181,78 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
     stats.final_batch_size, stats.final_max_tokens = batch_size, max_tokens
     backend = make_backend(pipe, params)
     stats.counts_tokens = backend.counts_tokens
+    stats.pass_overhead = _pass_overhead(pass_overhead, backend) if sort else None
+    context = model_kernels(backend.model, kernels)
+    stats.kernels = "onednn" if isinstance(context, OneDNNLinear) else "torch"
     total = len(inputs) if isinstance(inputs, Sized) else None
     window = max(1, window or DEFAULT_WINDOW)
-    scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None)
+    scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None, context)
+    return _windows(scheduler, iter(inputs), window, stats)
+
+
+def _pass_overhead(value: int | str | None, backend: Backend) -> int | None:
+    if value != "auto":
+        if value is not None and (isinstance(value, str) or value < 0):
+            raise ValueError(f"pass_overhead is a number of token positions >= 0, 'auto' or None; got {value!r}")
+        return value
+    device = getattr(getattr(backend.model, "device", None), "type", "cpu")
+    return PASS_OVERHEAD.get(device, PASS_OVERHEAD_ACCELERATOR)
+
+
+def _windows(scheduler: "_Scheduler", iterator: Iterator[Any], window: int, stats: RunStats) -> Iterator[Any]:
     start = time.perf_counter()
     try:
-        iterator = iter(inputs)
         while chunk := list(itertools.islice(iterator, window)):
             yield from scheduler.run_window(chunk)
     finally:
         stats.seconds += time.perf_counter() - start
 
 
+def plan_batches(costs: Sequence[int], *, batch_size: int, max_tokens: int | None = None,
+                 max_padding: float | None = None, pass_overhead: float = 0.0) -> list[int]:
+    """Cut ascending ``costs`` into consecutive batches of least total cost, where a batch costs
+    ``pass_overhead`` plus rows × its longest (last) cost; at most ``batch_size`` rows, at most
+    ``max_tokens`` padded positions (a single row may exceed it), padding at most ``max_padding``
+    of the batch. Returns each batch's end index. Exact: a dynamic programme over the cut points,
+    O(len(costs) × batch_size).
+
+    >>> plan_batches([3, 3, 3, 50], batch_size=8, pass_overhead=10)   # padding 141 > overhead 10
+    [3, 4]
+    >>> plan_batches([3, 3, 3, 50], batch_size=8, pass_overhead=1000)  # one pass is cheaper
+    [4]
+    """
+    n = len(costs)
+    c = np.asarray(costs, dtype=np.float64)
+    prefix = np.concatenate([[0.0], np.cumsum(c)])
+    best = np.full(n + 1, np.inf)
+    best[0] = 0.0
+    start_of = np.zeros(n + 1, dtype=np.int64)
+    for i in range(1, n + 1):
+        lo = max(0, i - batch_size)
+        rows = np.arange(i - lo, 0, -1, dtype=np.float64)  # batch j..i-1 for j = lo..i-1
+        padded = rows * c[i - 1]
+        total = best[lo:i] + pass_overhead + padded
+        if max_tokens is not None:
+            total[(padded > max_tokens) & (rows > 1)] = np.inf
+        if max_padding is not None:
+            total[(padded - (prefix[i] - prefix[lo:i]) > max_padding * padded + 1e-9) & (rows > 1)] = np.inf
+        j = int(np.argmin(total))  # the first minimum: the largest batch among equals
+        best[i], start_of[i] = total[j], lo + j
+    ends = []
+    i = n
+    while i > 0:
+        ends.append(i)
+        i = int(start_of[i])
+    return ends[::-1]
+
+
 class _Scheduler:
     """Runs windows: prepare, sort, cut batches, run with OOM back-off, finish in input order."""
 
     def __init__(self, backend: Backend, stats: RunStats, sort: bool, progress: Progress | None,
-                 total: int | None, max_padding: float | None) -> None:
+                 total: int | None, max_padding: float | None, kernels: ContextManager[Any]) -> None:
         self.backend, self.stats, self.sort, self.max_padding = backend, stats, sort, max_padding
-        self.progress, self.total = progress, total
+        self.progress, self.total, self.kernels = progress, total, kernels
         self.done = 0
 
     def run_window(self, items: list[Any]) -> list[Any]:
@@ -198,13 +272,14 @@ class _Scheduler:
         rows: list[Features | None] = [None] * len(passes)
         remaining = [len(p) for p in per_item]
         finished = sum(1 for r in remaining if r == 0)
-        for batch in self._cut(order, costs, groups):
-            for j, row in zip(batch, self._run(batch, passes, costs)):
-                rows[j] = row
-                remaining[owners[j]] -= 1
-                finished += remaining[owners[j]] == 0
-            if self.progress is not None:
-                self.progress(self.done + finished, self.total)
+        with self.kernels:
+            for batch in self._cut(order, costs, groups):
+                for j, row in zip(batch, self._run(batch, passes, costs)):
+                    rows[j] = row
+                    remaining[owners[j]] -= 1
+                    finished += remaining[owners[j]] == 0
+                if self.progress is not None:
+                    self.progress(self.done + finished, self.total)
         results = []
         start = 0
         for item_passes in per_item:
@@ -220,18 +295,43 @@ class _Scheduler:
         return results
 
     def _cut(self, order: list[int], costs: list[int], groups: list[Any]) -> Iterator[list[int]]:
-        """Consecutive batches of ``order``: one group each, at most ``final_batch_size`` passes,
-        at most ``final_max_tokens`` padded positions (a single over-long pass still runs alone),
-        and no pass that would make padding more than ``max_padding`` of the batch."""
+        """Consecutive batches of ``order``, one group each. Sorted token inputs are planned
+        (``plan_batches``, planned again after an out-of-memory back-off); otherwise batches are
+        filled in turn up to the caps."""
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and groups[order[end]] == groups[order[start]]:
+                end += 1
+            segment = order[start:end]
+            start = end
+            if self.stats.pass_overhead is None or not self.backend.counts_tokens:
+                yield from self._fill(segment, costs)
+                continue
+            while segment:
+                caps = (self.stats.final_batch_size, self.stats.final_max_tokens)
+                cuts = plan_batches([costs[j] for j in segment], batch_size=caps[0], max_tokens=caps[1],
+                                    max_padding=self.max_padding, pass_overhead=self.stats.pass_overhead)
+                begin = 0
+                for cut in cuts:
+                    yield segment[begin:cut]
+                    begin = cut
+                    if (self.stats.final_batch_size, self.stats.final_max_tokens) != caps:
+                        break  # an out-of-memory back-off changed the caps: plan the rest again
+                segment = segment[begin:]
+
+    def _fill(self, segment: list[int], costs: list[int]) -> Iterator[list[int]]:
+        """Batches filled in turn: at most ``final_batch_size`` passes and ``final_max_tokens``
+        padded positions (a single over-long pass still runs alone), padding at most
+        ``max_padding`` of the batch."""
         batch: list[int] = []
         longest = real = 0
-        slack = self.max_padding
-        for j in order:
-            size, budget = self.stats.final_batch_size, self.stats.final_max_tokens
+        for j in segment:
+            size, budget, slack = self.stats.final_batch_size, self.stats.final_max_tokens, self.max_padding
             c = costs[j]
             longer = max(longest, c)
             padded = longer * (len(batch) + 1)
-            if batch and (len(batch) >= size or groups[j] != groups[batch[0]] or (self.backend.counts_tokens and (
+            if batch and (len(batch) >= size or (self.backend.counts_tokens and (
                     (budget is not None and padded > budget)
                     or (slack is not None and padded - real - c > slack * padded)))):
                 yield batch
@@ -242,7 +342,8 @@ class _Scheduler:
             yield batch
 
     def _run(self, batch: list[int], passes: list[Features], costs: list[int]) -> list[Features]:
-        """Run one batch; on out-of-memory split it in halves, keep the smaller size, retry."""
+        """Run one batch; on out-of-memory halve the batch size, keep it, and run the batch in
+        chunks of that size."""
         stats = self.stats
         start = time.perf_counter()
         try:
@@ -265,7 +366,10 @@ class _Scheduler:
                 width = max(costs[j] for j in batch)
                 cap = max(width, half * width)
                 stats.final_max_tokens = min(stats.final_max_tokens or cap, cap)
-            return self._run(batch[:half], passes, costs) + self._run(batch[half:], passes, costs)
+            rows: list[Features] = []
+            while len(rows) < len(batch):  # in chunks of the size that fits now (a chunk may shrink it more)
+                rows += self._run(batch[len(rows):len(rows) + stats.final_batch_size], passes, costs)
+            return rows
         stats.batch_seconds.append(time.perf_counter() - start)
         stats.batch_rows.append(len(batch))
         stats.forward_passes += 1

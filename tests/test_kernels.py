@@ -1,0 +1,109 @@
+"""oneDNN linear kernels for the runner: same numbers as torch's, used only where asked, in the
+calling thread only, never while recording gradients."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from workbench.kernels import KernelChoice, OneDNNLinear, kernel_choice, linear_kernels, onednn_linear_available
+from workbench.runner import run_batch
+
+pytestmark = pytest.mark.skipif(not onednn_linear_available(), reason="this torch build has no oneDNN")
+ONEDNN_OP = "mkldnn::_linear_pointwise"
+
+
+def _onednn_calls(prof) -> list[int]:
+    """Thread ids of the oneDNN linear calls a profile saw."""
+    return [e.thread for e in prof.events() if e.name == ONEDNN_OP]
+
+
+def test_onednn_linear_gives_torchs_numbers_and_really_runs():
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(3, 5, 64, generator=gen), torch.randn(32, 64, generator=gen), torch.randn(32, generator=gen)
+    conv_w = torch.randn(64, 32, generator=gen)  # GPT-2's Conv1D: addmm(bias, x, weight[in, out])
+    with torch.inference_mode():
+        expected = (F.linear(x, w, b), F.linear(x, w), torch.addmm(b, x[0], conv_w))
+        with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.float32, "onednn"):
+            got = (F.linear(x, w, b), F.linear(x, w), torch.addmm(b, x[0], conv_w))
+    for e, g in zip(expected, got):
+        assert g.shape == e.shape
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+    assert len(_onednn_calls(prof)) == 3
+
+
+def test_torch_kernels_and_other_dtypes_are_left_alone():
+    x, w = torch.randn(4, 8), torch.randn(2, 8)
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        with linear_kernels("cpu", torch.float32, "torch"):
+            F.linear(x, w)
+        with linear_kernels("cpu", torch.bfloat16, "onednn"):
+            F.linear(x, w)  # float32 tensors under a bfloat16 mode: not routed
+    assert _onednn_calls(prof) == []
+    with pytest.raises(ValueError, match="auto, torch, onednn"):
+        linear_kernels("cpu", torch.float32, "fast")
+
+
+def test_the_mode_acts_in_its_own_thread_only(monkeypatch):
+    import workbench.kernels as kernels
+
+    threads: list[int] = []
+    real = kernels._onednn_linear
+
+    def spy(*args):
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "_onednn_linear", spy)
+    x, w = torch.randn(4, 8), torch.randn(2, 8)
+    with torch.inference_mode(), linear_kernels("cpu", torch.float32, "onednn"):
+        def work() -> None:
+            with torch.inference_mode():
+                F.linear(x, w)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        F.linear(x, w)
+    assert threads == [threading.get_ident()]
+
+
+def test_gradients_still_flow_under_the_mode():
+    layer = torch.nn.Linear(8, 2)
+    x = torch.randn(4, 8)
+    with linear_kernels("cpu", torch.float32, "onednn"):
+        layer(x).sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.shape == (2, 8)
+
+
+def test_auto_measures_once_and_can_be_turned_off(monkeypatch):
+    choice = kernel_choice(torch.float32)
+    assert isinstance(choice, KernelChoice) and choice.kernel in ("torch", "onednn")
+    assert choice.torch_gflops > 0 and choice.onednn_gflops is not None
+    assert kernel_choice(torch.float32) is choice
+    auto = linear_kernels("cpu", torch.float32)
+    assert isinstance(auto, OneDNNLinear) == (choice.kernel == "onednn")
+    monkeypatch.setenv("WORKBENCH_KERNELS", "torch")
+    assert not isinstance(linear_kernels("cpu", torch.float32), OneDNNLinear)
+    assert not isinstance(linear_kernels("meta", torch.float32, "onednn"), OneDNNLinear)
+
+
+def test_runner_gives_the_same_embeddings_with_either_kernel(manager):
+    pipe = manager.get("feature-extraction")  # the real all-MiniLM-L6-v2
+    texts = ["A man is playing a guitar.", "hello", "The stock market fell today, but prices rose last week."] * 3
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        ours = run_batch(pipe, texts, batch_size=4, kernels="onednn")
+    # per pass: 6 layers × (q, k, v, out, ffn in, ffn out), and the pooler
+    assert len(_onednn_calls(prof)) == ours.stats.forward_passes * (6 * 6 + 1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        theirs = run_batch(pipe, texts, batch_size=4, kernels="torch")
+    assert _onednn_calls(prof) == []
+    assert ours.stats.kernels == "onednn" and theirs.stats.kernels == "torch"
+    for a, b in zip(ours.results, theirs.results):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, atol=1e-4)
