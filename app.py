@@ -17,6 +17,7 @@ import gradio as gr
 
 from components.banner import hub_banner
 from components.models_tab import build_models_tab
+from components.bench_panel import render_benchmark_tab
 from components.task_tab import TabContext, group_tabs
 from workbench.tasks import tasks_by_group
 
@@ -41,18 +42,6 @@ def make_context(*, concurrency_limit: int = 2) -> TabContext:
                       local_models=per_task, concurrency_limit=concurrency_limit)
 
 
-def _benchmark_tab(manager: PipelineManager) -> None:
-    try:
-        from components.bench_panel import render_benchmark_tab
-    except ModuleNotFoundError as exc:
-        if exc.name != "components.bench_panel":
-            raise
-        gr.Markdown("The Benchmark panel is not installed in this build (components/bench_panel.py is missing).",
-                    elem_id="benchmark-placeholder")
-        return
-    render_benchmark_tab(manager)
-
-
 def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:
     """The whole UI: one tab per task grouped by modality, plus Models and Benchmark."""
     context = context or make_context()
@@ -67,7 +56,7 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
-                _benchmark_tab(manager)
+                render_benchmark_tab(manager)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
     demo.queue(default_concurrency_limit=context.concurrency_limit)
     return demo

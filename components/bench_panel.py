@@ -185,11 +185,12 @@ def _outputs(result: Any, note: str) -> list[Any]:
     paths = result.save(out_dir, plot=False)
     env = result.environment
     peaks = ", ".join(f"{k}: {v} GFLOP/s" for k, v in env.get("matmul_peak_gflops", {}).items())
+    kernels = ", ".join(f"{k}: {v}" for k, v in env.get("runner_kernels", {}).items())
     lines = [note] if note else []
     lines += [f"### {result.recommendation}",
               f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
               f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
-              f"commit {env.get('commit')}"]
+              f"runner's linear kernels {kernels} · commit {env.get('commit')}"]
     plots = [gr.LinePlot(frame, x="batch_size", y=col, color="series") for col, _ in PLOTS]
     table = result.table[[c for c in TABLE_COLUMNS if c in result.table.columns]]
     return ["\n\n".join(lines), *plots, table, [str(paths["csv"]), str(paths["json"])]]

@@ -14,6 +14,7 @@ from tests.test_runner import RowLimit
 from workbench.bench import (COLUMNS, BenchCancelled, BenchConfig, agreement, compare, matmul_peak, plain_padding,
                              plot_frame, run_benchmark)
 from workbench.offline import minilm_path, offline_model_path
+from workbench.runner import run_batch
 from workbench.workloads import (long_tail_texts, make_workload, natural_texts, read_inputs, task_inputs,
                                  uniform_texts, workloads_for)
 
@@ -39,7 +40,7 @@ def test_rows_cover_the_sweep_with_every_column(classifier_result):
     assert (t.status == "ok").all()
     assert (t.items_per_s > 0).all() and (t.tokens_per_s > t.items_per_s).all()
     assert (t.latency_p95_ms >= t.latency_p50_ms).all()
-    assert t.mfu.between(0, 1.5).all() and (t.mfu > 0).all()
+    assert t.mfu.between(0, 1).all() and (t.mfu > 0).all()
     assert (t.forward_calls >= 1).all()
 
 
@@ -251,3 +252,18 @@ def test_benchmark_tab_builds_and_runs(manager):
     with pytest.raises(ValueError, match="upload"):
         _benchmark(manager, "text-classification", "", "file", ["cpu"], ["float32"], "1", 8, 1, 0, None, "",
                    lambda f, desc: None, threading.Event())
+
+
+def test_peak_memory_of_a_run_is_not_hidden_by_what_an_earlier_run_freed(manager):
+    """A plain run at a large batch leaves freed memory in the heap; the runner's run after it must
+    still show its own peak (without handing that memory back first, it read ~0 MB)."""
+    from workbench.bench import PeakMemory
+
+    pipe = manager.get("feature-extraction")  # the real all-MiniLM-L6-v2
+    texts = make_workload("natural", "feature-extraction", n=64).items
+    cpu = torch.device("cpu")
+    with PeakMemory(cpu) as plain:
+        list(pipe(texts, batch_size=64, truncation=True))
+    with PeakMemory(cpu) as ours:
+        run_batch(pipe, texts, batch_size=8, truncation=True)
+    assert plain.peak_mb > ours.peak_mb > 15, (plain.peak_mb, ours.peak_mb)

@@ -93,6 +93,17 @@ def test_auto_measures_once_and_can_be_turned_off(monkeypatch):
     assert not isinstance(linear_kernels("meta", torch.float32, "onednn"), OneDNNLinear)
 
 
+def test_auto_keeps_torchs_kernels_for_tiny_models(manager):
+    from workbench.kernels import MIN_LINEAR_WEIGHT, largest_linear, model_kernels
+
+    tiny = manager.get("text-classification").model
+    minilm = manager.get("feature-extraction").model
+    assert largest_linear(tiny) < MIN_LINEAR_WEIGHT <= largest_linear(minilm) == 384 * 1536
+    assert not isinstance(model_kernels(tiny), OneDNNLinear)
+    assert isinstance(model_kernels(tiny, "onednn"), OneDNNLinear)
+    assert isinstance(model_kernels(minilm), OneDNNLinear) == (kernel_choice(torch.float32).kernel == "onednn")
+
+
 def test_runner_gives_the_same_embeddings_with_either_kernel(manager):
     pipe = manager.get("feature-extraction")  # the real all-MiniLM-L6-v2
     texts = ["A man is playing a guitar.", "hello", "The stock market fell today, but prices rose last week."] * 3

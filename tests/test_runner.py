@@ -367,6 +367,20 @@ def test_chunking_tasks_count_forward_passes(manager):
     assert out.stats.forward_passes == sum(1 for _ in out.stats.batch_rows)
 
 
+def test_long_audio_chunks_count_as_forward_passes(manager):
+    """Speech recognition with ``chunk_length_s``: a 3 s clip is several 1 s windows (forward
+    passes) of one input; batch_size counts windows, and the transcripts equal the pipeline's."""
+    asr = manager.get("automatic-speech-recognition")
+    clips = [sample_waveform(3.0, freq=440.0)[0], sample_waveform(1.0, freq=220.0)[0],
+             sample_waveform(2.5, freq=330.0)[0]]
+    expected = [asr(clip, chunk_length_s=1.0) for clip in clips]
+    out = run_batch(asr, clips, batch_size=3, chunk_length_s=1.0)
+    assert out.stats.passes >= 3 + 1 + 3 > len(clips)
+    assert max(out.stats.batch_rows) <= 3 and sum(out.stats.batch_rows) == out.stats.passes
+    ok, why = same(out.results, expected)
+    assert ok, why
+
+
 def test_bad_arguments_fail_loudly(manager, classifier):
     with pytest.raises(ValueError, match="batch_size"):
         run_batch(classifier, TEXTS, batch_size=0)

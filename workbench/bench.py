@@ -175,6 +175,7 @@ class PeakMemory:
             return self
         import psutil
 
+        _trim_heap()
         self._proc = psutil.Process()
         self._base = self._peak = self._proc.memory_info().rss
         self._stop = threading.Event()
@@ -195,6 +196,19 @@ class PeakMemory:
         self._thread.join()
         self._peak = max(self._peak, self._proc.memory_info().rss)
         self.peak_mb = (self._peak - self._base) / 2**20
+
+
+def _trim_heap() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``), so the RSS a run
+    starts from does not already hold what an earlier, larger run freed; elsewhere a no-op."""
+    import ctypes
+    import ctypes.util
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class ForwardTimer:

@@ -31,6 +31,8 @@ from torch.overrides import TorchFunctionMode
 KERNELS = ("auto", "torch", "onednn")
 #: oneDNN is chosen by ``auto`` only when it is at least this much faster on the probe shape.
 MIN_GAIN = 1.1
+#: ``auto`` uses oneDNN only for models with a linear layer at least this big (a 256 × 256 weight).
+MIN_LINEAR_WEIGHT = 256 * 256
 #: The probe: a batch of 1024 tokens through a 384 -> 1536 projection (a small BERT's FFN).
 PROBE_SHAPE = (1024, 384, 1536)
 
@@ -140,9 +142,21 @@ def linear_kernels(device: torch.device | str, dtype: torch.dtype, kernels: str 
 
 
 def model_kernels(model: Any, kernels: str = "auto") -> ContextManager[Any]:
-    """``linear_kernels`` for a model's device and the dtype of its first floating parameter."""
+    """``linear_kernels`` for a model's device and the dtype of its first floating parameter.
+    ``auto`` keeps torch's kernels for a model whose linear layers are all smaller than
+    ``MIN_LINEAR_WEIGHT`` elements: there the mode's per-call Python cost outweighs the gain."""
     params = getattr(model, "parameters", None)
     first = next((p for p in params() if p.is_floating_point()), None) if callable(params) else None
     if first is None:
         return contextlib.nullcontext()
+    if kernels == "auto" and largest_linear(model) < MIN_LINEAR_WEIGHT:
+        kernels = "torch"
     return linear_kernels(first.device, first.dtype, kernels)
+
+
+def largest_linear(model: Any) -> int:
+    """Elements in the largest weight of ``model``'s linear layers (``nn.Linear``, GPT-2's ``Conv1D``)."""
+    sizes = [m.weight.numel() for m in model.modules()
+             if (isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D")
+             and isinstance(getattr(m, "weight", None), torch.Tensor)]
+    return max(sizes, default=0)

@@ -6,6 +6,7 @@ click Run, and wait for the output and the timings line (``{task}-info``).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -147,3 +148,66 @@ def test_bad_url_shows_toast_then_recovers(page, static_server):
     expect(page.locator("#image-classification-output")).to_contain_text("%")
 
 
+
+
+# ---- the Benchmark tab ----------------------------------------------------------------------------
+
+
+def _bench_settings(page, *, task: str, n: int, sizes: str, repeats: int) -> None:
+    page.get_by_role("tab", name="Benchmark", exact=True).click()
+    task_box = page.locator("#bench-task input")
+    task_box.click()
+    task_box.fill(task)
+    page.get_by_role("option", name=task, exact=True).click()
+    expect(page.locator("#bench-model input")).to_have_value(re.compile(f"^offline:{task} "))
+    bf16 = page.locator("#bench-dtypes").get_by_label("bfloat16")
+    if bf16.is_checked():
+        bf16.uncheck()
+    for elem, value in (("#bench-n", n), ("#bench-repeats", repeats)):
+        box = page.locator(f"{elem} input[type=number]")
+        box.fill(str(value))
+        box.press("Enter")
+    sizes_box = page.locator("#bench-sizes textarea, #bench-sizes input").first
+    sizes_box.fill(sizes)
+
+
+def test_benchmark_runs_plots_and_exports(page):
+    _bench_settings(page, task="text-classification", n=16, sizes="1,4", repeats=1)
+    page.locator("#bench-run").click()
+    summary = page.locator("#bench-summary")
+    expect(summary).to_contain_text("Best:", timeout=LONG)
+    expect(summary).to_contain_text("plain batching's best")
+    # the table: plain and runner at both batch sizes
+    table = page.locator("#bench-table")
+    expect(table).to_contain_text("runner")
+    cells = [line.strip() for line in table.inner_text().split()]
+    # the header has a "runner" column too
+    assert cells.count("plain") == 2 and cells.count("runner") == 1 + 2 and cells.count("float32") == 4, cells
+    # the four native plots drew something
+    for col in ("items_per_s", "latency_p50_ms", "peak_mem_mb", "padding_share"):
+        expect(page.locator(f"#bench-plot-{col} canvas, #bench-plot-{col} svg").first).to_be_visible()
+    # downloads: the CSV and the JSON with the environment
+    links = page.locator("#bench-files a")
+    expect(links).to_have_count(2)
+    hrefs = links.evaluate_all("links => links.map(a => a.href)")
+    assert sorted(h.rsplit(".", 1)[-1] for h in hrefs) == ["csv", "json"], hrefs
+    with page.expect_download() as download:
+        page.locator("#bench-files a[href$='.csv']").click()
+    csv = download.value.path().read_text()
+    assert csv.splitlines()[0].startswith("runner,batch_size,device,dtype,status,items_per_s")
+    assert len(csv.strip().splitlines()) == 5
+
+
+def test_benchmark_cancel_stops_and_the_app_keeps_serving(page):
+    _bench_settings(page, task="text-classification", n=2048, sizes="1,2,4,8", repeats=5)
+    page.locator("#bench-run").click()
+    expect(page.locator(".progress-text").first).to_be_visible(timeout=LONG)
+    started = time.monotonic()
+    page.locator("#bench-cancel").click()
+    toast = page.locator(".toast-body").first
+    expect(toast).to_contain_text("cancelled", timeout=LONG)
+    assert time.monotonic() - started < 60, "Cancel should stop after the current measurement"
+    # the queue is free again: a small run finishes
+    _bench_settings(page, task="text-classification", n=8, sizes="2", repeats=1)
+    page.locator("#bench-run").click()
+    expect(page.locator("#bench-summary")).to_contain_text("Best:", timeout=LONG)
