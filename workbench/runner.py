@@ -45,9 +45,11 @@ Progress = Callable[[int, "int | None"], None]
 
 #: Inputs read (and pre-processed) at a time; sorting by length happens within a window.
 DEFAULT_WINDOW = 2048
-#: The cost of one forward pass in padded token positions, by device type, when planning batches:
-#: on a CPU about the time to stream a small model's weights once; on a GPU the launch overhead.
-PASS_OVERHEAD = {"cpu": 48}
+#: The cost of one forward pass in padded token positions, by device type and dtype, for planning
+#: batches: on a CPU about the time to stream a small model's weights once, over the time of one
+#: token (half-precision tokens are ~2.5x cheaper, so a pass is worth more of them; measured with
+#: all-MiniLM-L6-v2 on the natural workload); on a GPU mostly the launch overhead.
+PASS_OVERHEAD = {("cpu", "float32"): 48, ("cpu", "bfloat16"): 128, ("cpu", "float16"): 128}
 PASS_OVERHEAD_ACCELERATOR = 1024
 #: Out-of-memory messages of RuntimeErrors raised by the backends (the accelerate list, plus MPS/XPU).
 OOM_MESSAGES = (
@@ -145,8 +147,8 @@ def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_toke
 
     ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
     per batch (rows × longest row; None: no cap). Within those caps batches are planned to cost
-    least, counting ``pass_overhead`` token positions per forward pass (``"auto"``: by device,
-    ``PASS_OVERHEAD``; None: fill every batch up to the caps). ``max_padding`` also forbids a
+    least, counting ``pass_overhead`` token positions per forward pass (``"auto"``: by device and
+    dtype, ``PASS_OVERHEAD``; None: fill every batch up to the caps). ``max_padding`` also forbids a
     batch whose padding exceeds that share of it (None: no such rule). ``kernels`` picks the
     linear-layer kernels: ``auto``, ``torch`` or ``onednn`` (``workbench.kernels``). ``window``
     is how many inputs are read and sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False``
@@ -195,8 +197,13 @@ def _pass_overhead(value: int | str | None, backend: Backend) -> int | None:
         if value is not None and (isinstance(value, str) or value < 0):
             raise ValueError(f"pass_overhead is a number of token positions >= 0, 'auto' or None; got {value!r}")
         return value
-    device = getattr(getattr(backend.model, "device", None), "type", "cpu")
-    return PASS_OVERHEAD.get(device, PASS_OVERHEAD_ACCELERATOR)
+    params = getattr(backend.model, "parameters", None)
+    first = next((p for p in params() if p.is_floating_point()), None) if callable(params) else None
+    if first is None:
+        return PASS_OVERHEAD[("cpu", "float32")]
+    if first.device.type != "cpu":
+        return PASS_OVERHEAD_ACCELERATOR
+    return PASS_OVERHEAD.get(("cpu", str(first.dtype).removeprefix("torch.")), PASS_OVERHEAD[("cpu", "float32")])
 
 
 def _windows(scheduler: "_Scheduler", iterator: Iterator[Any], window: int, stats: RunStats) -> Iterator[Any]:
