@@ -105,9 +105,21 @@ def test_cancel_returns_the_rows_so_far(manager):
         return len(calls) > 2
 
     with pytest.raises(BenchCancelled) as info:
-        run_benchmark(manager, _small(), should_stop=stop)
+        run_benchmark(manager, _small(repeats=2), should_stop=stop)
     partial = info.value.partial
     assert partial is not None and list(partial.table.columns) == COLUMNS
+    # asked before loading, then before each measurement: the first measurement is kept
+    assert len(partial.table) == 1 and partial.table.runs.tolist() == [1]
+    assert partial.table.status.tolist() == ["ok"] and partial.table.items_per_s.iloc[0] > 0
+
+
+def test_repeats_interleave_dtypes(manager):
+    """Each repeat runs every dtype in turn, so drift in the machine's speed hits all rows alike."""
+    seen: list[str] = []
+    run_benchmark(manager, _small(dtypes=("float32", "bfloat16"), batch_sizes=(2,), repeats=2, runners=("runner",)),
+                  progress=lambda f, what: seen.append(what))
+    measured = [w.split(":")[0] for w in seen if ", run " in w]
+    assert measured == ["cpu float32", "cpu bfloat16", "cpu float32", "cpu bfloat16"], seen
 
 
 def test_progress_goes_to_one(manager):

@@ -399,12 +399,37 @@ class _Measure:
     outputs: list[Any] | None = None
 
 
+@dataclass
+class _Combo:
+    """One device × dtype of a sweep: its pipeline, inputs, costs and a measure per runner × size."""
+
+    device: torch.device
+    dtype: str
+    pipe: Any
+    items: list[Any]
+    params: dict[str, Any]
+    options: dict[str, Any]
+    peak: float
+    costs: list[int]
+    lengths: list[int | None]
+    tokens: int | None
+    useful_flops: float
+    measures: dict[tuple[str, int], _Measure]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return str(self.device), self.dtype
+
+
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
                   should_stop: Callable[[], bool] | None = None) -> BenchResult:
-    """Measure ``config``'s sweep; see the module docstring for what each row holds."""
+    """Measure ``config``'s sweep; see the module docstring for what each row holds.
+
+    Every device × dtype is loaded and warmed up first; then each repeat runs every combination,
+    batch size and runner in turn (runners alternating order), so a machine that speeds up or slows
+    down during the sweep affects every row alike. All combinations stay loaded until the end."""
     import pandas as pd
 
-    from workbench.devices import resolve_device, resolve_dtype
     from workbench.runner import batch_sizes as parse_sizes
     from workbench.tasks import get_task
 
@@ -416,112 +441,124 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
     sizes = parse_sizes(config.batch_sizes)
-    model_name = resolve_bench_model(config.model)
     report = progress or (lambda fraction, what: None)
     stop = should_stop or (lambda: False)
-    combos = [(d, t) for d in config.devices for t in config.dtypes]
-    steps = max(1, len(combos) * (config.repeats + 1) * len(sizes) * len(config.runners))
-    done = 0
-    rows: list[dict[str, Any]] = []
+    pairs = [(d, t) for d in config.devices for t in config.dtypes]
+    steps = max(1, len(pairs) * (config.repeats + 1) * len(sizes) * len(config.runners))
     env = environment(manager, config)
-    reference: list[Any] | None = None
-    best_outputs: dict[tuple[str, str], list[Any]] = {}
+    combos: list[_Combo] = []
 
-    def partial() -> BenchResult:
-        table = pd.DataFrame(rows, columns=COLUMNS)
-        return BenchResult(table, env, recommend(table, {}), config)
+    def result() -> BenchResult:
+        rows, outputs = _rows(combos, sizes)
+        table = add_speedup(pd.DataFrame(rows, columns=COLUMNS))
+        return BenchResult(table, env, recommend(table, outputs), config)
 
-    for device_name, dtype_name in combos:
-        device = resolve_device(device_name)
-        dtype = resolve_dtype(dtype_name, device)
-        dname = str(dtype).removeprefix("torch.")
-        report(done / steps, f"loading {config.model or spec.name} on {device} in {dname}")
-        loaded = manager.load(spec.name, model_name, revision=config.revision, device=device_name, dtype=dname)
-        pipe = loaded.pipe
-        mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
-        work = make_workload(config.workload, spec.name, n=config.n, seed=config.seed, path=config.path,
-                             column=config.column, mask_token=mask)
-        params = {**work.params, **config.params}
-        env.setdefault("workload", work.description)
-        env.setdefault("params", {k: str(v) for k, v in params.items()})
-        env["model_path"] = loaded.source.path
-        env["model_revision"] = loaded.source.revision or _local_revision(loaded.source.path)
-        env["model_description"] = loaded.description
-        env["parameters"] = loaded.parameters
-        report(done / steps, f"measuring matmul peak on {device} in {dname}")
-        peaks = matmul_peaks(device, dtype)
-        peak = max(peaks.values())
-        env.setdefault("matmul_peak_gflops", {})[f"{device}/{dname}"] = round(peak / 1e9, 1)
-        env.setdefault("matmul_gflops_by_kernel", {})[f"{device}/{dname}"] = {k: round(v / 1e9, 1)
-                                                                              for k, v in peaks.items()}
-        chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
-        env.setdefault("runner_kernels", {})[f"{device}/{dname}"] = (
-            "onednn" if isinstance(chosen, OneDNNLinear) else "torch")
-        options = {"max_tokens": config.max_tokens, "kernels": config.kernels}
-        backend = make_backend(pipe, params)
-        per_item = backend.prepare(work.items)
-        pass_costs = [[backend.cost(p) for p in passes] for passes in per_item]
-        flat_costs = [c for cs in pass_costs for c in cs]
-        item_lengths = [cs[0] if len(cs) == 1 else None for cs in pass_costs]
-        tokens = sum(flat_costs) if backend.counts_tokens else None
-        try:
-            flops_of = flop_model(pipe, params, work.items)
-            useful_flops = sum(flops_of(c) for c in flat_costs)
-        except Exception:  # a model the counter cannot trace: no MFU, everything else still measured
-            useful_flops = float("nan")
-        model = getattr(pipe, "model", None)
-        measures = {(r, bs): _Measure() for bs in sizes for r in config.runners}
-
-        # warm-up: every runner once on a slice, at the smallest and largest batch size
-        warm = work.items[: min(len(work.items), 2 * max(sizes))]
-        for runner in config.runners:
-            for bs in {sizes[0], sizes[-1]}:
-                try:
-                    _call(runner, pipe, warm, bs, params, options)
-                except Exception as exc:
-                    if not is_oom(exc) and not isinstance(exc, OutOfMemoryError):
-                        raise
-        for rep in range(config.repeats):
-            order = list(config.runners) if rep % 2 == 0 else list(reversed(config.runners))
+    for i, (device_name, dtype_name) in enumerate(pairs):
+        if stop():
+            raise BenchCancelled(result())
+        combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env,
+                               lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
+    done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
+    for rep in range(config.repeats):
+        order = list(config.runners) if rep % 2 == 0 else list(reversed(config.runners))
+        for combo in combos:
             for bs in sizes:
                 for runner in order:
                     if stop():
-                        raise BenchCancelled(partial())
-                    m = measures[(runner, bs)]
+                        raise BenchCancelled(result())
+                    m = combo.measures[(runner, bs)]
                     done += 1
-                    report(done / steps, f"{device} {dname}: {runner}, batch {bs}, run {rep + 1}/{config.repeats}")
-                    if m.status != "ok":
-                        continue
-                    _measure(m, runner, pipe, model, device, work.items, bs, params, options,
-                             keep=rep == 0, task=spec.name, lengths=item_lengths, costs=flat_costs)
-        done += len(sizes) * len(config.runners)  # the warm-up's share of the progress
-        for (runner, bs), m in measures.items():
-            if runner == "plain" and dname == "float32" and bs == sizes[0] and reference is None \
-                    and m.outputs is not None and sizes[0] == 1:
-                reference = m.outputs
-        if reference is None:
-            first = measures.get(("plain", sizes[0])) or next(iter(measures.values()))
-            reference = first.outputs
-        for (runner, bs), m in measures.items():
-            if runner == "plain" and m.status == "ok":
-                m.padding_share = plain_padding(flat_costs, bs) if backend.counts_tokens else 0.0
-            rows.append(_row(runner, bs, str(device), dname, m, len(work.items), tokens, useful_flops, peak,
-                             reference))
-        ok_runs = [(m, r, bs) for (r, bs), m in measures.items() if m.status == "ok" and m.seconds and m.outputs]
-        if ok_runs:
-            best = min(ok_runs, key=lambda t: statistics.median(t[0].seconds))
-            best_outputs[(str(device), dname)] = best[0].outputs  # type: ignore[assignment]
-        del pipe, model, backend, per_item
-        gc.collect()
-
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table = add_speedup(table)
+                    report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, "
+                                         f"run {rep + 1}/{config.repeats}")
+                    if m.status == "ok":
+                        _measure(m, runner, combo, bs, keep=rep == 0, task=spec.name)
+    out = result()
     try:
         env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
     report(1.0, "done")
-    return BenchResult(table, env, recommend(table, best_outputs), config)
+    return out
+
+
+def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
+             sizes: list[int], env: dict[str, Any], report: Callable[[str], None]) -> _Combo:
+    """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up."""
+    from workbench.devices import resolve_device, resolve_dtype
+
+    device = resolve_device(device_name)
+    dname = str(resolve_dtype(dtype_name, device)).removeprefix("torch.")
+    report(f"loading {config.model or task} on {device} in {dname}")
+    loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
+                          dtype=dname)
+    pipe = loaded.pipe
+    mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
+    work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
+                         column=config.column, mask_token=mask)
+    params = {**work.params, **config.params}
+    env.setdefault("workload", work.description)
+    env.setdefault("params", {k: str(v) for k, v in params.items()})
+    env["model_path"] = loaded.source.path
+    env["model_revision"] = loaded.source.revision or _local_revision(loaded.source.path)
+    env["model_description"] = loaded.description
+    env["parameters"] = loaded.parameters
+    where = f"{device}/{dname}"
+    report(f"measuring matmul peak on {device} in {dname}")
+    peaks = matmul_peaks(device, getattr(torch, dname))
+    env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
+    env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
+    chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
+    env.setdefault("runner_kernels", {})[where] = "onednn" if isinstance(chosen, OneDNNLinear) else "torch"
+    backend = make_backend(pipe, params)
+    pass_costs = [[backend.cost(p) for p in passes] for passes in backend.prepare(work.items)]
+    costs = [c for cs in pass_costs for c in cs]
+    try:
+        flops_of = flop_model(pipe, params, work.items)
+        useful_flops = sum(flops_of(c) for c in costs)
+    except Exception:  # a model the counter cannot trace: no MFU, everything else still measured
+        useful_flops = float("nan")
+    options = {"max_tokens": config.max_tokens, "kernels": config.kernels}
+    lengths = [cs[0] if len(cs) == 1 else None for cs in pass_costs]
+    combo = _Combo(device, dname, pipe, work.items, params, options, max(peaks.values()), costs, lengths,
+                   sum(costs) if backend.counts_tokens else None, useful_flops,
+                   {(r, bs): _Measure() for bs in sizes for r in config.runners})
+    # warm-up: every runner once on a slice, at the smallest and largest batch size
+    report(f"warming up on {device} in {dname}")
+    warm = work.items[: min(len(work.items), 2 * max(sizes))]
+    for runner in config.runners:
+        for bs in {sizes[0], sizes[-1]}:
+            try:
+                _call(runner, pipe, warm, bs, params, combo.options)
+            except Exception as exc:
+                if not is_oom(exc) and not isinstance(exc, OutOfMemoryError):
+                    raise
+    return combo
+
+
+def _rows(combos: list[_Combo], sizes: list[int]) -> tuple[list[dict[str, Any]], dict[tuple[str, str], list[Any]]]:
+    """The table's rows for every measure with at least one run, and each combination's best
+    outputs (for comparing dtypes). Outputs are compared with the unbatched plain pipeline in
+    float32 when that ran, else with the first plain row."""
+    reference: list[Any] | None = None
+    for combo in combos:
+        m = combo.measures.get(("plain", sizes[0]))
+        if reference is None and combo.dtype == "float32" and sizes[0] == 1 and m is not None and m.outputs:
+            reference = m.outputs
+    if reference is None:
+        firsts = [m.outputs for c in combos for m in c.measures.values() if m.outputs is not None]
+        reference = firsts[0] if firsts else None
+    rows, outputs = [], {}
+    for combo in combos:
+        measured = {k: m for k, m in combo.measures.items() if m.seconds or m.status != "ok"}
+        for (runner, bs), m in measured.items():
+            if runner == "plain" and m.status == "ok":
+                m.padding_share = plain_padding(combo.costs, bs) if combo.tokens is not None else 0.0
+            rows.append(_row(runner, bs, str(combo.device), combo.dtype, m, len(combo.items), combo.tokens,
+                             combo.useful_flops, combo.peak, reference))
+        ok = [m for m in measured.values() if m.status == "ok" and m.seconds and m.outputs]
+        if ok:
+            outputs[combo.key] = min(ok, key=lambda m: statistics.median(m.seconds)).outputs
+    return rows, outputs
 
 
 def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, Any], options: dict[str, Any],
@@ -535,9 +572,8 @@ def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, A
     return out.results
 
 
-def _measure(m: _Measure, runner: str, pipe: Any, model: Any, device: torch.device, items: list[Any], bs: int,
-             params: dict[str, Any], options: dict[str, Any], *, keep: bool, task: str,
-             lengths: list[int | None], costs: list[int]) -> None:
+def _measure(m: _Measure, runner: str, combo: _Combo, bs: int, *, keep: bool, task: str) -> None:
+    pipe, device, model = combo.pipe, combo.device, getattr(combo.pipe, "model", None)
     gc.collect()
     info: dict[str, Any] = {}
     timer = ForwardTimer(model, device) if isinstance(model, torch.nn.Module) else None
@@ -547,7 +583,7 @@ def _measure(m: _Measure, runner: str, pipe: Any, model: Any, device: torch.devi
                 timer.__enter__()
             try:
                 start = time.perf_counter()
-                out = _call(runner, pipe, items, bs, params, options, info)
+                out = _call(runner, pipe, combo.items, bs, combo.params, combo.options, info)
                 _sync(device)
                 seconds = time.perf_counter() - start
             finally:
@@ -572,7 +608,7 @@ def _measure(m: _Measure, runner: str, pipe: Any, model: Any, device: torch.devi
             m.latencies += stats.batch_seconds
             m.forward_calls = stats.forward_passes
     if keep:
-        m.outputs = [digest(task, o, n) for o, n in zip(out, lengths)]
+        m.outputs = [digest(task, o, n) for o, n in zip(out, combo.lengths)]
     del out
 
 
@@ -657,8 +693,8 @@ def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) 
             text += f", {name} {value:.3f}" if name == "cosine" else f", {name} for {value:.0%} of inputs"
         plain_base = ok[(ok["runner"] == "plain") & (ok["dtype"] == base["dtype"])]
         if ratio >= 1 and not plain_base.empty and other["runner"] == "runner":
-            text += (f" (our runner in {other['dtype']}: {other['items_per_s'] / plain_base['items_per_s'].max():.1f}× "
-                     f"plain {base['dtype']}'s best)")
+            times = other["items_per_s"] / plain_base["items_per_s"].max()
+            text += f" (our runner in {other['dtype']}: {times:.1f}× plain {base['dtype']}'s best)"
         parts.append(text + ".")
     return " ".join(parts)
 
