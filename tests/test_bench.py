@@ -279,3 +279,12 @@ def test_peak_memory_of_a_run_is_not_hidden_by_what_an_earlier_run_freed(manager
     with PeakMemory(cpu) as ours:
         run_batch(pipe, texts, batch_size=8, truncation=True)
     assert plain.peak_mb > ours.peak_mb > 15, (plain.peak_mb, ours.peak_mb)
+
+
+def test_peak_memory_catches_a_brief_spike():
+    from workbench.bench import PeakMemory
+
+    with PeakMemory(torch.device("cpu")) as mem:
+        spike = torch.ones(25 * 2**20)  # 100 MB, alive for a few milliseconds
+        del spike
+    assert 95 < mem.peak_mb < 200, mem.peak_mb

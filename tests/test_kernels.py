@@ -37,6 +37,26 @@ def test_onednn_linear_gives_torchs_numbers_and_really_runs():
     assert len(_onednn_calls(prof)) == 3
 
 
+def test_model_weights_are_packed_once_per_version():
+    from workbench.kernels import pack_weight
+
+    layer = torch.nn.Linear(64, 32)
+    conv_weight = torch.nn.Parameter(torch.randn(64, 32))  # GPT-2's Conv1D keeps [in, out]
+    x = torch.randn(5, 64)
+    with torch.inference_mode():
+        first = pack_weight(layer.weight)
+        assert pack_weight(layer.weight) is first
+        assert pack_weight(conv_weight, transposed=True) is pack_weight(conv_weight, transposed=True)
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # changed in place: a new version, packed again
+    with torch.inference_mode():
+        assert pack_weight(layer.weight) is not first
+        with linear_kernels("cpu", torch.float32, "onednn"):
+            got, got_conv = layer(x), torch.addmm(layer.bias[:32], x, conv_weight)
+        torch.testing.assert_close(got, F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got_conv, x @ conv_weight + layer.bias[:32], rtol=1e-5, atol=1e-5)
+
+
 def test_torch_kernels_and_other_dtypes_are_left_alone():
     x, w = torch.randn(4, 8), torch.randn(2, 8)
     with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:

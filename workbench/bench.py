@@ -123,13 +123,20 @@ def matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size: int | N
 def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
                  seconds: float = 0.6) -> dict[str, float]:
     """FLOP/s of square products in ``dtype`` per kernel: ``torch`` (``a @ b``) and, on a CPU with
-    oneDNN, ``onednn`` (``workbench.kernels``)."""
-    from workbench.kernels import _onednn_linear, onednn_linear_available
+    oneDNN, ``onednn`` (``workbench.kernels``: the weight packed once)."""
+    from workbench.kernels import PACK_ROWS, _onednn_linear, onednn_linear_available
 
     device = torch.device(device)
     kernels: dict[str, Callable[[torch.Tensor, torch.Tensor], Any]] = {"torch": lambda a, b: a @ b}
     if device.type == "cpu" and onednn_linear_available():
-        kernels["onednn"] = lambda a, b: _onednn_linear(a, b, None)
+        packed: list[torch.Tensor] = []  # [b, b packed]: packed once, as the runner packs a model's weights
+
+        def onednn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            if not packed or packed[0] is not b:
+                packed[:] = [b, torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)]
+            return _onednn_linear(a, packed[1], None)
+
+        kernels["onednn"] = onednn
     sizes = [size] if size else ([4096, 8192] if device.type == "cuda" else [1024, 2048])
     best = dict.fromkeys(kernels, 0.0)
     for n in sizes:
@@ -149,6 +156,7 @@ def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | 
                     if time.perf_counter() - start > seconds / len(sizes) / len(kernels) and reps >= 3:
                         break
         del a, b
+    kernels.clear()
     return best
 
 
@@ -160,12 +168,18 @@ def _sync(device: torch.device) -> None:
 
 
 class PeakMemory:
-    """Peak memory during a block, in MB above what was in use when it started: the process's
-    RSS sampled every few ms on CPU, ``torch.cuda.max_memory_allocated`` on a GPU."""
+    """Peak memory during a block, in MB above what was in use when it started.
+
+    On a GPU: ``torch.cuda.max_memory_allocated``. On a CPU: the process's peak RSS — on Linux the
+    kernel's own high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``), exact and
+    free; elsewhere RSS sampled every ``interval`` seconds by a thread (which costs the block some
+    CPU time). Freed heap pages are handed back first, so memory an earlier block freed does not
+    hide this block's peak."""
 
     def __init__(self, device: torch.device, interval: float = 0.005) -> None:
         self.device, self.interval = device, interval
         self.peak_mb = 0.0
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> "PeakMemory":
         if self.device.type == "cuda":
@@ -177,6 +191,9 @@ class PeakMemory:
 
         _trim_heap()
         self._proc = psutil.Process()
+        if _reset_peak_rss():
+            self._base = _status_kb("VmRSS") * 1024
+            return self
         self._base = self._peak = self._proc.memory_info().rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -192,10 +209,32 @@ class PeakMemory:
             torch.cuda.synchronize(self.device)
             self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
             return
+        if self._thread is None:
+            self.peak_mb = max(0.0, (_status_kb("VmHWM") * 1024 - self._base) / 2**20)
+            return
         self._stop.set()
         self._thread.join()
         self._peak = max(self._peak, self._proc.memory_info().rss)
         self.peak_mb = (self._peak - self._base) / 2**20
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process to its current RSS (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kb("VmHWM") > 0
+    except OSError:
+        return False
+
+
+def _status_kb(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (0 when it is not there)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def _trim_heap() -> None:

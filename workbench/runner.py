@@ -9,12 +9,14 @@ is what the pipeline returns for that item in a list call), but
   plus its padded positions (``plan_batches``, an exact dynamic programme), within
   ``batch_size`` rows and the ``max_tokens`` budget;
 - on a CPU where oneDNN's linear layer is faster than torch's default (``workbench.kernels``), runs
-  the model's linear layers with it — same float32 numbers, in this thread only;
+  the model's linear layers with it, weights packed once — IEEE float32 as well (results equal
+  torch's to rounding), in this thread only;
 - counts ``batch_size`` in forward passes (a QA context with three windows is three passes);
 - streams: a generator or a dataset column is read in windows, so memory stays bounded
   (``iter_batch`` yields results in the caller's order as each window finishes);
-- backs off on out-of-memory: the batch is split and retried, the smaller size is kept for the
-  rest of the run, and ``stats.oom_backoffs`` says it happened; other errors propagate;
+- backs off on out-of-memory: the batch size is halved and kept for the rest of the run, the
+  batch runs again in chunks of that size, and ``stats.oom_backoffs`` says it happened; other
+  errors propagate;
 - reports progress through ``progress(done, total)`` (``total`` is None for a generator).
 
 Feature-extraction results are float32 numpy arrays trimmed to each input's real tokens
