@@ -67,7 +67,11 @@ def test_environment_and_saved_files(classifier_result, tmp_path):
         assert env.get(key), key
     assert set(env["matmul_peak_gflops"]) == {"cpu/float32", "cpu/bfloat16"}
     paths = classifier_result.save(tmp_path)
-    assert set(paths) == {"csv", "json", "png"} and all(p.stat().st_size > 0 for p in paths.values())
+    assert set(paths) == {"csv", "json", "md", "png"} and all(p.stat().st_size > 0 for p in paths.values())
+    md = paths["md"].read_text().splitlines()
+    rows = [x for x in md if x.startswith("| ")][1:]  # after the header
+    assert md[0].startswith("| runner ") and len(rows) == len(classifier_result.table)
+    assert classifier_result.recommendation in md
     back = pd.read_csv(paths["csv"])
     assert list(back.columns) == COLUMNS and len(back) == len(classifier_result.table)
     data = json.loads(paths["json"].read_text())

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from workbench.kernels import KernelChoice, OneDNNLinear, kernel_choice, linear_kernels, onednn_linear_available
+from workbench.kernels import KernelChoice, CpuKernels, kernel_choice, linear_kernels, onednn_linear_available
 from workbench.runner import run_batch
 
 pytestmark = pytest.mark.skipif(not onednn_linear_available(), reason="this torch build has no oneDNN")
@@ -55,6 +55,35 @@ def test_model_weights_are_packed_once_per_version():
             got, got_conv = layer(x), torch.addmm(layer.bias[:32], x, conv_weight)
         torch.testing.assert_close(got, F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(got_conv, x @ conv_weight + layer.bias[:32], rtol=1e-5, atol=1e-5)
+
+
+FLASH_OP = "aten::_scaled_dot_product_flash_attention_for_cpu"
+
+
+def test_short_half_precision_attention_skips_the_flash_kernel():
+    from workbench.kernels import SMALL_ATTENTION, small_attention
+
+    gen = torch.Generator().manual_seed(0)
+
+    def qkv(length: int) -> list[torch.Tensor]:
+        return [torch.randn(3, 4, length, 16, generator=gen).to(torch.bfloat16) for _ in range(3)]
+
+    short, long = qkv(SMALL_ATTENTION), qkv(SMALL_ATTENTION + 1)
+    mask = torch.ones(3, 1, SMALL_ATTENTION, SMALL_ATTENTION, dtype=torch.bool)
+    mask[0, :, :, -5:] = False  # padding keys of the first sequence
+    with torch.inference_mode():
+        expected = F.scaled_dot_product_attention(*short, attn_mask=mask)
+        with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.bfloat16, "onednn"):
+            got = F.scaled_dot_product_attention(*short, attn_mask=mask)
+            F.scaled_dot_product_attention(*long)
+    flash_calls = [e for e in prof.events() if e.name == FLASH_OP]
+    assert len(flash_calls) == 1  # the long one only
+    torch.testing.assert_close(got.float(), expected.float(), atol=2e-2, rtol=2e-2)
+    # where it does not apply, it says so and SDPA runs: float32, causal, a query with every key masked
+    assert small_attention(*[t.float() for t in short]) is None
+    assert small_attention(*short, is_causal=True) is None
+    mask[1, :, 3, :] = False
+    assert small_attention(*short, attn_mask=mask) is None
 
 
 def test_torch_kernels_and_other_dtypes_are_left_alone():
@@ -107,10 +136,10 @@ def test_auto_measures_once_and_can_be_turned_off(monkeypatch):
     assert choice.torch_gflops > 0 and choice.onednn_gflops is not None
     assert kernel_choice(torch.float32) is choice
     auto = linear_kernels("cpu", torch.float32)
-    assert isinstance(auto, OneDNNLinear) == (choice.kernel == "onednn")
+    assert isinstance(auto, CpuKernels) == (choice.kernel == "onednn")
     monkeypatch.setenv("WORKBENCH_KERNELS", "torch")
-    assert not isinstance(linear_kernels("cpu", torch.float32), OneDNNLinear)
-    assert not isinstance(linear_kernels("meta", torch.float32, "onednn"), OneDNNLinear)
+    assert not isinstance(linear_kernels("cpu", torch.float32), CpuKernels)
+    assert not isinstance(linear_kernels("meta", torch.float32, "onednn"), CpuKernels)
 
 
 def test_auto_keeps_torchs_kernels_for_tiny_models(manager):
@@ -119,9 +148,9 @@ def test_auto_keeps_torchs_kernels_for_tiny_models(manager):
     tiny = manager.get("text-classification").model
     minilm = manager.get("feature-extraction").model
     assert largest_linear(tiny) < MIN_LINEAR_WEIGHT <= largest_linear(minilm) == 384 * 1536
-    assert not isinstance(model_kernels(tiny), OneDNNLinear)
-    assert isinstance(model_kernels(tiny, "onednn"), OneDNNLinear)
-    assert isinstance(model_kernels(minilm), OneDNNLinear) == (kernel_choice(torch.float32).kernel == "onednn")
+    assert not isinstance(model_kernels(tiny), CpuKernels)
+    assert isinstance(model_kernels(tiny, "onednn"), CpuKernels)
+    assert isinstance(model_kernels(minilm), CpuKernels) == (kernel_choice(torch.float32).kernel == "onednn")
 
 
 def test_runner_gives_the_same_embeddings_with_either_kernel(manager):

@@ -33,7 +33,7 @@ import torch
 
 from workbench.batching import make_backend
 from workbench.errors import OutOfMemoryError, WorkbenchError
-from workbench.kernels import OneDNNLinear, model_kernels
+from workbench.kernels import CpuKernels, model_kernels
 from workbench.runner import is_oom, run_batch
 from workbench.workloads import Workload, make_workload
 
@@ -46,6 +46,10 @@ RUNNERS = ("plain", "runner")
 COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "seconds", "runs"]
+#: The columns of ``BenchResult.to_markdown``.
+MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+                    "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
+                    "same_labels"]
 #: Progress callback of a benchmark: ``progress(fraction_done, what_is_running)``.
 BenchProgress = Callable[[float, str], None]
 
@@ -96,13 +100,24 @@ class BenchResult:
         return {"environment": self.environment, "config": asdict(self.config), "recommendation": self.recommendation,
                 "rows": rows}
 
+    def to_markdown(self) -> str:
+        """The main columns as a Markdown table, then the recommendation and the environment."""
+        env = self.environment
+        shown = self.table[[c for c in MARKDOWN_COLUMNS if c in self.table.columns]]
+        facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "cpu", "torch",
+                                            "transformers", "matmul_peak_gflops", "runner_kernels", "commit", "date")
+                 if env.get(k) is not None]
+        return "\n\n".join([shown.to_markdown(index=False), self.recommendation, " · ".join(map(str, facts))]) + "\n"
+
     def save(self, out_dir: str | Path, *, plot: bool = True) -> dict[str, Path]:
-        """Write ``bench.csv``, ``bench.json`` and (with ``plot``) ``bench.png`` into ``out_dir``."""
+        """Write ``bench.csv``, ``bench.json``, ``bench.md`` and (with ``plot``) ``bench.png``
+        into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"csv": out / "bench.csv", "json": out / "bench.json"}
+        paths = {"csv": out / "bench.csv", "json": out / "bench.json", "md": out / "bench.md"}
         self.table.to_csv(paths["csv"], index=False)
         paths["json"].write_text(json.dumps(self.to_json(), indent=1, default=str))
+        paths["md"].write_text(self.to_markdown())
         if plot:
             paths["png"] = out / "bench.png"
             save_plot(self, paths["png"])
@@ -547,7 +562,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
     chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
-    env.setdefault("runner_kernels", {})[where] = "onednn" if isinstance(chosen, OneDNNLinear) else "torch"
+    env.setdefault("runner_kernels", {})[where] = "onednn" if isinstance(chosen, CpuKernels) else "torch"
     backend = make_backend(pipe, params)
     pass_costs = [[backend.cost(p) for p in passes] for passes in backend.prepare(work.items)]
     costs = [c for cs in pass_costs for c in cs]

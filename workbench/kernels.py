@@ -9,7 +9,8 @@ call to oneDNN, because the weights are packed into oneDNN's layout once instead
 manager that routes ``F.linear`` and ``torch.addmm`` to the faster one. It is a
 ``TorchFunctionMode``, so it acts in the calling thread only: a plain pipeline running in another
 thread is untouched. The packed weights are a second copy of the linear layers' weights, kept
-while the model lives.
+while the model lives. In half precision the same mode also runs attention over short sequences
+(≤ 32 tokens) as plain matmuls, where SDPA's flash kernel is 2-3× slower on a CPU.
 
 >>> import torch
 >>> with linear_kernels("cpu", torch.float32, "onednn"):
@@ -39,6 +40,9 @@ MIN_GAIN = 1.02
 MIN_LINEAR_WEIGHT = 256 * 256
 #: The probes: 256 and 2048 tokens through a small BERT's FFN projections (384 -> 1536 -> 384).
 PROBE_SHAPES = ((256, 384, 1536), (2048, 1536, 384))
+#: In half precision, attention over at most this many tokens skips SDPA's flash kernel.
+SMALL_ATTENTION = 32
+HALF = (torch.bfloat16, torch.float16)
 #: Weights are packed into oneDNN's blocked layout once, for batches of about this many rows.
 PACK_ROWS = 1024
 
@@ -127,10 +131,12 @@ def kernel_choice(dtype: torch.dtype) -> KernelChoice:
         return _choices.setdefault(dtype, choice)
 
 
-class OneDNNLinear(TorchFunctionMode):
+class CpuKernels(TorchFunctionMode):
     """Routes CPU ``F.linear`` and 2-D ``torch.addmm`` (GPT-2's Conv1D) in ``dtype`` to oneDNN
-    when no gradient is being recorded; every other call runs as it would. A model's weights
-    (``nn.Parameter``) are packed once (``pack_weight``), other weights are used as they are."""
+    when no gradient is being recorded; a model's weights (``nn.Parameter``) are packed once
+    (``pack_weight``), other weights are used as they are. In half precision, attention over at
+    most ``SMALL_ATTENTION`` tokens runs as two matmuls and a float32 softmax, 2-3× faster there
+    than SDPA's flash kernel (``small_attention``). Every other call runs as it would."""
 
     def __init__(self, dtype: torch.dtype) -> None:
         super().__init__()
@@ -149,12 +155,37 @@ class OneDNNLinear(TorchFunctionMode):
                 if isinstance(weight, torch.nn.Parameter):
                     weight = pack_weight(weight)
                 return _onednn_linear(x, weight, bias)
+        elif func is F.scaled_dot_product_attention and self.dtype in HALF and not torch.is_grad_enabled():
+            out = small_attention(*args, **kwargs)
+            if out is not None:
+                return out
         elif func is torch.addmm and not torch.is_grad_enabled() and len(args) == 3 and not kwargs:
             bias, x, weight = args
             if self._fits(bias, x, weight) and x.dim() == 2 and weight.dim() == 2 and bias.dim() == 1:
                 packed = pack_weight(weight, transposed=True) if isinstance(weight, torch.nn.Parameter) else weight.t()
                 return _onednn_linear(x, packed, bias)
         return func(*args, **kwargs)
+
+
+def small_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                    dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                    enable_gqa: bool = False) -> torch.Tensor | None:
+    """``F.scaled_dot_product_attention`` for short half-precision CPU sequences (at most
+    ``SMALL_ATTENTION`` queries and keys) as ``softmax(q·kᵀ·scale + mask)·v`` with a float32
+    softmax; None where that does not apply (longer sequences, dropout, causal, grouped heads, a
+    query row with every key masked) so the caller runs SDPA."""
+    if dropout_p or is_causal or enable_gqa or query.device.type != "cpu" or query.dtype not in HALF:
+        return None
+    if query.dim() != 4 or query.shape[-2] > SMALL_ATTENTION or key.shape[-2] > SMALL_ATTENTION:
+        return None
+    if attn_mask is not None:
+        allowed = attn_mask if attn_mask.dtype == torch.bool else attn_mask > float("-inf")
+        if not bool(allowed.any(-1).all()):
+            return None
+    scores = torch.matmul(query, key.transpose(-1, -2)) * (scale if scale is not None else query.shape[-1] ** -0.5)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else scores + attn_mask
+    return torch.matmul(torch.softmax(scores, -1, dtype=torch.float32).to(query.dtype), value)
 
 
 def linear_kernels(device: torch.device | str, dtype: torch.dtype, kernels: str = "auto") -> ContextManager[Any]:
@@ -169,7 +200,7 @@ def linear_kernels(device: torch.device | str, dtype: torch.dtype, kernels: str 
         return contextlib.nullcontext()
     if kernels == "auto" and kernel_choice(dtype).kernel != "onednn":
         return contextlib.nullcontext()
-    return OneDNNLinear(dtype)
+    return CpuKernels(dtype)
 
 
 def model_kernels(model: Any, kernels: str = "auto") -> ContextManager[Any]:

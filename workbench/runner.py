@@ -41,7 +41,7 @@ import numpy as np
 
 from workbench.batching import Backend, Features, make_backend
 from workbench.errors import OutOfMemoryError
-from workbench.kernels import OneDNNLinear, model_kernels
+from workbench.kernels import CpuKernels, model_kernels
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -187,7 +187,7 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
     stats.counts_tokens = backend.counts_tokens
     stats.pass_overhead = _pass_overhead(pass_overhead, backend) if sort else None
     context = model_kernels(backend.model, kernels)
-    stats.kernels = "onednn" if isinstance(context, OneDNNLinear) else "torch"
+    stats.kernels = "onednn" if isinstance(context, CpuKernels) else "torch"
     total = len(inputs) if isinstance(inputs, Sized) else None
     window = max(1, window or DEFAULT_WINDOW)
     scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None, context)
