@@ -11,6 +11,7 @@ renderers draw on), and raises ``WorkbenchError`` subclasses whose messages are 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -246,6 +247,20 @@ def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchErro
 # Running
 
 
+@contextlib.contextmanager
+def explained(spec: TaskSpec, loaded: Loaded) -> Iterator[None]:
+    """Runs the block, turning a library error that ``explain`` knows into its clear
+    ``WorkbenchError``; our own errors and unknown ones propagate as they are."""
+    try:
+        yield
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        if (err := explain(exc, spec, loaded)) is None:
+            raise
+        raise err from exc
+
+
 def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
           device: str, dtype: str) -> tuple[Loaded, float]:
     start = time.perf_counter()
@@ -296,14 +311,8 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype)
     t1 = time.perf_counter()
-    try:
+    with explained(spec, loaded):
         output = caller_for(spec)(loaded.pipe, decoded, dict(kwargs), dict(post))
-    except WorkbenchError:
-        raise
-    except Exception as exc:
-        if (err := explain(exc, spec, loaded)) is None:
-            raise
-        raise err from exc
     inference_s = time.perf_counter() - t1
     return RunResult(
         spec.name, loaded.key.model, output, decoded,
@@ -335,7 +344,7 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
     base = RunResult(spec.name, loaded.key.model, None, decoded, {"load_s": load_s}, loaded.device, loaded.dtype,
                      code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
                      _warnings(loaded, check_empty=False), loaded.random_weights, loaded.description)
-    try:
+    with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
             timings = {"load_s": load_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
             if u.time_to_first_token_s is not None:
@@ -344,12 +353,6 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
                 timings["tokens_per_s"] = u.tokens_per_s
             text = prompt + u.text if full_text else u.text
             yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped)
-    except WorkbenchError:
-        raise
-    except Exception as exc:
-        if (err := explain(exc, spec, loaded)) is None:
-            raise
-        raise err from exc
 
 
 # ---------------------------------------------------------------------------------------------
