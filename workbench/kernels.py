@@ -75,16 +75,18 @@ def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
 
 def pack_weight(weight: torch.Tensor, *, transposed: bool = False) -> torch.Tensor:
     """``weight`` (``[out, in]``; ``[in, out]`` with ``transposed``) in oneDNN's blocked layout,
-    packed once per weight and version: the packed copy lives as long as the weight."""
+    packed once per weight and version: the packed copy lives as long as the weight. A weight made
+    under ``torch.inference_mode()`` has no version counter; it is packed once."""
+    version = None if weight.is_inference() else weight._version
     with _lock:
         entry = _packed.setdefault(weight, {})
         hit = entry.get(transposed)
-        if hit is not None and hit[0] == weight._version:
+        if hit is not None and hit[0] == version:
             return hit[1]
     dense = (weight.t() if transposed else weight).detach().contiguous()
     packed = torch.ops.mkldnn._reorder_linear_weight(dense, PACK_ROWS)
     with _lock:
-        _packed.setdefault(weight, {})[transposed] = (weight._version, packed)
+        _packed.setdefault(weight, {})[transposed] = (version, packed)
     return packed
 
 
