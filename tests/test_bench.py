@@ -102,19 +102,33 @@ def test_oom_rows(manager):
 
 
 def test_cancel_returns_the_rows_so_far(manager):
-    calls = []
+    seen: list[str] = []
 
-    def stop() -> bool:
-        calls.append(1)
-        return len(calls) > 2
+    def stop() -> bool:  # asked before each measurement: stop once the first timed run is done
+        return sum(", run " in what for what in seen) >= 1
 
     with pytest.raises(BenchCancelled) as info:
-        run_benchmark(manager, _small(repeats=2), should_stop=stop)
+        run_benchmark(manager, _small(repeats=2), should_stop=stop, progress=lambda f, what: seen.append(what))
     partial = info.value.partial
     assert partial is not None and list(partial.table.columns) == COLUMNS
-    # asked before loading, then before each measurement: the first measurement is kept
+    # every row's untimed peak-memory run came first; of the timed runs, only the first one ran
+    assert sum("peak memory" in what for what in seen) == 4
     assert len(partial.table) == 1 and partial.table.runs.tolist() == [1]
     assert partial.table.status.tolist() == ["ok"] and partial.table.items_per_s.iloc[0] > 0
+    assert partial.table.peak_mem_mb.iloc[0] > 0
+
+
+def test_timed_runs_are_not_the_peak_memory_runs(manager):
+    """Measuring peak RSS hands the heap's free pages back, which slows the run after it; so each
+    row's peak memory comes from its own untimed run before the timed repeats."""
+    seen: list[str] = []
+    result = run_benchmark(manager, _small(batch_sizes=(2,), repeats=2),
+                           progress=lambda f, what: seen.append(what))
+    runs = [w.split(": ", 1)[1] for w in seen if w.startswith("cpu float32: ")]
+    assert runs == ["plain, batch 2, peak memory", "runner, batch 2, peak memory",
+                    "plain, batch 2, run 1/2", "runner, batch 2, run 1/2",
+                    "runner, batch 2, run 2/2", "plain, batch 2, run 2/2"], seen
+    assert result.table.runs.tolist() == [2, 2] and (result.table.peak_mem_mb > 0).all()
 
 
 def test_repeats_interleave_dtypes(manager):

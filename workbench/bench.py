@@ -1,8 +1,8 @@
 """Benchmark: plain pipeline batching against our runner, on the same inputs, in the same process.
 
 For each device × dtype × batch size, ``run_benchmark`` times ``pipe(items, batch_size=N)``
-(plain) and ``run_batch(pipe, items, batch_size=N)`` (runner), interleaved, after a warm-up, and
-reports per row: items/s and tokens/s (medians over repeats), forward-call latency p50/p95, peak
+(plain) and ``run_batch(pipe, items, batch_size=N)`` (runner), interleaved, after a warm-up and
+one untimed run per row that measures its peak memory, and reports per row: items/s and tokens/s (medians over repeats), forward-call latency p50/p95, peak
 memory (process RSS on CPU, ``torch.cuda.max_memory_allocated`` on GPU), padding share, status,
 model FLOP utilisation (useful FLOPs — real tokens only, counted with torch's FlopCounterMode —
 per second, over the matmul FLOP/s measured on the same device and dtype in the same run), and
@@ -16,6 +16,7 @@ how far the outputs are from the unbatched plain pipeline's (max abs difference,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -479,9 +480,12 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                   should_stop: Callable[[], bool] | None = None) -> BenchResult:
     """Measure ``config``'s sweep; see the module docstring for what each row holds.
 
-    Every device × dtype is loaded and warmed up first; then each repeat runs every combination,
-    batch size and runner in turn (runners alternating order), so a machine that speeds up or slows
-    down during the sweep affects every row alike. All combinations stay loaded until the end."""
+    Every device × dtype is loaded and warmed up first. Then every row runs once untimed, for its
+    peak memory and its outputs: measuring peak RSS hands the heap's free pages back first, and the
+    run after that pays page faults a process in steady state does not (the runner ran up to 40%
+    slower right after a plain run). Then each repeat times every combination, batch size and runner
+    in turn (runners alternating order), so a machine that speeds up or slows down during the sweep
+    affects every row alike. All combinations stay loaded until the end."""
     import pandas as pd
 
     from workbench.runner import batch_sizes as parse_sizes
@@ -498,7 +502,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     report = progress or (lambda fraction, what: None)
     stop = should_stop or (lambda: False)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]
-    steps = max(1, len(pairs) * (config.repeats + 1) * len(sizes) * len(config.runners))
+    steps = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(config.runners))
     env = environment(manager, config)
     combos: list[_Combo] = []
 
@@ -513,8 +517,8 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env,
                                lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
     done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
-    for rep in range(config.repeats):
-        order = list(config.runners) if rep % 2 == 0 else list(reversed(config.runners))
+    for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
+        order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
         for combo in combos:
             for bs in sizes:
                 for runner in order:
@@ -522,10 +526,10 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                         raise BenchCancelled(result())
                     m = combo.measures[(runner, bs)]
                     done += 1
-                    report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, "
-                                         f"run {rep + 1}/{config.repeats}")
+                    what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
+                    report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
                     if m.status == "ok":
-                        _measure(m, runner, combo, bs, keep=rep == 0, task=spec.name)
+                        _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
     out = result()
     try:
         env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -626,44 +630,40 @@ def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, A
     return out.results
 
 
-def _measure(m: _Measure, runner: str, combo: _Combo, bs: int, *, keep: bool, task: str) -> None:
+def _measure(m: _Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, task: str) -> None:
+    """One run of a row: timed (seconds, forward latencies, the runner's stats), or untimed for its
+    peak memory (``PeakMemory``) and its outputs."""
     pipe, device, model = combo.pipe, combo.device, getattr(combo.pipe, "model", None)
     gc.collect()
     info: dict[str, Any] = {}
-    timer = ForwardTimer(model, device) if isinstance(model, torch.nn.Module) else None
+    timer = ForwardTimer(model, device) if timed and isinstance(model, torch.nn.Module) else None
     try:
-        with PeakMemory(device) as mem:
-            if timer:
-                timer.__enter__()
-            try:
-                start = time.perf_counter()
-                out = _call(runner, pipe, combo.items, bs, combo.params, combo.options, info)
-                _sync(device)
-                seconds = time.perf_counter() - start
-            finally:
-                if timer:
-                    timer.__exit__()
+        with (contextlib.nullcontext() if timed else PeakMemory(device)) as mem, (timer or contextlib.nullcontext()):
+            start = time.perf_counter()
+            out = _call(runner, pipe, combo.items, bs, combo.params, combo.options, info)
+            _sync(device)
+            seconds = time.perf_counter() - start
     except Exception as exc:
         if is_oom(exc) or isinstance(exc, OutOfMemoryError):
             m.status = "oom"
             gc.collect()
             return
         raise
-    m.seconds.append(seconds)
-    m.peak_mb = max(m.peak_mb, mem.peak_mb)
-    if timer:
-        m.latencies += timer.latencies
-        m.forward_calls = len(timer.latencies)
     stats = info.get("stats")
     if stats is not None:
         m.final_batch_size, m.oom_backoffs = stats.final_batch_size, max(m.oom_backoffs, stats.oom_backoffs)
         m.padding_share = stats.padding_share
-        if not timer:
-            m.latencies += stats.batch_seconds
-            m.forward_calls = stats.forward_passes
-    if keep:
+    if not timed:
+        m.peak_mb = max(m.peak_mb, mem.peak_mb)
         m.outputs = [digest(task, o, n) for o, n in zip(out, combo.lengths)]
-    del out
+        return
+    m.seconds.append(seconds)
+    if timer:
+        m.latencies += timer.latencies
+        m.forward_calls = len(timer.latencies)
+    elif stats is not None:
+        m.latencies += stats.batch_seconds
+        m.forward_calls = stats.forward_passes
 
 
 def plain_padding(costs: list[int], batch_size: int) -> float:
