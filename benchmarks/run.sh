@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measure the benchmarks recorded in benchmarks/README.md on this machine (30-50 minutes on
+# Measure the benchmarks recorded in benchmarks/README.md on this machine (about an hour on
 # 2 CPU cores). Results go to DIR/<name>/ (bench.csv, bench.json, bench.md, bench.png); DIR is the
 # first argument, benchmarks/results/<today> by default.
 # Run it on a quiet machine: other work on the cores makes the timings noisy.

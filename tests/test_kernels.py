@@ -57,7 +57,6 @@ def test_model_weights_are_packed_once_per_version():
         torch.testing.assert_close(got_conv, x @ conv_weight + layer.bias[:32], rtol=1e-5, atol=1e-5)
 
 
-
 def test_a_model_built_under_inference_mode_runs_with_packed_weights():
     # weights made under inference_mode are inference tensors: they have no version counter
     with torch.inference_mode():
@@ -69,6 +68,7 @@ def test_a_model_built_under_inference_mode_runs_with_packed_weights():
     assert layer.weight.is_inference()
     torch.testing.assert_close(first, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(again, expected, rtol=1e-5, atol=1e-5)
+
 
 FLASH_OP = "aten::_scaled_dot_product_flash_attention_for_cpu"
 

@@ -2,11 +2,12 @@
 
 For each device × dtype × batch size, ``run_benchmark`` times ``pipe(items, batch_size=N)``
 (plain) and ``run_batch(pipe, items, batch_size=N)`` (runner), interleaved, after a warm-up and
-one untimed run per row that measures its peak memory, and reports per row: items/s and tokens/s (medians over repeats), forward-call latency p50/p95, peak
-memory (process RSS on CPU, ``torch.cuda.max_memory_allocated`` on GPU), padding share, status,
-model FLOP utilisation (useful FLOPs — real tokens only, counted with torch's FlopCounterMode —
-per second, over the matmul FLOP/s measured on the same device and dtype in the same run), and
-how far the outputs are from the unbatched plain pipeline's (max abs difference, same labels).
+one untimed run per row that measures its peak memory, and reports per row: items/s and tokens/s
+(medians over repeats), forward-call latency p50/p95, peak memory (process RSS on CPU,
+``torch.cuda.max_memory_allocated`` on GPU), padding share, status, model FLOP utilisation
+(useful FLOPs — real tokens only, counted with torch's FlopCounterMode — per second, over the
+matmul FLOP/s measured on the same device and dtype in the same run), and how far the outputs are
+from the unbatched plain pipeline's (max abs difference, same labels).
 
 >>> from workbench.manager import PipelineManager                                     # doctest: +SKIP
 >>> result = run_benchmark(PipelineManager(), BenchConfig("text-classification", n=64))  # doctest: +SKIP
