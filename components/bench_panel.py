@@ -67,8 +67,8 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     gr.Markdown(
         "Compare **plain pipeline batching** (`pipe(items, batch_size=N)`) with the workbench's **batch runner** "
         "(length-sorted batches cut where they cost least, a token budget, out-of-memory back-off, and oneDNN's linear "
-        "kernels on CPUs where they beat torch's) on the same inputs. Each row is the "
-        "median of the repeats after a warm-up. Other work on this machine makes timings noisy.",
+        "kernels on CPUs where they beat torch's) on the same inputs. Each row is the median of the repeats after a "
+        "warm-up; peak memory comes from one untimed run per row. Other work on this machine makes timings noisy.",
         elem_id="bench-intro")
     spec = get_task(DEFAULT_TASK)
     with gr.Row():
