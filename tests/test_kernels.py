@@ -73,30 +73,60 @@ def test_a_model_built_under_inference_mode_runs_with_packed_weights():
 FLASH_OP = "aten::_scaled_dot_product_flash_attention_for_cpu"
 
 
-def test_short_half_precision_attention_skips_the_flash_kernel():
-    from workbench.kernels import SMALL_ATTENTION, small_attention
+def _bert_like_qkv(gen: torch.Generator, batch: int = 6, tokens: int = 40, heads: int = 4,
+                   dtype: torch.dtype = torch.bfloat16) -> list[torch.Tensor]:
+    """q, k, v as a BERT layer hands them to SDPA: [batch, heads, tokens, width] views of
+    [batch, tokens, heads × width] projections."""
+    return [torch.randn(batch, tokens, heads * 16, generator=gen).view(batch, tokens, heads, 16).transpose(1, 2)
+            .to(dtype) for _ in range(3)]
+
+
+def test_half_precision_attention_skips_the_flash_kernel_and_agrees_with_it(monkeypatch):
+    import workbench.kernels as kernels
 
     gen = torch.Generator().manual_seed(0)
-
-    def qkv(length: int) -> list[torch.Tensor]:
-        return [torch.randn(3, 4, length, 16, generator=gen).to(torch.bfloat16) for _ in range(3)]
-
-    short, long = qkv(SMALL_ATTENTION), qkv(SMALL_ATTENTION + 1)
-    mask = torch.ones(3, 1, SMALL_ATTENTION, SMALL_ATTENTION, dtype=torch.bool)
-    mask[0, :, :, -5:] = False  # padding keys of the first sequence
+    q, k, v = _bert_like_qkv(gen)
+    padding = torch.ones(6, 1, 40, 40, dtype=torch.bool)  # what transformers builds from padding
+    padding[0, :, :, -7:] = padding[3, :, :, -20:] = False
+    general = torch.rand(6, 1, 40, 40, generator=gen) > 0.3  # a mask that differs from query to query
+    general[..., 0] = True
+    additive = torch.zeros(6, 1, 1, 40).masked_fill(~padding[:, :, :1], float("-inf")).to(torch.bfloat16)
     with torch.inference_mode():
-        expected = F.scaled_dot_product_attention(*short, attn_mask=mask)
+        for mask in (padding, general, additive, None):
+            exact = F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
+                                                   attn_mask=mask.float() if mask is not None and mask.is_floating_point() else mask)
+            with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.bfloat16, "onednn"):
+                got = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            assert not [e for e in prof.events() if e.name == FLASH_OP]
+            assert got.shape == q.shape and got.dtype == torch.bfloat16
+            torch.testing.assert_close(got.float(), exact, atol=3e-2, rtol=3e-2)
+            # one batch row per chunk gives the same numbers
+            monkeypatch.setattr(kernels, "ATTENTION_CHUNK_BYTES", 1)
+            torch.testing.assert_close(kernels.half_attention(q, k, v, attn_mask=mask), got, atol=0, rtol=0)
+            monkeypatch.undo()
+
+
+def test_half_precision_attention_leaves_the_rest_to_sdpa(monkeypatch):
+    import workbench.kernels as kernels
+
+    q, k, v = _bert_like_qkv(torch.Generator().manual_seed(1), batch=2, tokens=8)
+    mask = torch.ones(2, 1, 8, 8, dtype=torch.bool)
+    with torch.inference_mode():
+        assert kernels.half_attention(q, k, v, attn_mask=mask) is not None
+        # float32, causal, dropout: SDPA's
+        assert kernels.half_attention(q.float(), k.float(), v.float()) is None
+        assert kernels.half_attention(q, k, v, is_causal=True) is None
+        assert kernels.half_attention(q, k, v, dropout_p=0.1) is None
+        # a query that may attend to no key: SDPA decides what that gives
+        blocked = mask.clone()
+        blocked[1, :, 3, :] = False
+        assert kernels.half_attention(q, k, v, attn_mask=blocked) is None
+        # long sequences, whose scores would not fit in cache: the flash kernel
+        monkeypatch.setattr(kernels, "ATTENTION_ROW_BYTES", 4 * 8 * 8 * 2 - 1)
+        assert kernels.half_attention(q, k, v, attn_mask=mask) is None
         with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.bfloat16, "onednn"):
-            got = F.scaled_dot_product_attention(*short, attn_mask=mask)
-            F.scaled_dot_product_attention(*long)
-    flash_calls = [e for e in prof.events() if e.name == FLASH_OP]
-    assert len(flash_calls) == 1  # the long one only
-    torch.testing.assert_close(got.float(), expected.float(), atol=2e-2, rtol=2e-2)
-    # where it does not apply, it says so and SDPA runs: float32, causal, a query with every key masked
-    assert small_attention(*[t.float() for t in short]) is None
-    assert small_attention(*short, is_causal=True) is None
-    mask[1, :, 3, :] = False
-    assert small_attention(*short, attn_mask=mask) is None
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert len([e for e in prof.events() if e.name == FLASH_OP]) == 1
 
 
 def test_torch_kernels_and_other_dtypes_are_left_alone():
@@ -180,3 +210,26 @@ def test_runner_gives_the_same_embeddings_with_either_kernel(manager):
     for a, b in zip(ours.results, theirs.results):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_minilm_in_bfloat16_with_the_runners_kernels_stays_close_to_float32():
+    """The packaged MiniLM in bfloat16 through the runner (oneDNN linear, ``half_attention``)
+    against float32 with torch's kernels, on natural-length texts: every token's embedding within
+    cosine 0.99, and SDPA's flash kernel never ran."""
+    from transformers import pipeline
+
+    from workbench.offline import minilm_path
+    from workbench.workloads import natural_texts
+
+    texts = natural_texts(48, seed=3)
+    reference = run_batch(pipeline("feature-extraction", model=minilm_path()), texts, batch_size=16,
+                          kernels="torch", truncation=True).results
+    half = pipeline("feature-extraction", model=minilm_path(), dtype=torch.bfloat16)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        got = run_batch(half, texts, batch_size=16, kernels="onednn", truncation=True).results
+    assert not [e for e in prof.events() if e.name == FLASH_OP]
+    for a, b in zip(got, reference):
+        a, b = np.asarray(a, dtype=np.float64)[0], np.asarray(b, dtype=np.float64)[0]
+        assert a.shape == b.shape
+        cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+        assert cosine.min() >= 0.99
