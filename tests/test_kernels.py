@@ -93,8 +93,8 @@ def test_half_precision_attention_skips_the_flash_kernel_and_agrees_with_it(monk
     additive = torch.zeros(6, 1, 1, 40).masked_fill(~padding[:, :, :1], float("-inf")).to(torch.bfloat16)
     with torch.inference_mode():
         for mask in (padding, general, additive, None):
-            exact = F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
-                                                   attn_mask=mask.float() if mask is not None and mask.is_floating_point() else mask)
+            exact_mask = mask.float() if mask is not None and mask.is_floating_point() else mask
+            exact = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=exact_mask)
             with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.bfloat16, "onednn"):
                 got = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
             assert not [e for e in prof.events() if e.name == FLASH_OP]
