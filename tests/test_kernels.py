@@ -91,8 +91,9 @@ def test_half_precision_attention_skips_the_flash_kernel_and_agrees_with_it(monk
     general = torch.rand(6, 1, 40, 40, generator=gen) > 0.3  # a mask that differs from query to query
     general[..., 0] = True
     additive = torch.zeros(6, 1, 1, 40).masked_fill(~padding[:, :, :1], float("-inf")).to(torch.bfloat16)
+    finite = torch.zeros(6, 1, 1, 40).masked_fill(~padding[:, :, :1], -1e4).to(torch.bfloat16)  # older models' style
     with torch.inference_mode():
-        for mask in (padding, general, additive, None):
+        for mask in (padding, general, additive, finite, None):
             exact_mask = mask.float() if mask is not None and mask.is_floating_point() else mask
             exact = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=exact_mask)
             with profile(activities=[ProfilerActivity.CPU]) as prof, linear_kernels("cpu", torch.bfloat16, "onednn"):

@@ -198,7 +198,7 @@ def half_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, 
         return None
     per_batch_mask = mask is not None and mask.dim() == 4 and mask.shape[0] == batch > 1
     # a padding bias masks nothing in the rows of full length (most rows of a length-sorted batch)
-    padded = mask.isinf().flatten(1).any(1) if per_batch_mask and mask.shape[2] == 1 else None
+    padded = mask.ne(0).flatten(1).any(1) if per_batch_mask and mask.shape[2] == 1 else None
     # one pass each to scale q and lay q, k, v out as plain [batch, heads, tokens, width] matrices
     query = torch.mul(query, scale if scale is not None else width ** -0.5,
                       out=torch.empty(query.shape, dtype=query.dtype))
