@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
+from workbench.hosting import HostingPolicy
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, WorkbenchError
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
@@ -75,10 +76,13 @@ class PipelineManager:
     ``WORKBENCH_MAX_MODELS``/``WORKBENCH_MAX_BYTES``); the least recently used entries are unloaded
     first, never the one just asked for. ``trust_remote_code`` is off unless the operator sets
     ``WORKBENCH_TRUST_REMOTE_CODE=1`` (or passes it here); nothing a user does can turn it on.
+    ``policy`` (a ``HostingPolicy``, local by default) says what user input may reach; the service
+    and the UI read it from here.
     """
 
     def __init__(self, *, max_models: int | None = None, max_bytes: int | None = None,
-                 trust_remote_code: bool | None = None) -> None:
+                 trust_remote_code: bool | None = None, policy: HostingPolicy | None = None) -> None:
+        self.policy = policy or HostingPolicy.local()  # what user input may reach; see workbench/hosting.py
         self.max_models = max_models if max_models is not None else _env_int("WORKBENCH_MAX_MODELS", 4)
         self.max_bytes = max_bytes if max_bytes is not None else _env_int("WORKBENCH_MAX_BYTES", None)
         self.trust_remote_code = _env_flag("WORKBENCH_TRUST_REMOTE_CODE") if trust_remote_code is None else trust_remote_code

@@ -1,0 +1,121 @@
+"""What a public host allows, in one frozen value: the hosting policy.
+
+Locally (the default) the operator keeps every convenience: local paths and folders, any URL, any
+model, unload, long benchmarks. Hosted (a Hugging Face Space: ``SPACE_ID`` set, or ``--hosted`` /
+``WORKBENCH_HOSTED=1``) every input comes from strangers, so nothing a user types may read a server
+file, reach an internal address, exhaust memory or starve other users.
+
+The policy is made once in ``app.main`` and handed down on the ``PipelineManager`` (``manager.policy``),
+so the core (``workbench/``) and the UI (``components/``) read the same value.
+
+>>> HostingPolicy.local().hosted, HostingPolicy.local().allow_local_paths
+(False, True)
+>>> p = HostingPolicy.from_env({"SPACE_ID": "me/workbench"})
+>>> p.hosted, p.allow_local_paths, p.allow_private_urls, p.allow_operator_controls
+(True, False, False, False)
+>>> HostingPolicy.from_env({"WORKBENCH_MODEL_ALLOWLIST": "a/b, c/d"}).model_allowlist
+('a/b', 'c/d')
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+MB = 2**20
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class HostingPolicy:
+    """Limits and permissions for one running workbench (see the module docstring).
+
+    Fields that bound resources apply locally too where they cost the operator nothing (upload cap,
+    pixel check before decoding, URL deadline and redirects); the ``allow_*`` fields are what
+    hosted mode takes away.
+    """
+
+    hosted: bool = False
+    # -- what user input may reach ---------------------------------------------------------
+    allow_local_paths: bool = True  # image/audio/document boxes and the model box may name server paths
+    allow_private_urls: bool = True  # URLs may resolve to loopback/private/link-local/reserved addresses
+    allow_operator_controls: bool = True  # unload, trust_remote_code, local folders, unbounded benchmarks
+    # -- models ------------------------------------------------------------------------------
+    model_allowlist: tuple[str, ...] | None = None  # Hub ids (or "org/*") users may load; None = any
+    max_model_bytes: int | None = None  # refuse a Hub model whose weights exceed this (Hub metadata, before download)
+    # -- URLs ----------------------------------------------------------------------------------
+    url_deadline_s: float = 20.0  # whole request, all redirects and reads together
+    url_max_bytes: int = 20 * MB
+    url_max_redirects: int = 5
+    # -- uploads -------------------------------------------------------------------------------
+    max_upload_bytes: int = 100 * MB  # gradio's max_file_size
+    max_image_pixels: int = 50_000_000  # checked on the header, before any full decode
+    max_audio_seconds: float | None = None  # longer clips are refused (ASR chunks long audio instead)
+    delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
+    # -- queue ---------------------------------------------------------------------------------
+    queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
+    max_jobs_per_session: int | None = None  # queued + running jobs of one browser session
+    # -- benchmarks ----------------------------------------------------------------------------
+    max_bench_items: int | None = None
+    max_bench_batch_sizes: int | None = None
+    max_bench_batch_size: int | None = None
+
+    @classmethod
+    def local(cls) -> "HostingPolicy":
+        """The operator's own machine: everything allowed, resource bounds at their defaults."""
+        return cls()
+
+    @classmethod
+    def public(cls) -> "HostingPolicy":
+        """A public host (a Space): user input reaches nothing but itself; fair, bounded use."""
+        return cls(
+            hosted=True, allow_local_paths=False, allow_private_urls=False, allow_operator_controls=False,
+            max_upload_bytes=25 * MB, max_audio_seconds=15 * 60.0, delete_cache_s=3600,
+            queue_max_size=64, max_jobs_per_session=3,
+            max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, hosted: bool | None = None) -> "HostingPolicy":
+        """Hosted when ``hosted`` is true, or ``SPACE_ID`` / ``WORKBENCH_HOSTED=1`` is set; then the
+        operator's overrides: ``WORKBENCH_MODEL_ALLOWLIST`` (comma-separated ids, ``org/*`` allowed),
+        ``WORKBENCH_MAX_MODEL_BYTES``, ``WORKBENCH_MAX_UPLOAD_MB``, ``WORKBENCH_QUEUE_MAX``,
+        ``WORKBENCH_JOBS_PER_SESSION``."""
+        env = os.environ if env is None else env
+        if hosted is None:
+            hosted = bool(env.get("SPACE_ID", "").strip()) or _flag(env.get("WORKBENCH_HOSTED"))
+        policy = cls.public() if hosted else cls.local()
+        allow = [s.strip() for s in env.get("WORKBENCH_MODEL_ALLOWLIST", "").split(",") if s.strip()]
+        upload_mb = _int(env.get("WORKBENCH_MAX_UPLOAD_MB"), None)
+        return replace(
+            policy,
+            model_allowlist=tuple(allow) or policy.model_allowlist,
+            max_model_bytes=_int(env.get("WORKBENCH_MAX_MODEL_BYTES"), policy.max_model_bytes),
+            max_upload_bytes=upload_mb * MB if upload_mb else policy.max_upload_bytes,
+            queue_max_size=_int(env.get("WORKBENCH_QUEUE_MAX"), policy.queue_max_size),
+            max_jobs_per_session=_int(env.get("WORKBENCH_JOBS_PER_SESSION"), policy.max_jobs_per_session),
+        )
+
+    def allows_model(self, repo_id: str) -> bool:
+        """Whether the allow-list (if any) admits a Hub id; ``org/*`` admits a whole organisation.
+
+        >>> HostingPolicy(model_allowlist=("google/*", "a/b")).allows_model("google/vit-base")
+        True
+        >>> HostingPolicy(model_allowlist=("a/b",)).allows_model("a/c")
+        False
+        """
+        if self.model_allowlist is None:
+            return True
+        for pattern in self.model_allowlist:
+            if pattern == repo_id or (pattern.endswith("/*") and repo_id.startswith(pattern[:-1])):
+                return True
+        return False
