@@ -1,9 +1,11 @@
 """Pipeline Workbench: a Gradio app to try, compare and benchmark transformers pipelines.
 
 ``python app.py`` serves it on http://127.0.0.1:7860 (``--host``/``--port``, or
-``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``). This file only assembles: the tabs are built from
-the task registry by ``components/``, and the work is done by ``workbench/``. Models load on
-first use, so the first page is served within seconds.
+``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``). ``--hosted`` (or ``WORKBENCH_HOSTED=1``, or running
+as a Hugging Face Space: ``SPACE_ID`` set) turns on hosted mode: the limits of
+``workbench.hosting.HostingPolicy.public()`` for a public audience. This file only assembles: the
+tabs are built from the task registry by ``components/``, and the work is done by ``workbench/``.
+Models load on first use, so the first page is served within seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import gradio as gr
 
-from components.banner import hub_banner
+from components.banner import hosted_banner, hub_banner
+from components.fair_queue import limit_jobs_per_session
 from components.models_tab import build_models_tab
 from components.bench_panel import render_benchmark_tab
 from components.task_tab import TabContext, group_tabs
@@ -45,10 +48,14 @@ def make_context(*, concurrency_limit: int = 2) -> TabContext:
 def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:
     """The whole UI: one tab per task grouped by modality, plus Models and Benchmark."""
     context = context or make_context()
-    with gr.Blocks(title=TITLE) as demo:
+    policy = manager.policy
+    cache = (policy.delete_cache_s, policy.delete_cache_s) if policy.delete_cache_s else None
+    with gr.Blocks(title=TITLE, delete_cache=cache) as demo:
         gr.Markdown(f"# {TITLE}\nTry, compare and benchmark Hugging Face transformers pipelines — every task, "
                     "any model, "
                     "on this machine.", elem_id="title")
+        hosted = hosted_banner(policy)
+        gr.Markdown(hosted, visible=bool(hosted), elem_id="hosted-banner")
         banner = hub_banner(context.online, context.offline_tasks, context.cached)
         gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")
         with gr.Tabs():
@@ -58,7 +65,9 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
                 render_benchmark_tab(manager)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
-    demo.queue(default_concurrency_limit=context.concurrency_limit)
+    demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
+    if policy.max_jobs_per_session:
+        limit_jobs_per_session(demo, policy.max_jobs_per_session)
     return demo
 
 
@@ -75,6 +84,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="bytes of weights kept loaded (default: $WORKBENCH_MAX_BYTES or unbounded)")
     p.add_argument("--concurrency", type=int, default=2,
                    help="runs of one task at the same time; other tasks have their own limit (default: 2)")
+    p.add_argument("--hosted", action="store_true", default=None,
+                   help="hosted mode for a public audience (default: on when $SPACE_ID or $WORKBENCH_HOSTED=1 is set)")
     return p.parse_args(argv)
 
 
@@ -84,11 +95,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # load reports would flood the console
+    from workbench.hosting import HostingPolicy
     from workbench.manager import PipelineManager
 
-    manager = PipelineManager(max_models=args.max_models, max_bytes=args.max_bytes)
+    policy = HostingPolicy.from_env(hosted=args.hosted)
+    trust = None
+    if policy.hosted and not policy.allow_operator_controls:
+        trust = False  # custom model code from strangers' model ids: never on a public host
+        if os.environ.get("WORKBENCH_TRUST_REMOTE_CODE"):
+            log.warning("hosted mode: WORKBENCH_TRUST_REMOTE_CODE is ignored (models with custom code stay refused)")
+    manager = PipelineManager(max_models=args.max_models, max_bytes=args.max_bytes, trust_remote_code=trust,
+                              policy=policy)
+    log.info("hosted mode: %s", "on" if policy.hosted else "off")
     demo = build_app(manager, context=make_context(concurrency_limit=args.concurrency))
-    demo.launch(server_name=args.host, server_port=args.port)
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes)
 
 
 if __name__ == "__main__":

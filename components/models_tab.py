@@ -1,5 +1,7 @@
 """The Models tab: what is loaded (with unload per row and unload all), online/offline state,
-and which preset models are available locally.
+and which preset models are available locally. Unloading is an operator control: on a public host
+(``manager.policy.allow_operator_controls`` false) its buttons are hidden and its API endpoints
+refuse with a message.
 
 Call ``build_models_tab(manager)`` inside a ``gr.Tab``; the ``ModelsTab`` it returns has the
 ``refresh`` callback and its ``outputs``, which the app also runs when a page loads.
@@ -47,6 +49,11 @@ def presets_table(cached: Callable[[str, str | None], bool]) -> Any:
     return pd.DataFrame(rows, columns=["task", "model", "revision", "available offline", "note"])
 
 
+OPERATOR_ONLY = ("Unloading models is an operator control, turned off on this public host: other people's "
+                 "models would be unloaded too. Loaded models are unloaded least-recently-used first when "
+                 "room is needed. Run the workbench on your own machine to unload by hand.")
+
+
 def status_markdown(online: bool, n_loaded: int) -> str:
     state = "**Online**: the Hugging Face Hub can be reached" if online else \
         "**Offline**: the Hugging Face Hub cannot be reached; only cached and built-in models load"
@@ -63,14 +70,15 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
     """Create the Models tab content."""
     from workbench.models import cached_snapshot, hub_reachable
 
+    operator = manager.policy.allow_operator_controls
     status = gr.Markdown(elem_id="models-status")
-    loaded = gr.Dataframe(value=loaded_table(manager), label="Loaded pipelines (select a row to unload it)",
-                          interactive=False, elem_id="models-loaded")
+    loaded = gr.Dataframe(value=loaded_table(manager), interactive=False, elem_id="models-loaded",
+                          label="Loaded pipelines" + (" (select a row to unload it)" if operator else ""))
     with gr.Row():
         which = gr.Dropdown(choices=[], label="Pipeline to unload", scale=3, allow_custom_value=True,
-                            elem_id="models-which")
-        unload = gr.Button("Unload", variant="secondary", elem_id="models-unload")
-        unload_all = gr.Button("Unload all", variant="stop", elem_id="models-unload-all")
+                            visible=operator, elem_id="models-which")
+        unload = gr.Button("Unload", variant="secondary", visible=operator, elem_id="models-unload")
+        unload_all = gr.Button("Unload all", variant="stop", visible=operator, elem_id="models-unload-all")
         refresh_button = gr.Button("Refresh", elem_id="models-refresh")
     message = gr.Markdown(elem_id="models-message")
     gr.Markdown("#### Preset models")
@@ -89,7 +97,12 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return key_label(entries[row].key) if 0 <= row < len(entries) else gr.skip()
 
+    def refuse_unless_operator() -> None:
+        if not manager.policy.allow_operator_controls:
+            raise gr.Error(OPERATOR_ONLY, print_exception=False)
+
     def do_unload(label: str | None) -> list[Any]:
+        refuse_unless_operator()
         for e in manager.loaded():
             if key_label(e.key) == label:
                 manager.unload(e.key)
@@ -97,6 +110,7 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         return ["Nothing selected, or it was already unloaded.", *refresh()]
 
     def do_unload_all() -> list[Any]:
+        refuse_unless_operator()
         n = manager.clear()
         return [f"Unloaded {n} pipeline(s).", *refresh()]
 
