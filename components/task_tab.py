@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
+from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
-from components.params import ParamWidgets, build_params, to_ui
+from components.params import ParamWidgets, build_params
 from workbench.errors import WorkbenchError
-from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -185,34 +185,6 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
-def _example_label(inputs: dict[str, Any], params: dict[str, Any]) -> str:
-    """A short button label: the example's text, else its file names; and its parameters."""
-    import os
-
-    texts = [v for k, v in inputs.items() if isinstance(v, str) and k not in ("image", "audio")]
-    files = [os.path.basename(v) for k, v in inputs.items() if isinstance(v, str) and k in ("image", "audio")]
-    label = texts[0] if texts else ", ".join(files) or "example"
-    label = label if len(label) <= 60 else label[:59] + "…"
-    extra = ", ".join(f"{k}={v}" for k, v in params.items())
-    return f"{label} ({extra})" if extra and not texts else label
-
-
-def _examples(tab: TaskTab) -> None:
-    presets = load_presets(tab.spec.name)
-    if not presets.examples:
-        return
-    in_keys = tab.inputs.example_keys
-    comps = [tab.inputs.component(k) for k in in_keys] + tab.params.components
-    rows, labels = [], []
-    for ex in presets.examples:
-        row = [ex.inputs.get(k) for k in in_keys]
-        row += [to_ui(p, ex.params.get(p.name, p.default)) for p in tab.params.params]
-        rows.append(row)
-        labels.append(_example_label(ex.inputs, ex.params))
-    gr.Examples(examples=rows, inputs=comps, label="Examples (from presets)", example_labels=labels,
-                examples_per_page=6)
-
-
 def _named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
     """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
     ``text``, ``top_k``, ``model``… and a client may leave out any of them."""
@@ -279,7 +251,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
             with gr.Accordion("Code: the same call in Python", open=False):
                 code = gr.Code(language="python", interactive=False, elem_id=f"{task}-code")
     tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button)
-    _examples(tab)
+    build_examples(tab.inputs, tab.params)
     _wire(tab, context.concurrency_limit)
     return tab
 
