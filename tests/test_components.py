@@ -105,6 +105,15 @@ def test_text_generation_streams_several_updates(tabs):
     assert updates[-1][0].startswith("Once upon a time")
 
 
+def test_max_new_tokens_past_the_model_ends_with_a_note(tabs):
+    """400 new tokens on the 128-position offline GPT-2: lowered, said on the info line, and the
+    info line ends (no "generating…" left behind)."""
+    tab = tabs["text-generation"]
+    *_, last = tab.stream(widget_values(tab, {"text": "Once upon a time"}, {"max_new_tokens": 400}))
+    assert "generating" not in last[2] and "new tokens" in last[2]
+    assert "max new tokens lowered from 400 to" in last[2]
+
+
 def test_stop_ends_the_stream(tabs):
     tab = tabs["text-generation"]
     stream = tab.stream(widget_values(tab, {"text": "Once upon a time"}, {"max_new_tokens": 100}), "session-1")

@@ -80,3 +80,17 @@ def test_errors_in_generate_are_raised(gpt2):
     with pytest.raises(Exception):
         list(stream_generate(gpt2, PROMPT, stop_event=threading.Event(), max_new_tokens=4, num_beams=0))
     assert not _generate_threads()
+
+
+def test_more_new_tokens_than_the_model_has_room_for_are_lowered(gpt2):
+    """The offline GPT-2 has 128 positions: the stream generates up to what the prompt leaves, with a
+    note, where ``generate`` would fail after the last position."""
+    prompt = len(gpt2.tokenizer(PROMPT, add_special_tokens=False)["input_ids"])
+    room = 128 - prompt
+    updates = list(stream_generate(gpt2, PROMPT, stop_event=threading.Event(), max_new_tokens=300,
+                                   min_new_tokens=room, do_sample=False))
+    assert updates[-1].done and updates[-1].new_tokens == room
+    assert all(u.notes == (f"max new tokens lowered from 300 to {room}: the model takes at most 128 tokens and the "
+                           f"prompt has {prompt}.",) for u in updates)
+    fits = list(stream_generate(gpt2, PROMPT, stop_event=threading.Event(), max_new_tokens=4, do_sample=False))
+    assert fits[-1].notes == ()

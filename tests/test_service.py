@@ -130,9 +130,22 @@ def test_input_longer_than_the_model(manager):
         run_task(manager, "text-classification", {"text": "word " * 2000})
 
 
-def test_generating_past_the_model_positions(manager):
-    with pytest.raises(InputError, match="lower max new tokens"):
-        list(stream_task(manager, "text-generation", {"text": "Hello"}, {"max_new_tokens": 400}))
+def test_generating_past_the_model_positions_is_lowered_with_a_note(manager):
+    """The offline GPT-2 has 128 positions: 400 new tokens are lowered to what is left after the
+    prompt, the note says so, and the stream ends (its last update is done)."""
+    updates = list(stream_task(manager, "text-generation", {"text": "Hello"}, {"max_new_tokens": 400}))
+    last = updates[-1]
+    assert last.done and not last.stopped
+    prompt = len(manager.get("text-generation").tokenizer("Hello", add_special_tokens=False)["input_ids"])
+    assert 0 < last.timings["new_tokens"] <= 128 - prompt
+    assert any(f"lowered from 400 to {128 - prompt}" in w for w in last.warnings), last.warnings
+    plain = run_task(manager, "text-generation", {"text": "Hello"}, {"max_new_tokens": 400})
+    assert plain.output == last.output and plain.warnings == last.warnings
+
+
+def test_a_prompt_longer_than_the_model_is_refused_before_generating(manager):
+    with pytest.raises(InputError, match="shorten the prompt"):
+        list(stream_task(manager, "text-generation", {"text": "word " * 300}, {"max_new_tokens": 4}))
 
 
 def test_bad_inputs_fail_before_any_model_loads(manager):

@@ -33,6 +33,52 @@ class StreamUpdate:
     tokens_per_s: float | None  # new tokens per second of decoding, after the first token
     done: bool = False
     stopped: bool = False  # ended because the stop event was set, not by length or EOS
+    notes: tuple[str, ...] = ()  # what the stream changed and the user should know (max new tokens lowered)
+
+
+def position_limit(model: Any) -> int | None:
+    """The most tokens (prompt + generated) ``model`` takes: its absolute position embeddings'
+    count (``max_position_embeddings``, GPT-2's ``n_positions``); ``None`` when it has no such limit."""
+    config = getattr(model, "config", None)
+    text_config = getattr(config, "get_text_config", None)
+    config = text_config() if callable(text_config) else config
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def fit_new_tokens(limit: int | None, prompt_tokens: int, gen_kwargs: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Lower ``max_new_tokens`` (or ``max_length``) in ``gen_kwargs`` so that the prompt plus the new
+    tokens fit in ``limit`` positions; returns the kwargs and a note for the user when lowered.
+    Raises ``InputError`` when the prompt alone fills the model.
+
+    >>> fit_new_tokens(128, 8, {"max_new_tokens": 200})
+    ({'max_new_tokens': 120}, 'max new tokens lowered from 200 to 120: the model takes at most 128 tokens and the prompt has 8.')
+    >>> fit_new_tokens(128, 8, {"max_new_tokens": 20})
+    ({'max_new_tokens': 20}, None)
+    """
+    from workbench.errors import InputError
+
+    if limit is None:
+        return gen_kwargs, None
+    if prompt_tokens >= limit:
+        raise InputError(f"The prompt has {prompt_tokens} tokens but the model takes at most {limit} tokens in all: "
+                         "shorten the prompt.")
+    room = limit - prompt_tokens
+    out = dict(gen_kwargs)
+    asked = out.get("max_new_tokens")
+    if asked is None and out.get("max_length") is not None:
+        if out["max_length"] <= limit:
+            return out, None
+        out["max_length"] = limit
+        return out, f"max length lowered from {gen_kwargs['max_length']} to {limit}: the model takes at most {limit} tokens."
+    if asked is None or asked <= room:
+        return out, None
+    out["max_new_tokens"] = room
+    return out, (f"max new tokens lowered from {asked} to {room}: the model takes at most {limit} tokens and the "
+                 f"prompt has {prompt_tokens}.")
 
 
 class _Stop:
@@ -88,7 +134,9 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
 
     ``gen_kwargs`` are what the pipeline call would take (``max_new_tokens``, ``do_sample``…): the
     pipeline's own generation defaults are applied the same way, so a greedy stream ends with the
-    same text as ``pipe(prompt, return_full_text=False, **gen_kwargs)``. Setting ``stop_event``
+    same text as ``pipe(prompt, return_full_text=False, **gen_kwargs)``. More new tokens than the
+    model's positions leave room for are lowered to fit (``fit_new_tokens``), said in every
+    update's ``notes``; a prompt that alone fills the model raises ``InputError``. Setting ``stop_event``
     ends generation after the current token; closing the iterator early does the same. Either way
     the worker thread has ended when this generator returns.
     """
@@ -98,6 +146,8 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
     if hasattr(pipe, "_prepare_generate_kwargs"):  # the pipeline's defaults (max_new_tokens, pad id…)
         gen_kwargs = pipe._prepare_generate_kwargs(dict(gen_kwargs))
     encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    gen_kwargs, note = fit_new_tokens(position_limit(model), int(encoded["input_ids"].shape[-1]), gen_kwargs)
+    notes = (note,) if note else ()
     closed = threading.Event()
     collector = _Collector()
     stopping = StoppingCriteriaList([_Stop(stop_event, closed)])
@@ -123,7 +173,8 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
         ttft = None if first is None else first - start
         rate = (len(ids) - 1) / (now - first) if first is not None and len(ids) > 1 and now > first else None
         text = tokenizer.decode(ids, skip_special_tokens=True)
-        return StreamUpdate(text, len(ids), now - start, ttft, rate, done, stopped=done and stop_event.is_set())
+        return StreamUpdate(text, len(ids), now - start, ttft, rate, done, stopped=done and stop_event.is_set(),
+                            notes=notes)
 
     seen = 0
     try:

@@ -303,6 +303,10 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     ``WorkbenchError`` subclasses with messages meant for the user.
     """
     spec = get_task(task)
+    if spec.name == "text-generation":  # one path for generation: the stream's, which fits max new tokens
+        *_, last = stream_task(manager, task, inputs, params, model=model, revision=revision, device=device,
+                               dtype=dtype)
+        return last
     params = dict(params or {})
     kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
     _required(spec, params)
@@ -338,7 +342,9 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
     params = dict(params or {})
     kwargs = spec.call_kwargs(params)
     full_text = kwargs.pop("return_full_text", True)
+    t0 = time.perf_counter()
     decoded = decode_inputs(spec, inputs)
+    inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype)
     prompt = decoded["text"]
     base = RunResult(spec.name, loaded.key.model, None, decoded, {"load_s": load_s}, loaded.device, loaded.dtype,
@@ -346,13 +352,14 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
                      _warnings(loaded, check_empty=False), loaded.random_weights, loaded.description)
     with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
-            timings = {"load_s": load_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
+            timings = {"load_s": load_s, "inputs_s": inputs_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
             if u.time_to_first_token_s is not None:
                 timings["time_to_first_token_s"] = u.time_to_first_token_s
             if u.tokens_per_s is not None:
                 timings["tokens_per_s"] = u.tokens_per_s
             text = prompt + u.text if full_text else u.text
-            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped)
+            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
+                          warnings=[*base.warnings, *u.notes])
 
 
 # ---------------------------------------------------------------------------------------------
