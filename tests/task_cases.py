@@ -68,12 +68,20 @@ def needs_offline_model(task: str) -> None:
 
 @contextlib.contextmanager
 def serve_test_files() -> Iterator[str]:
-    """A loopback HTTP server: ``/<anything>.png`` is the sample image, anything else an HTML page."""
+    """A loopback HTTP server: ``/<anything>.png`` is the sample image, ``/<anything>.pdf`` the sample
+    invoice as a one-page PDF, anything else an HTML page."""
+    import io
+
+    from workbench.samples import sample_document
+
     image = open(sample_file("image.png"), "rb").read()
+    pdf = io.BytesIO()
+    sample_document()[0].save(pdf, "PDF", resolution=72)
+    routes = {".png": (image, "image/png"), ".pdf": (pdf.getvalue(), "application/pdf")}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body, ctype = (image, "image/png") if self.path.endswith(".png") else (b"<html>hi</html>", "text/html")
+            body, ctype = routes.get(self.path[-4:], (b"<html>hi</html>", "text/html"))
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))

@@ -250,9 +250,9 @@ def test_load_document_renders_each_pdf_page(tmp_path):
 
 def test_load_document_errors(tmp_path):
     path = _pdf(tmp_path)
-    with pytest.raises(InputError, match=r"has 2 pages; page 2 does not exist \(pages count from 0, so choose 0–1\)"):
-        load_document(path, 2)
-    with pytest.raises(InputError, match="page -1 does not exist"):
+    with pytest.raises(InputError, match="has 2 pages; there is no page 3: choose a page from 1 to 2"):
+        load_document(path, 2)  # the third page (the index counts from 0, the message from 1 like the UI)
+    with pytest.raises(InputError, match="there is no page 0: choose a page from 1 to 2"):
         load_document(path, -1)
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 nothing else")
@@ -260,6 +260,18 @@ def test_load_document_errors(tmp_path):
         load_document(broken)
     with pytest.raises(InputError, match="does not exist"):
         load_document(tmp_path / "missing.pdf")
+
+
+def test_load_document_from_a_pdf_url(tmp_path, server):
+    ROUTES["/two-pages.pdf"] = ("application/pdf", _pdf(tmp_path).read_bytes())
+    ROUTES["/scan"] = ("image/png", PNG.getvalue())  # an image URL with no extension
+    second = load_document(f"{server}/two-pages.pdf", 1)
+    assert second.size == (400, 200) and second.getpixel((300, 150)) == (0, 0, 0)
+    assert load_document(f"{server}/scan").size == (64, 64)
+    with pytest.raises(InputError, match=f"The PDF at {server}/two-pages.pdf has 2 pages; there is no page 5"):
+        load_document(f"{server}/two-pages.pdf", 4)
+    with pytest.raises(InputError, match="returned a text/html page"):
+        load_document(f"{server}/page.html")
 
 
 def test_load_document_passes_images_through(tmp_path):

@@ -93,6 +93,17 @@ def http_server():
         yield url
 
 
+def test_document_qa_reads_a_pdf_url_and_numbers_pages_from_1(manager, http_server):
+    """The URL field takes PDFs; the page field counts from 1 and so does the error."""
+    url = f"{http_server}/invoice.pdf"
+    result = run_task(manager, "document-question-answering", {"image": url, "question": "What is the total?",
+                                                               "page": 1})
+    assert result.inputs["image"].size == (1600, 1000) and result.output  # 800×500 points at 2× scale
+    assert "Invoice" in [w for w, _ in result.inputs["word_boxes"]]
+    with pytest.raises(InputError, match=f"The PDF at {url} has 1 page; there is no page 2: it has only page 1"):
+        run_task(manager, "document-question-answering", {"image": url, "question": "What is the total?", "page": 2})
+
+
 def test_url_that_is_not_an_image(manager, http_server):
     with pytest.raises(InputError, match="not an image"):
         run_task(manager, "image-classification", {"image": f"{http_server}/page.html"})

@@ -139,9 +139,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _fetch(url: str, timeout: float, max_bytes: int) -> bytes:
+def _fetch(url: str, timeout: float, max_bytes: int, *, accept: str = "image/*") -> bytes:
     """GET ``url`` and return at most ``max_bytes`` of it; refuse HTML pages and other non-images."""
-    request = urllib.request.Request(url, headers={"User-Agent": "pipeline-workbench", "Accept": "image/*"})
+    request = urllib.request.Request(url, headers={"User-Agent": "pipeline-workbench", "Accept": accept})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             ctype = (response.headers.get_content_type() or "").lower()
@@ -277,16 +277,24 @@ def _to_float(wave: np.ndarray) -> np.ndarray:
 # Documents
 
 
-def load_document(value: Any, page: int = 0, *, scale: float = PDF_SCALE) -> Image.Image:
-    """A page image of a document: a PDF (path or bytes; ``page`` counts from 0, rendered with
-    pypdfium2 at ``72 × scale`` dpi) or anything ``load_image`` takes.
+def load_document(value: Any, page: int = 0, *, scale: float = PDF_SCALE, timeout: float = URL_TIMEOUT_S,
+                  max_bytes: int = MAX_DOWNLOAD_BYTES) -> Image.Image:
+    """A page image of a document: a PDF (path, bytes or http(s) URL; ``page`` is its index from 0,
+    rendered with pypdfium2 at ``72 × scale`` dpi) or anything ``load_image`` takes. Errors number
+    pages from 1, as the UI's page field and people do.
 
     >>> from workbench.samples import sample_document
     >>> load_document(sample_document()[0]).size
     (800, 500)
     """
     data: bytes | None = None
-    if isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
+    url = os.fspath(value).strip() if isinstance(value, (str, os.PathLike)) else ""
+    if url.startswith(("http://", "https://")):
+        fetched = _fetch(url, timeout, max_bytes, accept="application/pdf, image/*")
+        if fetched[:5] != b"%PDF-":
+            return _decode_image(fetched, f"The content at {url}", MAX_IMAGE_PIXELS)
+        data, what = fetched, f"The PDF at {url}"
+    elif isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
         data, what = bytes(value), "The PDF"
     elif isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(".pdf"):
         path = Path(os.fspath(value)).expanduser()
@@ -308,8 +316,8 @@ def _render_pdf_page(data: bytes, page: int, scale: float, what: str) -> Image.I
     try:
         count = len(pdf)
         if not 0 <= page < count:
-            raise InputError(f"{what} has {count} page{'s' * (count != 1)}; page {page} does not exist "
-                             f"(pages count from 0, so choose 0–{count - 1}).")
+            choose = "it has only page 1" if count == 1 else f"choose a page from 1 to {count}"
+            raise InputError(f"{what} has {count} page{'s' * (count != 1)}; there is no page {page + 1}: {choose}.")
         pdf_page = pdf[page]
         try:
             image = pdf_page.render(scale=scale).to_pil()
