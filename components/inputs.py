@@ -122,6 +122,10 @@ def build_inputs(spec: TaskSpec) -> InputWidgets:
                   example=True)
             w.add("image_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
                                           elem_id=f"{task}-url"))
+        elif name == "video":
+            # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
+            w.add(name, gr.Video(label="Video (upload a clip, or record with the webcam)", sources=["upload", "webcam"],
+                                 include_audio=True, height=260, elem_id=f"{task}-video"), example=True)
         elif name == "audio":
             w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg)", type="filepath",
                                  sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True)

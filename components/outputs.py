@@ -301,6 +301,22 @@ class DepthRenderer(Renderer):
         return [out["depth"]]
 
 
+class VideoLabelsRenderer(LabelsRenderer):
+    """Video classification -> ``gr.Label``, and the frames the model saw in a gallery."""
+
+    def build(self):
+        super().build()
+        self.components.append(gr.Gallery(label="Frames the model saw", columns=4, height=160, object_fit="contain",
+                                          elem_id=f"{self.spec.name}-frames"))
+        return self.components
+
+    def values(self, result):
+        video = result.inputs.get("video")
+        frames = [(f, f"frame {i} · {t:.2f} s") for f, i, t in zip(video.frames, video.indices, video.times_s)] \
+            if hasattr(video, "frames") else []
+        return [*super().values(result), frames]
+
+
 RENDERERS: dict[str, type[Renderer]] = {
     "labels": LabelsRenderer,
     "vqa": VqaRenderer,
@@ -314,6 +330,7 @@ RENDERERS: dict[str, type[Renderer]] = {
     "masks": MasksRenderer,
     "mask-generation": MaskGenerationRenderer,
     "depth": DepthRenderer,
+    "video-labels": VideoLabelsRenderer,
 }
 
 

@@ -65,7 +65,7 @@ def timings_markdown(result: RunResult) -> str:
         parts.append("generating…")
     elif result.stopped:
         parts.append("**stopped**")
-    lines = [" · ".join(parts)]
+    lines = [" · ".join(parts), *result.notes]
     lines += [f"> ⚠ {w}" for w in result.warnings]
     return "\n\n".join(lines)
 

@@ -84,12 +84,16 @@ def _call(spec, pipe):
         return pipe(wave, **kwargs)
     if spec.modality == "image":
         return pipe(image, **kwargs)
+    if spec.modality == "video":
+        from workbench.samples import sample_file
+
+        return pipe(sample_file("clip.mp4"), **kwargs)
     return pipe("I love this movie, it is wonderful.", **kwargs)
 
 
 def _check_shape(spec, out):
     kind = spec.output
-    if kind == "labels":
+    if kind in ("labels", "video-labels"):
         if isinstance(out, dict):  # zero-shot text classification: {"sequence", "labels", "scores"}
             assert len(out["labels"]) == len(out["scores"]) > 0
         else:  # [{"label", "score"}]; fill-mask names its label "token_str"

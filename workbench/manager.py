@@ -234,9 +234,21 @@ class PipelineManager:
             from transformers import pipeline
 
             return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
-                            **spec.load_kwargs, **common)
+                            **_resolve_load_kwargs(spec.load_kwargs), **common)
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{source.path}` could not be loaded: {_first_line(exc)}") from exc
+
+
+def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:
+    """``spec.load_kwargs`` with a ``pipeline_class`` given as ``"module:Class"`` imported (the
+    registry names classes as strings so that importing it never imports torch)."""
+    import importlib
+
+    out = dict(kwargs)
+    if isinstance(out.get("pipeline_class"), str):
+        module, _, name = out["pipeline_class"].partition(":")
+        out["pipeline_class"] = getattr(importlib.import_module(module), name)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,6 +4,8 @@
 (224, 224)
 >>> wave, sr = sample_waveform(); sr, wave.shape
 (16000, (16000,))
+>>> sample_video_frames().shape
+(48, 96, 128, 3)
 """
 
 from __future__ import annotations
@@ -83,6 +85,38 @@ def sample_table():
                          "Population": ["2100000", "8900000", "3600000"]})
 
 
+def sample_video_frames(n: int = 48, width: int = 128, height: int = 96) -> np.ndarray:
+    """``n`` RGB frames (n×H×W×3 uint8) of a red ball crossing a blue sky above green grass.
+
+    >>> sample_video_frames(4).shape
+    (4, 96, 128, 3)
+    """
+    frames = np.empty((n, height, width, 3), dtype=np.uint8)
+    frames[:] = (135, 190, 235)
+    frames[:, height * 2 // 3:] = (70, 150, 60)
+    yy, xx = np.mgrid[0:height, 0:width]
+    r = height // 8
+    for i in range(n):
+        cx = r + (width - 2 * r) * i / max(n - 1, 1)
+        cy = height / 2 - (height / 4) * np.sin(np.pi * i / max(n - 1, 1))
+        frames[i][(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = (200, 40, 40)
+    return frames
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 24, codec: str = "mpeg4") -> str:
+    """Encode RGB ``frames`` (n×H×W×3 uint8, even H and W) into a video file with PyAV."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        for array in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")))
+        container.mux(stream.encode())
+    return str(path)
+
+
 def samples_dir() -> Path:
     """Where generated sample files are written (``$WORKBENCH_SAMPLES_DIR`` or a temp folder)."""
     path = Path(os.environ.get("WORKBENCH_SAMPLES_DIR") or Path(tempfile.gettempdir()) / "pipeline-workbench-samples")
@@ -93,7 +127,7 @@ def samples_dir() -> Path:
 @lru_cache(maxsize=None)
 def sample_file(name: str) -> str:
     """Write the named sample to a file once and return its path: ``image.png``, ``document.png``,
-    ``tone.wav``. Gradio examples need file paths."""
+    ``tone.wav``, ``clip.mp4`` (2 s, 24 fps, 128×96). Gradio examples need file paths."""
     import soundfile as sf
 
     path = samples_dir() / name
@@ -106,7 +140,9 @@ def sample_file(name: str) -> str:
         elif name == "tone.wav":
             wave, sr = sample_waveform()
             sf.write(tmp, wave, sr)
+        elif name == "clip.mp4":
+            write_video(tmp, sample_video_frames())
         else:
-            raise KeyError(f"no sample named {name!r}; samples: image.png, document.png, tone.wav")
+            raise KeyError(f"no sample named {name!r}; samples: image.png, document.png, tone.wav, clip.mp4")
         tmp.replace(path)
     return str(path)

@@ -49,6 +49,7 @@ class RunResult:
     description: str = ""
     done: bool = True  # False for the intermediate results of a stream
     stopped: bool = False  # a stream ended by the stop event
+    notes: list[str] = field(default_factory=list)  # facts about this run for the info line (frame sampling…)
 
     def json(self) -> Any:
         """The output as JSON-able values (images and arrays summarised), for a raw view."""
@@ -96,6 +97,10 @@ def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise InputError("No audio given: record with the microphone or upload a file (wav, flac, mp3, ogg).")
             out[name] = value
+        elif name == "video":  # checked now, decoded after loading (the model says how many frames)
+            from workbench.video import probe_video
+
+            out[name] = probe_video(value).path
         elif name == "table":
             out[name] = wi.load_table(value)
         elif spec.name == "feature-extraction":
@@ -175,6 +180,14 @@ def _image_text_to_text(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: 
     return pipe(images=x["image"], text=x["text"], return_full_text=False, **kw)
 
 
+def _video(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    from workbench.video import load_video
+
+    frames = pipe.frames_per_clip() if hasattr(pipe, "frames_per_clip") else 16
+    x["video"] = load_video(x["video"], frames)
+    return pipe(x["video"], **kw)
+
+
 def _first(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
     return pipe(next(iter(x.values())), **kw)
 
@@ -191,6 +204,7 @@ CALLERS: dict[str, Caller] = {
     "zero-shot-audio-classification": _audio,
     "document-question-answering": _document_qa,
     "image-text-to-text": _image_text_to_text,
+    "video-classification": _video,
 }
 
 
@@ -294,6 +308,12 @@ def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | No
     return out
 
 
+def _notes(decoded: Mapping[str, Any]) -> list[str]:
+    """Facts about the decoded inputs worth a line in the UI (how a video's frames were sampled)."""
+    video = decoded.get("video")
+    return [f"Frames: {video.sampling}"] if hasattr(video, "sampling") else []
+
+
 def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
              *, model: str | None = None, revision: str | None = None, device: str = "auto",
              dtype: str = "auto") -> RunResult:
@@ -323,7 +343,7 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
         {"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
         loaded.device, loaded.dtype,
         code_snippet(spec, loaded, inputs, {**kwargs, **post}),
-        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description,
+        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description, notes=_notes(decoded),
     )
 
 

@@ -96,6 +96,16 @@ def _embedding_lines(kwargs: Mapping[str, Any]) -> list[str]:
     return lines + ["result = embeddings"]
 
 
+def _pipeline_class(spec: TaskSpec, where: str) -> tuple[list[str], str]:
+    """The import and keyword for a task the workbench runs with its own pipeline subclass."""
+    target = spec.load_kwargs.get("pipeline_class")
+    if not isinstance(target, str):
+        return [], where
+    module, _, name = target.partition(":")
+    return [f"from {module} import {name}  # the workbench's subclass: {spec.title.lower()} as in the app"], \
+        f"{where}, pipeline_class={name}"
+
+
 def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs: Mapping[str, Any]) -> str:
     """The code that reproduces a run of ``spec`` with ``loaded`` (a ``manager.Loaded``) on ``inputs``
     (as the UI/API gave them) with the call keywords ``kwargs`` (post-processing options included)."""
@@ -108,7 +118,8 @@ def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs:
                 *comments,
                 f"pipe = PipelineManager().get({_q(spec.name)}, {_q(loaded.key.model)}{rev}{where})"]
     else:
-        head = ["from transformers import pipeline", "", *comments,
+        imports, where = _pipeline_class(spec, where)
+        head = ["from transformers import pipeline", *imports, "", *comments,
                 f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={_q(model)}{rev}{where})"]
     setup: list[str] = []
     exprs = _input_exprs(spec, inputs, setup)

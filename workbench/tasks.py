@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
-Modality = Literal["text", "image", "audio", "document", "table", "multimodal"]
+Modality = Literal["text", "image", "video", "audio", "document", "table", "multimodal"]
 Group = Literal["Text", "Vision", "Audio", "Documents & multimodal"]
 OutputKind = Literal[
     "labels",  # [{"label", "score"}] -> gr.Label
@@ -31,6 +31,7 @@ OutputKind = Literal[
     "depth",  # {"predicted_depth": tensor, "depth": PIL.Image}
     "mask-generation",  # {"masks": [...], "scores": [...]}
     "vqa",  # [{"answer", "score"?}]
+    "video-labels",  # [{"label", "score"}] -> gr.Label, plus the sampled frames
 ]
 
 
@@ -306,6 +307,13 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _p("pred_iou_thresh", "float", 0.88, "IoU threshold", minimum=0.0, maximum=1.0, step=0.01),
                 _p("stability_score_thresh", "float", 0.95, "stability threshold", minimum=0.0, maximum=1.0, step=0.01)),
         batchable=False,
+    ),
+    TaskSpec(
+        "video-classification", "video", "Vision", "video-labels", ("video",), "Video classification",
+        "Label a clip (VideoMAE, TimeSformer, ViViT): frames sampled evenly over the clip, decoded with PyAV.",
+        pipeline_task="video-classification", params=(TOP_K,),
+        # transformers' pipeline reads only the first num_frames frames; ours samples the whole clip
+        load_kwargs={"pipeline_class": "workbench.video_pipeline:VideoClassificationPipeline"},
     ),
     # ---- audio --------------------------------------------------------------------------------
     TaskSpec(

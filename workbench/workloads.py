@@ -5,7 +5,8 @@
   whose lengths are long-tailed (lognormal in sentences), some past a model's maximum length —
   text tasks truncate;
 - ``long-tail``: the transformers docs' case: every 64th input is 100× longer than the others;
-- ``images`` / ``audio``: generated pictures of several sizes, tones of several durations;
+- ``images`` / ``audio`` / ``videos``: generated pictures of several sizes, tones of several
+  durations, clips of several lengths (mp4 files, decoded by the video pipeline);
 - ``file``: the user's data: a CSV/JSONL column, a text file (one input per line), or a folder
   of files (images, audio, or text files).
 
@@ -33,9 +34,10 @@ import numpy as np
 from workbench.tasks import get_task
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "presets" / "corpus"
-WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "file")
+WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "videos", "file")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
+VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
 LABELS = ["news", "travel", "food", "technology", "weather"]
 #: Call keywords each task needs on a benchmark workload (truncation: natural texts run long).
 TASK_PARAMS: dict[str, dict[str, Any]] = {
@@ -123,7 +125,7 @@ def long_tail_texts(n: int, seed: int = 0) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# images and audio
+# images, audio and video
 
 
 def images(n: int, seed: int = 0) -> list[Any]:
@@ -142,6 +144,25 @@ def images(n: int, seed: int = 0) -> list[Any]:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         out.append(img.resize((w, h)))
     return out
+
+
+def videos(n: int, seed: int = 0) -> list[str]:
+    """Paths of generated mp4 clips of seeded lengths (0.5–4 s at 24 fps, 128×96 or 96×128), up to
+    eight distinct files reused round-robin (decoding is part of what the video pipeline times)."""
+    from workbench.samples import sample_video_frames, samples_dir, write_video
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(min(n, 8)):
+        frames = int(rng.integers(1, 9)) * 12
+        width, height = (128, 96) if rng.random() < 0.5 else (96, 128)
+        path = samples_dir() / f"bench-clip-{seed}-{i}-{frames}-{width}x{height}.mp4"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp.mp4")
+            write_video(tmp, sample_video_frames(frames, width, height))
+            tmp.replace(path)
+        paths.append(str(path))
+    return [paths[i % len(paths)] for i in range(n)]
 
 
 def audio_clips(n: int, seed: int = 0, sampling_rate: int = 16000) -> list[np.ndarray]:
@@ -204,7 +225,7 @@ def read_inputs(path: str | Path | list[str], column: str | None = None, n: int 
 
 
 def _files_inputs(files: list[Path], n: int | None) -> list[Any]:
-    media = [str(f) for f in files if f.suffix.lower() in IMAGE_EXTS | AUDIO_EXTS]
+    media = [str(f) for f in files if f.suffix.lower() in IMAGE_EXTS | AUDIO_EXTS | VIDEO_EXTS]
     items = media or [f.read_text(encoding="utf-8", errors="replace") for f in files]
     if not items:
         raise ValueError("no inputs found: the folder has no files")
@@ -248,6 +269,8 @@ def workloads_for(task: str) -> list[str]:
         return ["images", "file"]
     if spec.modality == "audio":
         return ["audio", "file"]
+    if spec.modality == "video":
+        return ["videos", "file"]
     return ["natural", "uniform", "long-tail", "file"]
 
 
@@ -299,13 +322,17 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
             raise ValueError("document-question-answering needs pages with words: use the `file` workload")
         items = _image_items(spec.name, images(n, seed))
         return Workload(name, items, params, f"{n} generated images, 64–640 px a side (seed {seed})")
+    if spec.modality == "video":
+        if name != "videos":
+            raise ValueError(f"{spec.name} takes video clips: use the `videos` workload (or `file` with a folder)")
+        return Workload(name, videos(n, seed), params, f"{n} generated clips of 0.5–4 s at 24 fps (seed {seed})")
     if spec.modality == "audio":
         if name != "audio":
             raise ValueError(f"{spec.name} takes audio: use the `audio` workload (or `file` with a folder)")
         return Workload(name, audio_clips(n, seed), params, f"{n} clips of 0.5–5 s at 16 kHz (seed {seed})")
     if spec.modality != "text" or spec.name == "table-question-answering":
         raise ValueError(f"no generated workload for {spec.name}; use the `file` workload")
-    if name in ("images", "audio"):
+    if name in ("images", "audio", "videos"):
         raise ValueError(f"{spec.name} takes text: choose uniform, natural or long-tail")
     maker = {"uniform": uniform_texts, "natural": natural_texts, "long-tail": long_tail_texts}[name]
     texts = maker(n, seed)

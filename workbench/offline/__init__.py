@@ -26,7 +26,7 @@ BUILD_VERSION = 1
 MARKER = "workbench_offline.json"
 OFFLINE_PREFIX = "offline:"
 
-_MODULES = ("text", "vision", "audio", "multimodal", "adapters")
+_MODULES = ("text", "vision", "audio", "multimodal", "adapters", "video")
 
 
 @dataclass(frozen=True)
