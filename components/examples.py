@@ -54,9 +54,9 @@ def example_label(example: Example) -> str:
     >>> example_label(Example({"audio": "/x/tone.wav"}, {"return_timestamps": True}))
     'tone.wav (return_timestamps=True)'
     """
-    texts = [v for k, v in example.inputs.items() if isinstance(v, str) and k not in ("image", "audio")]
+    texts = [v for k, v in example.inputs.items() if isinstance(v, str) and k not in ("image", "audio", "video")]
     files = [os.path.basename(v) for k, v in example.inputs.items()
-             if isinstance(v, str) and k in ("image", "audio")]
+             if isinstance(v, str) and k in ("image", "audio", "video")]
     label = texts[0] if texts else ", ".join(files) or "example"
     label = label if len(label) <= 60 else label[:59] + "…"
     extra = ", ".join(f"{k}={v}" for k, v in example.params.items())
