@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError
-from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_tasks
+from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_models, offline_tasks
 from workbench.tasks import TaskSpec, get_task
 
 SourceKind = Literal["offline", "local", "cache", "hub"]
@@ -132,7 +132,7 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> str | None:
 def available_offline(task: str | TaskSpec) -> list[str]:
     """Model names that load for ``task`` with no network: its offline model and fitting cached models."""
     spec = task if isinstance(task, TaskSpec) else get_task(task)
-    names = [f"{OFFLINE_PREFIX}{spec.name}"] if spec.name in offline_tasks() else []
+    names = [f"{OFFLINE_PREFIX}{n}" for n in offline_models(spec.name)]
     return names + [m.repo_id for m in local_models(spec)]
 
 

@@ -26,7 +26,7 @@ BUILD_VERSION = 1
 MARKER = "workbench_offline.json"
 OFFLINE_PREFIX = "offline:"
 
-_MODULES = ("text", "vision", "audio", "multimodal", "adapters", "video")
+_MODULES = ("text", "vision", "audio", "multimodal", "adapters", "video", "chat")
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,19 @@ Builder = Callable[[Path], str]
 description of what it built, e.g. ``"BERT, 2 layers, hidden 32, random weights"``."""
 
 _BUILDERS: dict[str, Builder] = {}
+_TASK_OF: dict[str, str] = {}  # offline model name -> the task it serves
 
 
-def builder(task: str) -> Callable[[Builder], Builder]:
-    """Register the function that builds ``task``'s offline model."""
+def builder(task: str, *, name: str | None = None) -> Callable[[Builder], Builder]:
+    """Register the function that builds ``task``'s offline model, ``offline:<task>``; with
+    ``name``, a further offline model for that task, ``offline:<name>`` (e.g. ``chat`` for
+    text generation)."""
 
     def register(fn: Builder) -> Builder:
-        if task in _BUILDERS:
-            raise ValueError(f"two offline builders for task {task!r}")
-        _BUILDERS[task] = fn
+        key = name or task
+        if key in _BUILDERS:
+            raise ValueError(f"two offline builders named {key!r}")
+        _BUILDERS[key], _TASK_OF[key] = fn, task
         return fn
 
     return register
@@ -77,7 +81,19 @@ def offline_root() -> Path:
 
 def offline_tasks() -> list[str]:
     """Tasks that have an offline builder (or, for feature-extraction, the packaged MiniLM)."""
-    return sorted(set(_load_builders()) | ({"feature-extraction"} if minilm_path() else set()))
+    _load_builders()
+    return sorted(set(_TASK_OF.values()) | ({"feature-extraction"} if minilm_path() else set()))
+
+
+def offline_models(task: str) -> list[str]:
+    """The offline model names (without ``offline:``) that serve ``task``: the task's own first.
+
+    >>> offline_models("text-generation")
+    ['text-generation', 'chat']
+    """
+    _load_builders()
+    names = [n for n, t in _TASK_OF.items() if t == task]
+    return sorted(names, key=lambda n: n != task)
 
 
 def minilm_path() -> str | None:
@@ -91,17 +107,18 @@ def minilm_path() -> str | None:
 
 
 def offline_model_path(task: str, *, prefer_real: bool = True) -> str:
-    """The local folder of ``task``'s offline model, built on first use (safe across processes).
+    """The local folder of ``task``'s offline model (or of the offline model named ``task``, e.g.
+    ``chat``), built on first use (safe across processes).
 
     With ``prefer_real`` (the default), feature-extraction gives the real packaged MiniLM when it
     is installed; tests that need the tiny random BERT pass ``prefer_real=False``.
     """
     from workbench.tasks import get_task
 
-    task = get_task(task).name
+    builders = _load_builders()
+    task = task if task in builders else get_task(task).name
     if prefer_real and task == "feature-extraction" and (real := minilm_path()):
         return real
-    builders = _load_builders()
     if task not in builders:
         raise KeyError(f"no offline model for task {task!r}; offline models exist for {sorted(builders)}")
     root = offline_root()
@@ -124,7 +141,7 @@ def _build(task: str, build: Builder, dest: Path) -> None:
         with torch.random.fork_rng():
             torch.manual_seed(0)
             description = build(tmp)
-        (tmp / MARKER).write_text(json.dumps({"task": task, "random_weights": True, "description": description,
+        (tmp / MARKER).write_text(json.dumps({"task": _TASK_OF.get(task, task), "random_weights": True, "description": description,
                                              "build_version": BUILD_VERSION}, indent=1))
         if dest.exists():
             shutil.rmtree(dest)
