@@ -4,7 +4,8 @@
 task, model, devices, dtypes, batch sizes and workload (or upload your own data), Run with a
 progress bar (Cancel stops after the current measurement and shows what was measured), then see
 native plots (throughput, latency, peak memory, padding share against batch size), the table, a
-recommendation, and CSV/JSON downloads. Runs share one queue (``concurrency_id="benchmark"``, one
+recommendation, and CSV/JSON downloads; "Export as job" gives the fastest configuration as a job file
+and the command that runs it over a whole dataset (``workbench.jobs``). Runs share one queue (``concurrency_id="benchmark"``, one
 at a time) so they never hold up the task tabs. All the work is in ``workbench.bench``.
 """
 
@@ -109,6 +110,10 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     table = gr.Dataframe(headers=TABLE_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
     files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
                     elem_id="bench-files")
+    with gr.Accordion("Export as job", open=False, elem_id="bench-job"):
+        job_command = gr.Code(label="Run the fastest configuration over a whole dataset (set --input and --output)",
+                              language="shell", interactive=False, elem_id="bench-job-command")
+        job_file = gr.File(label="Job file (JSON)", interactive=False, elem_id="bench-job-file")
 
     def on_task(name: str) -> tuple[Any, Any]:
         s = get_task(name)
@@ -141,9 +146,29 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
     run.click(on_run, inputs=[task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column],
               outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
-              concurrency_limit=1)
+              concurrency_limit=1).success(export_job, inputs=files, outputs=[job_command, job_file],
+                                           api_name="export_job", queue=False)
     cancel.click(on_cancel, outputs=summary, api_visibility="private", queue=False)
     return BenchmarkTab(task, model, workload, run, cancel, summary, plots, table, files)
+
+
+def export_job(files: list[Any] | None) -> tuple[str, str | None]:
+    """The benchmark's fastest configuration (from its ``bench.json`` download) as ``job.json`` and
+    the command line that runs it (``workbench.jobs.job_from_benchmark``)."""
+    from pathlib import Path
+
+    from workbench.jobs import job_from_benchmark
+
+    paths = [Path(getattr(f, "name", None) or str(f)) for f in files or []]
+    bench = next((p for p in paths if p.name == "bench.json"), None)
+    if bench is None:
+        return "# Run a benchmark first: its fastest configuration is exported here.", None
+    try:
+        job = job_from_benchmark(bench)
+    except ValueError as exc:
+        return f"# {exc}", None
+    path = job.save(bench.with_name("job.json"))
+    return job.command(config=path.name), str(path)
 
 
 def _session(request: gr.Request | None) -> str:

@@ -1,9 +1,10 @@
-"""Command line of Pipeline Workbench: ``python -m workbench {bench,offline} ...``.
+"""Command line of Pipeline Workbench: ``python -m workbench {bench,run,offline} ...``.
 
 ``bench`` compares plain pipeline batching with the workbench's batch runner over batch sizes,
 devices and dtypes on one workload; it prints the table and writes ``bench.csv``, ``bench.json``
-(with the environment) and ``bench.png`` to ``--out``. ``offline`` builds every tiny offline
-model and prints where each one lives.
+(with the environment) and ``bench.png`` to ``--out``. ``run`` runs a task over a whole dataset
+(``workbench.jobs``), locally or on Ray Data, into a Parquet file. ``offline`` builds every tiny
+offline model and prints where each one lives.
 
 Examples::
 
@@ -11,15 +12,19 @@ Examples::
         --dtype float32,bfloat16 --n 512 --out benchmarks/results/minilm
     python -m workbench bench --task text-classification --model ./my-model --workload file \\
         --file reviews.csv --column text
+    python -m workbench run --task text-classification --input reviews.csv --column text \\
+        --output predictions.parquet --dtype bfloat16 --batch-size auto
+    python -m workbench run --config job.json --input reviews.csv --output predictions.parquet --resume
     python -m workbench offline
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,10 +75,102 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    _add_run_parser(sub)
     sub.add_parser("offline", help="build every tiny offline model and print its folder",
                    description="Build (once) the tiny random-weight model of every task and print task and folder. "
                                "Folders live under $WORKBENCH_OFFLINE_DIR (default ~/.cache/pipeline-workbench).")
     return parser
+
+
+def _add_run_parser(sub: Any) -> None:
+    from workbench.jobs.readers import FORMATS
+    from workbench.jobs.spec import ENGINES
+
+    r = sub.add_parser(
+        "run", help="run a task over a whole dataset into a Parquet file (locally or on Ray Data)",
+        description="Run one task's pipeline over every row of a dataset with the batch runner, writing OUT.parquet "
+                    "with one row per input row, in order: id, the result (output as JSON, or embedding) and error "
+                    "(a bad row is recorded, not fatal). Shards are written as it goes; --resume continues a killed "
+                    "job. Options given here override those of --config. Exits 1 when no row ran, 2 on a usage "
+                    "error.")
+    r.add_argument("--config", default=None, help="a job file (JSON), e.g. exported by the Benchmark tab")
+    r.add_argument("--task", default=None, help="task name or alias (required without --config)")
+    r.add_argument("--model", default=None, help="Hub id, local folder, or offline:<task> (default: the task's "
+                                                  "offline model)")
+    r.add_argument("--revision", default=None, help="model revision (branch, tag or commit)")
+    r.add_argument("--input", default=None, help="CSV, TSV, JSONL, JSON, Parquet or text file (one row a line), a "
+                                                  "folder of images/audio, or a `datasets` dataset (saved or loadable)")
+    r.add_argument("--format", default=None, choices=("auto", *FORMATS), help="input format (default: auto)")
+    r.add_argument("--split", default=None, help="split of a `datasets` dataset (default: the only one, or train)")
+    r.add_argument("--column", action="append", default=None,
+                   help="the column of each task input, in order or as input=column (repeat, or comma-separated): "
+                        "--column text; --column question=q --column context=passage (default: by name)")
+    r.add_argument("--output", default=None, help="the Parquet file to write (Ray: a folder of Parquet files)")
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps or auto (default: cpu)")
+    r.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (GPU) or auto (default: float32)")
+    r.add_argument("--batch-size", default=None, help="rows per batch at most, or auto (default: auto)")
+    r.add_argument("--max-tokens", type=int, default=None,
+                   help="the runner's token budget per batch (rows × longest row; 0: no cap; default 8192)")
+    r.add_argument("--kernels", default=None, choices=("auto", "torch", "onednn"), help="the runner's linear kernels")
+    r.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
+                   help="a call parameter (JSON value or text), e.g. --param top_k=3 --param truncation=true")
+    r.add_argument("--shard-rows", type=int, default=None, help="rows read, run and written at a time (default 1024)")
+    r.add_argument("--engine", default=None, choices=ENGINES, help="local (default) or ray (Ray Data)")
+    r.add_argument("--concurrency", type=int, default=None, help="ray: pipeline actors (default 1)")
+    r.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
+    r.add_argument("--resume", action="store_true", help="continue a killed job from its last shard")
+    r.add_argument("--save-config", default=None, metavar="JOB.json", help="also write the job to this file")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _param(text: str) -> tuple[str, Any]:
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--param takes KEY=VALUE, e.g. top_k=3; got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def job_from_args(args: argparse.Namespace) -> Any:
+    """The ``JobSpec`` of ``run``'s arguments: ``--config``'s job, overridden by the options given."""
+    from workbench.jobs import JobSpec
+
+    changes: dict[str, Any] = {name: getattr(args, name) for name in (
+        "task", "model", "revision", "input", "output", "format", "split", "device", "dtype", "kernels", "engine",
+        "shard_rows", "concurrency", "num_gpus")}
+    if args.column:
+        changes["columns"] = tuple(args.column)
+    if args.param:
+        changes["params"] = dict(_param(p) for p in args.param)
+    if args.batch_size is not None:
+        changes["batch_size"] = "auto" if args.batch_size == "auto" else int(args.batch_size)
+    if args.config:
+        job = JobSpec.load(args.config)
+        if "params" in changes:
+            changes["params"] = {**job.params, **changes["params"]}
+    elif args.task:
+        job = JobSpec(task=args.task)
+    else:
+        raise ValueError("give --task (or a job file with --config)")
+    job = job.updated(**changes)
+    if args.max_tokens is not None:  # 0: no cap (None, which `updated` would ignore)
+        job = dataclasses.replace(job, max_tokens=args.max_tokens or None)
+    return job
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.jobs import run_job
+
+    job = job_from_args(args)
+    if args.save_config:
+        job.save(args.save_config)
+    summary = run_job(job, resume=args.resume, progress=not args.quiet)
+    print(summary.text())
+    return EXIT_OK if summary.ok or not summary.rows else EXIT_FAILED
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -132,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        return {"bench": cmd_bench, "offline": cmd_offline}[args.command](args)
+        return {"bench": cmd_bench, "run": cmd_run, "offline": cmd_offline}[args.command](args)
     except (WorkbenchError, ValueError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, (ValueError, KeyError)) else EXIT_FAILED

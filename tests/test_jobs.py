@@ -1,0 +1,260 @@
+"""Dataset jobs (``workbench.jobs``, ``python -m workbench run``) on tiny offline models: every input
+format, multi-input tasks, bad rows, resume after a real kill, and the Benchmark tab's export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from workbench.__main__ import EXIT_OK, EXIT_USAGE, build_parser, job_from_args, main
+from workbench.jobs import JobSpec, job_from_benchmark, run_job
+from workbench.jobs.local import parts_dir, run_local
+from workbench.jobs.readers import ROW_ID, detect_format, open_source
+from workbench.workloads import natural_texts, uniform_texts
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS = ["I love it", "this is bad", "an ordinary day in the city", "", "the food was cold and the staff rude",
+         "great", "what a long and winding road that was, with many turns", "ok", "terrible service",
+         "it rained all week", "the best film of the year", "meh"]
+EMPTY = 3  # the row whose text is empty
+
+
+def _job(tmp_path: Path, data: Path, task: str = "text-classification", **kw) -> JobSpec:
+    return JobSpec(task=task, input=str(data), output=str(tmp_path / "out.parquet"), **kw)
+
+
+def _rows(path: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values("id").reset_index(drop=True)
+
+
+def _labels(frame: pd.DataFrame) -> list:
+    """Each row's labels and scores (rounded), or its error."""
+    return [e if isinstance(e, str) else [(d["label"], round(d["score"], 4)) for d in json.loads(o)]
+            for o, e in zip(frame["output"], frame["error"])]
+
+
+def _write(fmt: str, folder: Path) -> Path:
+    frame = pd.DataFrame({"n": range(len(TEXTS)), "text": TEXTS})
+    folder.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(path := folder / "data.csv", index=False)
+    elif fmt == "tsv":
+        frame.to_csv(path := folder / "data.tsv", index=False, sep="\t")
+    elif fmt == "jsonl":
+        frame.to_json(path := folder / "data.jsonl", orient="records", lines=True)
+    elif fmt == "json":
+        frame.to_json(path := folder / "data.json", orient="records")
+    elif fmt == "parquet":
+        frame.to_parquet(path := folder / "data.parquet")
+    elif fmt == "text":
+        (path := folder / "data.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    elif fmt == "disk":
+        import datasets
+
+        datasets.Dataset.from_pandas(frame).save_to_disk(str(path := folder / "saved"))
+    else:  # datasets.load_dataset on a local folder of data files
+        (path := folder / "hub-like").mkdir()
+        frame.to_json(path / "train.jsonl", orient="records", lines=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(manager, tmp_path_factory) -> pd.DataFrame:
+    tmp = tmp_path_factory.mktemp("reference")
+    run_local(_job(tmp, _write("csv", tmp / "in")), manager=manager, progress=False)
+    return _rows(tmp / "out.parquet")
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "json", "parquet", "text", "disk", "datasets"])
+def test_every_input_format_gives_one_row_per_input_in_order(manager, tmp_path, reference, fmt):
+    data = _write(fmt, tmp_path / "in")
+    assert detect_format(data) == fmt
+    summary = run_local(_job(tmp_path, data, shard_rows=5), manager=manager, progress=False)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["id"].tolist() == list(range(len(TEXTS)))  # in order, no sorting needed
+    assert _labels(out) == _labels(reference)
+    assert out["error"].notna().tolist() == [i == EMPTY for i in range(len(TEXTS))]
+    assert "text is empty" in out["error"][EMPTY]
+    assert (summary.rows, summary.ok, summary.failed) == (len(TEXTS), len(TEXTS) - 1, 1)
+    assert not parts_dir(tmp_path / "out.parquet").exists()
+
+
+def test_frames_number_rows_and_skip(tmp_path):
+    source = open_source(_write("jsonl", tmp_path))
+    frames = list(source.frames(5, skip=7))
+    assert [len(f) for f in frames] == [5] and frames[0][ROW_ID].tolist() == [7, 8, 9, 10, 11]
+    assert frames[0]["text"].tolist() == TEXTS[7:]
+    assert source.total == len(TEXTS) and source.columns == ["n", "text"]
+
+
+def test_several_columns_feed_a_multi_input_task(manager, tmp_path):
+    data = tmp_path / "qa.csv"
+    pd.DataFrame({"q": ["Where is it?", "Who came?", "What?"],
+                  "passage": ["It is in Paris.", "Nobody came to the party.", ""]}).to_csv(data, index=False)
+    job = _job(tmp_path, data, "question-answering", columns=("question=q", "context=passage"))
+    run_local(job, manager=manager, progress=False)
+    out = _rows(tmp_path / "out.parquet")
+    answers = [json.loads(o) if isinstance(o, str) else None for o in out["output"]]
+    assert all(isinstance(a["answer"], str) and a["answer"] for a in answers[:2])
+    assert answers[2] is None and "context is empty" in out["error"][2]
+
+
+def test_folder_of_images_with_a_corrupt_one(manager, tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name, color in (("a.png", "red"), ("b.jpg", "blue"), ("d.png", "green")):
+        Image.new("RGB", (40, 30), color).save(folder / name)
+    (folder / "c.png").write_bytes(b"not a picture at all")
+    assert detect_format(folder) == "files"
+    summary = run_local(_job(tmp_path, folder, "image-classification"), manager=manager, progress=False)
+    out = _rows(tmp_path / "out.parquet")
+    assert out["error"].notna().tolist() == [False, False, True, False]
+    assert "could not be read as an image" in out["error"][2]
+    assert all(json.loads(o)[0]["label"] for o in out["output"][[0, 1, 3]])
+    assert summary.failed == 1 and list(summary.errors.values()) == [1]
+
+
+def test_folder_of_audio_with_a_silent_clip(manager, tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    t = np.arange(8000, dtype=np.float32) / 8000
+    sf.write(folder / "1.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)  # resampled to the model's rate
+    sf.write(folder / "2.wav", np.zeros(8000, dtype=np.float32), 8000)
+    sf.write(folder / "3.flac", 0.3 * np.sin(2 * np.pi * 220 * t[:4000]), 8000)
+    run_local(_job(tmp_path, folder, "audio-classification"), manager=manager, progress=False)
+    out = _rows(tmp_path / "out.parquet")
+    assert out["error"].notna().tolist() == [False, True, False] and "silent" in out["error"][1]
+
+
+def test_a_row_the_pipeline_rejects_is_recorded_and_the_others_run(manager, tmp_path):
+    data = tmp_path / "masks.txt"
+    data.write_text("Paris is the [MASK] of France.\nno mask in this one\nThe [MASK] sat on the mat.\n")
+    run_local(_job(tmp_path, data, "fill-mask", params={"top_k": 2}), manager=manager, progress=False)
+    out = _rows(tmp_path / "out.parquet")
+    assert out["error"].notna().tolist() == [False, True, False]
+    assert "mask" in out["error"][1].lower()
+    assert [len(json.loads(out["output"][i])) for i in (0, 2)] == [2, 2]
+
+
+def test_embeddings_are_a_float32_column_equal_to_the_runner(manager, tmp_path):
+    from workbench.runner import run_batch
+
+    data = tmp_path / "docs.parquet"
+    texts = natural_texts(20, seed=3)
+    pd.DataFrame({"text": texts}).to_parquet(data)
+    run_local(_job(tmp_path, data, "feature-extraction", shard_rows=8), manager=manager, progress=False)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "out.parquet")
+    import pyarrow as pa
+
+    assert pa.types.is_list(table.schema.field("embedding").type)
+    assert table.schema.field("embedding").type.value_type == pa.float32()
+    got = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+    pipe = manager.get("feature-extraction")
+    want = np.stack(run_batch(pipe, texts, pooling="mean", normalize=True, truncation=True).results)
+    assert got.shape == (20, 384) and np.allclose(got, want, atol=1e-5)
+
+
+# ---- resume --------------------------------------------------------------------------------------------
+
+
+def test_a_killed_job_resumes_without_losing_or_repeating_rows(manager, tmp_path):
+    data = tmp_path / "many.csv"
+    n = 1200
+    pd.DataFrame({"text": uniform_texts(n, seed=1)}).to_csv(data, index=False)
+    out = tmp_path / "out.parquet"
+    parts = parts_dir(out)
+    cmd = [sys.executable, "-m", "workbench", "run", "--task", "text-classification", "--input", str(data),
+           "--output", str(out), "--shard-rows", "40", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    try:
+        while not list(parts.glob("part-*.parquet")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no shard appeared within 240 s"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    done = sorted(parts.glob("part-*.parquet"))
+    assert not out.exists() and 1 <= len(done) < n // 40
+    job = JobSpec("text-classification", input=str(data), output=str(out), shard_rows=40)
+    with pytest.raises(ValueError, match="--resume"):
+        run_local(job, manager=manager, progress=False)
+    with pytest.raises(ValueError, match="different job"):
+        run_local(job.updated(params={"top_k": 1}), manager=manager, resume=True, progress=False)
+    summary = run_local(job, manager=manager, resume=True, progress=False)
+    assert summary.resumed_at == 40 * len(done) and summary.rows == n and summary.failed == 0
+    resumed = pd.read_parquet(out)
+    assert resumed["id"].tolist() == list(range(n))
+    whole = tmp_path / "whole.parquet"
+    run_local(job.updated(output=str(whole)), manager=manager, progress=False)
+    assert _labels(resumed) == _labels(pd.read_parquet(whole))
+
+
+# ---- the command line and the Benchmark tab's export ---------------------------------------------------------
+
+
+def test_command_line_round_trips_through_the_parser(tmp_path):
+    job = JobSpec("question-answering", input="qa.csv", output="o.parquet", model="offline:question-answering",
+                  columns=("question=q", "context=c"), dtype="bfloat16", batch_size=16, max_tokens=None,
+                  params={"top_k": 2}, shard_rows=256)
+    argv = job.command().split()[3:]
+    assert job_from_args(build_parser().parse_args(argv)) == job
+
+
+def test_cli_errors_say_what_to_do(tmp_path, capsys):
+    assert main(["run", "--task", "text-classification", "--output", str(tmp_path / "o.parquet")]) == EXIT_USAGE
+    assert "--input" in capsys.readouterr().err
+    data = _write("csv", tmp_path)
+    assert main(["run", "--task", "text-classification", "--input", str(data), "--column", "nope",
+                 "--output", str(tmp_path / "o.parquet"), "--quiet"]) == EXIT_USAGE
+    assert "no column nope" in capsys.readouterr().err
+    assert main(["run", "--task", "text-to-audio", "--input", str(data), "--output", "o.parquet"]) == EXIT_USAGE
+    assert "not batchable" in capsys.readouterr().err
+
+
+def test_benchmark_export_runs_as_a_job(manager, tmp_path, capsys):
+    import threading
+
+    from components.bench_panel import _benchmark, _outputs, export_job
+
+    result, note = _benchmark(manager, "text-classification", "offline:text-classification", "uniform", ["cpu"],
+                              ["float32"], "1,4", 16, 1, 4096, None, "", lambda f, desc: None, threading.Event())
+    *_, files = _outputs(result, note)
+    command, path = export_job(files)
+    assert command.startswith("python -m workbench run --config job.json --input ")
+    exported = JobSpec.load(path)
+    best = result.table[result.table.status == "ok"].sort_values("items_per_s").iloc[-1]
+    assert exported == job_from_benchmark(result)
+    assert (exported.batch_size, exported.dtype, exported.max_tokens) == (int(best.batch_size), "float32", 4096)
+    data, out = _write("csv", tmp_path / "in"), tmp_path / "exported.parquet"
+    argv = command.split()[3:]
+    argv[argv.index("--config") + 1] = path
+    argv[argv.index("--input") + 1], argv[argv.index("--output") + 1] = str(data), str(out)
+    assert main([*argv, "--quiet", "--save-config", str(tmp_path / "again.json")]) == EXIT_OK
+    assert f"{len(TEXTS)} rows" in capsys.readouterr().out and len(pd.read_parquet(out)) == len(TEXTS)
+    assert JobSpec.load(tmp_path / "again.json") == exported.updated(input=str(data), output=str(out))
+    assert export_job(None)[1] is None
+
+
+def test_run_job_dispatches_to_the_local_engine(manager, tmp_path):
+    summary = run_job(_job(tmp_path, _write("text", tmp_path)), manager=manager, progress=False)
+    assert summary.engine == "local" and summary.rows == len(TEXTS)

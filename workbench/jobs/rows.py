@@ -1,0 +1,156 @@
+"""Running a job's pipeline over one chunk of rows: the part both engines share.
+
+``Predictor(job)`` loads the job's pipeline once (a Ray actor holds one) and maps a DataFrame of
+input rows to a DataFrame of ``OUTPUT_COLUMNS``: each row's ``id``, its result and its error.
+Rows are decoded first (an empty text, a corrupt image or an unreadable audio file becomes that
+row's error), the good ones run through the batch runner (``run_batch``: sorted by length, cut
+into the cheapest batches); if the batch fails, each row runs alone so only the bad ones fail.
+
+Results are JSON text in ``output``; embedding tasks put the vector in ``embedding`` (float32)
+instead. ``error`` is None for a row that ran.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from workbench.jobs.readers import ROW_ID
+from workbench.jobs.spec import JobSpec
+from workbench.tasks import get_task
+from workbench.workloads import TASK_PARAMS
+
+if TYPE_CHECKING:
+    from workbench.manager import PipelineManager
+
+
+def is_embedding(task: str) -> bool:
+    return get_task(task).output == "embeddings"
+
+
+def output_schema(task: str) -> pa.Schema:
+    """The output's columns: ``id``, ``output`` (JSON) or ``embedding`` (float32 list), ``error``."""
+    value = pa.field("embedding", pa.list_(pa.float32())) if is_embedding(task) else pa.field("output", pa.string())
+    return pa.schema([pa.field("id", pa.int64()), value, pa.field("error", pa.string())])
+
+
+def call_params(job: JobSpec) -> dict[str, Any]:
+    """The keywords every call gets: the task's job defaults (truncation…), the registry's
+    defaults and the job's ``params`` (registry parameters are coerced; others pass as given)."""
+    spec = get_task(job.task)
+    names = {p.name for p in spec.params}
+    known = {k: v for k, v in job.params.items() if k in names}
+    extra = {k: v for k, v in job.params.items() if k not in names}
+    return {**TASK_PARAMS.get(spec.name, {}), **spec.call_kwargs(known), **spec.post_kwargs(known), **extra}
+
+
+class Predictor:
+    """The job's pipeline and how to run it over a chunk: ``predictor(frame) -> DataFrame``.
+
+    A callable class so Ray Data's ``map_batches`` can keep one per actor; the local engine calls
+    it on each shard. ``manager`` shares an existing ``PipelineManager`` (tests, the app)."""
+
+    def __init__(self, job: JobSpec, manager: "PipelineManager | None" = None) -> None:
+        from workbench.manager import PipelineManager
+
+        self.job, self.spec = job, get_task(job.task)
+        manager = manager or PipelineManager(max_models=1)
+        self.loaded = manager.load(job.task, job.model, revision=job.revision, device=job.device, dtype=job.dtype)
+        self.pipe = self.loaded.pipe
+        self.params = call_params(job)
+        self.mapping: dict[str, str] | None = None
+        self.schema = output_schema(job.task)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.mapping is None:
+            self.mapping = self.job.column_map([c for c in frame.columns if c != ROW_ID])
+        items: list[Any] = []
+        errors: list[str | None] = []
+        for row in frame.itertuples(index=False):
+            values = dict(zip(frame.columns, row))
+            try:
+                items.append(self._decode(values))
+                errors.append(None)
+            except Exception as exc:  # a bad row is recorded, never fatal
+                items.append(None)
+                errors.append(_message(exc))
+        good = [i for i, e in enumerate(errors) if e is None]
+        results: list[Any] = [None] * len(frame)
+        for i, (result, error) in zip(good, self._run([items[i] for i in good])):
+            results[i], errors[i] = result, error
+        return self._frame(frame[ROW_ID].to_numpy(dtype=np.int64), results, errors)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _decode(self, values: dict[str, Any]) -> Any:
+        """One row's pipeline input: decoded media, checked text; a dict for multi-input tasks."""
+        from workbench.inputs import load_audio, load_image, require_text
+
+        decoded = {}
+        for name, column in self.mapping.items():  # type: ignore[union-attr]
+            value = values.get(column)
+            if column == "path" and values.get("bytes") is not None:  # Ray's read_binary_files
+                value = values["bytes"]
+            if isinstance(value, dict) and ("bytes" in value or "path" in value) and "array" not in value:
+                value = value.get("bytes") or value.get("path")  # an image as datasets/Parquet store it
+            if name == "image":
+                decoded[name] = load_image(value)
+            elif name == "audio":
+                decoded[name] = load_audio(value, _sampling_rate(self.pipe))
+            else:
+                decoded[name] = require_text(None if isinstance(value, float) and value != value else value, name)
+        return decoded[self.spec.inputs[0]] if len(self.spec.inputs) == 1 else decoded
+
+    def _run(self, items: list[Any]) -> list[tuple[Any, str | None]]:
+        """Results for ``items``, all at once through the runner; if that fails, one by one."""
+        if not items:
+            return []
+        try:
+            return [(r, None) for r in self._batch(items)]
+        except Exception:
+            pass
+        out: list[tuple[Any, str | None]] = []
+        for item in items:
+            try:
+                out.append((self._batch([item])[0], None))
+            except Exception as exc:
+                out.append((None, _message(exc)))
+        return out
+
+    def _batch(self, items: list[Any]) -> list[Any]:
+        from workbench.runner import run_batch
+
+        job = self.job
+        return run_batch(self.pipe, items, batch_size=job.resolved_batch_size(), max_tokens=job.max_tokens,
+                         kernels=job.kernels, window=max(len(items), 1), **self.params).results
+
+    def _frame(self, ids: np.ndarray, results: list[Any], errors: list[str | None]) -> pd.DataFrame:
+        if is_embedding(self.spec.name):
+            values = [None if r is None else np.asarray(r, dtype=np.float32).reshape(-1) for r in results]
+            name = "embedding"
+        else:
+            values = [None if e is not None else json.dumps(_jsonable(r)) for r, e in zip(results, errors)]
+            name = "output"
+        return pd.DataFrame({"id": ids, name: values, "error": errors})
+
+
+def _sampling_rate(pipe: Any) -> int:
+    fe = (getattr(pipe, "feature_extractor", None)
+          or getattr(getattr(pipe, "processor", None), "feature_extractor", None))
+    return int(getattr(fe, "sampling_rate", None) or 16000)
+
+
+def _jsonable(value: Any) -> Any:
+    from workbench.service import to_jsonable
+
+    return to_jsonable(value, max_items=1 << 20)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip().strip("'\"")
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no message'}"
+
