@@ -72,9 +72,10 @@ def preset_revision(spec: TaskSpec, model: str | None) -> str:
 
 
 def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value: str, devices: list[str],
-                       dtypes: list[str]) -> ModelWidgets:
-    """Create the controls (ids ``{task}-model``, ``{task}-revision``, ``{task}-device``, ``{task}-dtype``)."""
-    task = spec.name
+                       dtypes: list[str], id_prefix: str | None = None) -> ModelWidgets:
+    """Create the controls (ids ``{task}-model``, ``{task}-revision``, ``{task}-device``, ``{task}-dtype``;
+    ``id_prefix`` replaces ``{task}`` for a second picker of the same task, e.g. Chat's)."""
+    task = id_prefix or spec.name
     with gr.Row():
         model = gr.Dropdown(choices=choices, value=value, allow_custom_value=True, filterable=True, scale=4,
                             label="Model", info="a preset, a cached model, any Hub id, or a local folder",

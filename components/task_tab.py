@@ -265,7 +265,14 @@ def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, cont
             with gr.Tabs():
                 for spec in specs:
                     with gr.Tab(spec.title, elem_id=f"tab-{spec.name}"):
-                        built[spec.name] = tab = build_task_tab(spec, manager, context)
+                        if spec.chat:  # Completion and Chat sub-tabs
+                            from components.chat import render_chat_modes
+
+                            tab = render_chat_modes(spec, manager, context,
+                                                    lambda spec=spec: build_task_tab(spec, manager, context))
+                        else:
+                            tab = build_task_tab(spec, manager, context)
+                        built[spec.name] = tab
                         if on_tab:
                             on_tab(tab)
     return built

@@ -110,6 +110,7 @@ class TaskSpec:
     params: tuple[Param, ...] = ()
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
     batchable: bool = True
+    chat: bool = False  # the tab offers a Chat mode (chat template, messages) beside plain calls
 
     def __post_init__(self) -> None:
         if (self.pipeline_task is None) == (self.adapter is None):
@@ -210,7 +211,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "text-generation", "text", "Text", "text", ("text",), "Text generation",
         "Continue a prompt, streaming tokens as they come.",
-        pipeline_task="text-generation",
+        pipeline_task="text-generation", chat=True,
         params=(_p("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=2048, step=1),
                 _p("do_sample", "bool", False, "sample"),
                 _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),

@@ -1,0 +1,248 @@
+"""Chat mode of the text-generation tab: a ``gr.Chatbot`` over ``workbench.chat``.
+
+``render_chat_modes`` puts the tab's usual content (Completion) and a Chat panel in two sub-tabs.
+The panel streams answers with time to first token and tokens/s, has Stop, Regenerate and Clear,
+shows the prompt the chat template rendered, and registers the API endpoint
+``/{api_name}_chat`` (OpenAI-style messages in, the assistant message out).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import gradio as gr
+
+from components.model_picker import ModelWidgets, build_model_picker, model_choices
+from components.params import ParamWidgets, build_param
+from workbench.errors import WorkbenchError
+from workbench.presets import load_presets
+from workbench.tasks import TaskSpec
+
+if TYPE_CHECKING:
+    from components.task_tab import TabContext, TaskTab
+    from workbench.chat import ChatResult
+    from workbench.manager import PipelineManager
+
+NOT_FOR_CHAT = ("return_full_text",)  # as workbench.chat.NOT_FOR_CHAT (not imported: no torch here)
+
+
+def chat_model_choices(spec: TaskSpec) -> list[tuple[str, str]]:
+    """The built-in tiny chat model, then the task's instruct presets (those with a chat template)."""
+    out = [("offline:chat — built-in tiny chat model (random weights, for trying things out)", "offline:chat")]
+    out += [(f"{m.id} — {m.note}" if m.note else m.id, m.id) for m in load_presets(spec.name).models
+            if "instruct" in m.id.lower() or "chat" in m.id.lower()]
+    return out
+
+
+def _text(content: Any) -> str:
+    """A Chatbot message's content (a string, or Gradio's list of parts) as text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content or "")
+
+
+def history_messages(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """The Chatbot's value -> plain ``{"role", "content"}`` messages.
+
+    >>> history_messages([{"role": "user", "content": [{"type": "text", "text": "Hi"}]}])
+    [{'role': 'user', 'content': 'Hi'}]
+    """
+    return [{"role": m["role"], "content": _text(m.get("content"))} for m in history or []
+            if m.get("role") in ("user", "assistant", "system")]
+
+
+@dataclass
+class ChatPanel:
+    """The Chat mode's widgets and callbacks (callable directly in tests)."""
+
+    spec: TaskSpec
+    manager: PipelineManager
+    chatbot: gr.Chatbot
+    message: gr.Textbox
+    system: gr.Textbox
+    params: ParamWidgets
+    picker: ModelWidgets
+    send: gr.Button
+    stop_button: gr.Button
+    regenerate: gr.Button
+    clear: gr.Button
+    info: gr.Markdown
+    use_completion: gr.Button
+    prompt: gr.Code
+    code: gr.Code
+    _stops: dict[str, threading.Event] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def in_components(self) -> list[gr.components.Component]:
+        return [self.chatbot, self.message, self.system, *self.params.components, *self.picker.components]
+
+    @property
+    def out_components(self) -> list[gr.components.Component]:
+        return [self.chatbot, self.message, self.info, self.use_completion, self.prompt, self.code]
+
+    def _options(self, values: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+        n = len(self.params.components)
+        params = self.params.to_service(dict(zip(self.params.keys, values[:n])))
+        model, revision, device, dtype = values[n:n + 4]
+        return params, dict(model=(model or "").strip() or None, revision=(revision or "").strip() or None,
+                            device=device or "auto", dtype=dtype or "auto")
+
+    def _outputs(self, history: list[dict[str, str]], result: ChatResult, text: str = "") -> list[Any]:
+        from components.task_tab import timings_markdown
+
+        return [[*history, result.message], text, timings_markdown(result), gr.update(visible=False),
+                result.prompt, result.code]
+
+    def respond(self, history: list[dict[str, Any]] | None, text: str, system: str, *values: Any,
+                session: str = "") -> Iterator[list[Any]]:
+        """Answer ``text`` after ``history``: yields the widgets' values as the answer streams."""
+        from workbench.chat import NoChatTemplateError, stream_chat
+
+        past = history_messages(history)
+        if not (text or "").strip():
+            raise gr.Error("Write a message first.", print_exception=False)
+        conversation = [*past, {"role": "user", "content": text}]
+        params, options = self._options(values)
+        event = threading.Event()
+        with self._lock:
+            self._stops[session] = event
+        try:
+            for result in stream_chat(self.manager, conversation, params, system_prompt=system, stop_event=event,
+                                      **options):
+                if event.is_set() and not result.done:
+                    continue  # after Stop only the final update is shown
+                yield self._outputs(conversation, result)
+        except NoChatTemplateError as exc:
+            yield [history, text, f"> ⚠ {exc}", gr.update(visible=True), "", ""]
+        except Exception as exc:
+            from components.task_tab import _gr_error
+
+            raise _gr_error(exc) from exc
+        finally:
+            with self._lock:
+                if self._stops.get(session) is event:
+                    del self._stops[session]
+
+    def regenerate_last(self, history: list[dict[str, Any]] | None, text: str, system: str, *values: Any,
+                        session: str = "") -> Iterator[list[Any]]:
+        """Answer the last user message again (its previous answer is dropped)."""
+        past = history_messages(history)
+        users = [i for i, m in enumerate(past) if m["role"] == "user"]
+        if not users:
+            raise gr.Error("There is no message to answer again yet.", print_exception=False)
+        last = users[-1]
+        for out in self.respond(past[:last], past[last]["content"], system, *values, session=session):
+            out[1] = text  # keep whatever the user is typing
+            yield out
+
+    def stop(self, session: str = "") -> None:
+        """End the answer streaming for ``session`` after its current token."""
+        with self._lock:
+            event = self._stops.get(session)
+        if event is not None:
+            event.set()
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or ""
+
+
+def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> ChatPanel:
+    """Create the Chat mode's widgets (ids ``{task}-chat-…``) and wire them."""
+    prefix = f"{spec.name}-chat"
+    gr.Markdown("Chat with an instruct model: the conversation goes through the model's own chat template "
+                "(see *Prompt the model got*). Models without a chat template only continue text: use "
+                "Completion for those.", elem_id=f"{prefix}-description")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            system = gr.Textbox(label="System prompt (optional)", lines=2, placeholder="e.g. You are a concise assistant.",
+                                elem_id=f"{prefix}-system")
+            with gr.Accordion("Parameters", open=True):
+                chosen = [p for p in spec.params if p.name not in NOT_FOR_CHAT]
+                params = ParamWidgets(spec, chosen, [build_param(prefix, p) for p in chosen])
+            choices = chat_model_choices(spec)
+            picker = build_model_picker(spec, choices=choices, value=choices[0][1], devices=context.devices,
+                                        dtypes=context.dtypes, id_prefix=prefix)
+        with gr.Column(scale=2):
+            chatbot = gr.Chatbot(label="Conversation", height=380, elem_id=f"{prefix}-chatbot")
+            message = gr.Textbox(label="Message", placeholder="Write a message and press Enter", lines=2,
+                                 elem_id=f"{prefix}-message")
+            with gr.Row():
+                send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-send")
+                stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
+                regenerate = gr.Button("Regenerate last answer", elem_id=f"{prefix}-regenerate")
+                clear = gr.Button("Clear conversation", elem_id=f"{prefix}-clear")
+            info = gr.Markdown(elem_id=f"{prefix}-info")
+            use_completion = gr.Button("Use Completion mode with this model", visible=False,
+                                       elem_id=f"{prefix}-use-completion")
+            with gr.Accordion("Prompt the model got (rendered by its chat template)", open=False):
+                prompt = gr.Code(language=None, interactive=False, elem_id=f"{prefix}-prompt")
+            with gr.Accordion("Code: the same call in Python", open=False):
+                code = gr.Code(language="python", interactive=False, elem_id=f"{prefix}-code")
+    panel = ChatPanel(spec, manager, chatbot, message, system, params, picker, send, stop, regenerate, clear, info,
+                      use_completion, prompt, code)
+    _wire(panel, context.concurrency_limit)
+    return panel
+
+
+def _wire(panel: ChatPanel, concurrency_limit: int) -> None:
+    common = dict(inputs=panel.in_components, outputs=panel.out_components, api_visibility="private",
+                  concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
+
+    def respond(request: gr.Request, *values: Any) -> Iterator[list[Any]]:
+        yield from panel.respond(*values, session=_session(request))
+
+    def regenerate(request: gr.Request, *values: Any) -> Iterator[list[Any]]:
+        yield from panel.regenerate_last(*values, session=_session(request))
+
+    panel.send.click(respond, **common)
+    panel.message.submit(respond, **common)
+    panel.regenerate.click(regenerate, **common)
+    def stop(request: gr.Request) -> None:
+        panel.stop(_session(request))
+
+    panel.stop_button.click(stop, inputs=None, outputs=None, queue=False, api_visibility="private")
+    panel.clear.click(lambda: ([], "", "", gr.update(visible=False), "", ""), outputs=panel.out_components,
+                      queue=False, api_visibility="private")
+    gr.api(_chat_endpoint(panel.manager), api_name=f"{panel.spec.api_name}_chat",
+           api_description="Chat: OpenAI-style messages in, the assistant's message out.",
+           concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
+
+
+def _chat_endpoint(manager: PipelineManager) -> Callable[..., dict[str, str]]:
+    def text_generation_chat(messages: list[dict[str, Any]], system_prompt: str = "", max_new_tokens: int = 64,
+                             do_sample: bool = False, temperature: float | None = None, top_p: float | None = None,
+                             model: str = "offline:chat", revision: str = "", device: str = "auto",
+                             dtype: str = "auto") -> dict[str, str]:
+        """Answer an OpenAI-style conversation ([{"role": "user", "content": "Hi"}]) with a
+        text-generation model through its chat template; returns {"role": "assistant", "content": ...}."""
+        from workbench.chat import chat
+
+        params = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
+                  "top_p": top_p}
+        try:
+            return chat(manager, messages, {k: v for k, v in params.items() if v is not None},
+                        system_prompt=system_prompt, model=model, revision=revision or None, device=device,
+                        dtype=dtype).message
+        except WorkbenchError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    return text_generation_chat
+
+
+def render_chat_modes(spec: TaskSpec, manager: PipelineManager, context: TabContext,
+                      build_completion: Callable[[], TaskTab]) -> TaskTab:
+    """Completion (the tab as ``build_completion`` makes it) and Chat, as two sub-tabs."""
+    with gr.Tabs(elem_id=f"{spec.name}-modes") as modes:
+        with gr.Tab("Completion", id="completion", elem_id=f"tab-{spec.name}-completion"):
+            tab = build_completion()
+        with gr.Tab("Chat", id="chat", elem_id=f"tab-{spec.name}-chat"):
+            panel = build_chat_panel(spec, manager, context)
+    panel.use_completion.click(lambda m: (gr.Tabs(selected="completion"), m), inputs=panel.picker.model,
+                               outputs=[modes, tab.picker.model], queue=False, api_visibility="private")
+    return tab
