@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.jobs.local import JobSummary, summarize
-from workbench.jobs.readers import ROW_ID, detect_format, hf_dataset, media_files
+from workbench.jobs.readers import ROW_ID, detect_format, hf_dataset, media_files, open_source
 from workbench.jobs.rows import Predictor, output_schema
 from workbench.jobs.spec import JobSpec
 
@@ -112,9 +112,9 @@ def run_ray(job: JobSpec, *, progress: bool = True, **init: Any) -> JobSummary:
     context.execution_options.preserve_order = True
     context.enable_progress_bars = progress
     began = time.perf_counter()
+    # A wrong column fails before Ray reads anything (the columns as the local reader sees them).
+    job.column_map(open_source(job.input, job.format, split=job.split).columns)  # type: ignore[arg-type]
     ds = read_dataset(job)
-    columns = [c for c in ds.columns() if c != ROW_ID]
-    job.column_map(columns)  # a wrong column fails before any actor loads a model
     results = ds.map_batches(PipelineActor, fn_constructor_kwargs={"job": job.to_dict()}, batch_format="pandas",
                              batch_size=job.shard_rows, compute=ray.data.ActorPoolStrategy(size=job.concurrency),
                              num_gpus=job.num_gpus or None)

@@ -13,6 +13,7 @@ instead. ``error`` is None for a row that ran.
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,8 +94,8 @@ class Predictor:
         decoded = {}
         for name, column in self.mapping.items():  # type: ignore[union-attr]
             value = values.get(column)
-            if column == "path" and values.get("bytes") is not None:  # Ray's read_binary_files
-                value = values["bytes"]
+            if column == "path" and values.get("bytes") is not None and not os.path.isfile(str(value)):
+                value = values["bytes"]  # Ray's read_binary_files of remote storage (s3://…)
             if isinstance(value, dict) and ("bytes" in value or "path" in value) and "array" not in value:
                 value = value.get("bytes") or value.get("path")  # an image as datasets/Parquet store it
             if name == "image":
