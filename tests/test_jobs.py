@@ -140,6 +140,21 @@ def test_folder_of_audio_with_a_silent_clip(manager, tmp_path):
     assert out["error"].notna().tolist() == [False, True, False] and "silent" in out["error"][1]
 
 
+def test_folder_of_videos_with_a_corrupt_one(manager, tmp_path):
+    import shutil
+
+    from workbench.samples import sample_file
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(sample_file("clip.mp4"), folder / "a.mp4")
+    (folder / "b.mp4").write_bytes(b"not a video")
+    run_local(_job(tmp_path, folder, "video-classification"), manager=manager, progress=False)
+    out = _rows(tmp_path / "out.parquet")
+    assert out["error"].notna().tolist() == [False, True]
+    assert json.loads(out["output"][0])[0]["label"] and "b.mp4" in out["error"][1]
+
+
 def test_a_row_the_pipeline_rejects_is_recorded_and_the_others_run(manager, tmp_path):
     data = tmp_path / "masks.txt"
     data.write_text("Paris is the [MASK] of France.\nno mask in this one\nThe [MASK] sat on the mat.\n")

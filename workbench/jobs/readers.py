@@ -7,8 +7,8 @@ stays bounded by one chunk: pandas reads CSV/JSONL in chunks, pyarrow Parquet by
 `datasets` memory-maps a saved dataset and streams ``load_dataset``.
 
 Formats: ``csv``, ``tsv``, ``jsonl``, ``json`` (an array of objects), ``parquet``, ``text`` (one
-row a line, column ``text``), ``files`` (a folder of images/audio: column ``path``, sorted by
-name), ``disk`` (``datasets.load_from_disk``) and ``datasets`` (``datasets.load_dataset`` on a
+row a line, column ``text``), ``files`` (a folder of images/audio/videos: column ``path``, sorted
+by name), ``disk`` (``datasets.load_from_disk``) and ``datasets`` (``datasets.load_dataset`` on a
 local folder or file, streamed).
 
 >>> detect_format("reviews.tsv"), detect_format("lines.txt")
@@ -25,7 +25,9 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from workbench.workloads import AUDIO_EXTS, IMAGE_EXTS
+from workbench.workloads import AUDIO_EXTS, IMAGE_EXTS, VIDEO_EXTS
+
+MEDIA_EXTS = IMAGE_EXTS | AUDIO_EXTS | VIDEO_EXTS
 
 #: The column that numbers rows inside the engines; the output calls it ``id``.
 ROW_ID = "__row_id__"
@@ -78,10 +80,10 @@ def detect_format(path: str | Path) -> str:
         if (p / "dataset_dict.json").exists() or (p / "state.json").exists():
             return "disk"
         files = [f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")]
-        if files and all(f.suffix.lower() in IMAGE_EXTS | AUDIO_EXTS for f in files if f.parent == p) \
+        if files and all(f.suffix.lower() in MEDIA_EXTS for f in files if f.parent == p) \
                 and any(f.parent == p for f in files):
             return "files"
-        if any(f.suffix.lower() in DATA_EXTS | IMAGE_EXTS | AUDIO_EXTS for f in files):
+        if any(f.suffix.lower() in DATA_EXTS | MEDIA_EXTS for f in files):
             return "datasets"
         raise ValueError(f"`{path}` holds no data files (CSV, JSON, Parquet, text, images or audio)")
     suffix = p.suffix.lower()
@@ -152,14 +154,14 @@ def _text(p: Path, fmt: str, split: str | None) -> Source:
 
 
 def media_files(p: Path) -> list[Path]:
-    """The image and audio files directly in folder ``p``, sorted by name."""
-    return sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS | AUDIO_EXTS)
+    """The image, audio and video files directly in folder ``p``, sorted by name."""
+    return sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MEDIA_EXTS)
 
 
 def _files(p: Path, fmt: str, split: str | None) -> Source:
     files = [str(f) for f in media_files(p)]
     if not files:
-        raise ValueError(f"`{p}` has no image or audio files ({', '.join(sorted(IMAGE_EXTS | AUDIO_EXTS))})")
+        raise ValueError(f"`{p}` has no image, audio or video files ({', '.join(sorted(MEDIA_EXTS))})")
     return Source(p, fmt, ["path"], len(files),
                   lambda rows: (pd.DataFrame({"path": files[i:i + rows]}) for i in range(0, len(files), rows)))
 

@@ -89,12 +89,14 @@ class Predictor:
 
     def _decode(self, values: dict[str, Any]) -> Any:
         """One row's pipeline input: decoded media, checked text; a dict for multi-input tasks."""
+        from workbench.errors import InputError
         from workbench.inputs import load_audio, load_image, require_text
 
         decoded = {}
         for name, column in self.mapping.items():  # type: ignore[union-attr]
             value = values.get(column)
-            if column == "path" and values.get("bytes") is not None and not os.path.isfile(str(value)):
+            if column == "path" and name != "video" and values.get("bytes") is not None \
+                    and not os.path.isfile(str(value)):
                 value = values["bytes"]  # Ray's read_binary_files of remote storage (s3://…)
             if isinstance(value, dict) and ("bytes" in value or "path" in value) and "array" not in value:
                 value = value.get("bytes") or value.get("path")  # an image as datasets/Parquet store it
@@ -102,6 +104,10 @@ class Predictor:
                 decoded[name] = load_image(value)
             elif name == "audio":
                 decoded[name] = load_audio(value, _sampling_rate(self.pipe))
+            elif name == "video":  # the video pipeline decodes the file itself (PyAV)
+                if not isinstance(value, str) or not os.path.isfile(value):
+                    raise InputError(f"Video file `{value}` does not exist; give the path of a video file.")
+                decoded[name] = value
             else:
                 decoded[name] = require_text(None if isinstance(value, float) and value != value else value, name)
         return decoded[self.spec.inputs[0]] if len(self.spec.inputs) == 1 else decoded

@@ -206,6 +206,7 @@ def _guess_column(name: str, available: list[str]) -> str | None:
     """The column named like the input (``text``, ``image``…), else a folder's ``path`` for media, else
     the only column (of one-column data)."""
     synonyms = {"text": ("text", "sentence", "content"), "image": ("image", "path"), "audio": ("audio", "path"),
+                "video": ("video", "path"),
                 "question": ("question", "query"), "context": ("context", "passage")}
     for candidate in synonyms.get(name, (name,)):
         if candidate in available:
