@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import io
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import soundfile as sf
 from PIL import Image, ImageDraw
 
 from workbench.errors import InputError
+from workbench.hosting import HostingPolicy
 from workbench.inputs import (image_chat, load_audio, load_document, load_image, load_table, ocr_words,
                               require_text)
 from workbench.samples import sample_document, sample_image, sample_waveform
@@ -134,8 +136,8 @@ def test_load_image_url_errors(server):
         load_image(f"{server}/garbage.png")
     with pytest.raises(InputError, match="HTTP 404"):
         load_image(f"{server}/nothing-here.png")
-    with pytest.raises(InputError, match="MB allowed"):
-        load_image(f"{server}/big.png", max_bytes=1024)
+    with pytest.raises(InputError, match=r"is [0-9.]+ KB, more than the 1 KB this workbench downloads"):
+        load_image(f"{server}/big.png", replace(HostingPolicy.local(), url_max_bytes=1024))
 
 
 def test_load_image_unreachable_url():
@@ -144,8 +146,8 @@ def test_load_image_unreachable_url():
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(InputError, match=r"Could not reach http://127\.0\.0\.1"):
-        load_image(f"http://127.0.0.1:{port}/cat.png", timeout=2)
+    with pytest.raises(InputError, match=r"Could not fetch URL `http://127\.0\.0\.1.*could not connect"):
+        load_image(f"http://127.0.0.1:{port}/cat.png", replace(HostingPolicy.local(), url_deadline_s=2))
 
 
 def test_load_image_data_uri():

@@ -20,8 +20,8 @@ so the core (``workbench/``) and the UI (``components/``) read the same value.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
 
 MB = 2**20
 
@@ -56,6 +56,7 @@ class HostingPolicy:
     url_deadline_s: float = 20.0  # whole request, all redirects and reads together
     url_max_bytes: int = 20 * MB
     url_max_redirects: int = 5
+    network: Any = field(default=None, compare=False, repr=False)  # a workbench.fetch.Network; None = the system's (tests inject a loopback one)
     # -- uploads -------------------------------------------------------------------------------
     max_upload_bytes: int = 100 * MB  # gradio's max_file_size
     max_image_pixels: int = 50_000_000  # checked on the header, before any full decode

@@ -18,9 +18,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import socket
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,31 +26,34 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from workbench.errors import InputError
+from workbench.fetch import fetch
+from workbench.hosting import HostingPolicy
+from workbench.uploads import has_scheme, user_path
 
-#: Largest image accepted, in pixels (50 megapixels); larger ones are refused before decoding.
-MAX_IMAGE_PIXELS = 50_000_000
-#: Largest download accepted from a URL, in bytes.
-MAX_DOWNLOAD_BYTES = 20 * 2**20
-URL_TIMEOUT_S = 10.0
 #: Audio whose peak is below this (about -80 dBFS) counts as silence.
 SILENCE_PEAK = 1e-4
 #: Resolution PDF pages are rendered at (72 dpi x scale).
 PDF_SCALE = 2.0
+#: Accepted image formats, as said in messages.
+IMAGE_FORMATS = "PNG, JPEG, GIF, BMP, TIFF, WebP"
 
 PathLike = str | os.PathLike
+_LOCAL = HostingPolicy.local()
 
 
 # ---------------------------------------------------------------------------------------------
 # Images
 
 
-def load_image(value: Any, *, max_pixels: int = MAX_IMAGE_PIXELS, timeout: float = URL_TIMEOUT_S,
-               max_bytes: int = MAX_DOWNLOAD_BYTES) -> Image.Image:
+def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: int | None = None) -> Image.Image:
     """An RGB ``PIL.Image`` from a PIL image, a numpy array (H×W or H×W×C, uint8 or floats in 0–1),
-    a file path, raw bytes, a ``data:image/...;base64,`` URI, or an http(s) URL.
+    a file path (an upload's path, as Gradio gives with ``type="filepath"``), raw bytes, a
+    ``data:image/...;base64,`` URI, or an http(s) URL.
 
-    URLs are fetched with a ``timeout`` and at most ``max_bytes``; images over ``max_pixels`` are
-    refused before being decoded. EXIF rotation is applied and transparency is put on white.
+    ``policy`` (local by default) decides which paths and URLs may be read (``workbench.uploads``,
+    ``workbench.fetch``) and caps the pixels (``policy.max_image_pixels``, or ``max_pixels``): the
+    size is checked on the file's header, before the pixels are decoded. EXIF rotation is applied
+    and transparency is put on white.
 
     >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8)).size
     (6, 4)
@@ -62,8 +62,10 @@ def load_image(value: Any, *, max_pixels: int = MAX_IMAGE_PIXELS, timeout: float
     ...
     workbench.errors.InputError: The uploaded bytes could not be read as an image (corrupt, or not an image file). Accepted: PNG, JPEG, GIF, BMP, TIFF, WebP.
     """
+    policy = policy or _LOCAL
+    max_pixels = max_pixels or policy.max_image_pixels
     if value is None:
-        raise InputError("No image given: upload an image, or give a file path or an http(s) URL.")
+        raise InputError("No image given: upload an image, or give an http(s) URL.")
     if isinstance(value, Image.Image):
         _check_pixels(value.size, max_pixels, "The image")
         return _to_rgb(value)
@@ -73,16 +75,29 @@ def load_image(value: Any, *, max_pixels: int = MAX_IMAGE_PIXELS, timeout: float
         return _decode_image(bytes(value), "The uploaded bytes", max_pixels)
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value).strip()
-        if text.startswith(("http://", "https://")):
-            return _decode_image(_fetch(text, timeout, max_bytes), f"The content at {text}", max_pixels)
         if text.startswith("data:"):
             return _decode_image(_data_uri(text), "The data URI", max_pixels)
-        path = Path(text).expanduser()
+        if has_scheme(text):
+            return _decode_image(fetch_image_bytes(text, policy), f"The content at `{text}`", max_pixels)
+        path = user_path(text, policy, "The image")
         if not path.is_file():
             raise InputError(f"Image file `{text}` does not exist. Give an existing file path or an http(s) URL.")
-        return _decode_image(path.read_bytes(), f"The file `{path.name}`", max_pixels)
+        return _decode_image(path, f"The file `{path.name}`", max_pixels)
     raise InputError(f"Cannot use a {type(value).__name__} as an image. Accepted: a PIL image, a numpy array, "
                      "a file path, bytes, or an http(s) URL.")
+
+
+def fetch_image_bytes(url: str, policy: HostingPolicy | None = None) -> bytes:
+    """The bytes at an image URL (``workbench.fetch`` rules), refusing web pages with a hint."""
+    got = fetch(url, policy, accept="image/*")
+    _refuse_web_page(url, got.content_type)
+    return got.data
+
+
+def _refuse_web_page(url: str, ctype: str) -> None:
+    if ctype.startswith("text/") or ctype in ("application/json", "application/xhtml+xml"):
+        raise InputError(f"The URL `{url}` returned a {ctype} page, not an image. Use the direct link to the "
+                         "image file (right-click the image → copy image address).")
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:
@@ -94,23 +109,29 @@ def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:
         raise InputError(f"{what} is empty ({width}×{height} pixels).")
 
 
-def _decode_image(data: bytes, what: str, max_pixels: int) -> Image.Image:
-    if not data:
+def _decode_image(data: bytes | Path, what: str, max_pixels: int) -> Image.Image:
+    """Decode ``data`` (bytes, or a file read lazily) after checking its pixel count on the header.
+
+    ``Image.open`` reads only the header; Pillow's own ``Image.MAX_IMAGE_PIXELS`` check (an error
+    above twice it) runs there too and is reported as such; ours (``max_pixels``) runs next, before
+    ``load()`` decodes anything.
+    """
+    if (data.stat().st_size if isinstance(data, Path) else len(data)) == 0:
         raise InputError(f"{what} is empty (0 bytes); it is not an image.")
     try:
         with warnings.catch_warnings():
             # We check the size ourselves below; Pillow's warning (> 89 MP) would only repeat it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))  # reads the header only
-            _check_pixels(img.size, max_pixels, what)
-            img.load()
+            with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as img:  # reads the header only
+                _check_pixels(img.size, max_pixels, what)
+                img.load()
+                return _to_rgb(img)  # a new image: closing the file is fine
     except Image.DecompressionBombError as exc:
         raise InputError(f"{what} was refused by Pillow's decompression-bomb protection ({exc}). "
                          "It is far too large in pixels; resize it and try again.") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{what} could not be read as an image (corrupt, or not an image file). "
-                         "Accepted: PNG, JPEG, GIF, BMP, TIFF, WebP.") from exc
-    return _to_rgb(img)
+                         f"Accepted: {IMAGE_FORMATS}.") from exc
 
 
 def _array_to_image(array: np.ndarray, max_pixels: int) -> Image.Image:
@@ -139,33 +160,6 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _fetch(url: str, timeout: float, max_bytes: int, *, accept: str = "image/*") -> bytes:
-    """GET ``url`` and return at most ``max_bytes`` of it; refuse HTML pages and other non-images."""
-    request = urllib.request.Request(url, headers={"User-Agent": "pipeline-workbench", "Accept": accept})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            ctype = (response.headers.get_content_type() or "").lower()
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > max_bytes:
-                raise InputError(f"The file at {url} is {int(length) / 2**20:.1f} MB, more than the "
-                                 f"{max_bytes / 2**20:g} MB allowed.")
-            data = response.read(max_bytes + 1)
-    except InputError:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise InputError(f"Could not download {url}: the server answered HTTP {exc.code} {exc.reason}.") from exc
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise InputError(f"Could not reach {url} ({reason}). Check the address, or download the image "
-                         "and upload the file.") from exc
-    if len(data) > max_bytes:
-        raise InputError(f"The file at {url} is larger than the {max_bytes / 2**20:g} MB allowed.")
-    if ctype.startswith("text/") or ctype in ("application/json", "application/xhtml+xml"):
-        raise InputError(f"The URL {url} returned a {ctype} page, not an image. Use the direct link to the "
-                         "image file (right-click the image → copy image address).")
-    return data
-
-
 def _data_uri(uri: str) -> bytes:
     header, _, payload = uri.partition(",")
     if ";base64" not in header:
@@ -180,34 +174,62 @@ def _data_uri(uri: str) -> bytes:
 # Audio
 
 
-def load_audio(value: Any, sampling_rate: int = 16_000) -> np.ndarray:
+def load_audio(value: Any, sampling_rate: int = 16_000, policy: HostingPolicy | None = None) -> np.ndarray:
     """A float32 mono waveform at ``sampling_rate`` Hz.
 
-    Accepts a file path (wav, flac, mp3, ogg — decoded with librosa), raw file bytes, Gradio's
-    numpy audio ``(rate, array)`` with int16/int32/float samples shaped ``[samples]`` or
-    ``[samples, channels]``, a dict ``{"array"|"raw": ..., "sampling_rate": ...}``, or a bare
-    ndarray, which is taken to be at ``sampling_rate`` already. Audio at any other rate is simply
-    resampled (librosa) — a wrong rate is not an error; stereo is mixed down to mono by averaging.
-
-    Raises ``InputError`` for an unreadable file, empty audio, non-finite samples, or silence.
+    Accepts what ``decode_audio`` does; audio at any other rate is simply resampled (librosa) — a
+    wrong rate is not an error. Raises ``InputError`` for anything ``decode_audio`` refuses, or silence.
 
     >>> load_audio(np.zeros(100, dtype=np.float32))
     Traceback (most recent call last):
     ...
     workbench.errors.InputError: The audio is silent (peak level below -80 dBFS). Record or upload audio with sound in it.
     """
+    wave, rate = decode_audio(value, policy, default_rate=sampling_rate)
+    if rate != sampling_rate:
+        import librosa
+
+        wave = librosa.resample(wave, orig_sr=rate, target_sr=sampling_rate)
+    if float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
+        raise InputError("The audio is silent (peak level below -80 dBFS). Record or upload audio with sound in it.")
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
+                 default_rate: int = 16_000) -> tuple[np.ndarray, int]:
+    """``(float32 mono waveform, its sampling rate)`` from a file path (an upload's, as Gradio gives with
+    ``type="filepath"``; wav, flac, mp3, ogg — decoded with librosa), an http(s) URL, raw file bytes,
+    Gradio's numpy audio ``(rate, array)`` with int16/int32/float samples shaped ``[samples]`` or
+    ``[samples, channels]``, a dict ``{"array"|"raw": ..., "sampling_rate": ...}``, or a bare ndarray
+    (taken to be at ``default_rate``). Stereo is mixed down to mono by averaging.
+
+    ``policy`` (local by default) decides which paths and URLs may be read and caps the duration
+    (``policy.max_audio_seconds``): for files it is read from the header, before decoding.
+
+    >>> decode_audio((8000, np.ones(4000, dtype=np.float32)), default_rate=16_000)[1]
+    8000
+    """
+    policy = policy or _LOCAL
     if value is None:
-        raise InputError("No audio given: record or upload audio, or give a file path.")
-    if isinstance(value, (str, os.PathLike, bytes, bytearray)):
-        wave, rate = _read_audio_file(value)
+        raise InputError("No audio given: record or upload audio, or give an http(s) URL.")
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        if has_scheme(text):
+            value = fetch(text, policy, accept="audio/*").data
+        else:
+            path = user_path(text, policy, "The audio")
+            if not path.is_file():
+                raise InputError(f"Audio file `{text}` does not exist.")
+            value = path
+    if isinstance(value, (Path, bytes, bytearray)):
+        wave, rate = _read_audio_file(value, policy.max_audio_seconds)
     elif isinstance(value, tuple) and len(value) == 2 and np.isscalar(value[0]):
-        rate, wave = int(value[0]), np.asarray(value[1])
-        wave = _channels_last_to_mono(wave)
+        rate, wave = int(value[0]), _channels_last_to_mono(np.asarray(value[1]))
     elif isinstance(value, dict) and ("array" in value or "raw" in value):
-        rate = int(value.get("sampling_rate") or sampling_rate)
+        rate = int(value.get("sampling_rate") or default_rate)
         wave = _channels_last_to_mono(np.asarray(value["array"] if "array" in value else value["raw"]))
     elif isinstance(value, np.ndarray):
-        rate, wave = sampling_rate, _channels_last_to_mono(value)
+        rate, wave = default_rate, _channels_last_to_mono(value)
     else:
         raise InputError(f"Cannot use a {type(value).__name__} as audio. Accepted: a file path, (rate, array) "
                          "as Gradio gives, or a numpy array.")
@@ -218,16 +240,33 @@ def load_audio(value: Any, sampling_rate: int = 16_000) -> np.ndarray:
         raise InputError("The audio contains NaN or infinite samples.")
     if rate <= 0:
         raise InputError(f"The sampling rate must be positive, got {rate}.")
-    if rate != sampling_rate:
-        import librosa
-
-        wave = librosa.resample(wave, orig_sr=rate, target_sr=sampling_rate)
-    if float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
-        raise InputError("The audio is silent (peak level below -80 dBFS). Record or upload audio with sound in it.")
-    return np.ascontiguousarray(wave, dtype=np.float32)
+    _check_duration(wave.size / rate, policy.max_audio_seconds, "The audio")
+    return wave, rate
 
 
-def _read_audio_file(value: PathLike | bytes | bytearray) -> tuple[np.ndarray, int]:
+def _check_duration(seconds: float | None, max_seconds: float | None, what: str) -> None:
+    if seconds is not None and max_seconds is not None and seconds > max_seconds:
+        raise InputError(f"{what} is {seconds / 60:.1f} minutes long, more than the {max_seconds / 60:g} minutes this "
+                         "workbench accepts. Trim it and try again.")
+
+
+def audio_duration(source: Path | bytes) -> float | None:
+    """Seconds of audio in a file, read from its header (soundfile: WAV, FLAC, OGG, MP3); ``None`` if unknown.
+
+    >>> import soundfile as sf; buf = io.BytesIO(); sf.write(buf, np.zeros(8000), 16000, format="WAV")
+    >>> audio_duration(buf.getvalue())
+    0.5
+    """
+    import soundfile as sf
+
+    try:
+        info = sf.info(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source))
+    except Exception:  # libsndfile does not know the format (e.g. AAC): librosa/audioread may still decode it
+        return None
+    return float(info.frames) / info.samplerate if info.samplerate and info.frames >= 0 else None
+
+
+def _read_audio_file(value: Path | bytes | bytearray, max_seconds: float | None) -> tuple[np.ndarray, int]:
     import librosa
 
     if isinstance(value, (bytes, bytearray)):
@@ -236,12 +275,11 @@ def _read_audio_file(value: PathLike | bytes | bytearray) -> tuple[np.ndarray, i
         if not value:
             raise InputError("The uploaded audio is empty (0 bytes).")
     else:
-        path = Path(os.fspath(value)).expanduser()
-        if not path.is_file():
-            raise InputError(f"Audio file `{os.fspath(value)}` does not exist.")
-        if path.stat().st_size == 0:
-            raise InputError(f"Audio file `{path.name}` is empty (0 bytes).")
-        source, what = str(path), f"The file `{path.name}`"
+        if value.stat().st_size == 0:
+            raise InputError(f"Audio file `{value.name}` is empty (0 bytes).")
+        source, what = str(value), f"The file `{value.name}`"
+    if max_seconds is not None:  # from the header, before decoding
+        _check_duration(audio_duration(bytes(value) if isinstance(value, bytearray) else value), max_seconds, what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # librosa warns before falling back to audioread
@@ -277,36 +315,42 @@ def _to_float(wave: np.ndarray) -> np.ndarray:
 # Documents
 
 
-def load_document(value: Any, page: int = 0, *, scale: float = PDF_SCALE, timeout: float = URL_TIMEOUT_S,
-                  max_bytes: int = MAX_DOWNLOAD_BYTES) -> Image.Image:
-    """A page image of a document: a PDF (path, bytes or http(s) URL; ``page`` is its index from 0,
-    rendered with pypdfium2 at ``72 × scale`` dpi) or anything ``load_image`` takes. Errors number
-    pages from 1, as the UI's page field and people do.
+def load_document(value: Any, page: int = 0, policy: HostingPolicy | None = None, *,
+                  scale: float = PDF_SCALE) -> Image.Image:
+    """A page image of a document: a PDF (a path, an http(s) URL or bytes; ``page`` counts from 0,
+    rendered with pypdfium2 at ``72 × scale`` dpi, less if the page would exceed
+    ``policy.max_image_pixels``) or anything ``load_image`` takes. ``policy`` (local by default)
+    decides which paths and URLs may be read. Errors number pages from 1, as the UI's page field and
+    people do.
 
     >>> from workbench.samples import sample_document
     >>> load_document(sample_document()[0]).size
     (800, 500)
     """
-    data: bytes | None = None
-    url = os.fspath(value).strip() if isinstance(value, (str, os.PathLike)) else ""
-    if url.startswith(("http://", "https://")):
-        fetched = _fetch(url, timeout, max_bytes, accept="application/pdf, image/*")
-        if fetched[:5] != b"%PDF-":
-            return _decode_image(fetched, f"The content at {url}", MAX_IMAGE_PIXELS)
-        data, what = fetched, f"The PDF at {url}"
-    elif isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
-        data, what = bytes(value), "The PDF"
-    elif isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(".pdf"):
-        path = Path(os.fspath(value)).expanduser()
-        if not path.is_file():
-            raise InputError(f"PDF file `{os.fspath(value)}` does not exist.")
-        data, what = path.read_bytes(), f"The PDF `{path.name}`"
-    if data is None:
-        return load_image(value)
-    return _render_pdf_page(data, page, scale, what)
+    policy = policy or _LOCAL
+    what = "The PDF"
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        if has_scheme(text) and not text.startswith("data:"):
+            got = fetch(text, policy, accept="application/pdf, image/*")
+            if got.data[:5] != b"%PDF-":
+                _refuse_web_page(text, got.content_type)
+                return _decode_image(got.data, f"The content at `{text}`", policy.max_image_pixels)
+            value, what = got.data, f"The PDF at {text}"
+        elif not text.startswith("data:"):
+            path = user_path(text, policy, "The document")
+            if not path.is_file():
+                raise InputError(f"Document file `{text}` does not exist. Give a PDF or an image.")
+            with path.open("rb") as f:
+                if f.read(5) != b"%PDF-":
+                    return load_image(path, policy)
+            value, what = path.read_bytes(), f"The PDF `{path.name}`"
+    if isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
+        return _render_pdf_page(bytes(value), page, scale, what, policy.max_image_pixels)
+    return load_image(value, policy)
 
 
-def _render_pdf_page(data: bytes, page: int, scale: float, what: str) -> Image.Image:
+def _render_pdf_page(data: bytes, page: int, scale: float, what: str, max_pixels: int) -> Image.Image:
     import pypdfium2 as pdfium
 
     try:
@@ -320,6 +364,9 @@ def _render_pdf_page(data: bytes, page: int, scale: float, what: str) -> Image.I
             raise InputError(f"{what} has {count} page{'s' * (count != 1)}; there is no page {page + 1}: {choose}.")
         pdf_page = pdf[page]
         try:
+            width, height = pdf_page.get_size()  # points: the pixels at scale 1
+            if width * height * scale * scale > max_pixels:  # a huge page: render it smaller, not refuse it
+                scale = (max_pixels / max(width * height, 1.0)) ** 0.5
             image = pdf_page.render(scale=scale).to_pil()
         finally:
             pdf_page.close()
@@ -362,9 +409,10 @@ def ocr_words(image: Image.Image, *, lang: str | None = None) -> list[tuple[str,
 # Tables and text
 
 
-def load_table(value: Any):
+def load_table(value: Any, policy: HostingPolicy | None = None):
     """A ``pandas.DataFrame`` whose cells are all strings (what TAPAS expects), from a DataFrame, a
-    dict of columns, Gradio's ``{"headers": [...], "data": [[...]]}``, or a CSV file path.
+    dict of columns, Gradio's ``{"headers": [...], "data": [[...]]}``, or a CSV file path (an upload's
+    only, when ``policy`` is hosted).
 
     >>> load_table({"City": ["Paris", "Rome"], "Population": [2100000, 2800000]}).iloc[1, 1]
     '2800000'
@@ -383,7 +431,7 @@ def load_table(value: Any):
         except ValueError as exc:
             raise InputError(f"The table's columns must all have the same length: {exc}") from exc
     elif isinstance(value, (str, os.PathLike)):
-        path = Path(os.fspath(value)).expanduser()
+        path = user_path(value, policy or _LOCAL, "The table")
         if not path.is_file():
             raise InputError(f"Table file `{os.fspath(value)}` does not exist; give a CSV file.")
         try:

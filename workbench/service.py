@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
+from workbench.hosting import HostingPolicy
 from workbench.snippets import code_snippet
 from workbench.tasks import TaskSpec, get_task
 
@@ -77,11 +78,13 @@ def _page(value: Any) -> int:
     return page - 1
 
 
-def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and decode the UI/API values of ``spec.inputs`` (audio is decoded after loading,
-    when the model's sampling rate is known). Raises ``InputError`` naming the bad input."""
+def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any], policy: HostingPolicy | None = None) -> dict[str, Any]:
+    """Validate and decode the UI/API values of ``spec.inputs`` under ``policy`` (which paths and URLs
+    user input may name; local by default). Audio is decoded at its own rate here and resampled after
+    loading, when the model's rate is known. Raises ``InputError`` naming the bad input."""
     from workbench import inputs as wi
 
+    policy = policy or HostingPolicy.local()
     unknown = set(inputs) - set(spec.inputs) - {"page"}
     if unknown:
         raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; "
@@ -90,19 +93,23 @@ def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
     for name in spec.inputs:
         value = inputs.get(name)
         if name == "image" and spec.modality == "document":
-            out[name] = wi.load_document(value, _page(inputs.get("page")))
+            out[name] = wi.load_document(value, _page(inputs.get("page")), policy)
         elif name == "image":
-            out[name] = wi.load_image(value)
+            out[name] = wi.load_image(value, policy)
         elif name == "audio":
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise InputError("No audio given: record with the microphone or upload a file (wav, flac, mp3, ogg).")
-            out[name] = value
+            wave, rate = wi.decode_audio(value, policy)
+            out[name] = {"array": wave, "sampling_rate": rate}
         elif name == "video":  # checked now, decoded after loading (the model says how many frames)
+            from workbench.uploads import user_path
             from workbench.video import probe_video
 
+            if isinstance(value, str) and value.strip():  # hosted: an upload's path only (PyAV opens URLs too)
+                value = str(user_path(value, policy, "The video"))
             out[name] = probe_video(value).path
         elif name == "table":
-            out[name] = wi.load_table(value)
+            out[name] = wi.load_table(value, policy)
         elif spec.name == "feature-extraction":
             out[name] = _text_lines(value, name)
         else:
@@ -136,8 +143,22 @@ def _sampling_rate(pipe: Any) -> int:
 def _audio(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
     from workbench.inputs import load_audio
 
-    x["audio"] = load_audio(x["audio"], _sampling_rate(pipe))
+    rate = _sampling_rate(pipe)
+    x["audio"] = load_audio(x["audio"], rate)
+    window = _chunk_window_s(pipe)
+    if window and len(x["audio"]) > window * rate and not kw.get("chunk_length_s"):
+        kw["chunk_length_s"] = window  # a long clip: transcribe it in the model's windows, not refuse it
     return pipe(x["audio"], **kw)
+
+
+def _chunk_window_s(pipe: Any) -> float | None:
+    """Seconds a speech-recognition model hears at once when its pipeline can chunk longer audio
+    (Whisper: its feature extractor's 30 s; CTC models: 30 s windows); None for other pipelines."""
+    kind = getattr(pipe, "type", None)
+    if kind == "seq2seq_whisper":
+        fe = getattr(pipe, "feature_extractor", None)
+        return float(getattr(fe, "chunk_length", None) or 30)
+    return 30.0 if kind in ("ctc", "ctc_with_lm") else None
 
 
 def _text_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
@@ -331,7 +352,7 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
     _required(spec, params)
     t0 = time.perf_counter()
-    decoded = decode_inputs(spec, inputs)
+    decoded = decode_inputs(spec, inputs, manager.policy)
     inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype)
     t1 = time.perf_counter()
@@ -363,7 +384,7 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
     kwargs = spec.call_kwargs(params)
     full_text = kwargs.pop("return_full_text", True)
     t0 = time.perf_counter()
-    decoded = decode_inputs(spec, inputs)
+    decoded = decode_inputs(spec, inputs, manager.policy)
     inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype)
     prompt = decoded["text"]
