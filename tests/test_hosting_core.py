@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.loopback import HITS, PNG, PUBLIC, FakeNet, closed_port, server, silent_port  # noqa: F401 (fixtures)
-from workbench.errors import InputError
+from workbench.errors import InputError, ModelNotFoundError
 from workbench.hosting import HostingPolicy
 from workbench.manager import PipelineManager
 from workbench.samples import sample_file, sample_table
@@ -168,3 +168,118 @@ def test_slow_drip_silent_and_closed_ports_give_one_message_when_hosted(hosted, 
             run_task(manager, "image-classification", {"image": f"http://h.test{path}"})
         messages.add(str(info.value).replace(path, "/P"))
     assert len(messages) == 1 and "Could not fetch URL `http://h.test/P`" in messages.pop()
+
+
+# ---- models --------------------------------------------------------------------------------------
+
+NOT_A_HUB_ID = "is not a Hub model id. This public workbench loads models from the Hugging Face Hub"
+
+
+class FakeHub:
+    """The Hub as seen through ``workbench.hub.Hub``: metadata from a dict, downloads from a local
+    folder (a copy of an offline model), every call recorded. Nothing touches the network."""
+
+    def __init__(self, sizes: dict[str, int | None], folder: str | None = None) -> None:
+        self.sizes, self.folder = sizes, folder
+        self.asked: list[str] = []
+        self.downloads: list[tuple[str, list[str]]] = []
+
+    def model_info(self, repo_id: str, revision: str | None):
+        from huggingface_hub.hf_api import ModelInfo
+
+        self.asked.append(repo_id)
+        return ModelInfo(id=repo_id, siblings=[{"rfilename": n, "size": s} for n, s in self.sizes.items()])
+
+    def download(self, repo_id: str, revision: str | None, files: list[str]) -> str:
+        self.downloads.append((repo_id, files))
+        return self.folder
+
+    def hub(self):
+        from workbench.hub import Hub
+
+        return Hub(reachable=lambda: True, model_info=self.model_info, download=self.download)
+
+
+def test_model_box_does_not_load_server_folders_when_hosted(hosted, tmp_path):
+    from workbench.offline import offline_model_path
+
+    folder = offline_model_path("text-classification")
+    messages = set()
+    for name in (folder, str(tmp_path / "missing"), "./models", "../../etc", "~/models", "/", "C:\\models"):
+        with pytest.raises(ModelNotFoundError, match=NOT_A_HUB_ID) as info:
+            run_task(hosted, "text-classification", {"text": "hi"}, model=name)
+        messages.add(str(info.value).replace(f"`{name}`", "`NAME`"))
+    assert len(messages) == 1  # an existing folder and a missing one: the same answer
+    assert hosted.loaded() == [] or all(e.source.kind == "offline" for e in hosted.loaded())
+
+
+def test_a_hub_id_that_is_also_a_local_folder_is_never_read_from_disk(hosted, tmp_path, monkeypatch):
+    """``workbench/offline`` is a valid Hub id and a folder next to app.py: hosted, it means the Hub id."""
+    import shutil
+
+    from workbench.offline import offline_model_path
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(offline_model_path("text-classification"), tmp_path / "acme" / "local-copy")
+    with pytest.raises(ModelNotFoundError, match="Hub cannot be reached"):
+        run_task(hosted, "text-classification", {"text": "hi"}, model="acme/local-copy")
+
+
+@pytest.mark.parametrize("policy", [HOSTED, HostingPolicy.local()])
+def test_offline_names_are_exactly_the_built_in_ones(policy):
+    manager = PipelineManager(policy=policy)
+    for name in ("offline:../../etc", "offline:/etc/passwd", "offline:no-such-task"):
+        with pytest.raises(ModelNotFoundError, match=rf"`{name}` is not a built-in offline model\. For text-classification "
+                                                     r"use `offline:text-classification`"):
+            run_task(manager, "text-classification", {"text": "hi"}, model=name)
+    assert manager.load_count == 0
+
+
+def test_the_allow_list_is_enforced_when_hosted():
+    manager = PipelineManager(policy=replace(HOSTED, model_allowlist=("acme/*",)))
+    with pytest.raises(ModelNotFoundError, match="not among the models this workbench's operator allows: acme/"):
+        run_task(manager, "text-classification", {"text": "hi"}, model="evil/model")
+
+
+def test_size_cap_is_read_from_the_hub_before_downloading(tmp_path):
+    import shutil
+
+    from workbench.offline import offline_model_path
+
+    folder = tmp_path / "download"
+    shutil.copytree(offline_model_path("text-classification"), folder, ignore=shutil.ignore_patterns("workbench_offline.json"))
+    files = {"config.json": 700, "model.safetensors": 900_000, "pytorch_model.bin": 900_000, "onnx/model.onnx": 10**9,
+             "tokenizer.json": 5000}
+    policy = replace(HOSTED, max_model_bytes=1_000_000)
+    big = FakeHub({**files, "model.safetensors": 2_000_000}, str(folder))
+    with pytest.raises(ModelNotFoundError, match=r"`acme/big` has 1.91 MB of weights, more than the 977 KB this "
+                                                 "workbench loads"):
+        run_task(PipelineManager(policy=policy, hub=big.hub()), "text-classification", {"text": "hi"}, model="acme/big")
+    assert big.asked == ["acme/big"] and big.downloads == []  # refused on the metadata alone
+    unknown = FakeHub({**files, "model.safetensors": None}, str(folder))
+    with pytest.raises(ModelNotFoundError, match="size of model `acme/unknown` could not be read"):
+        run_task(PipelineManager(policy=policy, hub=unknown.hub()), "text-classification", {"text": "hi"},
+                 model="acme/unknown")
+    assert unknown.downloads == []
+    small = FakeHub(files, str(folder))
+    manager = PipelineManager(policy=policy, hub=small.hub())
+    r = run_task(manager, "text-classification", {"text": "I love it"}, model="acme/small")
+    assert r.model == "acme/small" and r.output
+    assert small.downloads == [("acme/small", ["config.json", "model.safetensors", "tokenizer.json"])]
+    assert manager.loaded()[0].source.path == str(folder)
+
+
+def test_hosted_manager_never_trusts_remote_code(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_TRUST_REMOTE_CODE", "1")
+    assert PipelineManager(policy=HOSTED).trust_remote_code is False
+    assert PipelineManager(policy=HOSTED, trust_remote_code=True).trust_remote_code is False
+    assert PipelineManager().trust_remote_code is True  # the operator's choice, locally
+
+
+def test_hosted_byte_bound_defaults_from_the_machines_memory(monkeypatch):
+    import psutil
+
+    monkeypatch.delenv("WORKBENCH_MAX_BYTES", raising=False)
+    assert PipelineManager(policy=HOSTED).max_bytes == int(psutil.virtual_memory().total * 0.5)
+    assert PipelineManager().max_bytes is None
+    assert PipelineManager(policy=HOSTED, max_bytes=123).max_bytes == 123

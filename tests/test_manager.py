@@ -172,3 +172,115 @@ def test_trust_remote_code_is_off_by_default(monkeypatch):
     assert PipelineManager().trust_remote_code is False
     monkeypatch.setenv("WORKBENCH_TRUST_REMOTE_CODE", "1")
     assert PipelineManager().trust_remote_code is True
+
+
+# ---- reliability: broken models fail clearly, nothing is cached, the next load works --------------
+
+
+def _copy_model(tmp_path, task: str = TASK):
+    import shutil
+
+    dest = tmp_path / "my-model"
+    shutil.copytree(offline_model_path(task), dest, ignore=shutil.ignore_patterns("workbench_offline.json"))
+    return dest
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_corrupt_weights_name_the_model_and_the_file(tmp_path, damage):
+    folder = _copy_model(tmp_path)
+    weights = folder / "model.safetensors"
+    if damage == "truncated":
+        data = weights.read_bytes()
+        weights.write_bytes(data[: len(data) // 2])
+    else:
+        weights.write_bytes(b"not a safetensors file at all" * 10)
+    m = PipelineManager()
+    with pytest.raises(ModelNotFoundError, match=rf"Model `{folder}` could not be loaded: its file `model.safetensors` "
+                                                 "is corrupt or incomplete"):
+        m.get(TASK, str(folder))
+    assert m.loaded() == [] and m.memory()["reserved"] == 0
+    assert m.get(TASK)("fine")  # the next good load works
+
+
+def test_a_folder_that_is_not_a_model(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"holiday": "Rome"}')
+    m = PipelineManager()
+    with pytest.raises((ModelNotFoundError, ModelTaskMismatchError), match=rf"Model `{folder}`"):
+        m.get(TASK, str(folder))
+    (folder / "config.json").unlink()
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        m.get(TASK, str(folder))
+    assert m.loaded() == [] and m.get(TASK)("fine")
+
+
+def test_a_model_of_the_wrong_task_is_not_cached(tmp_path):
+    m = PipelineManager()
+    with pytest.raises(ModelTaskMismatchError, match=r"Model `offline:text-classification` \(BertForSequenceClassification\)"):
+        m.get("text-generation", f"offline:{TASK}")
+    assert m.loaded() == [] and m.load_count == 0
+    assert m.get("text-generation")("Hello", max_new_tokens=2)
+
+
+# ---- the byte bound under concurrent loads ---------------------------------------------------------
+
+
+def test_reservation_estimates_the_loaded_bytes():
+    import torch
+    from transformers import AutoConfig
+
+    from workbench.manager import estimate_bytes
+
+    m = PipelineManager()
+    for dtype, torch_dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+        loaded = m.load(TASK, dtype=dtype)
+        stored = AutoConfig.from_pretrained(loaded.source.path)  # as saved, before the load cast it
+        estimate = estimate_bytes(loaded.source, stored, torch_dtype)
+        assert 0.8 * loaded.bytes <= estimate <= 1.25 * loaded.bytes, (dtype, estimate, loaded.bytes)
+
+
+def test_a_model_larger_than_the_bound_is_refused_before_loading():
+    from workbench.errors import OutOfMemoryError
+
+    one = PipelineManager().load(TASK).bytes
+    m = PipelineManager(max_bytes=one // 2)
+    with pytest.raises(OutOfMemoryError, match=rf"`offline:{TASK}` needs about .* more than the .* this workbench keeps"):
+        m.get(TASK)
+    assert m.load_count == 0 and m.memory() == {"loaded": 0, "reserved": 0, "loading": 0, "max_bytes": one // 2}
+
+
+def test_the_byte_bound_holds_under_concurrent_loads_of_different_models():
+    """Two models that do not fit together, loaded at once: the second waits for the first and evicts it."""
+    sizes = {t: PipelineManager().load(t).bytes for t in (TASK, "fill-mask", "token-classification")}
+    bound = int(max(sizes.values()) * 1.5)
+    m = PipelineManager(max_models=10, max_bytes=bound)
+    samples, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append(m.memory())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    barrier = threading.Barrier(len(sizes))
+    errors = []
+
+    def worker(task):
+        barrier.wait()
+        try:
+            m.get(task)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in sizes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    stop.set()
+    sampler.join()
+    assert not errors and m.load_count == 3
+    assert samples and all(s["loaded"] + s["reserved"] <= bound for s in samples)
+    assert max(s["loading"] for s in samples) == 1  # never two loads that would not fit together
+    assert len(m.loaded()) == 1

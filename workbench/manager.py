@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
+from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
-from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, WorkbenchError
+from workbench.hub import Hub
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
 from workbench.tasks import TaskSpec, get_task
@@ -69,6 +70,21 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+#: Share of the machine's memory that a hosted workbench keeps in loaded weights by default.
+HOSTED_MEMORY_SHARE = 0.5
+#: How long a load waits for other loads to free their reserved bytes before giving up.
+RESERVE_WAIT_S = 300.0
+
+
+def default_max_bytes(policy: HostingPolicy) -> int | None:
+    """The byte bound when none is given: none locally; hosted, half the machine's memory (psutil)."""
+    if not policy.hosted:
+        return None
+    import psutil
+
+    return int(psutil.virtual_memory().total * HOSTED_MEMORY_SHARE)
+
+
 class PipelineManager:
     """A bounded LRU cache of ready pipelines (and adapters) with single-flight loading.
 
@@ -77,18 +93,30 @@ class PipelineManager:
     first, never the one just asked for. ``trust_remote_code`` is off unless the operator sets
     ``WORKBENCH_TRUST_REMOTE_CODE=1`` (or passes it here); nothing a user does can turn it on.
     ``policy`` (a ``HostingPolicy``, local by default) says what user input may reach; the service
-    and the UI read it from here.
+    and the UI read it from here. Hosted, ``trust_remote_code`` is always off and ``max_bytes``
+    defaults to half the machine's memory. ``hub`` is how models are looked up on the Hub (tests pass
+    their own).
+
+    The byte bound holds while several models load at once: each load reserves its estimated bytes
+    (from the weight files' sizes, scaled to the dtype) before it starts, evicting least recently
+    used pipelines or waiting for other loads to finish, and releases the reservation when it ends.
     """
 
     def __init__(self, *, max_models: int | None = None, max_bytes: int | None = None,
-                 trust_remote_code: bool | None = None, policy: HostingPolicy | None = None) -> None:
+                 trust_remote_code: bool | None = None, policy: HostingPolicy | None = None,
+                 hub: Hub | None = None) -> None:
         self.policy = policy or HostingPolicy.local()  # what user input may reach; see workbench/hosting.py
+        self.hub = hub or Hub()
         self.max_models = max_models if max_models is not None else _env_int("WORKBENCH_MAX_MODELS", 4)
-        self.max_bytes = max_bytes if max_bytes is not None else _env_int("WORKBENCH_MAX_BYTES", None)
-        self.trust_remote_code = _env_flag("WORKBENCH_TRUST_REMOTE_CODE") if trust_remote_code is None else trust_remote_code
+        self.max_bytes = max_bytes if max_bytes is not None else _env_int("WORKBENCH_MAX_BYTES",
+                                                                          default_max_bytes(self.policy))
+        trust = _env_flag("WORKBENCH_TRUST_REMOTE_CODE") if trust_remote_code is None else trust_remote_code
+        self.trust_remote_code = trust and not self.policy.hosted  # never custom code from strangers' model ids
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # notified when reserved bytes are released
         self._cache: OrderedDict[LoadKey, Loaded] = OrderedDict()
         self._inflight: dict[LoadKey, Future[Loaded]] = {}
+        self._reserved: dict[LoadKey, int] = {}  # estimated bytes of loads in progress
         self.load_count = 0  # loads actually performed (cache hits and joined loads do not count)
 
     # -- public API -------------------------------------------------------------------------
@@ -126,10 +154,12 @@ class PipelineManager:
         except BaseException as exc:
             with self._lock:
                 del self._inflight[key]
+                self._release(key)
             future.set_exception(exc)
             raise
         with self._lock:
             del self._inflight[key]
+            self._release(key)
             self._cache[key] = loaded
             evicted = self._evict(keep=key)
         future.set_result(loaded)
@@ -141,6 +171,12 @@ class PipelineManager:
     def local_models(self, task: str) -> list[str]:
         """Model names that load for ``task`` with no network: ``offline:<task>`` and fitting HF-cache models."""
         return available_offline(task)
+
+    def memory(self) -> dict[str, int | None]:
+        """Bytes of loaded weights, bytes reserved by loads in progress, and the bound (``None``: unbounded)."""
+        with self._lock:
+            return {"loaded": sum(e.bytes for e in self._cache.values()), "reserved": sum(self._reserved.values()),
+                    "loading": len(self._reserved), "max_bytes": self.max_bytes}
 
     def loaded(self) -> list[Loaded]:
         """What is loaded now, least recently used first."""
@@ -168,14 +204,15 @@ class PipelineManager:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _evict(self, keep: LoadKey) -> list[Loaded]:
-        """Pop least-recently-used entries until within bounds (caller holds the lock)."""
+    def _evict(self, keep: LoadKey | None, extra: int = 0) -> list[Loaded]:
+        """Pop least-recently-used entries until within bounds, counting ``extra`` bytes and the
+        reservations of loads in progress (caller holds the lock)."""
         evicted = []
 
         def over() -> bool:
             if self.max_models is not None and len(self._cache) > self.max_models:
                 return True
-            return self.max_bytes is not None and sum(e.bytes for e in self._cache.values()) > self.max_bytes
+            return self.max_bytes is not None and self._used() + extra > self.max_bytes
 
         for k in list(self._cache):
             if not over():
@@ -184,15 +221,53 @@ class PipelineManager:
                 evicted.append(self._cache.pop(k))
         return evicted
 
+    def _used(self) -> int:
+        """Bytes of loaded pipelines plus reservations of loads in progress (caller holds the lock)."""
+        return sum(e.bytes for e in self._cache.values()) + sum(self._reserved.values())
+
+    def _reserve(self, key: LoadKey, nbytes: int | None) -> None:
+        """Hold ``nbytes`` of the byte bound for the load of ``key``: evict least recently used
+        pipelines, or wait for other loads, until they fit. Refuses a model larger than the bound."""
+        if self.max_bytes is None or not nbytes:
+            return
+        from workbench.fetch import human_bytes
+
+        if nbytes > self.max_bytes:
+            raise OutOfMemoryError(
+                f"Model `{key.model}` needs about {human_bytes(nbytes)} as {key.dtype}, more than the "
+                f"{human_bytes(self.max_bytes)} this workbench keeps loaded; pick a smaller model or bfloat16.")
+        deadline = time.monotonic() + RESERVE_WAIT_S
+        evicted: list[Loaded] = []
+        with self._freed:
+            while True:
+                evicted += self._evict(keep=None, extra=nbytes)
+                if self._used() + nbytes <= self.max_bytes:
+                    self._reserved[key] = nbytes
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise OutOfMemoryError(f"Other models are loading and fill this workbench's memory; try "
+                                           f"`{key.model}` again in a minute.")
+                self._freed.wait(left)
+        if evicted:
+            del evicted
+            empty_cache()
+
+    def _release(self, key: LoadKey) -> None:
+        """End ``key``'s reservation (caller holds the lock) and wake loads waiting for bytes."""
+        if self._reserved.pop(key, None) is not None:
+            self._freed.notify_all()
+
     def _load(self, key: LoadKey) -> Loaded:
         import torch
 
         spec = get_task(key.task)
-        source = resolve_model(key.model, spec, key.revision)
+        source = resolve_model(key.model, spec, key.revision, policy=self.policy, hub=self.hub)
         device, dtype = torch.device(key.device), getattr(torch, key.dtype)
         start = time.perf_counter()
-        self._check_config(spec, source, key.model)
-        pipe = self._build(spec, source, device, dtype)
+        config = self._check_config(spec, source, key.model)
+        self._reserve(key, estimate_bytes(source, config, dtype))
+        pipe = self._build(spec, source, device, dtype, key.model)
         seconds = time.perf_counter() - start
         self.load_count += 1
         model = pipe.model
@@ -203,7 +278,7 @@ class PipelineManager:
                       random_weights=bool(info and info.random_weights),
                       description=info.description if info else source.path)
 
-    def _check_config(self, spec: TaskSpec, source: ModelSource, name: str) -> None:
+    def _check_config(self, spec: TaskSpec, source: ModelSource, name: str) -> Any:
         from transformers import AutoConfig
 
         try:
@@ -213,6 +288,9 @@ class PipelineManager:
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{name}` could not be found: {_first_line(exc)}") from exc
         except ValueError as exc:
+            if "trust_remote_code" in str(exc) and self.policy.hosted:
+                raise WorkbenchError(f"Model `{name}` needs custom code from its repository, which this public "
+                                     "workbench never runs; pick a model that transformers supports.") from exc
             if "trust_remote_code" in str(exc):
                 raise WorkbenchError(
                     f"Model `{name}` needs custom code from its repository. The operator can allow that by "
@@ -220,8 +298,9 @@ class PipelineManager:
                 ) from exc
             raise ModelTaskMismatchError(f"Model `{name}` has a config transformers cannot use: {_first_line(exc)}") from exc
         check_fits(config, spec, name)
+        return config
 
-    def _build(self, spec: TaskSpec, source: ModelSource, device, dtype) -> Any:
+    def _build(self, spec: TaskSpec, source: ModelSource, device, dtype, name: str) -> Any:
         # Every source but "hub" is a folder on disk (a cache hit is its snapshot folder), so nothing
         # here can reach the network except an explicit Hub id.
         common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code)
@@ -236,7 +315,45 @@ class PipelineManager:
             return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
                             **_resolve_load_kwargs(spec.load_kwargs), **common)
         except OSError as exc:
-            raise ModelNotFoundError(f"Model `{source.path}` could not be loaded: {_first_line(exc)}") from exc
+            raise ModelNotFoundError(f"Model `{name}` could not be loaded: {_first_line(exc)}") from exc
+        except Exception as exc:
+            if (broken := _broken_file(exc, source)) is None:
+                raise
+            raise ModelNotFoundError(f"Model `{name}` could not be loaded: its file `{broken}` is corrupt or "
+                                     f"incomplete ({_first_line(exc)}). Download it again, or pick another model.") from exc
+
+
+def estimate_bytes(source: ModelSource, config: Any, dtype: Any) -> int | None:
+    """Bytes the model's weights will take once loaded as ``dtype``: the weight files' size, scaled
+    from the dtype they are stored in (``config.dtype``, float32 if unsaid) to ``dtype``."""
+    import torch
+
+    if not source.weights_bytes:
+        return None
+    stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
+    if isinstance(stored, str):
+        stored = getattr(torch, stored, torch.float32)
+    try:
+        ratio = dtype.itemsize / stored.itemsize
+    except AttributeError:
+        ratio = 1.0
+    return int(source.weights_bytes * ratio)
+
+
+def _broken_file(exc: BaseException, source: ModelSource) -> str | None:
+    """The weight file a load failed on, when the error says a file is corrupt (safetensors, pickle, zip)."""
+    from pathlib import Path
+
+    from workbench.hub import LOADED_FORMATS
+
+    text = f"{type(exc).__name__}: {exc}".lower()
+    signs = ("safetensor", "deserializ", "header", "unpickl", "pickle", "zip", "eof", "invalid load key")
+    if not any(s in text for s in signs):
+        return None
+    folder = Path(source.path)
+    weights = sorted(p.name for p in folder.iterdir() if p.name.endswith(LOADED_FORMATS)) if folder.is_dir() else []
+    named = [w for w in weights if w.lower() in text]
+    return (named or weights or ["the weights"])[0]
 
 
 def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError
+from workbench.hosting import HostingPolicy
+from workbench.hub import Hub, folder_files, loadable_files, weights_bytes
 from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_models, offline_tasks
 from workbench.tasks import TaskSpec, get_task
 
@@ -30,6 +32,7 @@ class ModelSource:
     kind: SourceKind
     path: str
     revision: str | None = None
+    weights_bytes: int | None = None  # the weight files' bytes on disk or on the Hub, when known
 
     @property
     def local_files_only(self) -> bool:
@@ -85,33 +88,109 @@ def hub_reachable(timeout: float = 2.0) -> bool:
 # Resolving a model name
 
 
-def resolve_model(model: str | None, task: str | TaskSpec, revision: str | None = None) -> ModelSource:
+def resolve_model(model: str | None, task: str | TaskSpec, revision: str | None = None, *,
+                  policy: HostingPolicy | None = None, hub: Hub | None = None) -> ModelSource:
     """Turn what the user typed into a loadable source, without loading weights.
 
-    - empty or ``offline:<task>``: the task's built-in offline model;
-    - an existing folder: that folder;
+    - empty or ``offline:<task>`` (exactly a built-in name): the task's built-in offline model;
+    - an existing folder (only when ``policy`` allows local paths): that folder;
     - a Hub id already in the HF cache (at ``revision``): the cached snapshot folder;
     - otherwise the Hub id itself, if the Hub can be reached — else ``ModelNotFoundError``.
+
+    When ``policy`` does not allow local paths (hosted), a name is only ever a Hub id or a built-in
+    offline name: it is checked as a Hub id, against ``policy.model_allowlist``, and — before any
+    download — its files' size on the Hub against ``policy.max_model_bytes``; then our code downloads
+    it (``hub.download``) so that transformers loads a cache folder, never a path named by the user.
     """
     spec = task if isinstance(task, TaskSpec) else get_task(task)
+    policy = policy or HostingPolicy.local()
+    hub = hub or Hub()
     name = (model or "").strip()
     if not name or name.startswith(OFFLINE_PREFIX):
-        which = name.removeprefix(OFFLINE_PREFIX) or spec.name
-        return ModelSource("offline", offline_model_path(which))
+        return _offline_source(name, spec)
+    if not policy.allow_local_paths:
+        return _hosted_source(name, spec, revision, policy, hub)
     expanded = Path(name).expanduser()
     if expanded.is_dir():
         if not (expanded / "config.json").exists():
             raise ModelNotFoundError(f"Folder `{name}` has no config.json; point to a folder written by `save_pretrained`.")
-        return ModelSource("offline" if offline_info(str(expanded)) else "local", str(expanded.resolve()))
+        path = str(expanded.resolve())
+        return ModelSource("offline" if offline_info(path) else "local", path, None, weights_bytes(folder_files(path)))
     if name.startswith(("/", "./", "../", "~")):
         raise ModelNotFoundError(f"Folder `{name}` does not exist.")
     cached = cached_snapshot(name, revision)
     if cached:
-        return ModelSource("cache", cached, revision)
-    if hub_reachable():
+        return _sized(ModelSource("cache", cached, revision, weights_bytes(folder_files(cached))), name, policy)
+    if hub.is_reachable():
+        if policy.max_model_bytes is not None:
+            _sized(ModelSource("hub", name, revision, _hub_bytes(name, revision, hub)), name, policy)
         return ModelSource("hub", name, revision)
+    raise _not_reachable(name, revision, spec)
+
+
+def builtin_offline_names() -> list[str]:
+    """Every built-in offline model name, without ``offline:`` (a task's own, plus named ones like ``chat``)."""
+    tasks = offline_tasks()
+    return sorted(set(tasks) | {n for t in tasks for n in offline_models(t)})
+
+
+def _offline_source(name: str, spec: TaskSpec) -> ModelSource:
+    which = name.removeprefix(OFFLINE_PREFIX) or spec.name
+    if which not in builtin_offline_names():
+        own = [f"`{OFFLINE_PREFIX}{n}`" for n in offline_models(spec.name)] or ["none"]
+        raise ModelNotFoundError(f"`{name}` is not a built-in offline model. For {spec.name} use {', '.join(own)}; "
+                                 f"the others are `{OFFLINE_PREFIX}<task>` for the other tasks.")
+    path = offline_model_path(which)
+    return ModelSource("offline", path, None, weights_bytes(folder_files(path)))
+
+
+def _hosted_source(name: str, spec: TaskSpec, revision: str | None, policy: HostingPolicy, hub: Hub) -> ModelSource:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise ModelNotFoundError(
+            f"`{name}` is not a Hub model id. This public workbench loads models from the Hugging Face Hub "
+            f"(`org/name`) or the built-in `{OFFLINE_PREFIX}<task>` ones, not folders on the server.") from None
+    if not policy.allows_model(name):
+        raise ModelNotFoundError(f"Model `{name}` is not among the models this workbench's operator allows: "
+                                 f"{', '.join(policy.model_allowlist or ())}.")
+    cached = cached_snapshot(name, revision)
+    if cached:
+        return _sized(ModelSource("cache", cached, revision, weights_bytes(folder_files(cached))), name, policy)
+    if not hub.is_reachable():
+        raise _not_reachable(name, revision, spec)
+    files = loadable_files(hub.files(name, revision))
+    source = _sized(ModelSource("hub", name, revision, weights_bytes(files)), name, policy)
+    folder = hub.fetch(name, revision, sorted(files))
+    return ModelSource("cache", folder, revision, source.weights_bytes)
+
+
+def _hub_bytes(name: str, revision: str | None, hub: Hub) -> int | None:
+    return weights_bytes(loadable_files(hub.files(name, revision)))
+
+
+def _sized(source: ModelSource, name: str, policy: HostingPolicy) -> ModelSource:
+    """``source`` if its weights fit ``policy.max_model_bytes``; unknown sizes do not fit a cap."""
+    cap = policy.max_model_bytes
+    if cap is None:
+        return source
+    from workbench.fetch import human_bytes
+
+    if source.weights_bytes is None:
+        raise ModelNotFoundError(f"The size of model `{name}` could not be read from the Hub, and this workbench "
+                                 f"loads models up to {human_bytes(cap)} only; pick another model.")
+    if source.weights_bytes > cap:
+        raise ModelNotFoundError(f"Model `{name}` has {human_bytes(source.weights_bytes)} of weights, more than the "
+                                 f"{human_bytes(cap)} this workbench loads; pick a smaller model.")
+    return source
+
+
+def _not_reachable(name: str, revision: str | None, spec: TaskSpec) -> ModelNotFoundError:
     at = f" at revision `{revision}`" if revision else ""
-    raise ModelNotFoundError(
+    return ModelNotFoundError(
         f"Model `{name}`{at} is not in the local cache and the Hub cannot be reached. "
         f"Available offline for {spec.name}: {', '.join(available_offline(spec)) or 'none'}."
     )

@@ -1,0 +1,102 @@
+"""What the workbench asks the Hugging Face Hub — is it reachable, which files a model has (with their
+sizes), download a chosen few — in one object that tests replace, since the Hub is never reached in tests.
+
+Also which of a model's files a transformers load needs (``loadable_files``: one weight format, no
+ONNX/GGUF/TF copies, no subfolders) and how many bytes of weights they hold (``weights_bytes``), for
+the hosted size cap and the manager's memory reservations.
+
+>>> files = {"config.json": 600, "model.safetensors": 400, "pytorch_model.bin": 400, "onnx/model.onnx": 400}
+>>> sorted(loadable_files(files)), weights_bytes(loadable_files(files))
+(['config.json', 'model.safetensors'], 400)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.errors import ModelNotFoundError
+
+Files = dict[str, "int | None"]
+"""File name in the repository -> size in bytes (``None`` when the Hub did not say)."""
+
+#: Weight files, in the formats transformers may find next to each other in a repository.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".gguf", ".tflite",
+                   ".ot", ".mlmodel", ".npz", ".pb", ".keras")
+#: Tried in this order: the first format present is the one transformers loads.
+LOADED_FORMATS = (".safetensors", ".bin")
+
+
+def _model_info(repo_id: str, revision: str | None) -> Any:
+    from huggingface_hub import HfApi
+
+    return HfApi().model_info(repo_id, revision=revision, files_metadata=True, timeout=15)
+
+
+def _download(repo_id: str, revision: str | None, files: list[str]) -> str:
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(repo_id, revision=revision, allow_patterns=files)
+
+
+@dataclass(frozen=True)
+class Hub:
+    """The Hub as the workbench sees it. ``model_info(repo_id, revision)`` returns a
+    ``huggingface_hub.ModelInfo`` with file sizes; ``download(repo_id, revision, files)`` returns the
+    local folder holding those files; ``reachable()`` says whether to try at all (default:
+    ``workbench.models.hub_reachable``)."""
+
+    reachable: Callable[[], bool] | None = None
+    model_info: Callable[[str, str | None], Any] = _model_info
+    download: Callable[[str, str | None, list[str]], str] = _download
+
+    def is_reachable(self) -> bool:
+        if self.reachable is not None:
+            return self.reachable()
+        from workbench.models import hub_reachable
+
+        return hub_reachable()
+
+    def files(self, repo_id: str, revision: str | None) -> Files:
+        """The repository's files and sizes, from its metadata (nothing is downloaded)."""
+        try:
+            info = self.model_info(repo_id, revision)
+        except Exception as exc:  # huggingface_hub raises RepositoryNotFound, Gated, HTTP and network errors
+            at = f" at revision `{revision}`" if revision else ""
+            raise ModelNotFoundError(f"Model `{repo_id}`{at} could not be found on the Hub (it may not exist, or be "
+                                     f"private or gated): {type(exc).__name__}.") from exc
+        return {s.rfilename: getattr(s, "size", None) for s in (info.siblings or [])}
+
+    def fetch(self, repo_id: str, revision: str | None, files: list[str]) -> str:
+        """Download ``files`` of the repository (or find them in the cache); the local folder."""
+        try:
+            return self.download(repo_id, revision, files)
+        except Exception as exc:
+            raise ModelNotFoundError(f"Model `{repo_id}` could not be downloaded from the Hub: "
+                                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+
+def loadable_files(files: Files) -> Files:
+    """The files a transformers load reads: top-level files, with the weights of the first format in
+    ``LOADED_FORMATS`` present only (a repository with safetensors and .bin copies loads the safetensors)."""
+    top = {name: size for name, size in files.items() if "/" not in name}
+    weights = [n for n in top if n.endswith(WEIGHT_SUFFIXES)]
+    chosen = next(([n for n in weights if n.endswith(fmt)] for fmt in LOADED_FORMATS
+                   if any(n.endswith(fmt) for n in weights)), [])
+    return {n: s for n, s in top.items() if n not in weights or n in chosen}
+
+
+def weights_bytes(files: Files) -> int | None:
+    """Bytes of the weight files among ``files``; ``None`` when any size is unknown or there are none."""
+    sizes = [size for name, size in files.items() if name.endswith(WEIGHT_SUFFIXES)]
+    if not sizes or any(size is None for size in sizes):
+        return None
+    return int(sum(sizes))
+
+
+def folder_files(folder: str | os.PathLike) -> Files:
+    """The loadable files of a model folder and their sizes on disk (links followed)."""
+    root = Path(folder)
+    return loadable_files({p.name: p.stat().st_size for p in root.iterdir() if p.is_file()})
