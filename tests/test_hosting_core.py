@@ -283,3 +283,40 @@ def test_hosted_byte_bound_defaults_from_the_machines_memory(monkeypatch):
     assert PipelineManager(policy=HOSTED).max_bytes == int(psutil.virtual_memory().total * 0.5)
     assert PipelineManager().max_bytes is None
     assert PipelineManager(policy=HOSTED, max_bytes=123).max_bytes == 123
+
+
+# ---- audio ---------------------------------------------------------------------------------------
+
+
+def _tone(seconds: float, sr: int = 16_000):
+    import numpy as np
+
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+
+
+def test_audio_duration_is_capped_from_the_header(uploads):
+    import soundfile as sf
+
+    upload = uploads / "f00d" / "long.flac"
+    sf.write(upload, _tone(3.0), 16_000)
+    manager = PipelineManager(policy=replace(HOSTED, max_audio_seconds=2.0))
+    for value in (str(upload), (16_000, _tone(3.0))):
+        with pytest.raises(InputError, match=r"is 3 s long, more than the 2 s this workbench accepts"):
+            run_task(manager, "audio-classification", {"audio": value})
+    assert manager.load_count == 0  # refused before any model loaded
+    sf.write(upload, _tone(1.0), 16_000)
+    assert run_task(manager, "audio-classification", {"audio": str(upload)}).output
+
+
+def test_long_audio_is_chunked_in_speech_recognition():
+    """35 s is longer than Whisper's 30 s window: transformers alone refuses it; the workbench chunks it."""
+    wave = _tone(35.0)
+    manager = PipelineManager()  # its own pipeline: the generation length is shortened below
+    pipe = manager.get("automatic-speech-recognition")
+    pipe.model.generation_config.max_new_tokens = 3  # random weights: a few tokens per window are enough
+    with pytest.raises(ValueError, match="more than 3000 mel input features"):
+        pipe(wave.astype("float32") / 32767)
+    r = run_task(manager, "automatic-speech-recognition", {"audio": (16_000, wave)})
+    assert isinstance(r.output["text"], str)
+

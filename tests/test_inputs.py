@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw
 
 from workbench.errors import InputError
 from workbench.hosting import HostingPolicy
-from workbench.inputs import (image_chat, load_audio, load_document, load_image, load_table, ocr_words,
-                              require_text)
+from workbench.inputs import (audio_duration, decode_audio, image_chat, load_audio, load_document, load_image,
+                              load_table, ocr_words, require_text)
 from workbench.samples import sample_document, sample_image, sample_waveform
 
 # ---- a local web server --------------------------------------------------------------------------
@@ -352,3 +352,69 @@ def test_image_chat_is_one_user_turn():
                                                  {"type": "text", "text": "What is the total?"}]}]
     with pytest.raises(InputError):
         image_chat("page.png", " ")
+
+
+# ---- limits read from headers, before decoding ------------------------------------------------------
+
+
+def test_a_huge_png_is_refused_on_its_header(tmp_path):
+    """A 13000×13000 PNG of a few KB (issue 11): refused from the header, before Pillow decodes pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 13000, 13000, 8, 2, 0, 0, 0))
+    bomb = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb)
+    for value in (path, bomb):
+        with pytest.raises(InputError, match=r"13000×13000 = 169\.0 megapixels, more than the 50 MP allowed"):
+            load_image(value)
+    policy = replace(HostingPolicy.local(), max_image_pixels=10_000)
+    with pytest.raises(InputError, match="more than the 0.01 MP allowed"):
+        load_image(sample_image(200), policy)
+
+
+def test_audio_duration_from_the_header(tmp_path):
+    wave, sr = sample_waveform(2.0)
+    for fmt in ("wav", "flac", "ogg"):
+        sf.write(tmp_path / f"a.{fmt}", wave, sr, format=fmt.upper())
+        assert audio_duration(tmp_path / f"a.{fmt}") == pytest.approx(2.0, abs=0.01)
+    assert audio_duration((tmp_path / "a.wav").read_bytes()) == pytest.approx(2.0)
+    assert audio_duration(b"not audio") is None
+    capped = replace(HostingPolicy.local(), max_audio_seconds=1.5)
+    with pytest.raises(InputError, match=r"The file `a.flac` is 2 s long, more than the 1.5 s this workbench accepts"):
+        decode_audio(tmp_path / "a.flac", capped)
+    with pytest.raises(InputError, match=r"The audio is 2 s long"):
+        decode_audio((sr, wave), capped)
+    assert decode_audio(str(tmp_path / "a.wav"))[1] == sr  # at its own rate
+
+
+def test_a_huge_pdf_page_is_rendered_within_the_pixel_cap(tmp_path):
+    page = Image.new("RGB", (2000, 1000), "white")
+    path = tmp_path / "poster.pdf"
+    page.save(path, resolution=72)  # 2000×1000 points: 8 MP at the default 2× scale
+    policy = replace(HostingPolicy.local(), max_image_pixels=2_000_000)
+    img = load_document(path, 0, policy)
+    assert img.size[0] * img.size[1] <= 2_000_000 and img.size[0] == pytest.approx(2 * img.size[1], rel=0.01)
+
+
+def test_paths_and_urls_follow_the_policy(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    hosted = HostingPolicy.public()
+    sample_image(8).save(tmp_path / "x.png")
+    wave, sr = sample_waveform(0.5)
+    sf.write(tmp_path / "x.wav", wave, sr)
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    for load, name in ((load_image, "x.png"), (decode_audio, "x.wav"), (load_table, "t.csv"),
+                       (lambda v, p: load_document(v, 0, p), "x.png")):
+        with pytest.raises(InputError, match="does not read paths on the server"):
+            load(str(tmp_path / name), hosted)
+        assert load(str(tmp_path / name), HostingPolicy.local()) is not None
+    with pytest.raises(InputError, match="Could not fetch URL"):
+        load_image(f"{server}/cat.png", hosted)
+    for url in ("file:///etc/hostname", "ftp://127.0.0.1/cat.png"):
+        with pytest.raises(InputError, match="Only http:// and https:// URLs"):
+            load_image(url)

@@ -246,8 +246,16 @@ def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
 
 def _check_duration(seconds: float | None, max_seconds: float | None, what: str) -> None:
     if seconds is not None and max_seconds is not None and seconds > max_seconds:
-        raise InputError(f"{what} is {seconds / 60:.1f} minutes long, more than the {max_seconds / 60:g} minutes this "
-                         "workbench accepts. Trim it and try again.")
+        raise InputError(f"{what} is {_clock(seconds)} long, more than the {_clock(max_seconds)} this workbench "
+                         "accepts. Trim it and try again.")
+
+
+def _clock(seconds: float) -> str:
+    """``"45 s"``, ``"15 min"``, ``"1 h 30 min"``: a duration for messages."""
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def audio_duration(source: Path | bytes) -> float | None:
