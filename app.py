@@ -31,15 +31,16 @@ TITLE = "Pipeline Workbench"
 log = logging.getLogger("workbench.app")
 
 
-def make_context(*, concurrency_limit: int = 2) -> TabContext:
-    """What the tabs need to know about this machine and the models available here."""
+def make_context(*, concurrency_limit: int = 2, list_local: bool = True) -> TabContext:
+    """What the tabs need to know about this machine and the models available here
+    (``list_local=False``, on a public host: the model pickers list no cached or local models)."""
     from workbench.devices import available_devices, available_dtypes
     from workbench.models import hub_reachable, local_models
     from workbench.offline import offline_tasks
     from workbench.tasks import TASKS
 
     cached = local_models()
-    per_task = {name: local_models(spec) for name, spec in TASKS.items()} if cached else {}
+    per_task = {name: local_models(spec) for name, spec in TASKS.items()} if cached and list_local else {}
     return TabContext(devices=available_devices(), dtypes=available_dtypes("auto"), online=hub_reachable(),
                       offline_tasks=frozenset(offline_tasks()), cached=frozenset(m.repo_id for m in cached),
                       local_models=per_task, concurrency_limit=concurrency_limit)
@@ -47,8 +48,8 @@ def make_context(*, concurrency_limit: int = 2) -> TabContext:
 
 def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:
     """The whole UI: one tab per task grouped by modality, plus Models and Benchmark."""
-    context = context or make_context()
     policy = manager.policy
+    context = context or make_context(list_local=policy.allow_local_paths)
     cache = (policy.delete_cache_s, policy.delete_cache_s) if policy.delete_cache_s else None
     with gr.Blocks(title=TITLE, delete_cache=cache) as demo:
         gr.Markdown(f"# {TITLE}\nTry, compare and benchmark Hugging Face transformers pipelines — every task, "
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     manager = PipelineManager(max_models=args.max_models, max_bytes=args.max_bytes, trust_remote_code=trust,
                               policy=policy)
     log.info("hosted mode: %s", "on" if policy.hosted else "off")
-    demo = build_app(manager, context=make_context(concurrency_limit=args.concurrency))
+    context = make_context(concurrency_limit=args.concurrency, list_local=policy.allow_local_paths)
+    demo = build_app(manager, context=context)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes)
 
 

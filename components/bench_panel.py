@@ -21,6 +21,7 @@ import gradio as gr
 
 from components.model_picker import model_choices
 from workbench.errors import WorkbenchError
+from workbench.hosting import HostingPolicy
 from workbench.tasks import TASKS, get_task
 from workbench.workloads import workloads_for
 
@@ -57,8 +58,30 @@ class BenchmarkTab:
     files: gr.File
 
 
+def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int]) -> None:
+    """Refuse a benchmark larger than the host allows (``policy.max_bench_*``; no bound locally).
+
+    >>> check_bench_bounds(HostingPolicy.local(), 100_000, [1, 1024])
+    >>> check_bench_bounds(HostingPolicy.public(), 100_000, [1])
+    Traceback (most recent call last):
+    ...
+    workbench.errors.WorkbenchError: 100000 inputs is more than this shared host runs in one benchmark (at most 256); ask for fewer, or run the workbench on your own machine for long benchmarks.
+    """
+    where = "or run the workbench on your own machine for long benchmarks."
+    if policy.max_bench_items and n > policy.max_bench_items:
+        raise WorkbenchError(f"{n} inputs is more than this shared host runs in one benchmark "
+                             f"(at most {policy.max_bench_items}); ask for fewer, {where}")
+    if policy.max_bench_batch_sizes and len(sizes) > policy.max_bench_batch_sizes:
+        raise WorkbenchError(f"{len(sizes)} batch sizes is more than this shared host runs in one benchmark "
+                             f"(at most {policy.max_bench_batch_sizes}); list fewer, {where}")
+    if policy.max_bench_batch_size and max(sizes) > policy.max_bench_batch_size:
+        raise WorkbenchError(f"Batch size {max(sizes)} is larger than this shared host allows "
+                             f"(at most {policy.max_bench_batch_size}); choose smaller ones, {where}")
+
+
 def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
-    """Build the Benchmark tab's contents in the current Blocks context."""
+    """Build the Benchmark tab's contents in the current Blocks context (bounded by
+    ``manager.policy``: on a public host, fewer inputs and batch sizes; see ``check_bench_bounds``)."""
     from workbench.devices import available_devices, available_dtypes
 
     devices = [d for d in available_devices() if d != "auto"]
@@ -75,7 +98,9 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     with gr.Row():
         task = gr.Dropdown(batchable_tasks(), value=spec.name, label="Task", elem_id="bench-task")
         model = gr.Dropdown(model_choices(spec), value=f"offline:{spec.name}", allow_custom_value=True,
-                            filterable=True, label="Model", info="a preset, any Hub id, or a local folder", scale=3,
+                            filterable=True, label="Model", scale=3,
+                            info="a preset, any Hub id" + (", or a local folder" if manager.policy.allow_local_paths
+                                                           else ""),
                             elem_id="bench-model")
         workload = gr.Dropdown(workloads_for(spec.name), value=workloads_for(spec.name)[0], label="Workload",
                                info="natural: long-tailed lengths; long-tail: 1 in 64 is 100× longer",
@@ -87,7 +112,8 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
                                  info="two dtypes: the summary says which is faster and how close", elem_id="bench-dtypes")
         sizes = gr.Textbox("1,8,32,64", label="Batch sizes", info="comma-separated", elem_id="bench-sizes")
     with gr.Row():
-        n = gr.Slider(8, 2048, value=128, step=8, label="Inputs", elem_id="bench-n")
+        n = gr.Slider(8, manager.policy.max_bench_items or 2048, value=128, step=8, label="Inputs",
+                      elem_id="bench-n")
         repeats = gr.Slider(1, 5, value=2, step=1, label="Repeats", info="the median is reported",
                             elem_id="bench-repeats")
         max_tokens = gr.Number(8192, label="Runner token budget", info="rows × longest row per batch; 0: none",
@@ -186,8 +212,10 @@ def _benchmark(manager: PipelineManager, task: str, model: str, workload: str, d
     if workload == "file" and not uploaded:
         raise ValueError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio files.")
     files = [getattr(f, "name", f) for f in (uploaded or [])]
+    sizes_list = batch_sizes(sizes)
+    check_bench_bounds(manager.policy, int(n), sizes_list)
     config = BenchConfig(
-        task=task, model=(model or "").strip() or None, batch_sizes=tuple(batch_sizes(sizes)), devices=tuple(devices),
+        task=task, model=(model or "").strip() or None, batch_sizes=tuple(sizes_list), devices=tuple(devices),
         dtypes=tuple(dtypes), workload=workload, n=int(n), repeats=int(repeats),
         max_tokens=int(max_tokens) if max_tokens else None, path=files if workload == "file" else None,
         column=(column or "").strip() or None)

@@ -72,14 +72,18 @@ def preset_revision(spec: TaskSpec, model: str | None) -> str:
 
 
 def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value: str, devices: list[str],
-                       dtypes: list[str], id_prefix: str | None = None) -> ModelWidgets:
+                       dtypes: list[str], id_prefix: str | None = None, local_paths: bool = True) -> ModelWidgets:
     """Create the controls (ids ``{task}-model``, ``{task}-revision``, ``{task}-device``, ``{task}-dtype``;
-    ``id_prefix`` replaces ``{task}`` for a second picker of the same task, e.g. Chat's)."""
+    ``id_prefix`` replaces ``{task}`` for a second picker of the same task, e.g. Chat's).
+
+    ``local_paths=False`` (a public host) says the box takes Hub ids only; the choices should then
+    hold no cached or local models either (see ``model_choices``)."""
     task = id_prefix or spec.name
+    info = "a preset, a cached model, any Hub id, or a local folder" if local_paths else \
+        "a preset, the built-in offline model, or a Hub id"
     with gr.Row():
         model = gr.Dropdown(choices=choices, value=value, allow_custom_value=True, filterable=True, scale=4,
-                            label="Model", info="a preset, a cached model, any Hub id, or a local folder",
-                            elem_id=f"{task}-model")
+                            label="Model", info=info, elem_id=f"{task}-model")
         revision = gr.Textbox(value=preset_revision(spec, value), label="Revision", placeholder="main",
                               info="branch, tag or commit", scale=1, elem_id=f"{task}-revision")
     with gr.Row():

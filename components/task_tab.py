@@ -237,7 +237,8 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                     local=context.local_models.get(task, []))
             picker = build_model_picker(spec, choices=choices,
                                         value=default_model(spec, choices, online=context.online),
-                                        devices=context.devices, dtypes=context.dtypes)
+                                        devices=context.devices, dtypes=context.dtypes,
+                                        local_paths=manager.policy.allow_local_paths)
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
                 stop_button = (gr.Button("Stop", variant="stop", elem_id=f"{task}-stop")

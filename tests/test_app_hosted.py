@@ -63,3 +63,71 @@ def test_unload_endpoints_refuse_and_the_app_keeps_serving(client):
     again, _, info, _ = client.predict(text="I love it", top_k=1, model="offline:text-classification",
                                        api_name="/text_classification")
     assert again == labels and "already loaded" in info  # nothing was unloaded
+
+
+def test_model_picker_lists_no_local_models_and_says_hub_ids(config):
+    picker = _component(config, "text-classification-model")["props"]
+    assert "local folder" not in picker["info"] and "Hub id" in picker["info"]
+    bench = _component(config, "bench-model")["props"]
+    assert "local folder" not in bench["info"]
+    assert _component(config, "bench-n")["props"]["maximum"] == HostingPolicy.public().max_bench_items
+
+
+@pytest.mark.parametrize("sizes, n, message", [
+    ("1,2,4,8,16,32,48", 16, "7 batch sizes is more than this shared host runs"),
+    ("1,128", 16, "Batch size 128 is larger than this shared host allows"),
+])
+def test_long_benchmarks_are_refused(client, sizes, n, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict("feature-extraction", "offline:feature-extraction", "natural", ["cpu"], ["float32"], sizes, n,
+                       1, 0, None, "", api_name="/benchmark")
+
+
+def _fn_index(config: dict, api_name: str) -> int:
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+
+
+def test_a_flooding_session_is_refused_while_another_user_is_served(hosted_app, config):
+    """One client queues 12 generations at once: beyond its 3 jobs it is told the server is busy
+    (not left hanging), and another user's request is still answered meanwhile."""
+    from gradio_client import Client
+    from gradio_client.utils import QueueError
+
+    flood, other = Client(hosted_app.url, verbose=False), Client(hosted_app.url, verbose=False)
+    jobs = [flood.submit(text="Hello", max_new_tokens=96, model="offline:text-generation",
+                         api_name="/text_generation") for _ in range(12)]
+    labels = other.predict(text="I love it", top_k=1, model="offline:text-classification",
+                           api_name="/text_classification")[0]
+    assert len(labels["confidences"]) == 1
+    done, refused = 0, []
+    for job in jobs:
+        try:
+            assert job.result(timeout=120)[0].startswith("Hello")
+            done += 1
+        except QueueError as exc:
+            refused.append(str(exc))
+    assert done >= 1 and len(refused) >= 1 and done + len(refused) == 12
+    assert all("try again" in m for m in refused)
+
+
+def test_the_busy_refusal_carries_our_message(hosted_app, config):
+    """Over HTTP (what the browser and any client see): 503 with a detail saying to retry."""
+    import httpx
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    fn = _fn_index(config, "text_generation")
+    components = {c["id"]: c["props"] for c in config["components"]}
+    values = {"text-generation-text": "Hello", "text-generation-param-max_new_tokens": 96,
+              "text-generation-model": "offline:text-generation"}
+    inputs = next(d for d in config["dependencies"] if d["id"] == fn)["inputs"]
+    data = [values.get(components[i].get("elem_id"), components[i].get("value")) for i in inputs]
+    body = {"data": data, "fn_index": fn, "trigger_id": None, "session_hash": "flooding-session", "event_data": None}
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda _: httpx.post(hosted_app.url + "gradio_api/queue/join", json=body, timeout=30),
+                                range(6)))
+    refused = [r for r in replies if r.status_code == 503]
+    assert refused, [r.status_code for r in replies]
+    assert "job(s) queued or running" in refused[0].json()["detail"] and "retry" in refused[0].json()["detail"]
