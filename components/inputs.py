@@ -13,6 +13,8 @@ from typing import Any
 
 import gradio as gr
 
+from components.checked_image import CheckedImage
+from workbench.hosting import HostingPolicy
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
@@ -102,8 +104,9 @@ def _placeholder(spec: TaskSpec, name: str) -> str | None:
     return None
 
 
-def build_inputs(spec: TaskSpec) -> InputWidgets:
-    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…)."""
+def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_image_pixels) -> InputWidgets:
+    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…); an uploaded
+    image over ``max_image_pixels`` is refused from its header, before anything decodes it."""
     w = InputWidgets(spec)
     task = spec.name
     for name in spec.inputs:
@@ -117,8 +120,8 @@ def build_inputs(spec: TaskSpec) -> InputWidgets:
                 w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page",
                                         scale=1))
         elif name == "image":
-            w.add(name, gr.Image(label="Image (upload, paste or webcam)", type="filepath",
-                                 sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
+            w.add(name, CheckedImage(label="Image (upload, paste or webcam)", max_pixels=max_image_pixels,
+                                     sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
                   example=True)
             w.add("image_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
                                           elem_id=f"{task}-url"))
