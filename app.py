@@ -15,11 +15,13 @@ import logging
 import os
 from typing import TYPE_CHECKING, Sequence
 
+import workbench.zerogpu  # noqa: F401  (first: on a ZeroGPU Space `spaces` must be imported before torch)
 import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
 from components.fair_queue import limit_jobs_per_session
 from components.models_tab import build_models_tab
+from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
 from components.task_tab import TabContext, group_tabs
 from workbench.tasks import tasks_by_group
@@ -85,6 +87,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="bytes of weights kept loaded (default: $WORKBENCH_MAX_BYTES or unbounded)")
     p.add_argument("--concurrency", type=int, default=2,
                    help="runs of one task at the same time; other tasks have their own limit (default: 2)")
+    p.add_argument("--grace", type=float, default=float(env.get("WORKBENCH_GRACE_S") or 25),
+                   help="seconds jobs in flight may take to finish after SIGTERM (default: $WORKBENCH_GRACE_S or 25)")
     p.add_argument("--hosted", action="store_true", default=None,
                    help="hosted mode for a public audience (default: on when $SPACE_ID or $WORKBENCH_HOSTED=1 is set)")
     return p.parse_args(argv)
@@ -110,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("hosted mode: %s", "on" if policy.hosted else "off")
     context = make_context(concurrency_limit=args.concurrency, list_local=policy.allow_local_paths)
     demo = build_app(manager, context=context)
+    drain_on_sigterm(demo, grace_s=args.grace)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes)
 
 

@@ -24,6 +24,7 @@ from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.tasks import TASKS, get_task
 from workbench.workloads import workloads_for
+from workbench.zerogpu import gpu
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TASK = "feature-extraction"
 CONCURRENCY_ID = "benchmark"
+BENCH_GPU_SECONDS = 300  # the most a benchmark may hold a ZeroGPU Space's GPU
 PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
          ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
 TABLE_COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
@@ -170,7 +172,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         return "Cancelling after the current measurement…"
 
     task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
-    run.click(on_run, inputs=[task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column],
+    run.click(gpu(on_run, duration=BENCH_GPU_SECONDS), inputs=[task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column],
               outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
               concurrency_limit=1).success(export_job, inputs=files, outputs=[job_command, job_file],
                                            api_name="export_job", queue=False)

@@ -22,6 +22,7 @@ from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
 from workbench.errors import WorkbenchError
 from workbench.tasks import TaskSpec
+from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -209,7 +210,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
             info = tab.stop(_session(request))
             return gr.skip() if info is None else info
 
-        tab.run_button.click(_named_signature(stream, tab.keys, request=True), **common)
+        tab.run_button.click(gpu(_named_signature(stream, tab.keys, request=True)), **common)
         # Stop sets the stream's event: generate ends after the current token and the stream sends
         # its last update, marked stopped. No `cancels=[event]`: a cancelled stream's outputs are
         # wiped and flagged "Error" by Gradio, so the text generated so far would be lost.
@@ -218,7 +219,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
         def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
             return tab.run(values, progress)
 
-        tab.run_button.click(_named_signature(run, tab.keys, request=False), **common)
+        tab.run_button.click(gpu(_named_signature(run, tab.keys, request=False)), **common)
 
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:
@@ -227,7 +228,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            inputs = build_inputs(spec)
+            inputs = build_inputs(spec, max_image_pixels=manager.policy.max_image_pixels)
             required = build_params(spec, only="required")
             with gr.Accordion("Parameters", open=True, visible=any(not p.required for p in spec.params)):
                 optional = build_params(spec, only="optional")

@@ -48,10 +48,24 @@ class RunningApp:
         return self.proc.returncode
 
 
+#: Gradio's own start-up check (``networking.url_ok``: a HEAD with a 3 s timeout) fails on a busy
+#: machine, and ``launch()`` then gives up with this message: worth one more try.
+SLOW_START = "When localhost is not accessible"
+
+
 def start_app(log: Path, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
-              timeout: float = 120.0) -> RunningApp:
+              timeout: float = 300.0) -> RunningApp:
     """Run ``app.py`` on a free loopback port with ``env`` added to this process's environment,
     wait until it serves its page (at most ``timeout`` seconds) and return it."""
+    try:
+        return _start_app(log, env=env, args=args, timeout=timeout)
+    except RuntimeError as exc:
+        if SLOW_START not in str(exc):
+            raise
+        return _start_app(log, env=env, args=args, timeout=timeout)
+
+
+def _start_app(log: Path, *, env: Mapping[str, str] | None, args: Sequence[str], timeout: float) -> RunningApp:
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}

@@ -23,7 +23,8 @@ def manager() -> PipelineManager:
 
 
 #: The environment of a hosted app in tests: what a Hugging Face Space sets.
-HOSTED_ENV = {"SPACE_ID": "tests/pipeline-workbench"}
+HOSTED_ENV = {"SPACE_ID": "tests/pipeline-workbench",
+              "WORKBENCH_GRACE_S": "180"}  # a loaded test machine: jobs in flight at SIGTERM get time to finish
 
 
 @pytest.fixture(scope="module")

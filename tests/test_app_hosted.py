@@ -131,3 +131,83 @@ def test_the_busy_refusal_carries_our_message(hosted_app, config):
     refused = [r for r in replies if r.status_code == 503]
     assert refused, [r.status_code for r in replies]
     assert "job(s) queued or running" in refused[0].json()["detail"] and "retry" in refused[0].json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def huge_png(tmp_path_factory):
+    """A 13000×13000 PNG of ~20 KB: 169 MP, which decoded to RGB would take ~500 MB."""
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("uploads") / "huge.png"
+    Image.new("1", (13000, 13000)).save(path, optimize=True)
+    return path
+
+
+def test_a_huge_image_upload_is_refused_before_decoding(hosted_app, client, huge_png):
+    import psutil
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    assert huge_png.stat().st_size < 100_000
+    process = psutil.Process(hosted_app.proc.pid)
+    before = process.memory_info().rss
+    for _ in range(3):
+        with pytest.raises(AppError, match=r"13000×13000 = 169\.0 MP; at most 50 MP allowed"):
+            client.predict(image=handle_file(str(huge_png)), model="offline:image-classification",
+                           api_name="/image_classification")
+    assert process.memory_info().rss - before < 300 * 2**20  # a decode would cost 500 MB each
+    labels = client.predict(text="still serving", top_k=1, model="offline:text-classification",
+                            api_name="/text_classification")[0]
+    assert len(labels["confidences"]) == 1
+
+
+def test_a_text_file_uploaded_as_an_image_gets_our_message(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    path = tmp_path / "notes.png"
+    path.write_text("not an image at all\n" * 100)
+    with pytest.raises(AppError, match=r"`notes.png` could not be read as an image .*Accepted: PNG"):
+        client.predict(image=handle_file(str(path)), model="offline:image-classification",
+                       api_name="/image_classification")
+
+
+def test_an_upload_over_the_cap_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "big.wav"
+    with open(path, "wb") as f:
+        f.truncate(HostingPolicy.public().max_upload_bytes + 2**20)
+    with pytest.raises(Exception, match=r"(?i)size|large|limit"):
+        client.predict(audio=handle_file(str(path)), model="offline:audio-classification",
+                       api_name="/audio_classification")
+
+
+# -- keep last: it stops the module's app ------------------------------------------------------------
+
+def test_sigterm_lets_the_running_job_finish_then_exits(hosted_app):
+    """SIGTERM while text is being generated: the generation still completes, a new job is refused
+    as busy, and the process exits normally (status 0) once nothing is in flight."""
+    import signal
+    import time
+
+    from gradio_client import Client
+    from gradio_client.utils import QueueError, Status
+
+    client, late = Client(hosted_app.url, verbose=False), Client(hosted_app.url, verbose=False)
+    job = client.submit(text="Hello", max_new_tokens=100, model="offline:text-generation",
+                        api_name="/text_generation")
+    deadline = time.monotonic() + 180
+    while job.status().code != Status.ITERATING and not job.done():  # the first tokens have arrived
+        assert time.monotonic() < deadline, "the generation did not start"
+        time.sleep(0.02)
+    assert not job.done(), "the generation ended before the signal; ask for more tokens"
+    hosted_app.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    with pytest.raises(QueueError, match="try again"):
+        late.predict(text="too late", model="offline:text-classification", api_name="/text_classification")
+    text, _, info, _ = job.result(timeout=180)
+    assert text.startswith("Hello") and "generating" not in info  # the final update, not a cut-off one
+    assert hosted_app.proc.wait(timeout=120) == 0
+    log = hosted_app.log_text()
+    assert "SIGTERM: taking no new jobs" in log and "every job in flight finished" in log
