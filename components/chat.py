@@ -167,7 +167,8 @@ def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabConte
                 params = ParamWidgets(spec, chosen, [build_param(prefix, p) for p in chosen])
             choices = chat_model_choices(spec)
             picker = build_model_picker(spec, choices=choices, value=choices[0][1], devices=context.devices,
-                                        dtypes=context.dtypes, id_prefix=prefix)
+                                        dtypes=context.dtypes, id_prefix=prefix,
+                                        local_paths=manager.policy.allow_local_paths)
         with gr.Column(scale=2):
             chatbot = gr.Chatbot(label="Conversation", height=380, elem_id=f"{prefix}-chatbot")
             message = gr.Textbox(label="Message", placeholder="Write a message and press Enter", lines=2,
