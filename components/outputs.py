@@ -33,13 +33,14 @@ def _score(x: Any) -> float:
 class Renderer:
     """Base class: subclasses set ``build`` and ``values``."""
 
-    def __init__(self, spec: TaskSpec) -> None:
+    def __init__(self, spec: TaskSpec, *, id_prefix: str | None = None) -> None:
         self.spec = spec
+        self.prefix = id_prefix or spec.name  # a second renderer of the task (Compare) takes its own ids
         self.components: list[gr.components.Component] = []
 
     @property
     def elem_id(self) -> str:
-        return f"{self.spec.name}-output"
+        return f"{self.prefix}-output"
 
     def build(self) -> list[gr.components.Component]:
         raise NotImplementedError
@@ -162,7 +163,7 @@ class EmbeddingsRenderer(Renderer):
             gr.Dataframe(label="Embeddings (one row per sentence)", interactive=False, max_height=300,
                          elem_id=self.elem_id),
             gr.Dataframe(label="Cosine similarity (give several sentences, one per line)", interactive=False,
-                         elem_id=f"{self.spec.name}-similarity"),
+                         elem_id=f"{self.prefix}-similarity"),
         ]
         return self.components
 
@@ -198,7 +199,7 @@ class TableAnswerRenderer(Renderer):
 
     def build(self):
         self.components = [gr.Textbox(label="Answer", elem_id=self.elem_id),
-                           gr.Dataframe(label="Cells used", interactive=False, elem_id=f"{self.spec.name}-cells")]
+                           gr.Dataframe(label="Cells used", interactive=False, elem_id=f"{self.prefix}-cells")]
         return self.components
 
     def values(self, result):
@@ -307,7 +308,7 @@ class VideoLabelsRenderer(LabelsRenderer):
     def build(self):
         super().build()
         self.components.append(gr.Gallery(label="Frames the model saw", columns=4, height=160, object_fit="contain",
-                                          elem_id=f"{self.spec.name}-frames"))
+                                          elem_id=f"{self.prefix}-frames"))
         return self.components
 
     def values(self, result):
@@ -334,10 +335,11 @@ RENDERERS: dict[str, type[Renderer]] = {
 }
 
 
-def renderer_for(spec: TaskSpec) -> Renderer:
-    """The renderer of ``spec.output`` (an unknown kind is a registry bug, reported with the known kinds)."""
+def renderer_for(spec: TaskSpec, *, id_prefix: str | None = None) -> Renderer:
+    """The renderer of ``spec.output`` (an unknown kind is a registry bug, reported with the known kinds);
+    ``id_prefix`` replaces the task name in its widgets' ids."""
     try:
-        return RENDERERS[spec.output](spec)
+        return RENDERERS[spec.output](spec, id_prefix=id_prefix)
     except KeyError:
         raise KeyError(f"no renderer for output kind {spec.output!r} of {spec.name}; "
                        f"known: {sorted(RENDERERS)}") from None

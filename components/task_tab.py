@@ -255,6 +255,9 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
     tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button)
     build_examples(tab.inputs, tab.params)
     _wire(tab, context.concurrency_limit)
+    from components.compare import render_compare  # here: it imports this module's helpers
+
+    render_compare(tab, context)
     return tab
 
 
