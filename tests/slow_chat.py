@@ -52,7 +52,9 @@ def main() -> None:
     name = slow_chat_model(manager, tempfile.mkdtemp(prefix="wb-slow-chat-"), args.delay)
     print(f"SLOW_MODEL={name}", flush=True)
     demo = app.build_app(manager)
-    demo.launch(server_name="127.0.0.1", server_port=args.port)
+    # _frontend=False skips only Gradio's self-check (one HEAD request with a 3 s timeout, which a
+    # saturated test machine misses, and launch then raises); the test waits for the page itself.
+    demo.launch(server_name="127.0.0.1", server_port=args.port, _frontend=False)
 
 
 if __name__ == "__main__":
