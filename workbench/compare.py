@@ -243,7 +243,7 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
 
     spec = get_task(task)
     keys = check_configs(manager, spec.name, configs)
-    decode_inputs(spec, inputs)  # a bad input fails here, before any load
+    decode_inputs(spec, inputs, manager.policy)  # a bad input fails here, before any load
     runs = []
     for name, config, key in zip(NAMES, configs, keys):
         run = ConfigRun(name, config)
