@@ -319,4 +319,5 @@ def test_long_audio_is_chunked_in_speech_recognition():
         pipe(wave.astype("float32") / 32767)
     r = run_task(manager, "automatic-speech-recognition", {"audio": (16_000, wave)})
     assert isinstance(r.output["text"], str)
+    assert any("transcribed in chunks (chunk_length_s=30)" in n for n in r.notes) and "chunk_length_s=30" in r.code
 

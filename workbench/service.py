@@ -356,15 +356,20 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype)
     t1 = time.perf_counter()
+    called = dict(kwargs)  # the caller may add what the input needs (chunk_length_s for long audio)
     with explained(spec, loaded):
-        output = caller_for(spec)(loaded.pipe, decoded, dict(kwargs), dict(post))
+        output = caller_for(spec)(loaded.pipe, decoded, called, dict(post))
     inference_s = time.perf_counter() - t1
+    notes = _notes(decoded)
+    if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
+        notes.append(f"Longer than the model's {called['chunk_length_s']:g} s window: transcribed in chunks "
+                     f"(chunk_length_s={called['chunk_length_s']:g}).")
     return RunResult(
         spec.name, loaded.key.model, output, decoded,
         {"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
         loaded.device, loaded.dtype,
-        code_snippet(spec, loaded, inputs, {**kwargs, **post}),
-        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description, notes=_notes(decoded),
+        code_snippet(spec, loaded, inputs, {**called, **post}),
+        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description, notes=notes,
     )
 
 
