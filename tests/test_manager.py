@@ -230,13 +230,13 @@ def test_reservation_estimates_the_loaded_bytes():
     import torch
     from transformers import AutoConfig
 
-    from workbench.manager import estimate_bytes
+    from workbench.hub import estimate_bytes
 
     m = PipelineManager()
     for dtype, torch_dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
         loaded = m.load(TASK, dtype=dtype)
         stored = AutoConfig.from_pretrained(loaded.source.path)  # as saved, before the load cast it
-        estimate = estimate_bytes(loaded.source, stored, torch_dtype)
+        estimate = estimate_bytes(loaded.source.weights_bytes, stored, torch_dtype)
         assert 0.8 * loaded.bytes <= estimate <= 1.25 * loaded.bytes, (dtype, estimate, loaded.bytes)
 
 

@@ -100,3 +100,33 @@ def folder_files(folder: str | os.PathLike) -> Files:
     """The loadable files of a model folder and their sizes on disk (links followed)."""
     root = Path(folder)
     return loadable_files({p.name: p.stat().st_size for p in root.iterdir() if p.is_file()})
+
+
+def estimate_bytes(weights: int | None, config: Any, dtype: Any) -> int | None:
+    """Bytes a model's weights will take once loaded as ``dtype`` (a ``torch.dtype``): the weight files'
+    size ``weights``, scaled from the dtype they are stored in (``config.dtype``, float32 if unsaid)."""
+    import torch
+
+    if not weights:
+        return None
+    stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
+    if isinstance(stored, str):
+        stored = getattr(torch, stored, torch.float32)
+    try:
+        ratio = dtype.itemsize / stored.itemsize
+    except AttributeError:
+        ratio = 1.0
+    return int(weights * ratio)
+
+
+def broken_file(exc: BaseException, folder: str) -> str | None:
+    """The weight file in ``folder`` a load failed on, when the error says a file is corrupt
+    (safetensors, pickle, zip); ``None`` for other errors."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    signs = ("safetensor", "deserializ", "header", "unpickl", "pickle", "zip", "eof", "invalid load key")
+    if not any(s in text for s in signs):
+        return None
+    root = Path(folder)
+    weights = sorted(p.name for p in root.iterdir() if p.name.endswith(LOADED_FORMATS)) if root.is_dir() else []
+    named = [w for w in weights if w.lower() in text]
+    return (named or weights or ["the weights"])[0]

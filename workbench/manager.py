@@ -19,7 +19,7 @@ from typing import Any
 from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
-from workbench.hub import Hub
+from workbench.hub import Hub, broken_file, estimate_bytes
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
 from workbench.tasks import TaskSpec, get_task
@@ -266,7 +266,7 @@ class PipelineManager:
         device, dtype = torch.device(key.device), getattr(torch, key.dtype)
         start = time.perf_counter()
         config = self._check_config(spec, source, key.model)
-        self._reserve(key, estimate_bytes(source, config, dtype))
+        self._reserve(key, estimate_bytes(source.weights_bytes, config, dtype))
         pipe = self._build(spec, source, device, dtype, key.model)
         seconds = time.perf_counter() - start
         self.load_count += 1
@@ -317,43 +317,10 @@ class PipelineManager:
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: {_first_line(exc)}") from exc
         except Exception as exc:
-            if (broken := _broken_file(exc, source)) is None:
+            if (broken := broken_file(exc, source.path)) is None:
                 raise
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: its file `{broken}` is corrupt or "
                                      f"incomplete ({_first_line(exc)}). Download it again, or pick another model.") from exc
-
-
-def estimate_bytes(source: ModelSource, config: Any, dtype: Any) -> int | None:
-    """Bytes the model's weights will take once loaded as ``dtype``: the weight files' size, scaled
-    from the dtype they are stored in (``config.dtype``, float32 if unsaid) to ``dtype``."""
-    import torch
-
-    if not source.weights_bytes:
-        return None
-    stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
-    if isinstance(stored, str):
-        stored = getattr(torch, stored, torch.float32)
-    try:
-        ratio = dtype.itemsize / stored.itemsize
-    except AttributeError:
-        ratio = 1.0
-    return int(source.weights_bytes * ratio)
-
-
-def _broken_file(exc: BaseException, source: ModelSource) -> str | None:
-    """The weight file a load failed on, when the error says a file is corrupt (safetensors, pickle, zip)."""
-    from pathlib import Path
-
-    from workbench.hub import LOADED_FORMATS
-
-    text = f"{type(exc).__name__}: {exc}".lower()
-    signs = ("safetensor", "deserializ", "header", "unpickl", "pickle", "zip", "eof", "invalid load key")
-    if not any(s in text for s in signs):
-        return None
-    folder = Path(source.path)
-    weights = sorted(p.name for p in folder.iterdir() if p.name.endswith(LOADED_FORMATS)) if folder.is_dir() else []
-    named = [w for w in weights if w.lower() in text]
-    return (named or weights or ["the weights"])[0]
 
 
 def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:
