@@ -278,10 +278,10 @@ def _one_hop(url: str, policy: HostingPolicy, network: Network, deadline: float,
         except OSError:
             pass
 
-    watchdog = threading.Timer(_remaining(deadline, policy), expire)
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), expire)
     watchdog.daemon = True
     watchdog.start()
-    conn = http.client.HTTPConnection(host, port, timeout=_remaining(deadline, policy))
+    conn = http.client.HTTPConnection(host, port)
     conn.sock = sock  # our checked connection: http.client never resolves or connects by itself
     try:
         sock.settimeout(_remaining(deadline, policy))
