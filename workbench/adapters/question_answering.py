@@ -1,8 +1,15 @@
-"""Extractive question answering, as the transformers 4 ``question-answering`` pipeline did it.
+"""Extractive question answering, as the transformers 4.57 ``question-answering`` pipeline did it.
 
 A context longer than ``max_seq_len`` tokens is cut into overlapping windows (``doc_stride`` tokens
-shared by neighbours); each window is one forward pass, every window is scored, and the best spans
-over all windows come back with character offsets into the original context.
+shared by neighbours); each window is one forward pass. The answer rules are 4.57's
+(``QuestionAnsweringPipeline.postprocess``), so the same model and keywords give the same answers:
+
+- per window, start and end logits are soft-maxed over the context tokens and ``[CLS]``; the
+  ``2 * top_k + 10`` best (start, end) pairs are kept (``top_k`` when ``align_to_words=False``);
+- each pair is widened to whole words (``align_to_words=True``, the default);
+- answers with the same text (case-insensitive) are merged across all windows by **adding** their
+  scores, keeping the first one's start/end: a phrase that recurs can outrank one higher span;
+- a single answer comes back as a dict, several as a list (also when ``top_k > 1``).
 
 >>> qa = PipelineManager().get("question-answering")                                  # doctest: +SKIP
 >>> qa(question="Where does Mary live?", context="Mary lives in London.")            # doctest: +SKIP
@@ -21,7 +28,8 @@ from workbench.adapters.base import Adapter, Features
 from workbench.errors import InputError, ModelTaskMismatchError
 from workbench.inputs import require_text
 
-_NULL = {"score": 0.0, "start": 0, "end": 0, "answer": ""}
+#: 4.57's default window length, clamped to the tokenizer's limit when the caller gives none.
+DEFAULT_MAX_SEQ_LEN = 384
 
 
 class QuestionAnsweringAdapter(Adapter):
@@ -40,7 +48,8 @@ class QuestionAnsweringAdapter(Adapter):
 
     def normalize_inputs(self, *args: Any, **kwargs: Any) -> tuple[list[Any], bool, dict[str, Any]]:
         """Accepts ``(question=, context=)`` (strings or lists), ``("question", "context")``, a
-        ``{"question", "context"}`` dict, or a list of such dicts."""
+        ``{"question", "context"}`` dict, or a list of such dicts. Like 4.57, a list of one
+        question gives one answer, not a list."""
         question, context = kwargs.pop("question", None), kwargs.pop("context", None)
         if len(args) == 2 and question is None and context is None:
             question, context = args
@@ -50,15 +59,13 @@ class QuestionAnsweringAdapter(Adapter):
                 raise TypeError("call with question= and context=, "
                                 "or with one {'question', 'context'} dict or a list of them")
             inputs = args[0]
-            single = isinstance(inputs, dict)
-            items = [inputs] if single else list(inputs)
+            items = [inputs] if isinstance(inputs, dict) else list(inputs)
             for item in items:
                 if not isinstance(item, dict) or not {"question", "context"} <= set(item):
                     raise InputError("Each question-answering input needs a 'question' and a 'context'.")
-            return [{"question": i["question"], "context": i["context"]} for i in items], single, kwargs
+            return [{"question": i["question"], "context": i["context"]} for i in items], len(items) == 1, kwargs
         if question is None or context is None:
             raise InputError("Question answering needs both a question and a context.")
-        single = isinstance(question, str) and isinstance(context, str)
         questions = [question] if isinstance(question, str) else list(question)
         contexts = [context] if isinstance(context, str) else list(context)
         if len(questions) == 1 and len(contexts) > 1:
@@ -68,39 +75,71 @@ class QuestionAnsweringAdapter(Adapter):
         if len(questions) != len(contexts):
             raise InputError(f"Got {len(questions)} questions but {len(contexts)} contexts; "
                              "give one context per question.")
-        return [{"question": q, "context": c} for q, c in zip(questions, contexts)], single, kwargs
+        items = [{"question": q, "context": c} for q, c in zip(questions, contexts)]
+        return items, len(items) == 1, kwargs
 
     # -- stages -----------------------------------------------------------------------------
 
     def sanitize_parameters(self, *, max_seq_len: int | None = None, doc_stride: int | None = None,
-                            top_k: int = 1, max_answer_len: int = 15, handle_impossible_answer: bool = False,
+                            max_question_len: int = 64, padding: bool | str = "do_not_pad", top_k: int = 1,
+                            max_answer_len: int = 15, handle_impossible_answer: bool = False,
                             align_to_words: bool = True) -> tuple[dict, dict, dict]:
+        """``max_question_len`` is accepted as 4.57 did; like 4.57 with a fast tokenizer, it has no effect."""
         if top_k < 1:
             raise InputError(f"top_k must be at least 1, got {top_k}.")
         if max_answer_len < 1:
             raise InputError(f"max_answer_len must be at least 1, got {max_answer_len}.")
-        pre = {"max_seq_len": max_seq_len, "doc_stride": doc_stride}
+        pre = {"max_seq_len": max_seq_len, "doc_stride": doc_stride, "padding": padding}
         post = {"top_k": top_k, "max_answer_len": max_answer_len,
                 "handle_impossible_answer": handle_impossible_answer, "align_to_words": align_to_words}
         return pre, {}, post
 
-    def model_max_length(self) -> int:
-        """The longest window the model takes (tokenizer limit, else the config's positions)."""
-        limit = self.tokenizer.model_max_length
+    def model_max_positions(self) -> int | None:
+        """The longest window the model's position embeddings take (``None``: no fixed limit)."""
         positions = getattr(self.config, "max_position_embeddings", None)
-        if not limit or limit > 1_000_000:
-            limit = positions or 512
-        return int(limit)
+        return int(positions) if positions else None
 
-    def preprocess(self, item: dict[str, str], *, max_seq_len: int | None = None,
-                   doc_stride: int | None = None) -> list[Features]:
+    def preprocess(self, item: dict[str, str], *, max_seq_len: int | None = None, doc_stride: int | None = None,
+                   padding: bool | str = "do_not_pad") -> list[Features]:
         question = require_text(item["question"], "question")
         context = require_text(item["context"], "context")
         tok = self.tokenizer
-        max_seq_len = min(max_seq_len or 384, self.model_max_length())
+        if max_seq_len is None:  # only our own default is clamped, never the caller's value
+            max_seq_len = min(tok.model_max_length, DEFAULT_MAX_SEQ_LEN)
         if doc_stride is None:
             doc_stride = min(max_seq_len // 2, 128)
+        self._check_windows(question, max_seq_len, doc_stride)
         question_first = tok.padding_side == "right"
+        enc = tok(question if question_first else context, context if question_first else question,
+                  padding=padding, truncation="only_second" if question_first else "only_first",
+                  max_length=max_seq_len, stride=doc_stride, return_token_type_ids=True,
+                  return_overflowing_tokens=True, return_offsets_mapping=True)
+        ctx_index = 1 if question_first else 0
+        names = [n for n in tok.model_input_names if n in enc]
+        passes = []
+        for w in range(len(enc["input_ids"])):
+            ids = np.array(enc["input_ids"][w])
+            # p_mask: True where a token cannot be in the answer; [CLS] stays allowed (null answer)
+            p_mask = np.array([s != ctx_index for s in enc.sequence_ids(w)], dtype=bool)
+            if tok.cls_token_id is not None:
+                p_mask[ids == tok.cls_token_id] = False
+            if "attention_mask" in enc:
+                p_mask |= np.array(enc["attention_mask"][w]) == 0
+            features: Features = {n: torch.tensor(enc[n][w]) for n in names}
+            features.update(p_mask=p_mask, encoding=enc[w], context=context, context_index=ctx_index)
+            passes.append(features)
+        return passes
+
+    def _check_windows(self, question: str, max_seq_len: int, doc_stride: int) -> None:
+        """Clear messages for window settings that the tokenizer or the model would fail on."""
+        tok = self.tokenizer
+        if doc_stride > max_seq_len:
+            raise InputError(f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len}); "
+                             "lower doc_stride or raise max_seq_len.")
+        positions = self.model_max_positions()
+        if positions is not None and max_seq_len > positions:
+            raise InputError(f"max_seq_len ({max_seq_len}) is longer than model `{self.name}` takes "
+                             f"({positions} positions); choose max_seq_len <= {positions}.")
         q_len = len(tok(question, add_special_tokens=False)["input_ids"])
         room = max_seq_len - q_len - tok.num_special_tokens_to_add(pair=True)
         if room < 1:
@@ -110,22 +149,6 @@ class QuestionAnsweringAdapter(Adapter):
             raise InputError(f"doc_stride ({doc_stride}) must be smaller than the context part of each window "
                              f"({room} tokens = max_seq_len {max_seq_len} - question and special tokens); "
                              "lower doc_stride or raise max_seq_len.")
-        enc = tok(question if question_first else context, context if question_first else question,
-                  truncation="only_second" if question_first else "only_first", max_length=max_seq_len,
-                  stride=doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
-        ctx_index = 1 if question_first else 0
-        names = [n for n in tok.model_input_names if n in enc]
-        passes = []
-        for w in range(len(enc["input_ids"])):
-            ids = enc["input_ids"][w]
-            sequence_ids = enc.sequence_ids(w)
-            p_mask = np.array([s != ctx_index for s in sequence_ids], dtype=bool)
-            cls_index = ids.index(tok.cls_token_id) if tok.cls_token_id in ids else None
-            features: Features = {n: torch.tensor(enc[n][w]) for n in names}
-            features.update(p_mask=p_mask, cls_index=cls_index, offsets=[tuple(o) for o in enc["offset_mapping"][w]],
-                            word_ids=enc.word_ids(w), context=context)
-            passes.append(features)
-        return passes
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.model(**batch)
@@ -133,68 +156,78 @@ class QuestionAnsweringAdapter(Adapter):
 
     def postprocess(self, passes: list[Features], *, top_k: int = 1, max_answer_len: int = 15,
                     handle_impossible_answer: bool = False, align_to_words: bool = True) -> Any:
-        best: dict[tuple[int, int], float] = {}
-        min_null_score = 1_000_000.0
+        min_null_score = 1_000_000.0  # large and positive, as 4.57 started
+        answers: list[dict[str, Any]] = []
+        pre_top_k = top_k * 2 + 10 if align_to_words else top_k  # some candidates merge when aligned
         for p in passes:
-            spans, null_score = window_spans(p, top_k, max_answer_len, align_to_words)
-            min_null_score = min(min_null_score, null_score)
-            for key, score in spans.items():
-                best[key] = max(score, best.get(key, -1.0))
-        context = passes[0]["context"]
-        answers = [{"score": s, "start": a, "end": b, "answer": context[a:b]} for (a, b), s in best.items()]
+            n = len(p["p_mask"])
+            starts, ends, scores, min_null_score = select_starts_ends(
+                p["start_logits"][:n].numpy(), p["end_logits"][:n].numpy(), p["p_mask"], min_null_score,
+                pre_top_k, handle_impossible_answer, max_answer_len)
+            context = p["context"]
+            for s, e, score in zip(starts, ends, scores):
+                a, b = char_span(p["encoding"], int(s), int(e), p["context_index"], align_to_words)
+                text = context[a:b]
+                same = next((x for x in answers if x["answer"].lower() == text.lower()), None)
+                if same is not None:
+                    same["score"] += score.item()
+                else:
+                    answers.append({"score": score.item(), "start": a, "end": b, "answer": text})
         if handle_impossible_answer:
-            answers.append({**_NULL, "score": min_null_score})
-        answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k] or [dict(_NULL)]
-        return answers[0] if top_k == 1 else answers
+            answers.append({"score": min_null_score, "start": 0, "end": 0, "answer": ""})
+        answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
+        return answers[0] if len(answers) == 1 else answers
 
 
-def window_spans(p: Features, top_k: int, max_answer_len: int, align_to_words: bool
-                 ) -> tuple[dict[tuple[int, int], float], float]:
-    """The ``top_k`` best distinct character spans of one window, and its null (CLS) score.
+def select_starts_ends(start: np.ndarray, end: np.ndarray, p_mask: np.ndarray, min_null_score: float,
+                       top_k: int, handle_impossible_answer: bool, max_answer_len: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One window's best ``top_k`` (start, end) token pairs and scores, and the updated null score.
 
-    Scores are ``P(start) * P(end)`` with both softmaxes taken over the window's context tokens
-    and its CLS token, as the v4 pipeline did; spans run over context tokens only, with
-    ``start <= end < start + max_answer_len``.
+    4.57's ``select_starts_ends``: softmax over the allowed tokens (context and ``[CLS]``), the null
+    score read at position 0, which is then excluded from spans.
     """
-    undesired = p["p_mask"].copy()
-    if p["cls_index"] is not None:
-        undesired[p["cls_index"]] = False
-    n = len(undesired)
-    start = _softmax(np.where(undesired, -10000.0, p["start_logits"][:n].numpy()))
-    end = _softmax(np.where(undesired, -10000.0, p["end_logits"][:n].numpy()))
-    cls = p["cls_index"]
-    null_score = float(start[cls] * end[cls]) if cls is not None else 0.0  # no [CLS]: no null answer
-    valid = ~p["p_mask"]
-    ok = np.triu(np.tril(np.ones((n, n), dtype=bool), max_answer_len - 1)) & valid[:, None] & valid[None, :]
-    starts, ends = np.nonzero(ok)
-    flat = start[starts] * end[ends]
-    words = _word_chars(p) if align_to_words else {}
-    spans: dict[tuple[int, int], float] = {}
-    for i in np.argsort(-flat, kind="stable"):
-        s, e = int(starts[i]), int(ends[i])
-        a, b = p["offsets"][s][0], p["offsets"][e][1]
-        ws, we = p["word_ids"][s], p["word_ids"][e]
-        if ws in words and we in words:  # widen to whole words, as the v4 pipeline did
-            a, b = words[ws][0], words[we][1]
-        key = (a, b)
-        if key not in spans:
-            spans[key] = float(flat[i])
-            if len(spans) == top_k:
-                break
-    return spans, null_score
+    allowed = ~p_mask
+    start = np.where(allowed, start, -10000.0)[None]
+    end = np.where(allowed, end, -10000.0)[None]
+    start = np.exp(start - start.max(axis=-1, keepdims=True))
+    start = start / start.sum()
+    end = np.exp(end - end.max(axis=-1, keepdims=True))
+    end = end / end.sum()
+    if handle_impossible_answer:
+        min_null_score = min(min_null_score, (start[0, 0] * end[0, 0]).item())
+    start[0, 0] = end[0, 0] = 0.0
+    starts, ends, scores = decode_spans(start, end, top_k, max_answer_len, allowed)
+    return starts, ends, scores, min_null_score
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
+def decode_spans(start: np.ndarray, end: np.ndarray, top_k: int, max_answer_len: int, allowed: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_k`` best pairs with ``start <= end < start + max_answer_len`` over ``P(start) * P(end)``,
+    then only those whose both ends are allowed tokens (4.57's ``decode_spans``, same tie order)."""
+    outer = np.matmul(np.expand_dims(start, -1), np.expand_dims(end, 1))
+    candidates = np.tril(np.triu(outer), max_answer_len - 1)
+    scores_flat = candidates.flatten()
+    if top_k == 1:
+        idx_sort = [np.argmax(scores_flat)]
+    elif len(scores_flat) < top_k:
+        idx_sort = np.argsort(-scores_flat)
+    else:
+        idx = np.argpartition(-scores_flat, top_k)[0:top_k]
+        idx_sort = idx[np.argsort(-scores_flat[idx])]
+    starts, ends = np.unravel_index(idx_sort, candidates.shape)[1:]
+    wanted = np.isin(starts, allowed.nonzero()) & np.isin(ends, allowed.nonzero())
+    starts, ends = starts[wanted], ends[wanted]
+    return starts, ends, candidates[0, starts, ends]
 
 
-def _word_chars(p: Features) -> dict[int, tuple[int, int]]:
-    """Word id -> (first char, last char) over the window's context tokens."""
-    out: dict[int, tuple[int, int]] = {}
-    for i, (w, (a, b)) in enumerate(zip(p["word_ids"], p["offsets"])):
-        if w is None or p["p_mask"][i]:
-            continue
-        lo, hi = out.get(w, (a, b))
-        out[w] = (min(lo, a), max(hi, b))
-    return out
+def char_span(encoding: Any, s: int, e: int, sequence_index: int, align_to_words: bool) -> tuple[int, int]:
+    """Character offsets of tokens ``s..e`` in the context, widened to whole words when asked
+    (tokens without a word, like ``[CLS]``, keep their own offsets, as in 4.57's ``get_indices``)."""
+    if align_to_words:
+        try:
+            return (encoding.word_to_chars(encoding.token_to_word(s), sequence_index=sequence_index)[0],
+                    encoding.word_to_chars(encoding.token_to_word(e), sequence_index=sequence_index)[1])
+        except (TypeError, ValueError, IndexError):  # a token outside any word: keep token offsets
+            pass
+    return encoding.offsets[s][0], encoding.offsets[e][1]
