@@ -1,5 +1,9 @@
 """Image captioning (the v4 ``image-to-text`` pipeline) for BLIP, GIT and vision encoder–decoders.
 
+Generation starts from 4.57's default ``max_new_tokens=256``, adjusted by the model's
+``generation_config.json`` (see ``legacy_generation``); the caller's keywords come last. Unlike
+4.57, any ``generate`` keyword is accepted, and a vision encoder–decoder takes a prompt too.
+
 Chat-style vision-language models (LLaVA, Qwen-VL…) are not captioners: they keep using the
 ``image-text-to-text`` pipeline, and loading one here says so.
 
@@ -19,6 +23,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
 from workbench.adapters.base import Adapter, Features, generation_kwargs
+from workbench.adapters.legacy_generation import IMAGE_TEXT_DEFAULTS, LegacyGeneration
 from workbench.inputs import load_image
 
 #: The captioning model types: those of ``AutoModelForImageTextToText`` that caption an image.
@@ -41,7 +46,9 @@ class ImageToTextAdapter(Adapter):
     batch_equal_lengths = True  # prompts are decoder prefixes: padding them would shift the text
 
     def sanitize_parameters(self, *, prompt: str | None = None, **generate: Any) -> tuple[dict, dict, dict]:
-        return {"prompt": prompt or None}, generation_kwargs(generate, self.task), {}
+        legacy = LegacyGeneration.for_model(self.model, IMAGE_TEXT_DEFAULTS, self.task,
+                                            pad_token_id=self.tokenizer.pad_token_id)
+        return {"prompt": prompt or None}, legacy.generate_kwargs(generation_kwargs(generate, self.task)), {}
 
     def normalize_inputs(self, *args: Any, **kwargs: Any) -> tuple[list[Any], bool, dict[str, Any]]:
         for name in ("image", "images"):

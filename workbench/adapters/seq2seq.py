@@ -1,8 +1,15 @@
-"""Summarization and translation with ``AutoModelForSeq2SeqLM``, as the v4 pipelines did them.
+"""Summarization, translation and text2text generation with ``AutoModelForSeq2SeqLM``, as
+transformers 4.57's pipelines did them.
 
-T5-style models get their task prefix (``"summarize: "``, ``"translate English to French: "``)
-from ``config.task_specific_params``; multilingual tokenizers (NLLB, M2M100, mBART) take
-``src_lang``/``tgt_lang`` codes and the target code becomes the forced first generated token.
+Generation starts from 4.57's defaults (``max_new_tokens=256, num_beams=4``, see
+``legacy_generation``), which the model's ``generation_config.json`` and then
+``config.task_specific_params`` adjust; the caller's keywords come last. T5-style models get their
+task prefix (``"summarize: "``, ``"translate English to French: "``) from
+``task_specific_params``; multilingual tokenizers (NLLB, M2M100, mBART) take ``src_lang``/``tgt_lang``
+codes and the target code becomes the forced first generated token.
+
+Unlike 4.57, input longer than the tokenizer's limit is truncated (4.57 failed in the model);
+``truncation=False`` gives the old behaviour.
 
 >>> translate = PipelineManager().get("translation", "facebook/nllb-200-distilled-600M")  # doctest: +SKIP
 >>> translate("Hello", src_lang="eng_Latn", tgt_lang="fra_Latn")                          # doctest: +SKIP
@@ -18,12 +25,10 @@ import torch
 from transformers import AutoModelForSeq2SeqLM
 
 from workbench.adapters.base import Adapter, Features, generation_kwargs
+from workbench.adapters.legacy_generation import TEXT2TEXT_DEFAULTS, LegacyGeneration
 from workbench.errors import InputError
 from workbench.inputs import require_text
 
-#: task_specific_params keys that are ``generate`` options (the rest, like ``prefix``, are not).
-_GENERATION_KEYS = ("early_stopping", "length_penalty", "max_length", "min_length", "no_repeat_ngram_size", "num_beams")
-_BEAM_ONLY = ("early_stopping", "length_penalty")
 _COMMON_CODES = ("eng_Latn", "fra_Latn", "deu_Latn", "en", "fr", "de", "en_XX", "fr_XX", "de_DE")
 _TRANSLATION_TASK = re.compile(r"^translation_(.+)_to_(.+)$")
 
@@ -39,25 +44,34 @@ def languages_from_task(task: str) -> dict[str, str]:
 
 
 class Seq2SeqAdapter(Adapter):
-    """Shared by summarization and translation: tokenize (with prefix) -> generate -> decode."""
+    """Shared by summarization, translation and text2text generation: tokenize (with prefix) ->
+    generate -> decode. ``[{"generated_text"}]``, like 4.57's ``text2text-generation``."""
 
+    task = "text2text-generation"
     auto_classes = (AutoModelForSeq2SeqLM,)
     output_key = "generated_text"
 
-    def task_params(self, key: str) -> dict[str, Any]:
-        """``config.task_specific_params[key]`` (``{}`` when absent)."""
-        return dict((getattr(self.config, "task_specific_params", None) or {}).get(key) or {})
+    def legacy_generation(self, task: str) -> LegacyGeneration:
+        """4.57's starting settings for ``task`` (a ``task_specific_params`` key) on this model."""
+        return LegacyGeneration.for_model(self.model, TEXT2TEXT_DEFAULTS, task, pad_token_id=self.tokenizer.pad_token_id)
 
-    def _generation(self, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-        """The task's generation defaults from the config, overridden by the caller's options."""
-        out = {k: v for k, v in defaults.items() if k in _GENERATION_KEYS}
-        out.update(generation_kwargs(given, self.task))
-        if "max_new_tokens" in given:
-            out.pop("max_length", None)
-        if out.get("num_beams", 1) == 1:
-            for k in _BEAM_ONLY:
-                out.pop(k, None)
-        return out
+    def sanitize_parameters(self, *, truncation: bool = True, clean_up_tokenization_spaces: bool = False,
+                            stop_sequence: str | None = None, **generate: Any) -> tuple[dict, dict, dict]:
+        """Generation keywords go to ``generate``; ``stop_sequence`` stops at its first token, as in 4.57."""
+        legacy = self.legacy_generation(self.task)
+        return ({"prefix": legacy.prefix, "truncation": truncation}, self._generation(legacy, generate, stop_sequence),
+                {"clean_up_tokenization_spaces": clean_up_tokenization_spaces})
+
+    def _generation(self, legacy: LegacyGeneration, given: dict[str, Any],
+                    stop_sequence: str | None = None) -> dict[str, Any]:
+        """The ``generate`` keywords: 4.57's settings for the model, then the caller's options."""
+        given = generation_kwargs(given, self.task)
+        if stop_sequence:
+            ids = self.tokenizer(stop_sequence, add_special_tokens=False)["input_ids"]
+            if not ids:
+                raise InputError(f"stop_sequence {stop_sequence!r} has no tokens; give a word or character.")
+            given["eos_token_id"] = ids[0]
+        return legacy.generate_kwargs(given)
 
     def preprocess(self, text: str, *, prefix: str = "", src_lang: str | None = None,
                    truncation: bool = True) -> list[Features]:
@@ -101,13 +115,6 @@ class SummarizationAdapter(Seq2SeqAdapter):
     task = "summarization"
     output_key = "summary_text"
 
-    def sanitize_parameters(self, *, truncation: bool = True, clean_up_tokenization_spaces: bool = False,
-                            **generate: Any) -> tuple[dict, dict, dict]:
-        defaults = self.task_params("summarization")
-        prefix = defaults.get("prefix", getattr(self.config, "prefix", None)) or ""
-        return ({"prefix": prefix, "truncation": truncation}, self._generation(defaults, generate),
-                {"clean_up_tokenization_spaces": clean_up_tokenization_spaces})
-
 
 class TranslationAdapter(Seq2SeqAdapter):
     """``[{"translation_text"}]`` from Marian, T5, NLLB, M2M100, mBART.
@@ -130,24 +137,25 @@ class TranslationAdapter(Seq2SeqAdapter):
 
     def sanitize_parameters(self, *, src_lang: str | None = None, tgt_lang: str | None = None,
                             truncation: bool = True, clean_up_tokenization_spaces: bool = False,
-                            **generate: Any) -> tuple[dict, dict, dict]:
+                            stop_sequence: str | None = None, **generate: Any) -> tuple[dict, dict, dict]:
         src_lang, tgt_lang = (src_lang or "").strip() or None, (tgt_lang or "").strip() or None
         pre: dict[str, Any] = {"truncation": truncation}
-        defaults: dict[str, Any] = {}
+        key = f"translation_{src_lang}_to_{tgt_lang}" if src_lang and tgt_lang else "translation"
         if self.multilingual:
             generate["forced_bos_token_id"] = self._language_ids(src_lang, tgt_lang)
             pre["src_lang"] = src_lang
         elif pairs := [k for k in (getattr(self.config, "task_specific_params", None) or {})
                        if k.startswith("translation_")]:
-            key = f"translation_{src_lang}_to_{tgt_lang}" if src_lang and tgt_lang else pairs[0]
+            key = key if src_lang and tgt_lang else pairs[0]  # 4.57's "translation_xx_to_yy" task name
             if key not in pairs:
                 raise InputError(f"Model `{self.name}` has no {key} setting; its language pairs are "
                                  f"{', '.join(pairs)} (choose src_lang/tgt_lang from those).")
-            defaults = self.task_params(key)
-            pre["prefix"] = defaults.get("prefix", "")
-        elif tgt_lang and f">>{tgt_lang}<<" in self.tokenizer.get_vocab():
-            pre["prefix"] = f">>{tgt_lang}<< "
-        return pre, self._generation(defaults, generate), {"clean_up_tokenization_spaces": clean_up_tokenization_spaces}
+        legacy = self.legacy_generation(key)
+        pre["prefix"] = legacy.prefix
+        if not legacy.prefix and tgt_lang and f">>{tgt_lang}<<" in self.tokenizer.get_vocab():
+            pre["prefix"] = f">>{tgt_lang}<< "  # multi-target Marian
+        return (pre, self._generation(legacy, generate, stop_sequence),
+                {"clean_up_tokenization_spaces": clean_up_tokenization_spaces})
 
     def _language_ids(self, src_lang: str | None, tgt_lang: str | None) -> int:
         """Check both codes against the tokenizer; the target's token id (the forced BOS)."""
@@ -176,3 +184,10 @@ class TranslationAdapter(Seq2SeqAdapter):
         if isinstance(specials, dict):
             specials = list(specials.values())
         return [str(t) for t in specials if re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]{2,4})?", str(t))]
+
+
+class Text2TextGenerationAdapter(Seq2SeqAdapter):
+    """``[{"generated_text"}]`` for any prompt to a seq2seq model (FLAN-T5, T5, BART): the generic
+    ``text2text-generation`` task transformers 5 removed, with 4.57's defaults."""
+
+    task = "text2text-generation"

@@ -1,7 +1,12 @@
 """Visual question answering (the v4 ``visual-question-answering`` pipeline).
 
 Classifier models (ViLT) score a fixed answer vocabulary -> ``[{"answer", "score"}]`` (``top_k``
-best, sigmoid scores); generative models (BLIP-VQA) write the answer -> ``[{"answer"}]``.
+best, sigmoid scores); generative models (BLIP-VQA) write the answer -> ``[{"answer"}]``, starting
+from 4.57's ``max_new_tokens=256`` as adjusted by the model's generation config (``legacy_generation``).
+
+Where we differ from 4.57 on purpose: a question longer than the text embeddings take is
+truncated (4.57 failed; ``truncation=False`` gives the old behaviour), and a generative model
+takes ``generate`` keywords (4.57 ignored them).
 
 >>> vqa = PipelineManager().get("visual-question-answering")                    # doctest: +SKIP
 >>> vqa(image=sample_image(), question="What color is the house?", top_k=2)     # doctest: +SKIP
@@ -18,6 +23,7 @@ import torch
 from transformers import AutoModelForVisualQuestionAnswering
 
 from workbench.adapters.base import Adapter, Features, generation_kwargs
+from workbench.adapters.legacy_generation import IMAGE_TEXT_DEFAULTS, LegacyGeneration
 from workbench.errors import InputError
 from workbench.inputs import load_image, require_text
 
@@ -40,8 +46,9 @@ class VisualQuestionAnsweringAdapter(Adapter):
         return self.generative
 
     def normalize_inputs(self, *args: Any, **kwargs: Any) -> tuple[list[Any], bool, dict[str, Any]]:
-        """Accepts ``(image=, question=)`` (either may be a list), ``(image, question)``, a
-        ``{"image", "question"}`` dict or a list of them."""
+        """Accepts ``(image=, question=)`` (either may be a list: every question is asked about
+        every image, as in 4.57), ``(image, question)``, a ``{"image", "question"}`` dict or a list
+        of them."""
         image, question = kwargs.pop("image", None), kwargs.pop("question", None)
         if len(args) == 2 and image is None and question is None:
             image, question = args
@@ -50,7 +57,7 @@ class VisualQuestionAnsweringAdapter(Adapter):
             if len(args) != 1 or image is not None:
                 raise TypeError("call with image= and question=, "
                                 "or with one {'image', 'question'} dict or a list of them")
-            if question is not None and not isinstance(args[0], (dict, list, tuple)):
+            if question is not None:  # (image or images, question=...)
                 image, args = args[0], ()
             else:
                 single = isinstance(args[0], dict)
@@ -63,22 +70,24 @@ class VisualQuestionAnsweringAdapter(Adapter):
         single = not isinstance(image, (list, tuple)) and isinstance(question, str)
         images = list(image) if isinstance(image, (list, tuple)) else [image]
         questions = [question] if isinstance(question, str) else list(question)
-        if len(images) == 1 and len(questions) > 1:
-            images = images * len(questions)
-        if len(questions) == 1 and len(images) > 1:
-            questions = questions * len(images)
-        if len(images) != len(questions):
-            raise InputError(f"Got {len(images)} images but {len(questions)} questions; give one question per image.")
-        return [{"image": i, "question": q} for i, q in zip(images, questions)], single, kwargs
+        if not images or not questions:
+            raise InputError("Visual question answering needs at least one image and one question.")
+        # as 4.57 did: every question about every image (questions outer), one list of answers each
+        return [{"image": i, "question": q} for q in questions for i in images], single, kwargs
 
-    def sanitize_parameters(self, *, top_k: int = 5, truncation: bool = True,
+    def sanitize_parameters(self, *, top_k: int = 5, truncation: bool = True, padding: bool | str = False,
                             **generate: Any) -> tuple[dict, dict, dict]:
         if top_k < 1:
             raise InputError(f"top_k must be at least 1, got {top_k}.")
         if generate and not self.generative:
             raise TypeError(f"unknown parameter(s) {sorted(generate)} for {self.task} with a classifier model; "
-                            "valid: top_k, truncation")
-        return {"truncation": truncation}, generation_kwargs(generate, self.task), {"top_k": top_k}
+                            "valid: top_k, truncation, padding")
+        fwd: dict[str, Any] = {}
+        if self.generative:
+            legacy = LegacyGeneration.for_model(self.model, IMAGE_TEXT_DEFAULTS, self.task,
+                                                pad_token_id=self.tokenizer.pad_token_id)
+            fwd = legacy.generate_kwargs(generation_kwargs(generate, self.task))
+        return {"truncation": truncation, "padding": padding}, fwd, {"top_k": top_k}
 
     def text_limit(self) -> int | None:
         """The longest question the text embeddings take (ViLT: 40 tokens)."""
@@ -88,11 +97,12 @@ class VisualQuestionAnsweringAdapter(Adapter):
         limit = min(int(x) for x in limits if x)
         return limit if limit < 1_000_000 else None
 
-    def preprocess(self, item: dict[str, Any], *, truncation: bool = True) -> list[Features]:
+    def preprocess(self, item: dict[str, Any], *, truncation: bool = True,
+                   padding: bool | str = False) -> list[Features]:
         question = require_text(item["question"], "question")
         pixels = self.image_processor(images=load_image(item["image"]), return_tensors="pt")
         limit = self.text_limit() if truncation else None
-        text = self.tokenizer(question, truncation=limit is not None, max_length=limit)
+        text = self.tokenizer(question, truncation=limit is not None, max_length=limit, padding=padding)
         features: Features = {k: v[0] for k, v in pixels.items() if isinstance(v, torch.Tensor)}
         features.update({k: torch.tensor(v) for k, v in text.items()})
         return [{k: v for k, v in features.items() if k in self.model_inputs}]
