@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 #: Bump when any builder changes, so stale folders are rebuilt rather than reused.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 MARKER = "workbench_offline.json"
 OFFLINE_PREFIX = "offline:"
 

@@ -1,10 +1,14 @@
-"""Offline builders for the adapter tasks (QA, summarization, translation, captioning, visual QA).
+"""Offline builders for the adapter tasks (QA, summarization, translation, text2text generation,
+captioning, visual QA).
 
 All random weights, hidden 32, 2 layers; tokenizers from in-code vocabularies (no sentencepiece).
+The folders also load in transformers 4.57 (``scripts/parity-goldens.sh`` runs its pipelines on
+them), so a builder that changes must regenerate ``tests/goldens/parity-4.57.json``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from workbench.offline import builder
@@ -60,7 +64,18 @@ def _t5(path: Path) -> str:
                       task_specific_params=T5_TASKS)
     T5ForConditionalGeneration(config).eval().save_pretrained(path)
     tok.save_pretrained(path)
+    portable_tokenizer_config(path)
     return "tiny T5 (2+2 layers, d_model 32) with t5-small's task prefixes, random weights"
+
+
+def portable_tokenizer_config(path: Path) -> None:
+    """Drop the empty ``extra_special_tokens`` list transformers 5 writes: 4.57 expects a dict there
+    and fails to load the tokenizer (transformers 5 reads the file the same either way)."""
+    file = path / "tokenizer_config.json"
+    config = json.loads(file.read_text())
+    if config.get("extra_special_tokens") == []:
+        del config["extra_special_tokens"]
+        file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 @builder("summarization")
@@ -73,13 +88,19 @@ def translation(path: Path) -> str:
     return _t5(path)
 
 
+@builder("text2text-generation")
+def text2text_generation(path: Path) -> str:
+    return _t5(path)
+
+
 @builder("image-to-text")
 def image_to_text(path: Path) -> str:
     from transformers import BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
 
     tok = bert_tokenizer(extra=("[DEC]",))
     tok.bos_token = "[DEC]"
-    text = dict(TINY, vocab_size=len(tok), max_position_embeddings=64, bos_token_id=tok.bos_token_id,
+    # 512 positions, as BLIP has: 4.57's image-to-text default of 256 new tokens must fit
+    text = dict(TINY, vocab_size=len(tok), max_position_embeddings=512, bos_token_id=tok.bos_token_id,
                 sep_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id)
     config = BlipConfig(text_config=text, vision_config=TINY_VISION, projection_dim=32)
     BlipForConditionalGeneration(config).eval().save_pretrained(path)
