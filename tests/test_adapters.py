@@ -7,6 +7,7 @@ loaded from their folders through the manager like any local model.
 
 from __future__ import annotations
 
+import copy
 import string
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,10 +52,9 @@ def qa(manager):
     return manager.get("question-answering")
 
 
-@pytest.fixture(scope="session")
-def pointer_qa(manager, models_dir):
+def _pointer_qa(manager, path: Path, null_weight: float):
     """A BERT QA model without layers whose logits point at fixed tokens: starts at "george",
-    ends at "washington", and the null answer ([CLS]) beats both unless it is masked."""
+    ends at "washington", and the null answer ([CLS]) has logits ``50 * null_weight``."""
     from transformers import BertConfig, BertForQuestionAnswering
 
     tok = bert_tokenizer()
@@ -69,12 +69,39 @@ def pointer_qa(manager, models_dir):
             emb.word_embeddings.weight[tok.convert_tokens_to_ids(token)] = 50 * torch.eye(32)[dim]
         model.qa_outputs.weight.zero_()
         model.qa_outputs.bias.zero_()
-        model.qa_outputs.weight[0, [0, 2]] = torch.tensor([2.0, 4.0])
-        model.qa_outputs.weight[1, [1, 2]] = torch.tensor([2.0, 4.0])
-    path = models_dir / "pointer-qa"
+        model.qa_outputs.weight[0, [0, 2]] = torch.tensor([2.0, null_weight])
+        model.qa_outputs.weight[1, [1, 2]] = torch.tensor([2.0, null_weight])
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return manager.get("question-answering", str(path))
+
+
+@pytest.fixture(scope="session")
+def pointer_qa(manager, models_dir):
+    """The pointer model whose null answer ([CLS]) beats the span unless it is masked."""
+    return _pointer_qa(manager, models_dir / "pointer-qa", null_weight=4.0)
+
+
+@pytest.fixture(scope="session")
+def span_qa(manager, models_dir):
+    """The pointer model without a null answer: "George Washington" scores ~1 in each window."""
+    return _pointer_qa(manager, models_dir / "span-qa", null_weight=0.0)
+
+
+def test_an_answer_in_several_windows_adds_its_scores_and_keeps_the_first_offsets(span_qa):
+    far = FILLER * 6
+    context = far + "In 1732, George Washington was born. " + far + "GEORGE WASHINGTON! " + far
+    params = dict(max_seq_len=64, doc_stride=16)
+    windows = span_qa.preprocess({"question": "Who?", "context": context}, **params)
+    ids = span_qa.tokenizer.convert_tokens_to_ids(["george", "washington"])
+    with_phrase = sum(all(i in w["input_ids"].tolist() for i in ids) for w in windows)
+    assert with_phrase >= 2 and len(windows) > with_phrase
+
+    best = span_qa(question="Who?", context=context, **params)
+    assert best["answer"] == "George Washington" and best["start"] == context.index("George")
+    assert best["score"] == pytest.approx(with_phrase, rel=0.05)  # ~1 per window, added (4.57), not the max
+    alone = span_qa(question="Who?", context="In 1732, George Washington was born.")
+    assert alone["score"] == pytest.approx(1.0, rel=0.05)
 
 
 def test_answer_only_in_the_second_window_is_found_with_character_offsets(pointer_qa):
@@ -144,8 +171,8 @@ def test_qa_input_forms_and_batched_windows_match_one_by_one(qa):
 
 
 def _close(a: list, b: list) -> bool:
-    flat_a = [x for group in a for x in group]
-    flat_b = [x for group in b for x in group]
+    flat_a = [x for group in a for x in ([group] if isinstance(group, dict) else group)]
+    flat_b = [x for group in b for x in ([group] if isinstance(group, dict) else group)]
     return all((x["start"], x["end"], x["answer"]) == (y["start"], y["end"], y["answer"])
                and x["score"] == pytest.approx(y["score"], rel=1e-4) for x, y in zip(flat_a, flat_b, strict=True))
 
@@ -153,8 +180,12 @@ def _close(a: list, b: list) -> bool:
 def test_qa_clear_errors(qa):
     with pytest.raises(InputError, match="context"):
         qa(question="Who?", context="   ")
-    with pytest.raises(InputError, match="doc_stride"):
+    with pytest.raises(InputError, match="doc_stride.*larger than max_seq_len"):
         qa(question="Who?", context=FILLER * 10, max_seq_len=32, doc_stride=128)
+    with pytest.raises(InputError, match="doc_stride.*smaller than the context part"):
+        qa(question="Who?", context=FILLER * 10, max_seq_len=32, doc_stride=30)  # 4.57: a tokenizers panic
+    with pytest.raises(InputError, match="max_seq_len.*512 positions"):
+        qa(question="Who?", context=FILLER * 10, max_seq_len=1024)
     with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['topk'\].*top_k"):
         qa(question="Who?", context="Mary.", topk=2)
 
@@ -188,6 +219,35 @@ def test_t5_task_prefixes_come_from_the_config(manager):
         translate(text, src_lang="en", tgt_lang="xx")
 
 
+def test_generation_starts_from_4_57_defaults_then_model_then_task_params(manager):
+    from types import SimpleNamespace
+
+    from workbench.adapters.legacy_generation import TEXT2TEXT_DEFAULTS, LegacyGeneration
+
+    t5 = manager.get("summarization").model
+    plain = LegacyGeneration.for_model(t5, TEXT2TEXT_DEFAULTS, "summarization")
+    assert plain.prefix == "summarize: "
+    assert {k: plain.values[k] for k in ("max_new_tokens", "num_beams", "pad_token_id")} == {
+        "max_new_tokens": 256, "num_beams": 4, "pad_token_id": 0}
+
+    generation = copy.deepcopy(t5.generation_config)
+    generation.max_length, generation.min_length, generation.num_beams = 14, 6, 2
+    config = copy.deepcopy(t5.config)
+    config.task_specific_params = {"summarization": {"prefix": "tl;dr: ", "no_repeat_ngram_size": 3}}
+    legacy = LegacyGeneration.for_model(SimpleNamespace(generation_config=generation, config=config),
+                                        TEXT2TEXT_DEFAULTS, "summarization")
+    # the model's max_length drops the pipeline's max_new_tokens; its num_beams does not beat the pipeline's 4
+    assert legacy.prefix == "tl;dr: "
+    assert {k: legacy.values.get(k) for k in ("max_new_tokens", "max_length", "min_length", "num_beams",
+                                              "no_repeat_ngram_size")} == {
+        "max_new_tokens": None, "max_length": 14, "min_length": 6, "num_beams": 4, "no_repeat_ngram_size": 3}
+    kwargs = legacy.generate_kwargs({})
+    assert kwargs["generation_config"].max_new_tokens == 14  # 4.57 counted max_length past the decoder start
+    kwargs = legacy.generate_kwargs({"max_length": 10, "num_beams": 1})
+    assert kwargs["generation_config"].max_new_tokens is None and (kwargs["max_length"], kwargs["num_beams"]) == (10, 1)
+    assert generation.max_length == 14 and t5.generation_config.num_beams is None  # nothing shared was changed
+
+
 @pytest.fixture(scope="session")
 def nllb(manager, models_dir):
     """A tiny M2M100 model with an NLLB tokenizer (language codes as special tokens)."""
@@ -219,7 +279,8 @@ def test_nllb_language_codes_set_source_token_and_forced_bos(nllb):
     assert sequences.shape[:2] == (1, 1) and sequences[0, 0, 1] == fra
 
     result = nllb("hello world", src_lang="eng_Latn", tgt_lang="fra_Latn", max_new_tokens=5)
-    direct = nllb.model.generate(passes[0]["input_ids"][None], max_new_tokens=5, forced_bos_token_id=fra)
+    direct = nllb.model.generate(passes[0]["input_ids"][None], max_new_tokens=5, num_beams=4,  # 4.57's default
+                                 forced_bos_token_id=fra)
     assert result == [{"translation_text": tok.decode(direct[0], skip_special_tokens=True)}]
     with pytest.raises(InputError, match="src_lang and tgt_lang"):
         nllb("hello")
@@ -349,8 +410,8 @@ def test_generative_vqa_returns_answers(manager, models_dir):
 # ---- registry and presets ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["question-answering", "summarization", "translation", "image-to-text",
-                                  "visual-question-answering"])
+@pytest.mark.parametrize("task", ["question-answering", "summarization", "translation", "text2text-generation",
+                                  "image-to-text", "visual-question-answering"])
 def test_presets_and_registry_defaults_run(manager, task):
     spec = get_task(task)
     presets = load_presets(task)
@@ -359,7 +420,7 @@ def test_presets_and_registry_defaults_run(manager, task):
     example = presets.examples[0]
     inputs = dict(example.inputs)
     kwargs = spec.call_kwargs(example.params)
-    if "max_new_tokens" in kwargs:
+    if any(p.name == "max_new_tokens" for p in spec.params):
         kwargs["max_new_tokens"] = 3
     result = adapter(**inputs, **kwargs) if len(spec.inputs) > 1 else adapter(inputs[spec.inputs[0]], **kwargs)
     assert result
