@@ -30,6 +30,7 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "text-generation": {"max_new_tokens": 8},
     "summarization": {"max_new_tokens": 8},
     "translation": {"max_new_tokens": 8},
+    "text2text-generation": {"max_new_tokens": 8},
     "image-to-text": {"max_new_tokens": 8},
     "image-text-to-text": {"max_new_tokens": 8},
 }
