@@ -241,8 +241,11 @@ def test_generation_starts_from_4_57_defaults_then_model_then_task_params(manage
     assert {k: legacy.values.get(k) for k in ("max_new_tokens", "max_length", "min_length", "num_beams",
                                               "no_repeat_ngram_size")} == {
         "max_new_tokens": None, "max_length": 14, "min_length": 6, "num_beams": 4, "no_repeat_ngram_size": 3}
-    kwargs = legacy.generate_kwargs({})
-    assert kwargs["generation_config"].max_new_tokens == 14  # 4.57 counted max_length past the decoder start
+    config = legacy.generate_kwargs({})["generation_config"]
+    assert (config.max_new_tokens, config.max_length, config.num_beams) == (None, 14, 4)
+    config.max_length = None  # the config handed out is a copy
+    unbounded = LegacyGeneration(t5, {"max_new_tokens": None}).generate_kwargs({})["generation_config"]
+    assert unbounded.max_new_tokens == 20  # 4.57's default max_length of 20 counted new tokens
     kwargs = legacy.generate_kwargs({"max_length": 10, "num_beams": 1})
     assert kwargs["generation_config"].max_new_tokens is None and (kwargs["max_length"], kwargs["num_beams"]) == (10, 1)
     assert generation.max_length == 14 and t5.generation_config.num_beams is None  # nothing shared was changed

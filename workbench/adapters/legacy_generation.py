@@ -85,13 +85,16 @@ class LegacyGeneration:
         """``generate`` keywords: a ``generation_config`` holding these settings, plus ``given``.
 
         The caller's keywords stay keywords (not folded into the config) because ``generate``
-        treats a ``max_length`` keyword differently from one in the config. A ``max_length`` in
-        the settings counted *new* tokens in 4.57 (it added the decoder's prompt length), which
-        transformers 5 no longer does, so it is passed as ``max_new_tokens``.
+        treats a ``max_length`` keyword differently from one in the config. When nothing else
+        bounds the length, 4.57 read its default ``max_length`` of 20 as 20 *new* tokens (past the
+        decoder's prompt), which transformers 5 does only if no config sets it, so it is passed
+        as ``max_new_tokens=20``; any other ``max_length`` counts the whole sequence in both.
         """
         values = dict(self.values)
-        if "max_length" not in given and given.get("max_new_tokens") is None and values.get("max_new_tokens") is None:
-            values["max_new_tokens"] = values.get("max_length", GLOBAL_DEFAULTS_457["max_length"])
+        default_length = GLOBAL_DEFAULTS_457["max_length"]
+        if ("max_length" not in given and given.get("max_new_tokens") is None and values.get("max_new_tokens") is None
+                and values.get("max_length", default_length) == default_length):
+            values["max_new_tokens"] = default_length
         config = copy.deepcopy(self.model.generation_config)
         config.update(**values)
         return {"generation_config": config, **given}
