@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from workbench.hosting import MB, HostingPolicy
+from workbench.offline import REAL_MODEL, REAL_TASK
 
 
 def hosted_banner(policy: HostingPolicy) -> str:
@@ -58,7 +59,7 @@ def hub_banner(online: bool, offline_tasks: Iterable[str], cached: Iterable[str]
     cached = sorted(set(cached))
     lines = ["⚠ **The Hugging Face Hub cannot be reached** — models load only from this machine."]
     if tasks:
-        real = " (real all-MiniLM-L6-v2 weights for embeddings)" if "feature-extraction" in tasks else ""
+        real = f" (real {REAL_MODEL} weights for {REAL_TASK})" if REAL_TASK in tasks else ""
         lines.append(f"Available offline: the built-in `offline:<task>` model of {len(tasks)} task(s){real}; "
                      "the others are tiny random-weight stand-ins, good for trying the workbench, not for answers.")
     if cached:

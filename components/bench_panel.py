@@ -22,7 +22,7 @@ import gradio as gr
 from components.model_picker import model_choices
 from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
-from workbench.tasks import TASKS, get_task
+from workbench.tasks import DEFAULT_BENCH_TASK, TASKS, get_task
 from workbench.workloads import workloads_for
 from workbench.zerogpu import gpu
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TASK = "feature-extraction"
 CONCURRENCY_ID = "benchmark"
 BENCH_GPU_SECONDS = 300  # the most a benchmark may hold a ZeroGPU Space's GPU
 PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
@@ -96,7 +95,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         "kernels on CPUs where they beat torch's) on the same inputs. Each row is the median of the repeats after a "
         "warm-up; peak memory comes from one untimed run per row. Other work on this machine makes timings noisy.",
         elem_id="bench-intro")
-    spec = get_task(DEFAULT_TASK)
+    spec = get_task(DEFAULT_BENCH_TASK)
     with gr.Row():
         task = gr.Dropdown(batchable_tasks(), value=spec.name, label="Task", elem_id="bench-task")
         model = gr.Dropdown(model_choices(spec), value=f"offline:{spec.name}", allow_custom_value=True,

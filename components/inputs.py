@@ -18,22 +18,8 @@ from workbench.hosting import HostingPolicy
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
-#: Labels and sizes of the text inputs, by input name.
-TEXT_INPUTS: dict[str, tuple[str, int]] = {
-    "text": ("Text", 4),
-    "question": ("Question", 1),
-    "context": ("Context", 6),
-    "query": ("Question about the table", 1),
-}
-#: Task-specific labels for the "text" input.
-TEXT_LABELS: dict[str, str] = {
-    "feature-extraction": "Sentences (one per line; several give a similarity matrix)",
-    "text-generation": "Prompt",
-    "image-text-to-text": "Prompt",
-    "summarization": "Document to summarise",
-    "translation": "Text to translate",
-    "text-to-audio": "Text to speak",
-}
+#: Lines of the text inputs, by input name (their labels are the task's: ``spec.input_label``).
+TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1}
 AUDIO_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
 
 
@@ -139,9 +125,7 @@ def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_
             csv = gr.File(label="…or upload a CSV", file_types=[".csv"], elem_id=f"{task}-csv", height=80)
             csv.upload(_load_csv, inputs=csv, outputs=table, api_visibility="private", queue=False)
         else:
-            label, lines = TEXT_INPUTS.get(name, (name.replace("_", " ").capitalize(), 1))
-            if name == "text":
-                label = TEXT_LABELS.get(task, label)
+            label, lines = spec.input_label(name), TEXT_LINES.get(name, 1)
             w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20),
                                    placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True)
     return w

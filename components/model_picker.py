@@ -12,10 +12,9 @@ from typing import Any
 
 import gradio as gr
 
+from workbench.offline import OFFLINE_PREFIX, REAL_MODEL, REAL_TASK
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
-
-OFFLINE_PREFIX = "offline:"
 
 
 @dataclass
@@ -38,7 +37,7 @@ def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tas
     cached = cached or set()
     out: list[tuple[str, str]] = []
     if offline_tasks is None or spec.name in offline_tasks:
-        note = ("real MiniLM weights" if spec.name == "feature-extraction"
+        note = (f"real {REAL_MODEL} weights" if spec.name == REAL_TASK
                 else "tiny, random weights, for trying things out")
         out.append((f"{OFFLINE_PREFIX}{spec.name} — built-in offline model ({note})", f"{OFFLINE_PREFIX}{spec.name}"))
     seen = set()

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STREAMING_TASKS = frozenset({"text-generation"})
 PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to this with the event's progress tracker
 
 
@@ -243,7 +242,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
                 stop_button = (gr.Button("Stop", variant="stop", elem_id=f"{task}-stop")
-                               if task in STREAMING_TASKS else None)
+                               if spec.streams else None)
         with gr.Column(scale=1):
             renderer = renderer_for(spec)
             renderer.build()

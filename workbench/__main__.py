@@ -210,13 +210,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_offline(args: argparse.Namespace) -> int:
-    from workbench.offline import build_all, minilm_path
+    from workbench.offline import REAL_MODEL, REAL_TASK, build_all, minilm_path
 
     for task, folder in build_all().items():
         print(f"{task:32s} {folder}")
     real = minilm_path()
     if real:
-        print(f"{'feature-extraction (real MiniLM)':32s} {real}")
+        print(f"{f'{REAL_TASK} (real {REAL_MODEL})':32s} {real}")
     return EXIT_OK
 
 

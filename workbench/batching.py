@@ -10,9 +10,10 @@ A backend splits a pipeline call into the steps ``workbench.runner`` schedules:
 4. ``finish(rows)`` -> one item's rows -> the result the pipeline gives for that item.
 
 Backends: ``PipelineBackend`` (any transformers pipeline, through its own ``preprocess`` /
-``forward`` / ``postprocess``), ``EmbeddingBackend`` (feature-extraction: whole-window
+``forward`` / ``postprocess``), ``EmbeddingBackend`` (text embeddings: whole-window
 tokenisation, numpy rows trimmed to real tokens, optional pooling), ``AdapterBackend`` (our
-adapters' contract, ``workbench/adapters/base.py``).
+adapters' contract, ``workbench/adapters/base.py``). Which one runs a pipeline is its task's
+``spec.call.backend`` (``workbench.calls``).
 
 >>> from transformers import pipeline                                  # doctest: +SKIP
 >>> backend = make_backend(pipeline("text-classification", "x"), {})  # doctest: +SKIP
@@ -36,10 +37,6 @@ TOKEN_PAD: dict[str, int | None] = {
 }
 #: Outputs of shape ``[batch, tokens]`` that are per token (3-D outputs ``[batch, tokens, x]`` always are).
 TOKEN_OUTPUTS_2D = frozenset({"start_logits", "end_logits"})
-#: Pipelines that generate: padding would change what they generate, so they batch equal lengths only.
-GENERATIVE_TASKS = frozenset({"text-generation", "image-text-to-text", "image-to-text", "text-to-audio",
-                              "text-to-speech", "automatic-speech-recognition", "text2text-generation",
-                              "summarization", "translation"})
 
 
 @dataclass
@@ -101,7 +98,7 @@ class PipelineBackend(Backend):
         tok = getattr(pipe, "tokenizer", None)
         self.pad_id = getattr(tok, "pad_token_id", None)
         self.padding_side = getattr(tok, "padding_side", None) or "right"
-        self.equal_lengths = getattr(pipe, "task", "") in GENERATIVE_TASKS
+        self.equal_lengths = generates(pipe)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -215,8 +212,8 @@ class PipelineBackend(Backend):
 
 
 class EmbeddingBackend(PipelineBackend):
-    """feature-extraction, fast: the window is tokenised in one call, batches are collated in
-    numpy, and each result is a float32 array ``[tokens, hidden]`` of the input's real tokens —
+    """Text embeddings (feature-extraction), fast: the window is tokenised in one call, batches are
+    collated in numpy, and each result is a float32 array ``[tokens, hidden]`` of the input's real tokens —
     or ``[hidden]`` with ``pooling="mean"``/``"cls"`` (``normalize=True`` for unit length).
     ``return_tensors=True`` gives torch tensors instead of arrays."""
 
@@ -235,7 +232,7 @@ class EmbeddingBackend(PipelineBackend):
 
     def prepare(self, items: Sequence[Any]) -> list[list[Features]]:
         if not all(isinstance(x, str) for x in items):
-            raise TypeError("feature-extraction takes texts (str); got "
+            raise TypeError(f"{self.pipe.task} takes texts (str); got "
                             f"{sorted({type(x).__name__ for x in items if not isinstance(x, str)})}")
         enc = self.tokenizer(list(items), **self.pre)
         keys = [k for k in enc.keys() if k in TOKEN_PAD]
@@ -342,14 +339,29 @@ def is_adapter(pipe: Any) -> bool:
     return isinstance(pipe, Adapter)
 
 
+def generates(pipe: Any) -> bool:
+    """Whether ``pipe`` generates (its task's ``spec.generative``; for a pipeline task the registry
+    does not know, whether its model can generate): padding would change what it generates, so
+    such pipelines batch equal lengths only."""
+    from workbench.tasks import pipeline_spec
+
+    spec = pipeline_spec(getattr(pipe, "task", "") or "")
+    if spec is not None:
+        return spec.generative
+    can_generate = getattr(getattr(pipe, "model", None), "can_generate", None)
+    return bool(can_generate()) if callable(can_generate) else False
+
+
 def make_backend(pipe: Any, params: dict[str, Any]) -> Backend:
-    """The backend for ``pipe`` (a transformers pipeline or one of our adapters)."""
+    """The backend for ``pipe``: our adapters' own, else the one its task's ``spec.call`` names
+    (``workbench.calls``), else the generic ``PipelineBackend``."""
     if is_adapter(pipe):
         return AdapterBackend(pipe, params)
     from transformers import Pipeline
 
+    from workbench.tasks import pipeline_spec
+
     if not isinstance(pipe, Pipeline):
         raise TypeError(f"run_batch takes a transformers Pipeline or a workbench adapter, not {type(pipe).__name__}")
-    if getattr(pipe, "task", "") == "feature-extraction" and getattr(pipe, "tokenizer", None) is not None:
-        return EmbeddingBackend(pipe, params)
-    return PipelineBackend(pipe, params)
+    spec = pipeline_spec(getattr(pipe, "task", "") or "")
+    return spec.call.backend(pipe, params) if spec is not None else PipelineBackend(pipe, params)

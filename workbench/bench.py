@@ -330,15 +330,11 @@ def flop_model(pipe: Any, params: dict[str, Any], items: list[Any]) -> Callable[
 
 
 def digest(task: str, output: Any, length: int | None = None) -> Any:
-    """A compact, comparable form of one result: feature arrays trimmed to real tokens (the
-    plain pipeline pads them to its batch's longest), everything else as it is."""
-    if task in ("feature-extraction", "image-feature-extraction"):
-        arr = np.asarray(output.float().numpy() if isinstance(output, torch.Tensor) else output, dtype=np.float32)
-        if task == "feature-extraction":
-            arr = arr.reshape(-1, arr.shape[-1])
-            arr = arr[:length] if length else arr
-        return arr
-    return output
+    """A compact, comparable form of one result (the task's ``spec.call.digest``): e.g. feature
+    arrays trimmed to real tokens (the plain pipeline pads them to its batch's longest)."""
+    from workbench.tasks import get_task
+
+    return get_task(task).call.digest(output, length)
 
 
 def compare(reference: list[Any], other: list[Any]) -> tuple[float, float]:

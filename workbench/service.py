@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
@@ -110,7 +110,7 @@ def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any], policy: HostingPoli
             out[name] = probe_video(value).path
         elif name == "table":
             out[name] = wi.load_table(value, policy)
-        elif spec.name == "feature-extraction":
+        elif name == "text" and spec.call.text_lines:
             out[name] = _text_lines(value, name)
         else:
             out[name] = wi.require_text(value, name)
@@ -124,114 +124,6 @@ def _required(spec: TaskSpec, params: Mapping[str, Any]) -> None:
             example = " e.g. `sports, politics, music`" if p.kind == "labels" else ""
             how = " (comma-separated)" if p.kind == "labels" else ""
             raise InputError(f"Give the {p.label or p.name}{how};{example}.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Calling each task: a small table instead of a chain of ifs
-
-
-Caller = Callable[[Any, dict[str, Any], dict[str, Any], dict[str, Any]], Any]
-"""``caller(pipe, decoded_inputs, call_kwargs, post_kwargs) -> output``"""
-
-
-def _sampling_rate(pipe: Any) -> int:
-    fe = (getattr(pipe, "feature_extractor", None)
-          or getattr(getattr(pipe, "processor", None), "feature_extractor", None))
-    return int(getattr(fe, "sampling_rate", None) or 16000)
-
-
-def _audio(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    from workbench.inputs import load_audio
-
-    rate = _sampling_rate(pipe)
-    x["audio"] = load_audio(x["audio"], rate)
-    window = _chunk_window_s(pipe)
-    if window and len(x["audio"]) > window * rate and not kw.get("chunk_length_s"):
-        kw["chunk_length_s"] = window  # a long clip: transcribe it in the model's windows, not refuse it
-    return pipe(x["audio"], **kw)
-
-
-def _chunk_window_s(pipe: Any) -> float | None:
-    """Seconds a speech-recognition model hears at once when its pipeline can chunk longer audio
-    (Whisper: its feature extractor's 30 s; CTC models: 30 s windows); None for other pipelines."""
-    kind = getattr(pipe, "type", None)
-    if kind == "seq2seq_whisper":
-        fe = getattr(pipe, "feature_extractor", None)
-        return float(getattr(fe, "chunk_length", None) or 30)
-    return 30.0 if kind in ("ctc", "ctc_with_lm") else None
-
-
-def _text_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    import numpy as np
-
-    from workbench.embeddings import cosine_matrix, pool
-
-    vectors = [pool(pipe(s, **kw), **post) for s in x["text"]]
-    pooled = all(v.ndim == 1 for v in vectors)
-    sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
-    return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
-
-
-def _image_embeddings(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    import numpy as np
-
-    arr = np.asarray(pipe(x["image"], **kw), dtype=np.float32)
-    rows = arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()]
-    return {"embeddings": rows, "similarity": None}
-
-
-def _document_qa(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    from workbench.inputs import ocr_words
-
-    processor = getattr(pipe, "image_processor", None)
-    if not getattr(processor, "apply_ocr", False):  # the processor does not OCR: we do, and keep the words
-        x["word_boxes"] = ocr_words(x["image"])
-        if not x["word_boxes"]:
-            raise InputError("No words were found on this page (OCR); try a sharper or larger page image.")
-        return pipe(image=x["image"], question=x["question"], word_boxes=x["word_boxes"], **kw)
-    return pipe(image=x["image"], question=x["question"], **kw)
-
-
-def _image_text_to_text(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    from workbench.inputs import image_chat
-
-    processor = getattr(pipe, "processor", None)
-    if getattr(processor, "chat_template", None) or getattr(getattr(pipe, "tokenizer", None), "chat_template", None):
-        return pipe(text=image_chat(x["image"], x["text"]), return_full_text=False, **kw)
-    return pipe(images=x["image"], text=x["text"], return_full_text=False, **kw)
-
-
-def _video(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    from workbench.video import load_video
-
-    frames = pipe.frames_per_clip() if hasattr(pipe, "frames_per_clip") else 16
-    x["video"] = load_video(x["video"], frames)
-    return pipe(x["video"], **kw)
-
-
-def _first(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    return pipe(next(iter(x.values())), **kw)
-
-
-def _named(pipe: Any, x: dict[str, Any], kw: dict[str, Any], post: dict[str, Any]) -> Any:
-    return pipe(**x, **kw)
-
-
-CALLERS: dict[str, Caller] = {
-    "feature-extraction": _text_embeddings,
-    "image-feature-extraction": _image_embeddings,
-    "automatic-speech-recognition": _audio,
-    "audio-classification": _audio,
-    "zero-shot-audio-classification": _audio,
-    "document-question-answering": _document_qa,
-    "image-text-to-text": _image_text_to_text,
-    "video-classification": _video,
-}
-
-
-def caller_for(spec: TaskSpec) -> Caller:
-    """How ``spec`` is called: its entry in ``CALLERS``, else positionally for one input, by name for several."""
-    return CALLERS.get(spec.name) or (_first if len(spec.inputs) == 1 else _named)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +236,7 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     ``WorkbenchError`` subclasses with messages meant for the user.
     """
     spec = get_task(task)
-    if spec.name == "text-generation":  # one path for generation: the stream's, which fits max new tokens
+    if spec.streams:  # one path for generation: the stream's, which fits max new tokens
         *_, last = stream_task(manager, task, inputs, params, model=model, revision=revision, device=device,
                                dtype=dtype)
         return last
@@ -358,7 +250,7 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     t1 = time.perf_counter()
     called = dict(kwargs)  # the caller may add what the input needs (chunk_length_s for long audio)
     with explained(spec, loaded):
-        output = caller_for(spec)(loaded.pipe, decoded, called, dict(post))
+        output = spec.call(loaded.pipe, decoded, called, dict(post))
     inference_s = time.perf_counter() - t1
     notes = _notes(decoded)
     if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
@@ -376,13 +268,13 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
 def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
                 *, model: str | None = None, revision: str | None = None, device: str = "auto", dtype: str = "auto",
                 stop_event: threading.Event | None = None) -> Iterator[RunResult]:
-    """Like ``run_task`` for text generation, yielding a ``RunResult`` per streamed piece of text
-    (``done=False``) and a last one with ``done=True``; setting ``stop_event`` ends generation early.
-    Other tasks yield their single ``run_task`` result."""
+    """Like ``run_task`` for the tasks that stream (``spec.streams``: text generation), yielding a
+    ``RunResult`` per streamed piece of text (``done=False``) and a last one with ``done=True``;
+    setting ``stop_event`` ends generation early. Other tasks yield their single ``run_task`` result."""
     from workbench.generation import stream_generate
 
     spec = get_task(task)
-    if spec.name != "text-generation":
+    if not spec.streams:
         yield run_task(manager, task, inputs, params, model=model, revision=revision, device=device, dtype=dtype)
         return
     params = dict(params or {})

@@ -2,6 +2,7 @@
 
 Pipeline tasks get a plain ``from transformers import pipeline`` call; the workbench's adapter
 tasks (which transformers 5 no longer ships as pipelines) get the workbench call that runs them.
+The call itself comes from the task's ``spec.call`` (``workbench.calls``).
 The snippet is runnable as shown (``result`` holds what the run returned, before the UI renders it).
 
 >>> from types import SimpleNamespace as NS
@@ -38,10 +39,6 @@ def _model_arg(loaded: Any) -> tuple[str, list[str]]:
     return name, []
 
 
-def _kwargs(kwargs: Mapping[str, Any]) -> str:
-    return "".join(f", {k}={v!r}" for k, v in kwargs.items())
-
-
 def _literal(name: str, value: Any, setup: list[str]) -> str:
     """A Python expression for an input value, adding any setup lines it needs."""
     if value is None:
@@ -72,28 +69,12 @@ def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) ->
             setup += ["import librosa",
                       f"audio, _ = librosa.load({_q(value)}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
             out[name] = "audio"
-        elif name == "text" and spec.name == "feature-extraction":
+        elif name == "text" and spec.call.text_lines:
             lines = [s.strip() for s in str(value or "").splitlines() if s.strip()]
             out[name] = repr(lines)
         else:
             out[name] = _literal(name, value, setup)
     return out
-
-
-def _embedding_lines(kwargs: Mapping[str, Any]) -> list[str]:
-    call = {k: v for k, v in kwargs.items() if k not in ("pooling", "normalize")}
-    pooling, normalize = kwargs.get("pooling", "mean"), kwargs.get("normalize", True)
-    lines = ["import numpy as np", "",
-             f"features = [np.asarray(pipe(s{_kwargs(call)}))[0] for s in sentences]  # [tokens, hidden] each"]
-    if pooling == "none":
-        return lines + ["result = features"]
-    lines.append("embeddings = np.stack([f.mean(axis=0) for f in features])" if pooling == "mean"
-                 else "embeddings = np.stack([f[0] for f in features])  # first ([CLS]) token")
-    if normalize:
-        lines.append("embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)")
-    lines.append("similarity = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)) @ "
-                 "(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).T")
-    return lines + ["result = embeddings"]
 
 
 def _pipeline_class(spec: TaskSpec, where: str) -> tuple[list[str], str]:
@@ -123,18 +104,7 @@ def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs:
                 f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={_q(model)}{rev}{where})"]
     setup: list[str] = []
     exprs = _input_exprs(spec, inputs, setup)
-    call_kwargs = dict(kwargs)
-    if spec.name == "feature-extraction":
-        body = [f"sentences = {exprs['text']}", *_embedding_lines(call_kwargs)]
-    elif spec.name == "image-text-to-text":
-        body = ['messages = [{"role": "user", "content": [{"type": "image", "image": ' + exprs["image"] + '}, '
-                '{"type": "text", "text": ' + exprs["text"] + "}]}]",
-                f"result = pipe(text=messages, return_full_text=False{_kwargs(call_kwargs)})"]
-    elif len(spec.inputs) == 1:
-        body = [f"result = pipe({exprs[spec.inputs[0]]}{_kwargs(call_kwargs)})"]
-    else:
-        args = ", ".join(f"{n}={exprs[n]}" for n in spec.inputs)
-        body = [f"result = pipe({args}{_kwargs(call_kwargs)})"]
+    body = spec.call.snippet(spec.inputs, exprs, dict(kwargs))
     imports = list(dict.fromkeys(s for s in setup if s.startswith("import ")))
     rest = [s for s in setup if not s.startswith("import ")]
     return "\n".join([*imports, *head, *rest, *body])

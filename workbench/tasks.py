@@ -12,154 +12,12 @@ Tabs, API endpoints, benchmarks and tests are all generated from ``TASKS``. Addi
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
-Modality = Literal["text", "image", "video", "audio", "document", "table", "multimodal"]
-Group = Literal["Text", "Vision", "Audio", "Documents & multimodal"]
-OutputKind = Literal[
-    "labels",  # [{"label", "score"}] -> gr.Label
-    "entities",  # [{"entity_group"/"entity", "score", "word", "start", "end"}] -> gr.HighlightedText
-    "answer",  # {"answer", "score", "start", "end"} -> answer highlighted in its context
-    "text",  # [{"generated_text"|"summary_text"|"translation_text"}] or {"text"}
-    "embeddings",  # nested lists of floats -> dataframe + similarity matrix
-    "table-answer",  # {"answer", "coordinates", "cells", "aggregator"}
-    "audio",  # {"audio": np.ndarray, "sampling_rate": int}
-    "boxes",  # [{"label", "score", "box": {xmin, ymin, xmax, ymax}}] -> gr.AnnotatedImage
-    "masks",  # [{"label", "score", "mask": PIL.Image}] -> gr.AnnotatedImage
-    "depth",  # {"predicted_depth": tensor, "depth": PIL.Image}
-    "mask-generation",  # {"masks": [...], "scores": [...]}
-    "vqa",  # [{"answer", "score"?}]
-    "video-labels",  # [{"label", "score"}] -> gr.Label, plus the sampled frames
-]
-
-
-class UnknownTaskError(KeyError):
-    """Raised for a task name that is neither a registered task nor an alias."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class Param:
-    """One call-time parameter a task exposes (a keyword of the pipeline call).
-
-    ``kind`` picks the UI control: ``int``/``float`` -> slider or number, ``bool`` -> checkbox,
-    ``choice`` -> dropdown of ``choices``, ``text`` -> textbox, ``labels`` -> comma-separated list.
-    ``default`` is what the workbench sends when the user changes nothing; ``None`` means the
-    keyword is not sent at all and the model's own default applies. ``stage="post"`` marks an
-    option the workbench applies to the output (e.g. embedding pooling), never sent to the model.
-    """
-
-    name: str
-    kind: Literal["int", "float", "bool", "choice", "text", "labels"]
-    default: Any = None
-    label: str = ""
-    info: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    choices: tuple[Any, ...] = ()
-    required: bool = False
-    stage: Literal["call", "post"] = "call"
-
-    def coerce(self, value: Any) -> Any:
-        """Turn a UI value into the keyword's Python value (``labels``: "a, b" -> ["a", "b"]).
-
-        >>> Param("candidate_labels", "labels").coerce("sports, politics ,")
-        ['sports', 'politics']
-        >>> Param("top_k", "int").coerce(3.0)
-        3
-        """
-        if value is None or value == "":
-            return None
-        if self.kind == "labels":
-            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-            return [s.strip() for s in items if str(s).strip()]
-        if self.kind == "int":
-            return int(value)
-        if self.kind == "float":
-            return float(value)
-        if self.kind == "bool":
-            return bool(value)
-        return value
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Everything the workbench knows about one task.
-
-    ``pipeline_task`` names the transformers 5 pipeline that runs it; ``adapter`` names our own
-    implementation as ``"module:Class"`` under ``workbench.adapters`` for the tasks transformers 5
-    removed. Exactly one of the two is set. ``inputs`` are the named inputs a call takes, in order
-    (``("question", "context")`` for QA); the first one is what a list of inputs iterates over.
-    """
-
-    name: str
-    modality: Modality
-    group: Group
-    output: OutputKind
-    inputs: tuple[str, ...]
-    title: str
-    description: str
-    pipeline_task: str | None = None
-    adapter: str | None = None
-    aliases: tuple[str, ...] = ()
-    params: tuple[Param, ...] = ()
-    load_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    batchable: bool = True
-    chat: bool = False  # the tab offers a Chat mode (chat template, messages) beside plain calls
-
-    def __post_init__(self) -> None:
-        if (self.pipeline_task is None) == (self.adapter is None):
-            raise ValueError(f"task {self.name!r}: set exactly one of pipeline_task and adapter")
-        object.__setattr__(self, "load_kwargs", MappingProxyType(dict(self.load_kwargs)))
-
-    @property
-    def is_adapter(self) -> bool:
-        return self.adapter is not None
-
-    @property
-    def api_name(self) -> str:
-        """The Gradio endpoint name: ``text-classification`` -> ``text_classification``."""
-        return self.name.replace("-", "_")
-
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(f"task {self.name!r} has no parameter {name!r}; it has {[p.name for p in self.params]}")
-
-    def call_kwargs(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The keywords to send: each parameter's default, overridden by ``values``; ``None`` dropped.
-
-        >>> get_task("text-classification").call_kwargs({"top_k": 2})
-        {'top_k': 2}
-        """
-        return self._kwargs(values, "call")
-
-    def post_kwargs(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Like ``call_kwargs`` for the options the workbench applies to the output itself."""
-        return self._kwargs(values, "post")
-
-    def _kwargs(self, values: Mapping[str, Any] | None, stage: str) -> dict[str, Any]:
-        values = dict(values or {})
-        unknown = set(values) - {p.name for p in self.params}
-        if unknown:
-            raise TypeError(
-                f"unknown parameter(s) {sorted(unknown)} for task {self.name!r}; "
-                f"valid: {[p.name for p in self.params]}"
-            )
-        out: dict[str, Any] = {}
-        for p in self.params:
-            if p.stage != stage:
-                continue
-            v = p.coerce(values[p.name]) if p.name in values else p.default
-            if v is not None:
-                out[p.name] = v
-        return out
+from workbench.calls import AUDIO, DOCUMENT_QA, IMAGE_CHAT, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, VIDEO
+from workbench.spec import (BenchSpec, Group, Modality, OutputKind, Param, TaskSpec,  # noqa: F401 (re-exported)
+                            UnknownTaskError)
 
 
 def _p(name: str, kind: str, default: Any = None, label: str = "", **kw: Any) -> Param:
@@ -176,6 +34,30 @@ GEN_PARAMS = (
     _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
     _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
 )
+#: Labels the benchmark's zero-shot workloads score.
+LABELS = ("news", "travel", "food", "technology", "weather")
+TEXTS = BenchSpec(("natural", "uniform", "long-tail", "file"), {"truncation": True})
+GENERATE16 = BenchSpec(TEXTS.workloads, {"max_new_tokens": 16})
+
+
+def _masked(text: str, mask_token: str) -> str:
+    """A text with one word masked, early enough to survive truncation."""
+    words = text.split()
+    i = min(len(words) // 2, 8)
+    return " ".join(words[:i] + [mask_token] + words[i + 1:]) if words else mask_token
+
+
+def _qa(text: str, mask_token: str) -> dict[str, str]:
+    return {"question": "What happened?", "context": text}
+
+
+def _image_question(image: Any, mask_token: str) -> dict[str, Any]:
+    return {"image": image, "question": "What is in the picture?"}
+
+
+def _image_queries(image: Any, mask_token: str) -> dict[str, Any]:
+    return {"image": image, "candidate_labels": ["a house", "a tree"]}
+
 
 _SPECS: tuple[TaskSpec, ...] = (
     # ---- text ---------------------------------------------------------------------------------
@@ -185,6 +67,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="text-classification", aliases=("sentiment-analysis",),
         params=(_p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),
                 _p("function_to_apply", "choice", None, "score function", choices=("sigmoid", "softmax", "none"))),
+        bench=TEXTS,
     ),
     TaskSpec(
         "token-classification", "text", "Text", "entities", ("text",), "Named entities",
@@ -202,11 +85,13 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _p("doc_stride", "int", 128, "doc stride", minimum=8, maximum=512, step=8),
                 _p("max_seq_len", "int", 384, "max sequence length", minimum=32, maximum=4096, step=32),
                 _p("handle_impossible_answer", "bool", False, "allow no answer")),
+        bench=BenchSpec(TEXTS.workloads, item=_qa),
     ),
     TaskSpec(
         "fill-mask", "text", "Text", "labels", ("text",), "Fill mask",
         "Predict the masked word; write the model's mask token (e.g. [MASK]) in the text.",
         pipeline_task="fill-mask", params=(TOP_K,),
+        bench=BenchSpec(TEXTS.workloads, {"tokenizer_kwargs": {"truncation": True}, "top_k": 5}, item=_masked),
     ),
     TaskSpec(
         "text-generation", "text", "Text", "text", ("text",), "Text generation",
@@ -217,12 +102,15 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
                 _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
                 _p("return_full_text", "bool", True, "include prompt")),
+        streams=True, generative=True, labels={"text": "Prompt"},
+        bench=BenchSpec(TEXTS.workloads, {"max_new_tokens": 16, "do_sample": False}),
     ),
     TaskSpec(
         "summarization", "text", "Text", "text", ("text",), "Summarization",
         "Condense a document with a sequence-to-sequence model.",
         adapter="seq2seq:SummarizationAdapter", params=GEN_PARAMS + (
             _p("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
+        generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
     ),
     TaskSpec(
         "translation", "text", "Text", "text", ("text",), "Translation",
@@ -230,6 +118,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         adapter="seq2seq:TranslationAdapter", aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
         params=GEN_PARAMS + (_p("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
                              _p("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
+        generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
     ),
     TaskSpec(
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
@@ -248,6 +137,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="zero-shot-classification",
         params=(CANDIDATES, _p("multi_label", "bool", False, "multi-label"),
                 _p("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.")),
+        bench=BenchSpec(TEXTS.workloads, {"candidate_labels": list(LABELS)}),
     ),
     TaskSpec(
         "feature-extraction", "text", "Text", "embeddings", ("text",), "Embeddings & similarity",
@@ -255,6 +145,8 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="feature-extraction",
         params=(_p("pooling", "choice", "mean", "pooling", choices=("mean", "cls", "none"), stage="post"),
                 _p("normalize", "bool", True, "normalise", stage="post")),
+        call=TEXT_EMBEDDINGS, labels={"text": "Sentences (one per line; several give a similarity matrix)"},
+        bench=TEXTS,
     ),
     TaskSpec(
         "table-question-answering", "table", "Text", "table-answer", ("table", "query"), "Table QA",
@@ -266,6 +158,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "text-to-audio", "text", "Text", "audio", ("text",), "Text to speech",
         "Synthesise speech or audio from text.",
         pipeline_task="text-to-audio", aliases=("text-to-speech",), batchable=False,
+        generative=True, labels={"text": "Text to speak"},
     ),
     # ---- vision -------------------------------------------------------------------------------
     TaskSpec(
@@ -292,16 +185,19 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="zero-shot-image-classification",
         params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a photo of {}.")),
+        bench=BenchSpec(("images", "file"), {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]}),
     ),
     TaskSpec(
         "zero-shot-object-detection", "image", "Vision", "boxes", ("image",), "Zero-shot detection",
         "Box the objects you name (OWL-ViT).", pipeline_task="zero-shot-object-detection",
         params=(CANDIDATES, _p("threshold", "float", 0.1, "score threshold", minimum=0.0, maximum=1.0, step=0.01)),
+        bench=BenchSpec(("images", "file"), {"threshold": 0.1}, item=_image_queries),
     ),
     TaskSpec(
         "image-feature-extraction", "image", "Vision", "embeddings", ("image",), "Image embeddings",
         "Image embeddings (pooled) and their cosine similarities.",
         pipeline_task="image-feature-extraction", params=(_p("pool", "bool", True, "pool"),),
+        call=IMAGE_EMBEDDINGS,
     ),
     TaskSpec(
         "image-to-text", "image", "Vision", "text", ("image",), "Image captioning",
@@ -309,6 +205,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         adapter="captioning:ImageToTextAdapter",
         params=(_p("prompt", "text", None, "prompt", info="optional start of the caption"),
                 _p("max_new_tokens", "int", 30, "max new tokens", minimum=1, maximum=256, step=1)),
+        generative=True, bench=BenchSpec(("images", "file"), {"max_new_tokens": 16}),
     ),
     TaskSpec(
         "mask-generation", "image", "Vision", "mask-generation", ("image",), "Mask generation (SAM)",
@@ -323,7 +220,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "video-classification", "video", "Vision", "video-labels", ("video",), "Video classification",
         "Label a clip (VideoMAE, TimeSformer, ViViT): frames sampled evenly over the clip, decoded with PyAV.",
-        pipeline_task="video-classification", params=(TOP_K,),
+        pipeline_task="video-classification", params=(TOP_K,), call=VIDEO,
         # transformers' pipeline reads only the first num_frames frames; ours samples the whole clip
         load_kwargs={"pipeline_class": "workbench.video_pipeline:VideoClassificationPipeline"},
     ),
@@ -334,10 +231,11 @@ _SPECS: tuple[TaskSpec, ...] = (
         aliases=("asr",),
         params=(_p("chunk_length_s", "float", None, "chunk length (s)", minimum=0, maximum=30, step=1),
                 _p("return_timestamps", "choice", None, "timestamps", choices=("word", "char", True))),
+        call=AUDIO, generative=True,
     ),
     TaskSpec(
         "audio-classification", "audio", "Audio", "labels", ("audio",), "Audio classification",
-        "Label a sound or a spoken command.", pipeline_task="audio-classification", params=(TOP_K,),
+        "Label a sound or a spoken command.", pipeline_task="audio-classification", params=(TOP_K,), call=AUDIO,
     ),
     TaskSpec(
         "zero-shot-audio-classification", "audio", "Audio", "labels", ("audio",),
@@ -345,6 +243,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="zero-shot-audio-classification",
         params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a sound of {}.")),
+        call=AUDIO, bench=BenchSpec(("audio", "file"), {"candidate_labels": ["speech", "music", "a dog barking"]}),
     ),
     # ---- documents & multimodal ---------------------------------------------------------------
     TaskSpec(
@@ -353,24 +252,70 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="document-question-answering",
         params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
                 _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1)),
+        call=DOCUMENT_QA,
     ),
     TaskSpec(
         "visual-question-answering", "multimodal", "Documents & multimodal", "vqa",
         ("image", "question"), "Visual QA", "Ask a question about an image (ViLT, BLIP-VQA).",
         adapter="vqa:VisualQuestionAnsweringAdapter", aliases=("vqa",),
         params=(_p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),),
+        bench=BenchSpec(("images", "file"), item=_image_question),
     ),
     TaskSpec(
         "image-text-to-text", "multimodal", "Documents & multimodal", "text", ("image", "text"),
         "Image + text chat", "Chat about an image with a vision-language model.",
         pipeline_task="image-text-to-text",
         params=(_p("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
-        batchable=False,
+        batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
     ),
 )
 
-TASKS: Mapping[str, TaskSpec] = MappingProxyType({s.name: s for s in _SPECS})
-ALIASES: Mapping[str, str] = MappingProxyType({a: s.name for s in _SPECS for a in s.aliases})
+_BY_NAME: dict[str, TaskSpec] = {s.name: s for s in _SPECS}
+_BY_ALIAS: dict[str, str] = {a: s.name for s in _SPECS for a in s.aliases}
+TASKS: Mapping[str, TaskSpec] = MappingProxyType(_BY_NAME)
+ALIASES: Mapping[str, str] = MappingProxyType(_BY_ALIAS)
+#: The task the Benchmark tab opens on (the real packaged MiniLM runs it offline).
+DEFAULT_BENCH_TASK = "feature-extraction"
+
+
+def register(spec: TaskSpec) -> None:
+    """Add ``spec`` to the registry (after the built-in tasks): its tab, endpoint, snippet, runner
+    backend and benchmark workloads follow from the spec alone. A name or alias already taken fails.
+
+    >>> from dataclasses import replace
+    >>> register(replace(get_task("text-classification"), name="my-classification", aliases=()))
+    >>> get_task("my-classification").pipeline_task
+    'text-classification'
+    >>> unregister("my-classification")
+    """
+    taken = {spec.name, *spec.aliases} & (set(_BY_NAME) | set(_BY_ALIAS))
+    if taken:
+        raise ValueError(f"task name(s) {sorted(taken)} are already registered; choose another name")
+    _BY_NAME[spec.name] = spec
+    _BY_ALIAS.update({a: spec.name for a in spec.aliases})
+
+
+def unregister(name: str) -> None:
+    """Remove a task added by ``register`` (the built-in tasks stay)."""
+    if any(s.name == name for s in _SPECS):
+        raise ValueError(f"{name!r} is a built-in task; only tasks added by register() can be removed")
+    spec = _BY_NAME.pop(name)
+    for alias in spec.aliases:
+        _BY_ALIAS.pop(alias, None)
+
+
+def pipeline_spec(pipeline_task: str) -> TaskSpec | None:
+    """The spec that runs the transformers pipeline task ``pipeline_task`` (a pipeline's ``task``
+    attribute), or ``None`` when no registered task does.
+
+    >>> pipeline_spec("text-to-speech").name, pipeline_spec("no-such-pipeline")
+    ('text-to-audio', None)
+    """
+    for spec in _BY_NAME.values():
+        if spec.pipeline_task == pipeline_task:
+            return spec
+    name = _BY_ALIAS.get(pipeline_task)
+    return _BY_NAME[name] if name and _BY_NAME[name].pipeline_task else None
 
 
 def get_task(name: str) -> TaskSpec:
@@ -396,6 +341,6 @@ def get_task(name: str) -> TaskSpec:
 def tasks_by_group() -> dict[str, list[TaskSpec]]:
     """Tasks grouped for the UI's top-level tabs, in registry order."""
     out: dict[str, list[TaskSpec]] = {}
-    for spec in _SPECS:
+    for spec in _BY_NAME.values():
         out.setdefault(spec.group, []).append(spec)
     return out

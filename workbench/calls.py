@@ -1,0 +1,216 @@
+"""How each kind of task is called: small strategy objects a ``TaskSpec`` points to (``spec.call``).
+
+A ``Call`` holds every fact about calling one kind of pipeline that would otherwise be a branch on
+the task's name somewhere else: the call itself (``__call__``), whether the text input holds one
+item per line, the equivalent Python code (``snippet``), the batch runner's backend for it
+(``backend``), and the compact form the benchmark compares outputs in (``digest``). Most tasks use
+``POSITIONAL`` (one input, ``pipe(x, **kw)``) or ``NAMED`` (several, ``pipe(question=..., ...)``);
+a few need their own.
+
+No torch or gradio at import: heavy modules are imported inside the methods.
+
+>>> POSITIONAL.snippet(["text"], {"text": "'hi'"}, {"top_k": 2})
+["result = pipe('hi', top_k=2)"]
+>>> NAMED.snippet(["question", "context"], {"question": "q", "context": "c"}, {})
+['result = pipe(question=q, context=c)']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+Decoded = dict[str, Any]
+"""The decoded inputs of one run, by input name (``workbench.service.decode_inputs``)."""
+
+
+def kwargs_code(kwargs: Mapping[str, Any]) -> str:
+    """``{"top_k": 2}`` -> ``", top_k=2"``: keywords appended to a call in a snippet."""
+    return "".join(f", {k}={v!r}" for k, v in kwargs.items())
+
+
+class Call:
+    """The default call: the first input positionally (``pipe(x, **kw)``)."""
+
+    #: The "text" input holds one item per line (the UI's sentence list for embeddings).
+    text_lines: bool = False
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        return pipe(next(iter(x.values())), **kw)
+
+    def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
+        """The lines that call ``pipe`` on the input expressions ``exprs`` and bind ``result``."""
+        return [f"result = pipe({exprs[inputs[0]]}{kwargs_code(kwargs)})"]
+
+    def backend(self, pipe: Any, params: dict[str, Any]) -> Any:
+        """The batch runner's backend for ``pipe`` (``workbench.batching``)."""
+        from workbench.batching import PipelineBackend
+
+        return PipelineBackend(pipe, params)
+
+    def digest(self, output: Any, length: int | None = None) -> Any:
+        """A compact, comparable form of one result (``length``: the input's real tokens)."""
+        return output
+
+
+class Named(Call):
+    """Several inputs, passed by name: ``pipe(question=..., context=..., **kw)``."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        return pipe(**x, **kw)
+
+    def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
+        args = ", ".join(f"{n}={exprs[n]}" for n in inputs)
+        return [f"result = pipe({args}{kwargs_code(kwargs)})"]
+
+
+class Audio(Call):
+    """Audio decoded at the model's sampling rate (known only once the pipeline is loaded); a clip
+    longer than a speech-recognition model's window is transcribed in chunks (``kw`` says so)."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        from workbench.inputs import load_audio
+
+        rate = sampling_rate(pipe)
+        x["audio"] = load_audio(x["audio"], rate)
+        window = chunk_window_s(pipe)
+        if window and len(x["audio"]) > window * rate and not kw.get("chunk_length_s"):
+            kw["chunk_length_s"] = window  # a long clip: transcribe it in the model's windows, not refuse it
+        return pipe(x["audio"], **kw)
+
+
+def chunk_window_s(pipe: Any) -> float | None:
+    """Seconds a speech-recognition model hears at once when its pipeline can chunk longer audio
+    (Whisper: its feature extractor's 30 s; CTC models: 30 s windows); None for other pipelines."""
+    kind = getattr(pipe, "type", None)
+    if kind == "seq2seq_whisper":
+        fe = getattr(pipe, "feature_extractor", None)
+        return float(getattr(fe, "chunk_length", None) or 30)
+    return 30.0 if kind in ("ctc", "ctc_with_lm") else None
+
+
+class TextEmbeddings(Call):
+    """One embedding per line of text, pooled and compared by cosine similarity; batched by the
+    runner's ``EmbeddingBackend`` (whole-window tokenisation, rows trimmed to real tokens)."""
+
+    text_lines = True
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        import numpy as np
+
+        from workbench.embeddings import cosine_matrix, pool
+
+        vectors = [pool(pipe(s, **kw), **post) for s in x["text"]]
+        pooled = all(v.ndim == 1 for v in vectors)
+        sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
+        return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
+
+    def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
+        call = {k: v for k, v in kwargs.items() if k not in ("pooling", "normalize")}
+        pooling, normalize = kwargs.get("pooling", "mean"), kwargs.get("normalize", True)
+        lines = [f"sentences = {exprs['text']}", "import numpy as np", "",
+                 f"features = [np.asarray(pipe(s{kwargs_code(call)}))[0] for s in sentences]  # [tokens, hidden] each"]
+        if pooling == "none":
+            return lines + ["result = features"]
+        lines.append("embeddings = np.stack([f.mean(axis=0) for f in features])" if pooling == "mean"
+                     else "embeddings = np.stack([f[0] for f in features])  # first ([CLS]) token")
+        if normalize:
+            lines.append("embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)")
+        lines.append("similarity = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)) @ "
+                     "(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).T")
+        return lines + ["result = embeddings"]
+
+    def backend(self, pipe: Any, params: dict[str, Any]) -> Any:
+        from workbench.batching import EmbeddingBackend
+
+        if getattr(pipe, "tokenizer", None) is None:
+            return super().backend(pipe, params)
+        return EmbeddingBackend(pipe, params)
+
+    def digest(self, output: Any, length: int | None = None) -> Any:
+        """Feature arrays trimmed to real tokens (plain batching pads them to its batch's longest)."""
+        arr = _float_array(output)
+        arr = arr.reshape(-1, arr.shape[-1])
+        return arr[:length] if length else arr
+
+
+class ImageEmbeddings(Call):
+    """Image embeddings as rows of floats (no similarity for a single image)."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        import numpy as np
+
+        arr = np.asarray(pipe(x["image"], **kw), dtype=np.float32)
+        rows = arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()]
+        return {"embeddings": rows, "similarity": None}
+
+    def digest(self, output: Any, length: int | None = None) -> Any:
+        return _float_array(output)
+
+
+class DocumentQA(Named):
+    """A page image and a question; words found by OCR when the processor does not OCR itself."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        from workbench.errors import InputError
+        from workbench.inputs import ocr_words
+
+        processor = getattr(pipe, "image_processor", None)
+        if not getattr(processor, "apply_ocr", False):  # the processor does not OCR: we do, and keep the words
+            x["word_boxes"] = ocr_words(x["image"])
+            if not x["word_boxes"]:
+                raise InputError("No words were found on this page (OCR); try a sharper or larger page image.")
+            return pipe(image=x["image"], question=x["question"], word_boxes=x["word_boxes"], **kw)
+        return pipe(image=x["image"], question=x["question"], **kw)
+
+
+class ImageChat(Call):
+    """An image and a prompt, as a chat message when the processor has a chat template."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        from workbench.inputs import image_chat
+
+        processor = getattr(pipe, "processor", None)
+        if getattr(processor, "chat_template", None) or getattr(getattr(pipe, "tokenizer", None), "chat_template", None):
+            return pipe(text=image_chat(x["image"], x["text"]), return_full_text=False, **kw)
+        return pipe(images=x["image"], text=x["text"], return_full_text=False, **kw)
+
+    def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
+        return ['messages = [{"role": "user", "content": [{"type": "image", "image": ' + exprs["image"] + '}, '
+                '{"type": "text", "text": ' + exprs["text"] + "}]}]",
+                f"result = pipe(text=messages, return_full_text=False{kwargs_code(kwargs)})"]
+
+
+class Video(Call):
+    """A clip decoded with PyAV into as many frames, sampled evenly, as the model takes."""
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        from workbench.video import load_video
+
+        frames = pipe.frames_per_clip() if hasattr(pipe, "frames_per_clip") else 16
+        x["video"] = load_video(x["video"], frames)
+        return pipe(x["video"], **kw)
+
+
+def sampling_rate(pipe: Any) -> int:
+    """The sampling rate a pipeline's feature extractor expects (16 kHz when it names none)."""
+    fe = (getattr(pipe, "feature_extractor", None)
+          or getattr(getattr(pipe, "processor", None), "feature_extractor", None))
+    return int(getattr(fe, "sampling_rate", None) or 16000)
+
+
+def _float_array(output: Any) -> Any:
+    import numpy as np
+
+    if hasattr(output, "detach"):  # a torch tensor, without importing torch here
+        output = output.detach().float().cpu().numpy()
+    return np.asarray(output, dtype=np.float32)
+
+
+POSITIONAL = Call()
+NAMED = Named()
+AUDIO = Audio()
+TEXT_EMBEDDINGS = TextEmbeddings()
+IMAGE_EMBEDDINGS = ImageEmbeddings()
+DOCUMENT_QA = DocumentQA()
+IMAGE_CHAT = ImageChat()
+VIDEO = Video()

@@ -1,0 +1,223 @@
+"""The types of the task registry: a task's parameters (``Param``), how the benchmark feeds it
+(``BenchSpec``) and everything else the workbench knows about it (``TaskSpec``).
+
+The registry itself, one ``TaskSpec`` per task, is ``workbench/tasks.py``; how each kind of task
+is called is ``workbench/calls.py``.
+
+>>> spec = TaskSpec("echo", "text", "Text", "text", ("text",), "Echo", "Says it back.", pipeline_task="text-generation")
+>>> spec.call is POSITIONAL, spec.bench.workloads[0], spec.input_label("text")
+(True, 'natural', 'Text')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping
+
+from workbench.calls import NAMED, POSITIONAL, Call
+
+Modality = Literal["text", "image", "video", "audio", "document", "table", "multimodal"]
+Group = Literal["Text", "Vision", "Audio", "Documents & multimodal"]
+OutputKind = Literal[
+    "labels",  # [{"label", "score"}] -> gr.Label
+    "entities",  # [{"entity_group"/"entity", "score", "word", "start", "end"}] -> gr.HighlightedText
+    "answer",  # {"answer", "score", "start", "end"} -> answer highlighted in its context
+    "text",  # [{"generated_text"|"summary_text"|"translation_text"}] or {"text"}
+    "embeddings",  # nested lists of floats -> dataframe + similarity matrix
+    "table-answer",  # {"answer", "coordinates", "cells", "aggregator"}
+    "audio",  # {"audio": np.ndarray, "sampling_rate": int}
+    "boxes",  # [{"label", "score", "box": {xmin, ymin, xmax, ymax}}] -> gr.AnnotatedImage
+    "masks",  # [{"label", "score", "mask": PIL.Image}] -> gr.AnnotatedImage
+    "depth",  # {"predicted_depth": tensor, "depth": PIL.Image}
+    "mask-generation",  # {"masks": [...], "scores": [...]}
+    "vqa",  # [{"answer", "score"?}]
+    "video-labels",  # [{"label", "score"}] -> gr.Label, plus the sampled frames
+]
+
+
+class UnknownTaskError(KeyError):
+    """Raised for a task name that is neither a registered task nor an alias."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Param:
+    """One call-time parameter a task exposes (a keyword of the pipeline call).
+
+    ``kind`` picks the UI control: ``int``/``float`` -> slider or number, ``bool`` -> checkbox,
+    ``choice`` -> dropdown of ``choices``, ``text`` -> textbox, ``labels`` -> comma-separated list.
+    ``default`` is what the workbench sends when the user changes nothing; ``None`` means the
+    keyword is not sent at all and the model's own default applies. ``stage="post"`` marks an
+    option the workbench applies to the output (e.g. embedding pooling), never sent to the model.
+    """
+
+    name: str
+    kind: Literal["int", "float", "bool", "choice", "text", "labels"]
+    default: Any = None
+    label: str = ""
+    info: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+    required: bool = False
+    stage: Literal["call", "post"] = "call"
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a UI value into the keyword's Python value (``labels``: "a, b" -> ["a", "b"]).
+
+        >>> Param("candidate_labels", "labels").coerce("sports, politics ,")
+        ['sports', 'politics']
+        >>> Param("top_k", "int").coerce(3.0)
+        3
+        """
+        if value is None or value == "":
+            return None
+        if self.kind == "labels":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            return [s.strip() for s in items if str(s).strip()]
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "bool":
+            return bool(value)
+        return value
+
+
+#: The benchmark workloads that fit each modality, the default first (``workbench.workloads``).
+MODALITY_WORKLOADS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "text": ("natural", "uniform", "long-tail", "file"), "image": ("images", "file"),
+    "video": ("videos", "file"), "audio": ("audio", "file"), "document": ("file",), "table": ("file",), "multimodal": ("file",),
+})
+#: The usual UI labels of inputs, by name (a spec's ``labels`` override them).
+INPUT_LABELS: Mapping[str, str] = MappingProxyType({
+    "text": "Text", "question": "Question", "context": "Context", "query": "Question about the table",
+})
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """How the benchmark feeds a task (``workbench.workloads.make_workload``).
+
+    ``workloads`` are the workloads that fit it, the default first; ``params`` the call keywords
+    every benchmark call gets (``truncation``: natural texts run long); ``item`` turns one
+    generated input (a text or a picture) and the tokenizer's mask token into the task's input
+    (``None``: the input as it is).
+
+    >>> BenchSpec(("natural",), item=lambda text, mask: {"question": "Why?", "context": text}).make_items(["a"])
+    [{'question': 'Why?', 'context': 'a'}]
+    """
+
+    workloads: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    item: Callable[[Any, str], Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def make_items(self, values: list[Any], mask_token: str = "[MASK]") -> list[Any]:
+        """``values`` as this task's inputs."""
+        return [self.item(v, mask_token) for v in values] if self.item else list(values)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the workbench knows about one task.
+
+    ``pipeline_task`` names the transformers 5 pipeline that runs it; ``adapter`` names our own
+    implementation as ``"module:Class"`` under ``workbench.adapters`` for the tasks transformers 5
+    removed. Exactly one of the two is set. ``inputs`` are the named inputs a call takes, in order
+    (``("question", "context")`` for QA); the first one is what a list of inputs iterates over.
+
+    The rest says how the task behaves everywhere else, so that nothing outside the registry
+    branches on a task's name: ``call`` how a run calls the pipeline, shows it as code, batches it
+    and compares its outputs (``workbench.calls``; default: the one input positionally, several by
+    name); ``streams`` whether the tab streams text as it is generated (with Stop); ``chat``
+    whether it also offers a Chat mode (messages, the model's chat template); ``generative``
+    whether the model generates (so the batch runner batches equal lengths only); ``labels`` the
+    UI labels of its inputs where the default does not fit; ``bench`` its benchmark workloads
+    (default: by modality).
+    """
+
+    name: str
+    modality: Modality
+    group: Group
+    output: OutputKind
+    inputs: tuple[str, ...]
+    title: str
+    description: str
+    pipeline_task: str | None = None
+    adapter: str | None = None
+    aliases: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    batchable: bool = True
+    call: Call | None = None
+    streams: bool = False
+    chat: bool = False  # the tab offers a Chat mode (chat template, messages) beside plain calls
+    generative: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    bench: BenchSpec | None = None
+
+    def __post_init__(self) -> None:
+        if (self.pipeline_task is None) == (self.adapter is None):
+            raise ValueError(f"task {self.name!r}: set exactly one of pipeline_task and adapter")
+        object.__setattr__(self, "load_kwargs", MappingProxyType(dict(self.load_kwargs)))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        if self.call is None:
+            object.__setattr__(self, "call", POSITIONAL if len(self.inputs) == 1 else NAMED)
+        if self.bench is None:
+            object.__setattr__(self, "bench", BenchSpec(MODALITY_WORKLOADS[self.modality]))
+
+    def input_label(self, name: str) -> str:
+        """The UI label of input ``name``: the spec's own, else the input's usual one."""
+        return self.labels.get(name) or INPUT_LABELS.get(name, name.replace("_", " ").capitalize())
+
+    @property
+    def is_adapter(self) -> bool:
+        return self.adapter is not None
+
+    @property
+    def api_name(self) -> str:
+        """The Gradio endpoint name: ``text-classification`` -> ``text_classification``."""
+        return self.name.replace("-", "_")
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"task {self.name!r} has no parameter {name!r}; it has {[p.name for p in self.params]}")
+
+    def call_kwargs(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keywords to send: each parameter's default, overridden by ``values``; ``None`` dropped.
+
+        >>> from workbench.tasks import get_task
+        >>> get_task("text-classification").call_kwargs({"top_k": 2})
+        {'top_k': 2}
+        """
+        return self._kwargs(values, "call")
+
+    def post_kwargs(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Like ``call_kwargs`` for the options the workbench applies to the output itself."""
+        return self._kwargs(values, "post")
+
+    def _kwargs(self, values: Mapping[str, Any] | None, stage: str) -> dict[str, Any]:
+        values = dict(values or {})
+        unknown = set(values) - {p.name for p in self.params}
+        if unknown:
+            raise TypeError(
+                f"unknown parameter(s) {sorted(unknown)} for task {self.name!r}; "
+                f"valid: {[p.name for p in self.params]}"
+            )
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.stage != stage:
+                continue
+            v = p.coerce(values[p.name]) if p.name in values else p.default
+            if v is not None:
+                out[p.name] = v
+        return out
