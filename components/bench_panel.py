@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from components.model_picker import model_choices
+from components.session import session_id
 from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
+from workbench.offline import OFFLINE_PREFIX
 from workbench.tasks import DEFAULT_BENCH_TASK, TASKS, get_task
 from workbench.workloads import workloads_for
 from workbench.zerogpu import gpu
@@ -98,7 +100,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     spec = get_task(DEFAULT_BENCH_TASK)
     with gr.Row():
         task = gr.Dropdown(batchable_tasks(), value=spec.name, label="Task", elem_id="bench-task")
-        model = gr.Dropdown(model_choices(spec), value=f"offline:{spec.name}", allow_custom_value=True,
+        model = gr.Dropdown(model_choices(spec), value=f"{OFFLINE_PREFIX}{spec.name}", allow_custom_value=True,
                             filterable=True, label="Model", scale=3,
                             info="a preset, any Hub id" + (", or a local folder" if manager.policy.allow_local_paths
                                                            else ""),
@@ -145,13 +147,13 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     def on_task(name: str) -> tuple[Any, Any]:
         s = get_task(name)
         loads = workloads_for(s.name)
-        return (gr.Dropdown(choices=model_choices(s), value=f"offline:{s.name}"),
+        return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
                 gr.Dropdown(choices=loads, value=loads[0]))
 
     def on_run(task_name: str, model_name: str, workload_name: str, devs: list[str], dts: list[str], size_text: str,
                count: float, reps: float, budget: float | None, uploaded: list[str] | None, col: str,
                request: gr.Request, progress: gr.Progress = gr.Progress()) -> list[Any]:
-        stop = stops[_session(request)] = threading.Event()
+        stop = stops[session_id(request)] = threading.Event()
         try:
             result, note = _benchmark(manager, task_name, model_name, workload_name, devs, dts, size_text, count,
                                       reps, budget, uploaded, col, progress, stop)
@@ -160,11 +162,11 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
             raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
         finally:
-            stops.pop(_session(request), None)
+            stops.pop(session_id(request), None)
         return _outputs(result, note)
 
     def on_cancel(request: gr.Request) -> str:
-        flag = stops.get(_session(request))
+        flag = stops.get(session_id(request))
         if flag is None:
             return "Nothing is running."
         flag.set()
@@ -196,10 +198,6 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
         return f"# {exc}", None
     path = job.save(bench.with_name("job.json"))
     return job.command(config=path.name), str(path)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "default"
 
 
 def _benchmark(manager: PipelineManager, task: str, model: str, workload: str, devices: list[str], dtypes: list[str],

@@ -20,6 +20,7 @@ from components.inputs import InputWidgets, build_inputs
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
+from components.session import session_id
 from workbench.errors import WorkbenchError
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
@@ -109,9 +110,8 @@ class TaskTab:
         return [*self.renderer.components, self.raw_json, self.info, self.code]
 
     def _request(self, named: dict[str, Any]) -> tuple[dict, dict, dict]:
+        # model and revision go as typed: the manager's key is the one place they are normalised
         options = {k: named.get(k) for k in self.picker.keys}
-        options["model"] = (options["model"] or "").strip() or None
-        options["revision"] = (options["revision"] or "").strip() or None
         options["device"] = options["device"] or "auto"
         options["dtype"] = options["dtype"] or "auto"
         return self.inputs.to_service(named), self.params.to_service(named), options
@@ -181,10 +181,6 @@ class TaskTab:
         return timings_markdown(replace(last, done=True, stopped=True)) if last is not None else None
 
 
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or ""
-
-
 def _named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
     """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
     ``text``, ``top_k``, ``model``… and a client may leave out any of them."""
@@ -203,10 +199,10 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
                   concurrency_limit=concurrency_limit, concurrency_id=tab.spec.name)
     if tab.stop_button is not None:
         def stream(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
-            yield from tab.stream(values, _session(request), progress)
+            yield from tab.stream(values, session_id(request), progress)
 
         def stop(request: gr.Request) -> Any:
-            info = tab.stop(_session(request))
+            info = tab.stop(session_id(request))
             return gr.skip() if info is None else info
 
         tab.run_button.click(gpu(_named_signature(stream, tab.keys, request=True)), **common)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from workbench.errors import OutOfMemoryError
 from workbench.offline import offline_model_path
-from workbench.runner import RunStats, batch_sizes, is_oom, iter_batch, plan_batches, run_batch
+from workbench.runner import RunStats, batch_sizes, iter_batch, plan_batches, run_batch
 from workbench.samples import sample_document, sample_image, sample_waveform
 from workbench.tasks import TASKS
 
@@ -454,12 +454,3 @@ def test_oom_at_batch_size_one_says_what_to_do(classifier):
 def test_other_errors_propagate(classifier):
     with RowLimit(classifier.model, 1, error=ValueError), pytest.raises(ValueError, match="rows"):
         run_batch(classifier, TEXTS, batch_size=4)
-
-
-def test_oom_predicate():
-    assert is_oom(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert is_oom(RuntimeError("MPS backend out of memory"))
-    assert is_oom(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
-    assert is_oom(MemoryError())
-    assert not is_oom(RuntimeError("shape mismatch"))
-    assert not is_oom(KeyError("out of memory"))

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 Features = dict[str, Any]
+"""One forward pass's inputs (tensors and metadata by name), for the runner's backends and our adapters."""
 
 #: Token-aligned inputs a pipeline may return, and what a padded position holds (None: the pad token).
 TOKEN_PAD: dict[str, int | None] = {

@@ -34,9 +34,11 @@ import numpy as np
 import torch
 
 from workbench.batching import make_backend
-from workbench.errors import OutOfMemoryError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.kernels import CpuKernels, model_kernels
-from workbench.runner import is_oom, run_batch
+from workbench.memory import is_oom
+from workbench.offline import OFFLINE_PREFIX
+from workbench.runner import run_batch
 from workbench.workloads import Workload, make_workload
 
 if TYPE_CHECKING:
@@ -585,7 +587,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
             try:
                 _call(runner, pipe, warm, bs, params, combo.options)
             except Exception as exc:
-                if not is_oom(exc) and not isinstance(exc, OutOfMemoryError):
+                if not is_oom(exc):
                     raise
     return combo
 
@@ -641,7 +643,7 @@ def _measure(m: _Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, t
             _sync(device)
             seconds = time.perf_counter() - start
     except Exception as exc:
-        if is_oom(exc) or isinstance(exc, OutOfMemoryError):
+        if is_oom(exc):
             m.status = "oom"
             gc.collect()
             return
@@ -763,7 +765,7 @@ def environment(manager: "PipelineManager", config: BenchConfig) -> dict[str, An
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "numpy": np.__version__, "platform": platform.platform(), "cpu": cpu_name(),
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "commit": git_commit(), "task": config.task, "model": config.model or f"offline:{config.task}",
+        "commit": git_commit(), "task": config.task, "model": config.model or f"{OFFLINE_PREFIX}{config.task}",
         "revision": config.revision, "max_tokens": config.max_tokens, "n": config.n, "repeats": config.repeats,
         "seed": config.seed,
     }

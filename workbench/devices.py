@@ -8,7 +8,6 @@ torch.bfloat16
 
 from __future__ import annotations
 
-import gc
 
 import torch
 
@@ -95,12 +94,3 @@ def resolve_dtype(spec: str | None, device: torch.device) -> torch.dtype:
     if name == "float16" and device.type == "cpu":
         raise DtypeError("`float16` needs a GPU (cuda or mps); on CPU choose `bfloat16` (fast on recent CPUs) or `float32`.")
     return DTYPES[name]
-
-
-def empty_cache(device: torch.device | None = None) -> None:
-    """Collect garbage and release the accelerator's cached blocks, whatever the backend."""
-    gc.collect()
-    if torch.cuda.is_available() and (device is None or device.type == "cuda"):
-        torch.cuda.empty_cache()
-    if _mps_available() and (device is None or device.type == "mps"):
-        torch.mps.empty_cache()

@@ -16,12 +16,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.devices import dtype_name, empty_cache, resolve_device, resolve_dtype
+from workbench.devices import dtype_name, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.hub import Hub, broken_file, estimate_bytes
+from workbench.memory import release_memory
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
-from workbench.offline import offline_info
+from workbench.offline import OFFLINE_PREFIX, offline_info
 from workbench.tasks import TaskSpec, get_task
 
 
@@ -127,7 +128,7 @@ class PipelineManager:
         spec = get_task(task)
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        model = (model or "").strip() or f"offline:{spec.name}"
+        model = (model or "").strip() or f"{OFFLINE_PREFIX}{spec.name}"
         return LoadKey(spec.name, model, (revision or "").strip() or None, str(dev), str(dt).removeprefix("torch."))
 
     def get(self, task: str, model: str | None = None, *, revision: str | None = None,
@@ -138,17 +139,23 @@ class PipelineManager:
     def load(self, task: str, model: str | None = None, *, revision: str | None = None,
              device: str = "auto", dtype: str = "auto") -> Loaded:
         """Like ``get`` but returns the ``Loaded`` record (timings, size, source)."""
+        return self.fetch(task, model, revision=revision, device=device, dtype=dtype)[0]
+
+    def fetch(self, task: str, model: str | None = None, *, revision: str | None = None,
+              device: str = "auto", dtype: str = "auto") -> tuple[Loaded, bool]:
+        """Like ``load``, and whether this call did the load: ``False`` for a cache hit and for a
+        call that waited on another caller's load of the same key (single flight)."""
         key = self.key(task, model, revision=revision, device=device, dtype=dtype)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
+                return self._cache[key], False
             future = self._inflight.get(key)
             owner = future is None
             if owner:
                 future = self._inflight[key] = Future()
         if not owner:
-            return future.result()
+            return future.result(), False
         try:
             loaded = self._load(key)
         except BaseException as exc:
@@ -161,12 +168,13 @@ class PipelineManager:
             del self._inflight[key]
             self._release(key)
             self._cache[key] = loaded
+            self.load_count += 1
             evicted = self._evict(keep=key)
         future.set_result(loaded)
         if evicted:
             del evicted
-            empty_cache()
-        return loaded
+            release_memory()
+        return loaded, True
 
     def local_models(self, task: str) -> list[str]:
         """Model names that load for ``task`` with no network: ``offline:<task>`` and fitting HF-cache models."""
@@ -191,7 +199,7 @@ class PipelineManager:
             return False
         device = entry.device
         del entry
-        empty_cache(resolve_device(device))
+        release_memory(resolve_device(device))
         return True
 
     def clear(self) -> int:
@@ -199,7 +207,7 @@ class PipelineManager:
         with self._lock:
             n = len(self._cache)
             self._cache.clear()
-        empty_cache()
+        release_memory()
         return n
 
     # -- internals --------------------------------------------------------------------------
@@ -251,7 +259,7 @@ class PipelineManager:
                 self._freed.wait(left)
         if evicted:
             del evicted
-            empty_cache()
+            release_memory()
 
     def _release(self, key: LoadKey) -> None:
         """End ``key``'s reservation (caller holds the lock) and wake loads waiting for bytes."""
@@ -265,11 +273,10 @@ class PipelineManager:
         source = resolve_model(key.model, spec, key.revision, policy=self.policy, hub=self.hub)
         device, dtype = torch.device(key.device), getattr(torch, key.dtype)
         start = time.perf_counter()
-        config = self._check_config(spec, source, key.model)
+        config = self._checked_config(spec, source, key.model)
         self._reserve(key, estimate_bytes(source.weights_bytes, config, dtype))
-        pipe = self._build(spec, source, device, dtype, key.model)
+        pipe = self._build(spec, source, config, device, dtype, key.model)
         seconds = time.perf_counter() - start
-        self.load_count += 1
         model = pipe.model
         params = sum(p.numel() for p in model.parameters())
         nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
@@ -278,7 +285,8 @@ class PipelineManager:
                       random_weights=bool(info and info.random_weights),
                       description=info.description if info else source.path)
 
-    def _check_config(self, spec: TaskSpec, source: ModelSource, name: str) -> Any:
+    def _checked_config(self, spec: TaskSpec, source: ModelSource, name: str) -> Any:
+        """The model's config, loaded once and checked to fit the task; handed down to the build."""
         from transformers import AutoConfig
 
         try:
@@ -300,7 +308,7 @@ class PipelineManager:
         check_fits(config, spec, name)
         return config
 
-    def _build(self, spec: TaskSpec, source: ModelSource, device, dtype, name: str) -> Any:
+    def _build(self, spec: TaskSpec, source: ModelSource, config: Any, device, dtype, name: str) -> Any:
         # Every source but "hub" is a folder on disk (a cache hit is its snapshot folder), so nothing
         # here can reach the network except an explicit Hub id.
         common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code)
@@ -309,7 +317,8 @@ class PipelineManager:
         compat.install()
         try:
             if spec.adapter:
-                return adapter_class(spec).from_pretrained(source.path, device=device, dtype=dtype, **common)
+                return adapter_class(spec).from_pretrained(source.path, config=config, device=device, dtype=dtype,
+                                                           **common)
             from transformers import pipeline
 
             return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,

@@ -40,8 +40,8 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 import numpy as np
 
 from workbench.batching import Backend, Features, make_backend
-from workbench.errors import OutOfMemoryError
 from workbench.kernels import CpuKernels, model_kernels
+from workbench.memory import Backoff
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -53,38 +53,6 @@ DEFAULT_WINDOW = 2048
 #: all-MiniLM-L6-v2 on the natural workload); on a GPU mostly the launch overhead.
 PASS_OVERHEAD = {("cpu", "float32"): 48, ("cpu", "bfloat16"): 128, ("cpu", "float16"): 128}
 PASS_OVERHEAD_ACCELERATOR = 1024
-#: Out-of-memory messages of RuntimeErrors raised by the backends (the accelerate list, plus MPS/XPU).
-OOM_MESSAGES = (
-    "out of memory",
-    "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED.",
-    "DefaultCPUAllocator: can't allocate memory",
-    "CUBLAS_STATUS_ALLOC_FAILED",
-)
-
-
-def is_oom(exc: BaseException) -> bool:
-    """Whether ``exc`` means the batch did not fit in memory (and a smaller batch may).
-
-    >>> import torch
-    >>> is_oom(torch.OutOfMemoryError("CUDA out of memory.")), is_oom(MemoryError()), is_oom(ValueError("x"))
-    (True, True, False)
-    """
-    import torch
-
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    if isinstance(exc, RuntimeError) and exc.args:
-        return any(m in str(exc.args[0]) for m in OOM_MESSAGES)
-    return False
-
-
-def release_memory() -> None:
-    """Free what a failed batch left behind (garbage and the accelerator's cached blocks)."""
-    from workbench.devices import empty_cache
-
-    empty_cache()
-
-
 @dataclass
 class RunStats:
     """What a run did: sizes, back-offs, padding and time. ``padded_cost`` counts the positions
@@ -125,8 +93,9 @@ class RunStats:
 
 
 @dataclass
-class RunResult:
-    """The results, in the caller's order, and the run's ``RunStats``."""
+class BatchResult:
+    """What ``run_batch`` returns: the results, in the caller's order, and the run's ``RunStats``
+    (``workbench.service.RunResult`` is one run of a task in the UI; this is a batch run)."""
 
     results: list[Any]
     stats: RunStats
@@ -144,7 +113,7 @@ class RunResult:
 def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
               max_padding: float | None = None, pass_overhead: int | str | None = "auto",
               kernels: str = "auto", progress: Progress | None = None, window: int | None = None,
-              sort: bool = True, **params: Any) -> RunResult:
+              sort: bool = True, **params: Any) -> BatchResult:
     """Run ``pipe`` over ``inputs`` in length-sorted batches; results in the caller's order.
 
     ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
@@ -162,7 +131,7 @@ def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_toke
     results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, max_padding=max_padding,
                               pass_overhead=pass_overhead, kernels=kernels, progress=progress, window=window,
                               sort=sort, stats=stats, **params))
-    return RunResult(results, stats)
+    return BatchResult(results, stats)
 
 
 def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
@@ -351,36 +320,27 @@ class _Scheduler:
             yield batch
 
     def _run(self, batch: list[int], passes: list[Features], costs: list[int]) -> list[Features]:
-        """Run one batch; on out-of-memory halve the batch size, keep it, and run the batch in
-        chunks of that size."""
+        """Run one batch with the out-of-memory back-off (``workbench.memory.Backoff``): the batch
+        size is halved and kept, and the batch runs in chunks of that size."""
+        backoff = Backoff(self.stats.final_batch_size, on_backoff=lambda chunk: self._backed_off(chunk, costs))
+        return backoff.run(lambda chunk: self._forward(chunk, passes), batch)
+
+    def _backed_off(self, chunk: Sequence[int], costs: list[int]) -> None:
+        """After an out-of-memory error: the smaller batch size, and a token budget the chunks fit in."""
+        stats, half = self.stats, (len(chunk) + 1) // 2
+        stats.oom_backoffs += 1
+        stats.final_batch_size = min(stats.final_batch_size, half)
+        if self.backend.counts_tokens:
+            width = max(costs[j] for j in chunk)
+            cap = max(width, half * width)
+            stats.final_max_tokens = min(stats.final_max_tokens or cap, cap)
+
+    def _forward(self, chunk: Sequence[int], passes: list[Features]) -> list[Features]:
         stats = self.stats
         start = time.perf_counter()
-        try:
-            out = self.backend.run([passes[j] for j in batch])
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            out, reason = None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        if out is None:  # outside the except block, so the failed batch's frames can be freed
-            release_memory()
-            if len(batch) == 1:
-                raise OutOfMemoryError(
-                    f"Out of memory even with one input per batch: use a smaller model, a lower-precision dtype "
-                    "(bfloat16), shorter inputs (truncation), or a device with more memory. ({reason})"
-                )
-            half = (len(batch) + 1) // 2
-            stats.oom_backoffs += 1
-            stats.final_batch_size = min(stats.final_batch_size, half)
-            if self.backend.counts_tokens:
-                width = max(costs[j] for j in batch)
-                cap = max(width, half * width)
-                stats.final_max_tokens = min(stats.final_max_tokens or cap, cap)
-            rows: list[Features] = []
-            while len(rows) < len(batch):  # in chunks of the size that fits now (a chunk may shrink it more)
-                rows += self._run(batch[len(rows):len(rows) + stats.final_batch_size], passes, costs)
-            return rows
+        out = self.backend.run([passes[j] for j in chunk])
         stats.batch_seconds.append(time.perf_counter() - start)
-        stats.batch_rows.append(len(batch))
+        stats.batch_rows.append(len(chunk))
         stats.forward_passes += 1
         stats.padded_cost += out.padded_cost
         stats.batch_cost.append(out.padded_cost)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
+from workbench.memory import is_oom
 from workbench.snippets import code_snippet
 from workbench.tasks import TaskSpec, get_task
 
@@ -130,16 +131,6 @@ def _required(spec: TaskSpec, params: Mapping[str, Any]) -> None:
 # Errors that are the user's doing, said plainly
 
 
-def is_oom(exc: BaseException) -> bool:
-    """Whether ``exc`` is an out-of-memory error of any backend (CUDA, MPS, CPU allocator)."""
-    if type(exc).__name__ in ("OutOfMemoryError", "MemoryError"):
-        return True
-    msg = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(
-        s in msg for s in ("out of memory", "can't allocate memory", "cudnn_status_not_supported",
-                           "failed to allocate"))
-
-
 def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchError | None:
     """A ``WorkbenchError`` for a pipeline failure that the user can fix, else ``None``."""
     if isinstance(exc, WorkbenchError):
@@ -191,9 +182,8 @@ def explained(spec: TaskSpec, loaded: Loaded) -> Iterator[None]:
 def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
           device: str, dtype: str) -> tuple[Loaded, float]:
     start = time.perf_counter()
-    was_loaded = manager.load_count
     try:
-        loaded = manager.load(spec.name, model, revision=revision, device=device, dtype=dtype)
+        loaded, loaded_now = manager.fetch(spec.name, model, revision=revision, device=device, dtype=dtype)
     except WorkbenchError:
         raise
     except Exception as exc:
@@ -201,7 +191,7 @@ def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision:
             raise OutOfMemoryError(f"Out of memory loading `{model}` on {device}: choose a smaller model, "
                                    "bfloat16, or unload other models in the Models tab.") from exc
         raise
-    seconds = time.perf_counter() - start if manager.load_count != was_loaded else 0.0
+    seconds = time.perf_counter() - start if loaded_now else 0.0
     return loaded, seconds
 
 

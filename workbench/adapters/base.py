@@ -43,9 +43,8 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import torch
 
+from workbench.batching import Features  # noqa: F401 (the one definition; adapters import it from here)
 from workbench.errors import ModelTaskMismatchError
-
-Features = dict[str, Any]
 
 
 class Adapter:
@@ -75,17 +74,24 @@ class Adapter:
     @classmethod
     def from_pretrained(cls, path: str, *, device: torch.device | str = "cpu", dtype: torch.dtype | None = None,
                         revision: str | None = None, trust_remote_code: bool = False,
-                        local_files_only: bool = False) -> "Adapter":
+                        local_files_only: bool = False, config: Any = None) -> "Adapter":
         """Load the model with the fitting Auto* class, plus its tokenizer / image processor.
 
-        A model that does not fit raises ``ModelTaskMismatchError`` naming the tasks it does fit.
+        ``config`` is the model's config when the caller has loaded and checked it already (the
+        ``PipelineManager`` does); without it, it is loaded here, and a model that does not fit
+        raises ``ModelTaskMismatchError`` naming the tasks it does fit.
         """
         from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
         common = dict(revision=revision, trust_remote_code=trust_remote_code, local_files_only=local_files_only)
-        config = AutoConfig.from_pretrained(path, **common)
+        if config is None:
+            from workbench.models import check_fits
+            from workbench.tasks import get_task
+
+            config = AutoConfig.from_pretrained(path, **common)
+            check_fits(config, get_task(cls.task), path)
         auto = cls.auto_class_for(config, path)
-        model = auto.from_pretrained(path, dtype=dtype, **common).to(device).eval()
+        model = auto.from_pretrained(path, config=config, dtype=dtype, **common).to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(path, **common) if cls.uses_tokenizer else None
         image_processor = AutoImageProcessor.from_pretrained(path, **common) if cls.uses_image_processor else None
         adapter = cls(model, tokenizer=tokenizer, image_processor=image_processor, device=device,
@@ -95,15 +101,11 @@ class Adapter:
 
     @classmethod
     def auto_class_for(cls, config: Any, name: str = "model") -> type:
-        """The first of ``auto_classes`` that has a model class for ``config``."""
-        from workbench.models import check_fits
-        from workbench.tasks import get_task
-
-        check_fits(config, get_task(cls.task), name)
+        """The first of ``auto_classes`` that has a model class for ``config`` (checked to fit)."""
         for auto in cls.auto_classes:
             if type(config) in auto._model_mapping:
                 return auto
-        raise ModelTaskMismatchError(f"Model `{name}` cannot do {cls.task}.")  # unreachable after check_fits
+        raise ModelTaskMismatchError(f"Model `{name}` cannot do {cls.task}; pick a {cls.task} model.")
 
     def check_model(self) -> None:
         """Raise ``ModelTaskMismatchError`` when the loaded model cannot run this adapter (hook)."""
