@@ -94,12 +94,21 @@ def pack_weight(weight: torch.Tensor, *, transposed: bool = False) -> torch.Tens
     return packed
 
 
-def _gflops(fn: Any, flops: float, seconds: float = 0.1) -> float:
-    fn()
+def _gflops(fn: Any, flops: float, seconds: float = 0.1, device: torch.device | None = None) -> float:
+    """GFLOP/s of ``fn`` (doing ``flops``): its best time over ``seconds`` of calls after one warm-up
+    (each call synchronised on an accelerator ``device``)."""
+    def timed() -> None:
+        fn()
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elif device is not None and device.type == "mps":
+            torch.mps.synchronize()
+
+    timed()
     best, start = float("inf"), time.perf_counter()
     while time.perf_counter() - start < seconds or best == float("inf"):
         t = time.perf_counter()
-        fn()
+        timed()
         best = min(best, time.perf_counter() - t)
     return flops / best / 1e9
 
@@ -282,3 +291,32 @@ def largest_linear(model: Any) -> int:
              if (isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D")
              and isinstance(getattr(m, "weight", None), torch.Tensor)]
     return max(sizes, default=0)
+
+
+def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
+                 seconds: float = 0.6) -> dict[str, float]:
+    """The FLOP/s of square products in ``dtype`` per kernel the runner may use: ``torch``
+    (``a @ b``) and, on a CPU with oneDNN, ``onednn`` (the weight packed once, as the runner packs
+    a model's); timed like ``kernel_choice``'s probes (best call). The benchmark's MFU divides by
+    the best of them."""
+    device = torch.device(device)
+    sizes = [size] if size else ([4096, 8192] if device.type == "cuda" else [1024, 2048])
+    best: dict[str, float] = {}
+    with torch.inference_mode():
+        for n in sizes:
+            a = torch.randn(n, n, device=device).to(dtype)
+            b = torch.randn(n, n, device=device).to(dtype)
+            products: dict[str, Any] = {"torch": lambda: a @ b}
+            if device.type == "cpu" and onednn_linear_available():
+                packed = torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)
+                products["onednn"] = lambda: _onednn_linear(a, packed, None)
+            budget = seconds / len(sizes) / len(products)
+            for name, product in products.items():
+                best[name] = max(best.get(name, 0.0), 1e9 * _gflops(product, 2.0 * n**3, budget, device))
+    return best
+
+
+def matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
+                seconds: float = 0.6) -> float:
+    """The best matmul FLOP/s this device reaches in ``dtype`` (``matmul_peaks``' best kernel)."""
+    return max(matmul_peaks(device, dtype, size=size, seconds=seconds).values())

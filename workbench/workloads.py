@@ -162,19 +162,6 @@ def videos(n: int, seed: int = 0) -> list[str]:
     return [paths[i % len(paths)] for i in range(n)]
 
 
-def audio_clips(n: int, seed: int = 0, sampling_rate: int = 16000) -> list[np.ndarray]:
-    """Tones with a little noise, of seeded durations 0.5–5 s in half-second steps (speech
-    datasets cut clips to whole frames; the runner batches clips of equal length)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        seconds = 0.5 * int(rng.integers(1, 11))
-        t = np.arange(int(seconds * sampling_rate), dtype=np.float32) / sampling_rate
-        wave = 0.3 * np.sin(2 * np.pi * float(rng.uniform(100, 1000)) * t)
-        out.append((wave + 0.01 * rng.standard_normal(t.shape)).astype(np.float32))
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # the user's own data
 

@@ -1,0 +1,50 @@
+"""What a benchmark measures (``BenchConfig``), how it reports progress, and how it stops.
+
+>>> BenchConfig("text-classification", batch_sizes=(1, 8)).runners
+('plain', 'runner')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.bench.report import BenchResult
+
+RUNNERS = ("plain", "runner")
+#: Progress callback of a benchmark: ``progress(fraction_done, what_is_running)``.
+BenchProgress = Callable[[float, str], None]
+
+
+class BenchCancelled(WorkbenchError):
+    """The benchmark was stopped by ``should_stop``; ``partial`` holds the rows measured so far."""
+
+    def __init__(self, partial: BenchResult | None = None) -> None:
+        super().__init__("The benchmark was cancelled.")
+        self.partial = partial
+
+
+@dataclass
+class BenchConfig:
+    """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
+    ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``)."""
+
+    task: str
+    model: str | None = None
+    revision: str | None = None
+    batch_sizes: tuple[int, ...] = (1, 8, 32, 64)
+    devices: tuple[str, ...] = ("cpu",)
+    dtypes: tuple[str, ...] = ("float32",)
+    workload: str = "natural"
+    n: int = 512
+    repeats: int = 3
+    seed: int = 0
+    max_tokens: int | None = 8192
+    kernels: str = "auto"
+    runners: tuple[str, ...] = RUNNERS
+    path: str | None = None
+    column: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)

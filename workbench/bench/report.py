@@ -1,0 +1,173 @@
+"""The benchmark's result: the table (one row per runner × batch size × device × dtype, its
+columns owned here), the speed-up over plain batching, the recommendation, and the files.
+
+>>> round(plain_padding([2, 8, 4, 4], 2), 3)
+0.25
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.bench.compare import agreement, compare
+from workbench.bench.config import BenchConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+           "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
+           "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "seconds", "runs"]
+#: The columns of ``BenchResult.to_markdown``.
+MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+                    "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
+                    "same_labels"]
+
+
+@dataclass
+class Measure:
+    """What one row (runner × batch size of a device × dtype) measured so far."""
+
+    seconds: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    peak_mb: float = 0.0
+    status: str = "ok"
+    forward_calls: int = 0
+    final_batch_size: int | None = None
+    oom_backoffs: int = 0
+    padding_share: float = 0.0
+    outputs: list[Any] | None = None
+
+
+@dataclass
+class BenchResult:
+    """The table (one row per runner × batch size × device × dtype), the environment, and a
+    one-line recommendation."""
+
+    table: "pd.DataFrame"
+    environment: dict[str, Any]
+    recommendation: str
+    config: BenchConfig
+
+    def to_json(self) -> dict[str, Any]:
+        rows = json.loads(self.table.to_json(orient="records"))
+        return {"environment": self.environment, "config": asdict(self.config), "recommendation": self.recommendation,
+                "rows": rows}
+
+    def to_markdown(self) -> str:
+        """The main columns as a Markdown table, then the recommendation and the environment."""
+        env = self.environment
+        shown = self.table[[c for c in MARKDOWN_COLUMNS if c in self.table.columns]]
+        facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "cpu", "torch",
+                                            "transformers", "matmul_peak_gflops", "runner_kernels", "commit", "date")
+                 if env.get(k) is not None]
+        return "\n\n".join([shown.to_markdown(index=False), self.recommendation, " · ".join(map(str, facts))]) + "\n"
+
+    def save(self, out_dir: str | Path, *, plot: bool = True) -> dict[str, Path]:
+        """Write ``bench.csv``, ``bench.json``, ``bench.md`` and (with ``plot``) ``bench.png``
+        into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"csv": out / "bench.csv", "json": out / "bench.json", "md": out / "bench.md"}
+        self.table.to_csv(paths["csv"], index=False)
+        paths["json"].write_text(json.dumps(self.to_json(), indent=1, default=str))
+        paths["md"].write_text(self.to_markdown())
+        if plot:
+            paths["png"] = out / "bench.png"
+            from workbench.bench.plot import save_plot
+
+            save_plot(self, paths["png"])
+        return paths
+
+
+def plain_padding(costs: list[int], batch_size: int) -> float:
+    """The padding share of plain batching: consecutive passes in input order, each batch padded
+    to its longest.
+
+    >>> round(plain_padding([2, 8, 4, 4], 2), 3)
+    0.25
+    """
+    real = sum(costs)
+    padded = sum(len(costs[i:i + batch_size]) * max(costs[i:i + batch_size]) for i in range(0, len(costs), batch_size))
+    return 1.0 - real / padded if padded else 0.0
+
+
+def row(runner: str, bs: int, device: str, dtype: str, m: Measure, n: int, tokens: int | None,
+         flops: float, peak: float, reference: list[Any] | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"runner": runner, "batch_size": bs, "device": device, "dtype": dtype, "status": m.status,
+                           "runs": len(m.seconds), "oom_backoffs": m.oom_backoffs,
+                           "final_batch_size": m.final_batch_size if runner == "runner" else bs}
+    if m.status != "ok" or not m.seconds:
+        return row
+    sec = statistics.median(m.seconds)
+    lat = np.array(m.latencies) * 1000 if m.latencies else np.array([np.nan])
+    row.update(seconds=round(sec, 4), items_per_s=round(n / sec, 2),
+               tokens_per_s=round(tokens / sec, 1) if tokens else None,
+               latency_p50_ms=round(float(np.percentile(lat, 50)), 2),
+               latency_p95_ms=round(float(np.percentile(lat, 95)), 2),
+               peak_mem_mb=round(m.peak_mb, 1), padding_share=round(m.padding_share, 4),
+               mfu=round(flops / sec / peak, 4) if peak and flops == flops else None,
+               forward_calls=m.forward_calls)
+    if reference is not None and m.outputs is not None:
+        diff, same = compare(reference, m.outputs)
+        row.update(max_abs_diff=float(f"{diff:.3g}"), same_labels=round(same, 4))
+    return row
+
+
+def add_speedup(table: "pd.DataFrame") -> "pd.DataFrame":
+    """``speedup``: items/s over the best plain row of the same device and dtype."""
+    table = table.copy()
+    for (device, dtype), group in table.groupby(["device", "dtype"]):
+        plain = group[(group.runner == "plain") & (group.status == "ok")]["items_per_s"].max()
+        if plain and plain == plain:
+            idx = group.index
+            table.loc[idx, "speedup"] = (table.loc[idx, "items_per_s"] / plain).round(2)
+    return table
+
+
+def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) -> str:
+    """One or two sentences: the best setting, how it compares with plain batching, and — when
+    two dtypes ran — how much faster the faster one is and how close its outputs are."""
+    ok = table[(table["status"] == "ok") & table["items_per_s"].notna()]
+    if ok.empty:
+        return "No run finished; see the status column."
+
+    def top(rows: "pd.DataFrame") -> dict[str, Any]:
+        return rows.loc[rows["items_per_s"].idxmax()].to_dict()
+
+    best = top(ok)
+    who = "our runner" if best["runner"] == "runner" else "plain pipeline batching"
+    parts = [f"Best: {who}, batch size {int(best['batch_size'])}, {best['dtype']} on {best['device']} — "
+             f"{best['items_per_s']:.1f} items/s."]
+    same = ok[(ok["device"] == best["device"]) & (ok["dtype"] == best["dtype"])]
+    plain, ours = same[same["runner"] == "plain"], same[same["runner"] == "runner"]
+    if not plain.empty and not ours.empty:
+        p, o = top(plain), top(ours)
+        parts.append(f"Our runner is {o['items_per_s'] / p['items_per_s']:.1f}× plain batching's best "
+                     f"(batch {int(p['batch_size'])}) in {best['dtype']}.")
+    dtypes = list(dict.fromkeys(ok["dtype"]))
+    if len(dtypes) > 1:
+        per = {d: top(ok[ok["dtype"] == d]) for d in dtypes}
+        base = per.get("float32", per[dtypes[0]])
+        other = max((r for r in per.values() if r["dtype"] != base["dtype"]), key=lambda r: r["items_per_s"])
+        ratio = other["items_per_s"] / base["items_per_s"]
+        if ratio >= 1:
+            text = f"{other['dtype']} is {ratio:.1f}× faster here than {base['dtype']}"
+        else:
+            text = f"{base['dtype']} stays faster here: {other['dtype']} runs at {ratio:.2f}× its speed"
+        a, b = outputs.get((base["device"], base["dtype"])), outputs.get((other["device"], other["dtype"]))
+        if a is not None and b is not None:
+            name, value = agreement(a, b)
+            text += f", {name} {value:.3f}" if name == "cosine" else f", {name} for {value:.0%} of inputs"
+        plain_base = ok[(ok["runner"] == "plain") & (ok["dtype"] == base["dtype"])]
+        if ratio >= 1 and not plain_base.empty and other["runner"] == "runner":
+            times = other["items_per_s"] / plain_base["items_per_s"].max()
+            text += f" (our runner in {other['dtype']}: {times:.1f}× plain {base['dtype']}'s best)"
+        parts.append(text + ".")
+    return " ".join(parts)
