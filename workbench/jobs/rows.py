@@ -23,7 +23,6 @@ import pyarrow as pa
 from workbench.jobs.readers import ROW_ID
 from workbench.jobs.spec import JobSpec
 from workbench.tasks import get_task
-from workbench.workloads import TASK_PARAMS
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -40,13 +39,13 @@ def output_schema(task: str) -> pa.Schema:
 
 
 def call_params(job: JobSpec) -> dict[str, Any]:
-    """The keywords every call gets: the task's job defaults (truncation…), the registry's
-    defaults and the job's ``params`` (registry parameters are coerced; others pass as given)."""
+    """The keywords every call gets: the task's batch-run keywords (``spec.bench.params``:
+    truncation…), the registry's defaults and the job's ``params`` (registry parameters are coerced; others pass as given)."""
     spec = get_task(job.task)
     names = {p.name for p in spec.params}
     known = {k: v for k, v in job.params.items() if k in names}
     extra = {k: v for k, v in job.params.items() if k not in names}
-    return {**TASK_PARAMS.get(spec.name, {}), **spec.call_kwargs(known), **spec.post_kwargs(known), **extra}
+    return {**spec.bench.params, **spec.call_kwargs(known), **spec.post_kwargs(known), **extra}
 
 
 class Predictor:
