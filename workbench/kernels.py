@@ -308,8 +308,11 @@ def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | 
             b = torch.randn(n, n, device=device).to(dtype)
             products: dict[str, Any] = {"torch": lambda: a @ b}
             if device.type == "cpu" and onednn_linear_available():
-                packed = torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)
-                products["onednn"] = lambda: _onednn_linear(a, packed, None)
+                try:  # as in kernel_choice: a CPU without the dtype's instructions has no oneDNN path for it
+                    packed = torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)
+                    products["onednn"] = lambda: _onednn_linear(a, packed, None)
+                except RuntimeError:
+                    pass
             budget = seconds / len(sizes) / len(products)
             for name, product in products.items():
                 best[name] = max(best.get(name, 0.0), 1e9 * _gflops(product, 2.0 * n**3, budget, device))
