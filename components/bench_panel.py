@@ -11,7 +11,6 @@ at a time) so they never hold up the task tabs. All the work is in ``workbench.b
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -19,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from components.bench_request import KEYS, BenchRequest
+from components.events import PROGRESS, gr_error, named_signature, session_id
 from components.model_picker import model_choices
-from components.session import session_id
+from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.offline import OFFLINE_PREFIX
@@ -31,15 +32,13 @@ from workbench.zerogpu import gpu
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
 
-log = logging.getLogger(__name__)
-
 CONCURRENCY_ID = "benchmark"
 BENCH_GPU_SECONDS = 300  # the most a benchmark may hold a ZeroGPU Space's GPU
 PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
          ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
-TABLE_COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
-                 "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "final_batch_size",
-                 "oom_backoffs", "max_abs_diff", "same_labels"]
+#: Errors of a Run that the user can fix: ours, and the sweep's refusals of a setting (batch sizes,
+#: workload, file or column) with messages that name the fix.
+USER_ERRORS = (WorkbenchError, ValueError, TypeError, FileNotFoundError, KeyError)
 
 
 def batchable_tasks() -> list[str]:
@@ -136,7 +135,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
             for col, title in row:
                 plots.append(gr.LinePlot(x="batch_size", y=col, color="series", title=title, x_title="batch size",
                                          y_title=title, height=260, elem_id=f"bench-plot-{col}"))
-    table = gr.Dataframe(headers=TABLE_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
+    table = gr.Dataframe(headers=SHOWN_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
     files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
                     elem_id="bench-files")
     with gr.Accordion("Export as job", open=False, elem_id="bench-job"):
@@ -150,17 +149,12 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
                 gr.Dropdown(choices=loads, value=loads[0]))
 
-    def on_run(task_name: str, model_name: str, workload_name: str, devs: list[str], dts: list[str], size_text: str,
-               count: float, reps: float, budget: float | None, uploaded: list[str] | None, col: str,
-               request: gr.Request, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
         stop = stops[session_id(request)] = threading.Event()
         try:
-            result, note = _benchmark(manager, task_name, model_name, workload_name, devs, dts, size_text, count,
-                                      reps, budget, uploaded, col, progress, stop)
-        except WorkbenchError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
-            raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
+            result, note = _benchmark(manager, BenchRequest.from_widgets(values), progress, stop)
+        except Exception as exc:
+            raise gr_error(exc, user_errors=USER_ERRORS) from None
         finally:
             stops.pop(session_id(request), None)
         return _outputs(result, note)
@@ -173,7 +167,10 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         return "Cancelling after the current measurement…"
 
     task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
-    run.click(gpu(on_run, duration=BENCH_GPU_SECONDS), inputs=[task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column],
+    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column]
+    # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
+    run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
+              inputs_kwargs=dict(zip(KEYS, widgets)),
               outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
               concurrency_limit=1).success(export_job, inputs=files, outputs=[job_command, job_file],
                                            api_name="export_job", queue=False)
@@ -200,24 +197,13 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
     return job.command(config=path.name), str(path)
 
 
-def _benchmark(manager: PipelineManager, task: str, model: str, workload: str, devices: list[str], dtypes: list[str],
-               sizes: str, n: float, repeats: float, max_tokens: float | None, uploaded: list[str] | None,
-               column: str, progress: Any, stop: threading.Event) -> tuple[Any, str]:
-    from workbench.bench import BenchCancelled, BenchConfig, run_benchmark
-    from workbench.runner import batch_sizes
+def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
+               stop: threading.Event) -> tuple[Any, str]:
+    """Run ``request``'s sweep with a progress bar; a cancelled run returns the rows measured so far."""
+    from workbench.bench import BenchCancelled, run_benchmark
 
-    if not devices or not dtypes:
-        raise ValueError("Pick at least one device and one dtype.")
-    if workload == "file" and not uploaded:
-        raise ValueError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio files.")
-    files = [getattr(f, "name", f) for f in (uploaded or [])]
-    sizes_list = batch_sizes(sizes)
-    check_bench_bounds(manager.policy, int(n), sizes_list)
-    config = BenchConfig(
-        task=task, model=(model or "").strip() or None, batch_sizes=tuple(sizes_list), devices=tuple(devices),
-        dtypes=tuple(dtypes), workload=workload, n=int(n), repeats=int(repeats),
-        max_tokens=int(max_tokens) if max_tokens else None, path=files if workload == "file" else None,
-        column=(column or "").strip() or None)
+    config = request.config()
+    check_bench_bounds(manager.policy, config.n, list(config.batch_sizes))
 
     def report(fraction: float, what: str) -> None:
         progress(fraction, desc=what)
@@ -245,5 +231,5 @@ def _outputs(result: Any, note: str) -> list[Any]:
               f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
               f"runner's linear kernels {kernels} · commit {env.get('commit')}"]
     plots = [gr.LinePlot(frame, x="batch_size", y=col, color="series") for col, _ in PLOTS]
-    table = result.table[[c for c in TABLE_COLUMNS if c in result.table.columns]]
+    table = result.shown_table()
     return ["\n\n".join(lines), *plots, table, [str(paths["csv"]), str(paths["json"])]]

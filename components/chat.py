@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
+from components.events import gr_error, session_id
 from components.model_picker import ModelWidgets, build_model_picker, model_choices
 from components.params import ParamWidgets, build_param
 from workbench.errors import WorkbenchError
@@ -120,9 +121,7 @@ class ChatPanel:
         except NoChatTemplateError as exc:
             yield [history, text, f"> ⚠ {exc}", gr.update(visible=True), "", ""]
         except Exception as exc:
-            from components.task_tab import _gr_error
-
-            raise _gr_error(exc) from exc
+            raise gr_error(exc) from exc
         finally:
             with self._lock:
                 if self._stops.get(session) is event:
@@ -146,10 +145,6 @@ class ChatPanel:
             event = self._stops.get(session)
         if event is not None:
             event.set()
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or ""
 
 
 def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> ChatPanel:
@@ -196,16 +191,16 @@ def _wire(panel: ChatPanel, concurrency_limit: int) -> None:
                   concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
 
     def respond(request: gr.Request, *values: Any) -> Iterator[list[Any]]:
-        yield from panel.respond(*values, session=_session(request))
+        yield from panel.respond(*values, session=session_id(request))
 
     def regenerate(request: gr.Request, *values: Any) -> Iterator[list[Any]]:
-        yield from panel.regenerate_last(*values, session=_session(request))
+        yield from panel.regenerate_last(*values, session=session_id(request))
 
     panel.send.click(respond, **common)
     panel.message.submit(respond, **common)
     panel.regenerate.click(regenerate, **common)
     def stop(request: gr.Request) -> None:
-        panel.stop(_session(request))
+        panel.stop(session_id(request))
 
     panel.stop_button.click(stop, inputs=None, outputs=None, queue=False, api_visibility="private")
     panel.clear.click(lambda: ([], "", "", gr.update(visible=False), "", ""), outputs=panel.out_components,

@@ -98,7 +98,8 @@ class CompareWidgets:
 
     def run(self, named: dict[str, Any]) -> list[Any]:
         """Compare from widget values keyed as ``keys``; user errors become ``gr.Error``."""
-        from components.task_tab import _gr_error, timings_markdown
+        from components.events import gr_error
+        from components.task_tab import timings_markdown
         from workbench.compare import Config, compare
 
         configs = []
@@ -112,7 +113,7 @@ class CompareWidgets:
         try:
             comparison = compare(self.tab.manager, self.tab.spec.name, inputs, params, configs)
         except Exception as exc:
-            raise _gr_error(exc) from exc
+            raise gr_error(exc) from exc
         table = [[row[c] for c in RUN_COLUMNS] for row in (r.row() for r in comparison.runs)]
         out: list[Any] = [agreement_markdown(comparison), {"headers": RUN_COLUMNS, "data": table}, comparison.json()]
         for i, renderer in enumerate(self.renderers):
@@ -128,7 +129,7 @@ class CompareWidgets:
 
 def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     """Add the Compare accordion under ``tab`` (ids ``{task}-compare-…``) and wire it."""
-    from components.task_tab import PROGRESS, _named_signature
+    from components.events import PROGRESS, named_signature
 
     spec, task = tab.spec, tab.spec.name
     model_choices = tab.picker.model.choices
@@ -172,7 +173,7 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
         return widgets.run(values)
 
-    button.click(_named_signature(run, widgets.keys, request=False),
+    button.click(named_signature(run, widgets.keys, request=False),
                  inputs_kwargs=dict(zip(widgets.keys, widgets.in_components)), outputs=widgets.out_components,
                  api_name=f"{spec.api_name}_compare",
                  api_description=f"{spec.title}: one input through up to three configurations, with agreement.",

@@ -7,31 +7,24 @@ wires Run as the named API endpoint ``/{spec.api_name}``. Text generation stream
 
 from __future__ import annotations
 
-import inspect
-import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
+from components.events import PROGRESS, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
-from components.session import session_id
-from workbench.errors import WorkbenchError
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
     from workbench.service import RunResult
-
-log = logging.getLogger(__name__)
-
-PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to this with the event's progress tracker
 
 
 @dataclass(frozen=True)
@@ -69,13 +62,6 @@ def timings_markdown(result: RunResult) -> str:
     lines = [" · ".join(parts), *result.notes]
     lines += [f"> ⚠ {w}" for w in result.warnings]
     return "\n\n".join(lines)
-
-
-def _gr_error(exc: BaseException) -> gr.Error:
-    if isinstance(exc, WorkbenchError):
-        return gr.Error(str(exc), print_exception=False)  # the user's to fix: no traceback in the log
-    log.exception("unexpected error in a run")
-    return gr.Error(f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log.")
 
 
 @dataclass
@@ -141,7 +127,7 @@ class TaskTab:
         try:
             return self.outputs(run_task(self.manager, self.spec.name, inputs, params, **options))
         except Exception as exc:
-            raise _gr_error(exc) from exc
+            raise gr_error(exc) from exc
 
     def stream(self, named: dict[str, Any], session: str = "",
                progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
@@ -161,7 +147,7 @@ class TaskTab:
                     self._last[session] = result
                 yield self.outputs(result)
         except Exception as exc:
-            raise _gr_error(exc) from exc
+            raise gr_error(exc) from exc
         finally:
             with self._lock:
                 if self._stops.get(session) is event:
@@ -181,17 +167,6 @@ class TaskTab:
         return timings_markdown(replace(last, done=True, stopped=True)) if last is not None else None
 
 
-def _named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
-    """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
-    ``text``, ``top_k``, ``model``… and a client may leave out any of them."""
-    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params = [inspect.Parameter("request", positional, annotation=gr.Request)] if request else []
-    params.append(inspect.Parameter("progress", positional, default=PROGRESS))
-    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in keys]
-    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return fn
-
-
 def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     # Keyword inputs: the API endpoint's parameters are named like the widgets (text, top_k, model…).
     common = dict(inputs_kwargs=dict(zip(tab.keys, tab.in_components)), outputs=tab.out_components,
@@ -205,7 +180,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
             info = tab.stop(session_id(request))
             return gr.skip() if info is None else info
 
-        tab.run_button.click(gpu(_named_signature(stream, tab.keys, request=True)), **common)
+        tab.run_button.click(gpu(named_signature(stream, tab.keys, request=True)), **common)
         # Stop sets the stream's event: generate ends after the current token and the stream sends
         # its last update, marked stopped. No `cancels=[event]`: a cancelled stream's outputs are
         # wiped and flagged "Error" by Gradio, so the text generated so far would be lost.
@@ -214,7 +189,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
         def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
             return tab.run(values, progress)
 
-        tab.run_button.click(gpu(_named_signature(run, tab.keys, request=False)), **common)
+        tab.run_button.click(gpu(named_signature(run, tab.keys, request=False)), **common)
 
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:

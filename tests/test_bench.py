@@ -262,6 +262,9 @@ def test_benchmark_tab_builds_and_runs(manager):
     import gradio as gr
 
     from components.bench_panel import _benchmark, _outputs, render_benchmark_tab
+    from components.bench_request import BenchRequest
+    from workbench.bench import BenchConfig, batch_sizes
+    from workbench.errors import InputError
 
     with gr.Blocks() as demo:
         with gr.Tab("Benchmark"):
@@ -273,15 +276,22 @@ def test_benchmark_tab_builds_and_runs(manager):
     import threading
 
     calls = []
-    result, note = _benchmark(manager, "text-classification", "offline:text-classification", "uniform", ["cpu"],
-                              ["float32"], "1,4", 8, 1, 0, None, "", lambda f, desc: calls.append(f),
-                              threading.Event())
+    request = BenchRequest.from_widgets(dict(task="text-classification", model="offline:text-classification",
+                                             workload="uniform", devices=["cpu"], dtypes=["float32"],
+                                             batch_sizes="4, 1", n=8, repeats=1, max_tokens=0))
+    result, note = _benchmark(manager, request, lambda f, desc: calls.append(f), threading.Event())
     summary, *plots, table, files = _outputs(result, note)
     assert summary.startswith("### Best:") and calls[-1] == 1.0
     assert len(plots) == 4 and len(table) == 4 and [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]
-    with pytest.raises(ValueError, match="upload"):
-        _benchmark(manager, "text-classification", "", "file", ["cpu"], ["float32"], "1", 8, 1, 0, None, "",
-                   lambda f, desc: None, threading.Event())
+    assert list(table.columns)[:2] == ["runner", "batch_size"] and "seconds" not in table.columns
+    with pytest.raises(InputError, match="upload"):
+        BenchRequest.from_widgets(dict(task="text-classification", workload="file", devices=["cpu"],
+                                       dtypes=["float32"], batch_sizes="1"))
+    with pytest.raises(ValueError, match="positive integers"):
+        BenchRequest.from_widgets(dict(task="text-classification", devices=["cpu"], dtypes=["float32"],
+                                       batch_sizes="0,8")).config()
+    assert BenchConfig("text-classification", batch_sizes="64,1, 8").batch_sizes == (1, 8, 64)
+    assert batch_sizes([8, 8, 2]) == [2, 8]
 
 
 def test_peak_memory_of_a_run_is_not_hidden_by_what_an_earlier_run_freed(manager):

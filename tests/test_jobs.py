@@ -250,9 +250,12 @@ def test_benchmark_export_runs_as_a_job(manager, tmp_path, capsys):
     import threading
 
     from components.bench_panel import _benchmark, _outputs, export_job
+    from components.bench_request import BenchRequest
 
-    result, note = _benchmark(manager, "text-classification", "offline:text-classification", "uniform", ["cpu"],
-                              ["float32"], "1,4", 16, 1, 4096, None, "", lambda f, desc: None, threading.Event())
+    request = BenchRequest.from_widgets(dict(task="text-classification", model="offline:text-classification",
+                                             workload="uniform", devices=["cpu"], dtypes=["float32"],
+                                             batch_sizes="1,4", n=16, repeats=1, max_tokens=4096))
+    result, note = _benchmark(manager, request, lambda f, desc: None, threading.Event())
     *_, files = _outputs(result, note)
     command, path = export_job(files)
     assert command.startswith("python -m workbench run --config job.json --input ")

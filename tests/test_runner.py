@@ -17,7 +17,7 @@ from PIL import Image
 
 from workbench.errors import OutOfMemoryError
 from workbench.offline import offline_model_path
-from workbench.runner import RunStats, batch_sizes, iter_batch, plan_batches, run_batch
+from workbench.runner import RunStats, iter_batch, plan_batches, run_batch
 from workbench.samples import sample_document, sample_image, sample_waveform
 from workbench.tasks import TASKS
 
@@ -390,12 +390,6 @@ def test_bad_arguments_fail_loudly(manager, classifier):
     with pytest.raises(TypeError, match="no_such_option"):
         run_batch(manager.get("summarization"), TEXTS, no_such_option=1)
     assert run_batch(classifier, []).results == []
-
-
-def test_batch_sizes_parse():
-    assert batch_sizes("64,1, 8") == [1, 8, 64]
-    with pytest.raises(ValueError):
-        batch_sizes("0,8")
 
 
 # ---- out of memory ---------------------------------------------------------------------------------

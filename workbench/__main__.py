@@ -179,10 +179,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from workbench.bench import BenchConfig, run_benchmark
     from workbench.manager import PipelineManager
-    from workbench.runner import batch_sizes
 
     config = BenchConfig(
-        task=args.task, model=args.model, revision=args.revision, batch_sizes=tuple(batch_sizes(args.batch_sizes)),
+        task=args.task, model=args.model, revision=args.revision, batch_sizes=args.batch_sizes,
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
         repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
         runners=_csv(args.runners), path=args.path, column=args.column)
@@ -200,8 +199,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     with pd.option_context("display.max_columns", None, "display.width", 200):
-        shown = [c for c in result.table.columns if c not in ("seconds", "runs")]
-        print(result.table[shown].to_string(index=False))
+        print(result.shown_table().to_string(index=False))
     print()
     print(result.recommendation)
     paths = result.save(args.out, plot=not args.no_plot)

@@ -345,15 +345,3 @@ class _Scheduler:
         stats.padded_cost += out.padded_cost
         stats.batch_cost.append(out.padded_cost)
         return out.rows
-
-
-def batch_sizes(text: str | Sequence[int]) -> list[int]:
-    """Parse ``"1,8,32"`` (or a list) into sorted unique positive batch sizes.
-
-    >>> batch_sizes("32, 1,8,8")
-    [1, 8, 32]
-    """
-    values = [int(v) for v in (text.replace(" ", "").split(",") if isinstance(text, str) else text) if str(v)]
-    if not values or min(values) < 1:
-        raise ValueError(f"batch sizes must be positive integers, e.g. 1,8,32,64; got {text!r}")
-    return sorted(set(values))

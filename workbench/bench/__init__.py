@@ -23,19 +23,33 @@ models are ``workbench.offline.random_models``.
 
 from __future__ import annotations
 
-from workbench.bench.compare import agreement, compare, digest
-from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress
-from workbench.bench.environment import cpu_name, environment, git_commit
-from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model
-from workbench.bench.plot import plot_frame, save_plot
-from workbench.bench.report import COLUMNS, MARKDOWN_COLUMNS, BenchResult, add_speedup, plain_padding, recommend
-from workbench.bench.sweep import run_benchmark
-from workbench.kernels import matmul_peak, matmul_peaks
-from workbench.offline.random_models import RANDOM_MODELS, resolve_bench_model
+import importlib
+from typing import Any
 
-__all__ = [
-    "COLUMNS", "MARKDOWN_COLUMNS", "RANDOM_MODELS", "RUNNERS", "BenchCancelled", "BenchConfig", "BenchProgress",
-    "BenchResult", "ForwardTimer", "PeakMemory", "add_speedup", "agreement", "compare", "cpu_name", "digest",
-    "environment", "flop_model", "git_commit", "matmul_peak", "matmul_peaks", "plain_padding", "plot_frame",
-    "recommend", "resolve_bench_model", "run_benchmark", "save_plot",
-]
+#: Public name -> the module that defines it. Imported on first use, so that reading the columns or
+#: the config (``workbench.bench.config``, ``.report``) does not import torch.
+_EXPORTS = {
+    "agreement": "workbench.bench.compare", "compare": "workbench.bench.compare", "digest": "workbench.bench.compare",
+    "RUNNERS": "workbench.bench.config", "BenchCancelled": "workbench.bench.config",
+    "BenchConfig": "workbench.bench.config", "BenchProgress": "workbench.bench.config",
+    "batch_sizes": "workbench.bench.config",
+    "cpu_name": "workbench.bench.environment", "environment": "workbench.bench.environment",
+    "git_commit": "workbench.bench.environment",
+    "ForwardTimer": "workbench.bench.measure", "PeakMemory": "workbench.bench.measure",
+    "flop_model": "workbench.bench.measure",
+    "plot_frame": "workbench.bench.plot", "save_plot": "workbench.bench.plot",
+    "COLUMNS": "workbench.bench.report", "MARKDOWN_COLUMNS": "workbench.bench.report",
+    "SHOWN_COLUMNS": "workbench.bench.report", "BenchResult": "workbench.bench.report",
+    "add_speedup": "workbench.bench.report", "plain_padding": "workbench.bench.report",
+    "recommend": "workbench.bench.report",
+    "run_benchmark": "workbench.bench.sweep",
+    "matmul_peak": "workbench.kernels", "matmul_peaks": "workbench.kernels",
+    "RANDOM_MODELS": "workbench.offline.random_models", "resolve_bench_model": "workbench.offline.random_models",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'workbench.bench' has no attribute {name!r}; it has {', '.join(__all__)}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

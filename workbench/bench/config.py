@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from workbench.errors import WorkbenchError
 
@@ -30,7 +30,8 @@ class BenchCancelled(WorkbenchError):
 @dataclass
 class BenchConfig:
     """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
-    ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``)."""
+    ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``);
+    ``batch_sizes`` may be given as text (``"1,8,32"``)."""
 
     task: str
     model: str | None = None
@@ -48,3 +49,18 @@ class BenchConfig:
     path: str | None = None
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.batch_sizes = tuple(batch_sizes(self.batch_sizes))  # "1,8,32" or a list: parsed once, here
+
+
+def batch_sizes(text: str | Sequence[int]) -> list[int]:
+    """Parse ``"1,8,32"`` (or a list) into sorted unique positive batch sizes.
+
+    >>> batch_sizes("32, 1,8,8")
+    [1, 8, 32]
+    """
+    values = [int(v) for v in (text.replace(" ", "").split(",") if isinstance(text, str) else text) if str(v)]
+    if not values or min(values) < 1:
+        raise ValueError(f"batch sizes must be positive integers, e.g. 1,8,32,64; got {text!r}")
+    return sorted(set(values))

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "seconds", "runs"]
+#: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
+SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
 #: The columns of ``BenchResult.to_markdown``.
 MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
@@ -59,6 +61,10 @@ class BenchResult:
         rows = json.loads(self.table.to_json(orient="records"))
         return {"environment": self.environment, "config": asdict(self.config), "recommendation": self.recommendation,
                 "rows": rows}
+
+    def shown_table(self) -> "pd.DataFrame":
+        """The table with the ``SHOWN_COLUMNS``, for the UI and the CLI."""
+        return self.table[[c for c in SHOWN_COLUMNS if c in self.table.columns]]
 
     def to_markdown(self) -> str:
         """The main columns as a Markdown table, then the recommendation and the environment."""

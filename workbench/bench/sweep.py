@@ -65,7 +65,6 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     affects every row alike. All combinations stay loaded until the end."""
     import pandas as pd
 
-    from workbench.runner import batch_sizes as parse_sizes
     from workbench.tasks import get_task
 
     spec = get_task(config.task)
@@ -75,7 +74,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     unknown = set(config.runners) - set(RUNNERS)
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
-    sizes = parse_sizes(config.batch_sizes)
+    sizes = list(config.batch_sizes)
     report = progress or (lambda fraction, what: None)
     stop = should_stop or (lambda: False)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]

@@ -1,0 +1,69 @@
+"""One Run of the Benchmark tab as a value: the widgets' values by name, checked once, and the
+``BenchConfig`` they make (the task tab's pattern: a request with keyword fields, not 14
+positional arguments).
+
+>>> r = BenchRequest.from_widgets({"task": "text-classification", "devices": ["cpu"], "dtypes": ["float32"],
+...                                "batch_sizes": "8, 1", "n": 16.0, "repeats": 1.0, "max_tokens": 0})
+>>> r.config().batch_sizes, r.config().max_tokens, r.config().n
+((1, 8), None, 16)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from workbench.errors import InputError
+
+if TYPE_CHECKING:
+    from workbench.bench.config import BenchConfig
+
+#: The Run event's inputs by name: the widgets' keys, and the keywords of the ``/benchmark`` endpoint.
+KEYS = ("task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats", "max_tokens", "upload",
+        "column")
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What one Run asks for. ``batch_sizes`` stays as typed: ``BenchConfig`` parses it, once."""
+
+    task: str
+    model: str | None
+    workload: str
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    batch_sizes: str
+    n: int
+    repeats: int
+    max_tokens: int | None
+    files: tuple[str, ...]
+    column: str | None
+
+    @classmethod
+    def from_widgets(cls, values: Mapping[str, Any]) -> BenchRequest:
+        """From the widgets' values keyed as ``KEYS``; what the sweep cannot use is an ``InputError``."""
+        devices, dtypes = tuple(values.get("devices") or ()), tuple(values.get("dtypes") or ())
+        if not devices or not dtypes:
+            raise InputError("Pick at least one device and one dtype.")
+        workload = values.get("workload") or "natural"
+        files = tuple(str(getattr(f, "name", f)) for f in values.get("upload") or ())
+        if workload == "file" and not files:
+            raise InputError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio "
+                             "files.")
+        if not values.get("task"):
+            raise InputError("Pick a task.")
+        budget = values.get("max_tokens")
+        return cls(task=values["task"], model=(values.get("model") or "").strip() or None, workload=workload,
+                   devices=devices, dtypes=dtypes, batch_sizes=str(values.get("batch_sizes") or ""),
+                   n=int(values.get("n") or 128), repeats=int(values.get("repeats") or 1),
+                   max_tokens=int(budget) if budget else None, files=files,
+                   column=(values.get("column") or "").strip() or None)
+
+    def config(self) -> BenchConfig:
+        """The sweep's ``BenchConfig`` (bad batch sizes raise ``ValueError`` naming the fix)."""
+        from workbench.bench.config import BenchConfig
+
+        return BenchConfig(task=self.task, model=self.model, batch_sizes=self.batch_sizes, devices=self.devices,
+                           dtypes=self.dtypes, workload=self.workload, n=self.n, repeats=self.repeats,
+                           max_tokens=self.max_tokens, path=list(self.files) if self.workload == "file" else None,
+                           column=self.column)

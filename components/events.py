@@ -1,0 +1,51 @@
+"""What every event handler of the UI shares: which browser session an event comes from, a
+keyword signature so an API endpoint's parameters are named like its widgets, and one mapping
+from an exception to what the user sees."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Callable
+
+import gradio as gr
+
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+
+PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to this with the event's progress tracker
+
+
+def session_id(request: gr.Request | None) -> str:
+    """The session of ``request`` ('' when there is none: a direct call from Python or a test).
+
+    >>> session_id(None)
+    ''
+    """
+    return getattr(request, "session_hash", None) or ""
+
+
+def named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:
+    """Give ``fn(**values)`` a signature naming each widget (default ``None``), so the API lists
+    them by name (``text``, ``top_k``, ``model``…) and a client may leave out any of them."""
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("request", positional, annotation=gr.Request)] if request else []
+    params.append(inspect.Parameter("progress", positional, default=PROGRESS))
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in keys]
+    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return fn
+
+
+def gr_error(exc: BaseException, *, user_errors: tuple[type[BaseException], ...] = (WorkbenchError,)) -> gr.Error:
+    """``exc`` as a ``gr.Error``: the user's to fix (``user_errors``) shown as it is, with no
+    traceback in the log; anything else logged with its traceback and named as unexpected.
+
+    >>> gr_error(KeyError("no such column"), user_errors=(KeyError,)).message
+    'no such column'
+    """
+    if isinstance(exc, user_errors):
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes its message
+        return gr.Error(text, print_exception=False)
+    log.error("unexpected error in a handler", exc_info=exc)
+    return gr.Error(f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log.")
