@@ -130,6 +130,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _p("do_sample", "bool", None, "sample"),
                 _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
                 _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05)),
+        generative=True,
     ),
     TaskSpec(
         "zero-shot-classification", "text", "Text", "labels", ("text",), "Zero-shot classification",
