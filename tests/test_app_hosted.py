@@ -194,20 +194,25 @@ def test_sigterm_lets_the_running_job_finish_then_exits(hosted_app):
     from gradio_client import Client
     from gradio_client.utils import QueueError, Status
 
-    client, late = Client(hosted_app.url, verbose=False), Client(hosted_app.url, verbose=False)
-    job = client.submit(text="Hello", max_new_tokens=100, model="offline:text-generation",
-                        api_name="/text_generation")
+    patient = {"timeout": 60}  # a busy test machine may take seconds to answer a join
+    client = Client(hosted_app.url, verbose=False, httpx_kwargs=patient)
+    late = Client(hosted_app.url, verbose=False, httpx_kwargs=patient)
+    client.predict(text="Hi", max_new_tokens=2, model="offline:text-generation", api_name="/text_generation")
+    # Three generations (this session's limit) on two workers: in flight for a while even on a fast machine.
+    jobs = [client.submit(text="Hello", max_new_tokens=120, model="offline:text-generation",
+                          api_name="/text_generation") for _ in range(3)]
     deadline = time.monotonic() + 180
-    while job.status().code != Status.ITERATING and not job.done():  # the first tokens have arrived
+    while jobs[0].status().code != Status.ITERATING and not jobs[0].done():  # the first tokens have arrived
         assert time.monotonic() < deadline, "the generation did not start"
         time.sleep(0.02)
-    assert not job.done(), "the generation ended before the signal; ask for more tokens"
+    assert not jobs[-1].done(), "the generations ended before the signal; ask for more tokens"
     hosted_app.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    time.sleep(0.1)
     with pytest.raises(QueueError, match="try again"):
         late.predict(text="too late", model="offline:text-classification", api_name="/text_classification")
-    text, _, info, _ = job.result(timeout=180)
-    assert text.startswith("Hello") and "generating" not in info  # the final update, not a cut-off one
+    for job in jobs:
+        text, _, info, _ = job.result(timeout=180)
+        assert text.startswith("Hello") and "generating" not in info  # the final update, not a cut-off one
     assert hosted_app.proc.wait(timeout=120) == 0
     log = hosted_app.log_text()
     assert "SIGTERM: taking no new jobs" in log and "every job in flight finished" in log
