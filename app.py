@@ -115,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     context = make_context(concurrency_limit=args.concurrency, list_local=policy.allow_local_paths)
     demo = build_app(manager, context=context)
     drain_on_sigterm(demo, grace_s=args.grace)
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes)
+    # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
+    # a busy host misses it and launch() then gives up, although the server is up.
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, _frontend=False)
 
 
 if __name__ == "__main__":
