@@ -123,14 +123,8 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
         "Any prompt to a sequence-to-sequence model (FLAN-T5, T5, BART): questions, instructions, rewrites.",
-        adapter="seq2seq:Text2TextGenerationAdapter",
-        params=(_p("max_new_tokens", "int", None, "max new tokens", minimum=1, maximum=1024, step=1,
-                   info="default 256, or the model's own max_length"),
-                _p("num_beams", "int", None, "beams", minimum=1, maximum=8, step=1, info="default 4"),
-                _p("do_sample", "bool", None, "sample"),
-                _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
-                _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05)),
-        generative=True,
+        adapter="seq2seq:Text2TextGenerationAdapter", params=GEN_PARAMS,  # the tab's; the adapter's are 4.57's
+        generative=True, labels={"text": "Prompt"}, bench=GENERATE16,
     ),
     TaskSpec(
         "zero-shot-classification", "text", "Text", "labels", ("text",), "Zero-shot classification",
