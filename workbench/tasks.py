@@ -124,7 +124,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
         "Any prompt to a sequence-to-sequence model (FLAN-T5, T5, BART): questions, instructions, rewrites.",
         adapter="seq2seq:Text2TextGenerationAdapter", params=GEN_PARAMS,  # the tab's; the adapter's are 4.57's
-        generative=True, labels={"text": "Prompt"}, bench=GENERATE16,
+        generative=True,
     ),
     TaskSpec(
         "zero-shot-classification", "text", "Text", "labels", ("text",), "Zero-shot classification",
