@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Sequence
 
 import workbench.zerogpu  # noqa: F401  (first: on a ZeroGPU Space `spaces` must be imported before torch)
@@ -94,6 +95,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _warm_audio() -> None:
+    """Pay the audio path's one-off import costs (librosa, numba, scipy) while the app starts, not
+    in the first speech request (``workbench.inputs.warm_audio``)."""
+    from workbench.inputs import warm_audio
+
+    try:
+        log.info("audio decoding warmed up in %.1f s", warm_audio())
+    except Exception:  # a warm-up must never stop the app; the first request would then pay the cost
+        log.warning("warming up audio decoding failed", exc_info=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -117,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     drain_on_sigterm(demo, grace_s=args.grace)
     # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
     # a busy host misses it and launch() then gives up, although the server is up.
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, _frontend=False)
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, _frontend=False,
+                prevent_thread_lock=True)
+    # once the server is up (not competing with the app's own start for the two cores), warm up audio
+    threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -418,3 +418,28 @@ def test_paths_and_urls_follow_the_policy(tmp_path, server, monkeypatch):
     for url in ("file:///etc/hostname", "ftp://127.0.0.1/cat.png"):
         with pytest.raises(InputError, match="Only http:// and https:// URLs"):
             load_image(url)
+
+
+def test_after_the_audio_warm_up_a_recording_imports_nothing_more(tmp_path):
+    """The first speech request paid ~15 s of imports (librosa's audio module, numba, scipy.signal,
+    librosa's lazy submodules); ``warm_audio`` (run by app.py in the background at start) pays them
+    instead. In a fresh interpreter: after it, decoding and resampling a recording imports nothing."""
+    import subprocess
+    import sys
+
+    wav = tmp_path / "mic.wav"
+    wave, sr = sample_waveform(seconds=0.5, sr=44_100)
+    sf.write(wav, wave, sr, subtype="PCM_16")
+    code = f"""
+import sys
+from workbench.inputs import load_audio, warm_audio
+warm_audio()
+before = set(sys.modules)
+load_audio({str(wav)!r}, 16000)
+assert 'numba' in before and 'librosa.core.audio' in before, 'the warm-up did not import the audio stack'
+print(sorted(set(sys.modules) - before))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", f"imported on the first recording after the warm-up: {out.stdout}"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from workbench.audio_inputs import audio_duration, decode_audio, load_audio  # noqa: F401 (audio lives there)
+from workbench.audio_inputs import audio_duration, decode_audio, load_audio, warm_audio  # noqa: F401
 from workbench.errors import InputError
 from workbench.fetch import fetch
 from workbench.hosting import HostingPolicy
