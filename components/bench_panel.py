@@ -20,6 +20,7 @@ import gradio as gr
 
 from components.bench_request import KEYS, BenchRequest
 from components.events import PROGRESS, gr_error, named_signature, session_id
+from components.api_docs import BENCHMARK_API, document_benchmark
 from components.model_picker import model_choices
 from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
@@ -167,13 +168,17 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         return "Cancelling after the current measurement…"
 
     task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
+    document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
+                       n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column,
+                       summary=summary, plots=plots, table=table, downloads=files, job_command=job_command,
+                       job_file=job_file)
     widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
               inputs_kwargs=dict(zip(KEYS, widgets)),
               outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
-              concurrency_limit=1).success(export_job, inputs=files, outputs=[job_command, job_file],
-                                           api_name="export_job", queue=False)
+              concurrency_limit=1, api_description=BENCHMARK_API).success(
+        export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
     cancel.click(on_cancel, outputs=summary, api_visibility="private", queue=False)
     return BenchmarkTab(task, model, workload, run, cancel, summary, plots, table, files)
 

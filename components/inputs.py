@@ -21,6 +21,18 @@ from workbench.tasks import TaskSpec
 #: Lines of the text inputs, by input name (their labels are the task's: ``spec.input_label``).
 TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1}
 AUDIO_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+#: What each input means for an API client, by input name.
+API_DESCRIPTIONS: dict[str, str] = {
+    "image": "The image: an uploaded file (`handle_file(path)`); or leave it empty and give `image_url`.",
+    "image_url": "An http(s) URL of the image (used instead of `image` when given).",
+    "page": "The PDF page to read, from 1.",
+    "audio": "The audio file (`handle_file(path)`): wav, flac, mp3 or ogg.",
+    "table": "The table: {'headers': [...], 'data': [[...], ...]} (all cells as text).",
+    "text": "The input text.",
+    "question": "The question.",
+    "context": "The text that contains the answer.",
+    "query": "The question about the table.",
+}
 
 
 @dataclass
@@ -35,7 +47,15 @@ class InputWidgets:
     components: list[gr.components.Component] = field(default_factory=list)
     example_keys: list[str] = field(default_factory=list)
 
-    def add(self, key: str, component: gr.components.Component, *, example: bool = False) -> None:
+    def add(self, key: str, component: gr.components.Component, *, example: bool = False,
+            description: str | None = None) -> None:
+        """Add the widget of input ``key``, documented in the API by ``description`` (default: the
+        input's entry in ``API_DESCRIPTIONS``)."""
+        from components.api_docs import STRING, document
+
+        text = isinstance(component, gr.Textbox)
+        document(component, description or API_DESCRIPTIONS.get(key, key.replace("_", " ")),
+                 schema=STRING if text else None)
         self.keys.append(key)
         self.components.append(component)
         if example:
@@ -98,7 +118,8 @@ def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_
     for name in spec.inputs:
         if name == "image" and spec.modality == "document":
             w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
-                                elem_id=f"{task}-document"), example=True)
+                                elem_id=f"{task}-document"), example=True,
+                  description="The document (`handle_file(path)`): a page image or a PDF; or give `image_url`.")
             with gr.Row():
                 w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF",
                                               placeholder="https://…",
@@ -127,5 +148,6 @@ def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_
         else:
             label, lines = spec.input_label(name), TEXT_LINES.get(name, 1)
             w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20),
-                                   placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True)
+                                   placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True,
+                  description=f"{label}." if task in TEXT_LABELS and name == "text" else None)
     return w

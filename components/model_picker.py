@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from components.api_docs import STRING, document
 from workbench.offline import OFFLINE_PREFIX, REAL_MODEL, REAL_TASK
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
@@ -81,14 +82,23 @@ def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value:
     info = "a preset, a cached model, any Hub id, or a local folder" if local_paths else \
         "a preset, the built-in offline model, or a Hub id"
     with gr.Row():
-        model = gr.Dropdown(choices=choices, value=value, allow_custom_value=True, filterable=True, scale=4,
-                            label="Model", info=info, elem_id=f"{task}-model")
-        revision = gr.Textbox(value=preset_revision(spec, value), label="Revision", placeholder="main",
-                              info="branch, tag or commit", scale=1, elem_id=f"{task}-revision")
+        model = document(
+            gr.Dropdown(choices=choices, value=value, allow_custom_value=True, filterable=True, scale=4,
+                        label="Model", info=info, elem_id=f"{task}-model", elem_classes=["wb-model"]),
+            "The model: a Hub id (`org/name`), a local folder, or `offline:<task>` for the built-in offline "
+            "model; empty: the task's default.", schema=STRING)
+        revision = document(
+            gr.Textbox(value=preset_revision(spec, value), label="Revision", placeholder="main",
+                       info="branch, tag or commit", scale=1, elem_id=f"{task}-revision"),
+            "The model's branch, tag or commit on the Hub; empty: main.", schema=STRING)
     with gr.Row():
-        device = gr.Dropdown(choices=devices, value=devices[0], label="Device", elem_id=f"{task}-device")
-        dtype = gr.Dropdown(choices=dtypes, value=dtypes[0], label="dtype", allow_custom_value=True,
-                            elem_id=f"{task}-dtype")
+        # Not filterable: only the listed choices can be picked (typing "float16" must not select bfloat16).
+        device = document(gr.Dropdown(choices=devices, value=devices[0], label="Device", filterable=False,
+                                      elem_id=f"{task}-device"),
+                          "Where to run: `auto` picks the fastest device this machine has.")
+        dtype = document(gr.Dropdown(choices=dtypes, value=dtypes[0], label="dtype", filterable=False,
+                                     elem_id=f"{task}-dtype"),
+                         "The weights' precision: `auto` picks the device's usual one.")
     model.input(lambda m: preset_revision(spec, m), inputs=model, outputs=revision, api_visibility="private",
                 queue=False)
     device.input(_dtypes_for, inputs=[device, dtype], outputs=dtype, api_visibility="private", queue=False)

@@ -27,7 +27,26 @@ def _first_list(output: Any) -> Any:
 
 
 def _score(x: Any) -> float:
-    return round(float(x), 4)
+    """A score with 4 significant digits (a probability of 3e-05 stays 3e-05, not 0.0)."""
+    return float(f"{float(x):.4g}")
+
+
+#: What each output widget holds, for the API docs: by output kind, one text per widget.
+API_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "labels": ("The labels with their scores (`confidences`), best first.",),
+    "vqa": ("The answers with their scores, best first (a generated answer has no score).",),
+    "entities": ("The input text with the entities found (`entity`, `start`, `end`).",),
+    "answer": ("The context with the answer spans marked (`entity` holds the score).",),
+    "text": ("The generated text (transcript, caption, summary, translation…).",),
+    "embeddings": ("One embedding per input (a row per item, or per token without pooling).",
+                   "The cosine similarity of every pair of inputs (empty with a single input)."),
+    "table-answer": ("The answer.", "The table, with the cells the answer used highlighted."),
+    "audio": ("The generated audio.",),
+    "boxes": ("The image with the detected boxes and their labels.",),
+    "masks": ("The image with the segment masks and their labels.",),
+    "mask-generation": ("The image with the best masks.",),
+    "depth": ("The depth map as an image.",),
+}
 
 
 class Renderer:
@@ -47,6 +66,18 @@ class Renderer:
 
     def values(self, result: RunResult) -> list[Any]:
         raise NotImplementedError
+
+    def notes(self, result: RunResult) -> list[str]:
+        """What the user should know about this output that it does not show (an empty text…)."""
+        return []
+
+    def document(self) -> None:
+        """Describe the built widgets in the API docs (``API_DESCRIPTIONS`` of the output kind)."""
+        from components.api_docs import document
+
+        texts = API_DESCRIPTIONS.get(self.spec.output, ())
+        for i, component in enumerate(self.components):
+            document(component, texts[i] if i < len(texts) else texts[-1] if texts else "The output.")
 
 
 class LabelsRenderer(Renderer):
@@ -68,7 +99,21 @@ class LabelsRenderer(Renderer):
             if "score" not in item or item["score"] is None:
                 return [str(name)]
             scores.setdefault(str(name), _score(item["score"]))
-        return [scores]
+        return [_readable(scores)]
+
+
+def _readable(scores: dict[str, float]) -> dict[str, float]:
+    """``gr.Label`` rounds each score to a whole percent: where one would read 0%, every label
+    carries its percentage with 2 significant digits (``"paris (0.012%)"``).
+
+    >>> _readable({"a": 0.5, "b": 0.25})
+    {'a': 0.5, 'b': 0.25}
+    >>> _readable({"a": 0.00012, "b": 0.2})
+    {'a (0.012%)': 0.00012, 'b (20%)': 0.2}
+    """
+    if all(round(s * 100) != 0 or s == 0 for s in scores.values()):
+        return scores
+    return {f"{name} ({s * 100:.2g}%)": s for name, s in scores.items()}
 
 
 class VqaRenderer(LabelsRenderer):
@@ -154,18 +199,33 @@ class TextRenderer(Renderer):
     def values(self, result):
         return [_generated_text(result.output)]
 
+    def notes(self, result):
+        return [] if _generated_text(result.output).strip() else ["The model returned an empty text."]
+
 
 class EmbeddingsRenderer(Renderer):
-    """Embeddings -> a dataframe of vectors, and a cosine-similarity matrix for several sentences."""
+    """Embeddings -> a dataframe of vectors, and a cosine-similarity matrix for several inputs
+    (hidden, with a note, for a single one)."""
+
+    @property
+    def _item(self) -> str:
+        return "image" if self.spec.modality == "image" else "sentence"
 
     def build(self):
+        rows = "one row per image, or per patch without pooling" if self._item == "image" else "one row per sentence"
         self.components = [
-            gr.Dataframe(label="Embeddings (one row per sentence)", interactive=False, max_height=300,
-                         elem_id=self.elem_id),
-            gr.Dataframe(label="Cosine similarity (give several sentences, one per line)", interactive=False,
+            gr.Dataframe(label=f"Embeddings ({rows})", interactive=False, max_height=300, elem_id=self.elem_id),
+            gr.Dataframe(label=f"Cosine similarity of every pair of {self._item}s", interactive=False, visible=False,
                          elem_id=f"{self.prefix}-similarity"),
         ]
         return self.components
+
+    def notes(self, result):
+        if result.output.get("similarity") is not None:
+            return []
+        if self._item == "image":
+            return ["The similarity matrix needs several images; this tab embeds one at a time."]
+        return ["Give several sentences, one per line, to see their cosine similarity."]
 
     def values(self, result):
         import pandas as pd
@@ -187,7 +247,7 @@ class EmbeddingsRenderer(Renderer):
             short = [_short(n) for n in names]
             sim = pd.DataFrame(np.round(np.asarray(out["similarity"], dtype=np.float64), 4), columns=short)
             sim.insert(0, "", short)
-        return [emb, sim]
+        return [emb, gr.Dataframe(value=sim, visible=sim is not None)]
 
 
 def _short(text: str, n: int = 40) -> str:

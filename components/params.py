@@ -1,8 +1,9 @@
 """Widgets for a task's call parameters, one per ``Param`` by its kind.
 
-``int``/``float`` with a default and bounds -> slider; without a default -> an empty number box
-(empty = the model's own default); ``bool`` -> checkbox; ``choice`` -> dropdown (with a "model
-default" entry when the default is ``None``); ``text``/``labels`` -> textbox.
+``int``/``float`` with a default and bounds -> slider; without a default -> a text box left empty
+for the model's own default (a number box would show, and send, 0); ``bool`` -> checkbox;
+``choice`` -> dropdown of exactly its choices (with a "model default" entry when the default is
+``None``); ``text``/``labels`` -> textbox. Each widget documents itself in the API.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 import gradio as gr
 
+from components.api_docs import (BOOLEAN, INTEGER, NUMBER, OPTIONAL_INTEGER, OPTIONAL_NUMBER, STRING,
+                                 document)
+from workbench.errors import InputError
 from workbench.tasks import Param, TaskSpec
 
 MODEL_DEFAULT = "(model default)"
@@ -21,45 +25,91 @@ def _choice_value(choice: Any) -> str:
     return str(choice)
 
 
+def _range(p: Param) -> str:
+    return f"{p.minimum:g}–{p.maximum:g}" if p.minimum is not None and p.maximum is not None else ""
+
+
+def describe(p: Param) -> str:
+    """The parameter's description in the API docs: what it is, its range and its default.
+
+    >>> describe(Param("top_k", "int", 5, "top k", minimum=1, maximum=50))
+    'top k (an integer, 1–50; default 5)'
+    >>> describe(Param("temperature", "float", label="temperature", minimum=0.05, maximum=2))
+    "temperature (a number, 0.05–2; empty or null: the model's default)"
+    """
+    kind = {"int": "an integer", "float": "a number", "bool": "true or false", "text": "text",
+            "labels": "comma-separated labels"}.get(p.kind)
+    if p.kind == "choice":
+        kind = "one of " + ", ".join(map(_choice_value, p.choices))
+    what = ", ".join(x for x in (kind, _range(p)) if x)
+    if p.default is None:
+        default = (f"{MODEL_DEFAULT!r} for the model's default" if p.kind == "choice"
+                   else "required" if p.required else "empty or null: the model's default")
+    else:
+        default = f"default {p.default}"
+    info = f": {p.info}" if p.info else ""
+    return f"{p.label or p.name}{info} ({what}; {default})"
+
+
 def build_param(task: str, p: Param) -> gr.components.Component:
     """The widget of one parameter (id ``{task}-param-{name}``)."""
     common = dict(label=p.label or p.name, info=p.info or None, elem_id=f"{task}-param-{p.name}")
+    doc = describe(p)
     if p.kind in ("int", "float") and p.default is not None and p.minimum is not None and p.maximum is not None:
-        return gr.Slider(minimum=p.minimum, maximum=p.maximum, value=p.default,
-                         step=p.step or (1 if p.kind == "int" else 0.01), **common)
+        return document(gr.Slider(minimum=p.minimum, maximum=p.maximum, value=p.default,
+                                  step=p.step or (1 if p.kind == "int" else 0.01), **common),
+                        doc, schema=INTEGER if p.kind == "int" else NUMBER)
     if p.kind in ("int", "float"):
-        # No default: 0 leaves it to the model. Browsers send an empty number box as 0, so the box
-        # has no minimum (Gradio would refuse the 0); the range is given in words instead.
-        span = f"{p.minimum:g}–{p.maximum:g}; " if p.minimum is not None and p.maximum is not None else ""
-        hint = f"{span}0: the model's default"
-        return gr.Number(value=p.default, precision=0 if p.kind == "int" else None, placeholder=hint,
-                         **{**common, "info": f"{common['info']}; {hint}" if common["info"] else hint})
+        # Empty = the model's default. A text box, because a number box shows (and sends) 0 when empty.
+        span = _range(p)
+        hint = f"model default{f' ({span})' if span else ''}"
+        return document(gr.Textbox(value="", placeholder=hint, max_lines=1, **common), doc,
+                        schema=OPTIONAL_INTEGER if p.kind == "int" else OPTIONAL_NUMBER)
     if p.kind == "bool":
-        return gr.Checkbox(value=bool(p.default), label=common["label"], info=common["info"], elem_id=common["elem_id"])
+        return document(gr.Checkbox(value=bool(p.default), label=common["label"], info=common["info"],
+                                    elem_id=common["elem_id"]), doc, schema=BOOLEAN)
     if p.kind == "choice":
         choices = [_choice_value(c) for c in p.choices]
         if p.default is None:
             choices = [MODEL_DEFAULT, *choices]
-        return gr.Dropdown(choices=choices, value=MODEL_DEFAULT if p.default is None else _choice_value(p.default),
-                           **common)
+        # filterable=False: a typed value could silently pick another choice ("float16" -> "bfloat16")
+        return document(gr.Dropdown(choices=choices, value=MODEL_DEFAULT if p.default is None
+                                    else _choice_value(p.default), filterable=False, **common), doc)
     placeholder = "comma-separated, e.g. sports, politics, music" if p.kind == "labels" else None
-    return gr.Textbox(value=p.default or "", placeholder=placeholder, **common)
+    return document(gr.Textbox(value=p.default or "", placeholder=placeholder, **common), doc, schema=STRING)
+
+
+def _number(p: Param, value: Any) -> int | float:
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        number = None
+    if number is None or (p.kind == "int" and not number.is_integer()):
+        what = "a whole number" if p.kind == "int" else "a number"
+        span = f" from {_range(p)}" if _range(p) else ""
+        raise InputError(f"{p.label or p.name} must be {what}{span}, or empty for the model's default; "
+                         f"got {value!r}.")
+    if (p.minimum is not None and number < p.minimum) or (p.maximum is not None and number > p.maximum):
+        raise InputError(f"{p.label or p.name} must be from {_range(p)} (or empty for the model's default); "
+                         f"got {value}.")
+    return int(number) if p.kind == "int" else number
 
 
 def from_ui(p: Param, value: Any) -> Any:
     """A widget value -> the parameter value ``TaskSpec.call_kwargs`` expects (``None`` = not sent).
+    Raises ``InputError`` for a number box holding something else than a number in range.
 
     >>> from_ui(Param("return_timestamps", "choice", choices=("word", True)), "True")
     True
     >>> from_ui(Param("subtask", "choice", choices=("semantic",)), MODEL_DEFAULT) is None
     True
-    >>> from_ui(Param("temperature", "float"), 0) is None, from_ui(Param("top_k", "int", 5), 0)
-    (True, 0)
+    >>> from_ui(Param("temperature", "float"), " ") is None, from_ui(Param("top_k", "int", 5), 3.0)
+    (True, 3)
     """
-    if value is None or value == "" or value == MODEL_DEFAULT:
+    if value is None or (isinstance(value, str) and not value.strip()) or value == MODEL_DEFAULT:
         return None
-    if p.kind in ("int", "float") and p.default is None and value == 0:
-        return None
+    if p.kind in ("int", "float"):
+        return _number(p, value)
     if p.kind == "choice":
         for choice in p.choices:
             if _choice_value(choice) == str(value):
@@ -71,11 +121,13 @@ def from_ui(p: Param, value: Any) -> Any:
 def to_ui(p: Param, value: Any) -> Any:
     """A parameter value (from a preset example) -> the widget value."""
     if value is None:
-        return MODEL_DEFAULT if p.kind == "choice" else ("" if p.kind in ("text", "labels") else None)
+        return MODEL_DEFAULT if p.kind == "choice" else ("" if p.kind in ("text", "labels", "int", "float") else None)
     if p.kind == "choice":
         return _choice_value(value)
     if p.kind == "labels" and isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
+    if p.kind in ("int", "float") and p.default is None:
+        return str(value)  # a text box
     return value
 
 

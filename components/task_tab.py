@@ -7,18 +7,23 @@ wires Run as the named API endpoint ``/{spec.api_name}``. Text generation stream
 
 from __future__ import annotations
 
-import threading
+import functools
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
+from components.api_docs import STRING, document
 from components.events import PROGRESS, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
+from components.runs import Progress, Sessions, drive
+from workbench.errors import RunCancelled, WorkbenchError
+from workbench.progress import RunControl
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
 
@@ -40,7 +45,7 @@ class TabContext:
     concurrency_limit: int = 2
 
 
-def timings_markdown(result: RunResult) -> str:
+def timings_markdown(result: RunResult, notes: list[str] | tuple[str, ...] = ()) -> str:
     """The info line under an output: model, device/dtype, timings, notes."""
     t = result.timings
     parts = [f"**{result.model}** on `{result.device}` · `{result.dtype}`",
@@ -59,9 +64,21 @@ def timings_markdown(result: RunResult) -> str:
         parts.append("generating…")
     elif result.stopped:
         parts.append("**stopped**")
-    lines = [" · ".join(parts), *result.notes]
+    lines = [" · ".join(parts), *result.notes, *notes]
     lines += [f"> ⚠ {w}" for w in result.warnings]
     return "\n\n".join(lines)
+
+
+def progress_markdown(control: RunControl) -> str:
+    """The info line while a run works: its stage and time so far."""
+    return f"⏳ {control.describe()} · {control.elapsed():.0f} s"
+
+
+def error_message(exc: BaseException) -> str:
+    """What the user reads for a failed run (our errors as they are; others with their type)."""
+    if isinstance(exc, WorkbenchError):
+        return str(exc)
+    return f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log."
 
 
 @dataclass
@@ -78,10 +95,9 @@ class TaskTab:
     info: gr.Markdown
     code: gr.Code
     run_button: gr.Button
-    stop_button: gr.Button | None = None
-    _stops: dict[str, threading.Event] = field(default_factory=dict)  # session -> its stream's stop event
-    _last: dict[str, RunResult] = field(default_factory=dict)  # session -> its stream's latest result
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    stop_button: gr.Button  # "Stop" (keeps the text so far) for streams, "Cancel" for the others
+    streams: bool = False
+    sessions: Sessions = field(default_factory=Sessions)
 
     @property
     def keys(self) -> list[str]:
@@ -104,92 +120,106 @@ class TaskTab:
 
     def outputs(self, result: RunResult) -> list[Any]:
         """Widget values for a result, in ``out_components`` order."""
-        return [*self.renderer.values(result), result.json(), timings_markdown(result), result.code]
+        return [*self.renderer.values(result), result.json(),
+                timings_markdown(result, self.renderer.notes(result)), result.code]
 
-    def _announce_load(self, options: dict[str, Any], progress: Callable[..., Any] | None) -> None:
-        """Tell the user a model is being loaded (first use) through Gradio's progress indicator."""
-        if progress is None:
-            return
+    def status_outputs(self, info: str, *, clear: bool) -> list[Any]:
+        """Widget values that only set the info line (``clear``: and empty the output widgets)."""
+        empty = None if clear else gr.skip()
+        return [*[empty] * len(self.renderer.components), empty, info, gr.skip()]
+
+    def run(self, named: dict[str, Any], session: str = "",
+            progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
+        """Run from widget values keyed as ``keys``, in a worker thread. Yields the info line's
+        progress while it works, then the outputs (a stream: as text comes). ``stop(session)`` or
+        closing this iterator (a closed browser tab) stops the work; user errors become ``gr.Error``
+        and are kept for ``error_outputs``."""
+        from workbench.service import stream_task
+
+        control = RunControl()
+        self.sessions.start(session, control)
         try:
-            key = self.manager.key(self.spec.name, options["model"], revision=options["revision"],
-                                   device=options["device"], dtype=options["dtype"])
-        except Exception:  # a bad device/dtype: run_task reports it properly
-            return
-        if all(e.key != key for e in self.manager.loaded()):
-            progress(0, desc=f"Loading {key.model} on {key.device} (first use)…")
-
-    def run(self, named: dict[str, Any], progress: Callable[..., Any] | None = None) -> list[Any]:
-        """Run once from widget values keyed as ``keys``; user errors become ``gr.Error``."""
-        from workbench.service import run_task
-
-        inputs, params, options = self._request(named)
-        self._announce_load(options, progress)
-        try:
-            return self.outputs(run_task(self.manager, self.spec.name, inputs, params, **options))
+            inputs, params, options = self._request(named)
+            produce = functools.partial(stream_task, self.manager, self.spec.name, inputs, params,
+                                        control=control, **options)
+            for event in drive(produce, control, name=f"run-{self.spec.name}"):
+                if isinstance(event, Progress):
+                    if progress is not None:
+                        progress(event.control.fraction(), desc=event.control.describe())
+                    yield self.status_outputs(progress_markdown(event.control), clear=False)
+                elif control.cancelled and not event.value.done:
+                    continue  # after Stop only the final update is shown
+                else:
+                    self.sessions.update(session, control, event.value)
+                    yield self.outputs(event.value)
+        except RunCancelled as exc:
+            yield self.status_outputs(f"**Cancelled.** {exc} Nothing was output.", clear=True)
         except Exception as exc:
+            self.sessions.failed(session, error_message(exc))
             raise gr_error(exc) from exc
+        finally:
+            self.sessions.end(session, control)
 
     def stream(self, named: dict[str, Any], session: str = "",
                progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
-        """Like ``run`` but yields outputs as text is generated; ``stop(session)`` ends it."""
-        from workbench.service import stream_task
-
-        inputs, params, options = self._request(named)
-        self._announce_load(options, progress)
-        event = threading.Event()
-        with self._lock:
-            self._stops[session] = event
-        try:
-            for result in stream_task(self.manager, self.spec.name, inputs, params, stop_event=event, **options):
-                if event.is_set() and not result.done:
-                    continue  # after Stop only the final update is shown
-                with self._lock:
-                    self._last[session] = result
-                yield self.outputs(result)
-        except Exception as exc:
-            raise gr_error(exc) from exc
-        finally:
-            with self._lock:
-                if self._stops.get(session) is event:
-                    del self._stops[session]
-                    self._last.pop(session, None)
+        """``run`` (kept for callers of the streaming tab)."""
+        return self.run(named, session, progress)
 
     def stop(self, session: str = "") -> str | None:
-        """Stop the stream running for ``session`` (the generate call ends after the current token);
-        returns the info line of its latest update, marked stopped (``None`` when nothing ran)."""
+        """Stop the run of ``session``: a stream ends after the current token and keeps its text
+        (returns the info line of its latest update, marked stopped); other runs are cancelled at
+        their next chunk, batch or layer. ``None`` when nothing ran."""
         from dataclasses import replace
 
-        with self._lock:
-            event = self._stops.get(session)
-            last = self._last.get(session)
-        if event is not None:
-            event.set()
-        return timings_markdown(replace(last, done=True, stopped=True)) if last is not None else None
+        running, latest = self.sessions.cancel(session)
+        if not running:
+            return None
+        if latest is not None and self.streams:
+            return timings_markdown(replace(latest, done=True, stopped=True))
+        return "⏳ cancelling…"
+
+    def error_outputs(self, session: str = "") -> list[Any]:
+        """Widget values after a failed run: outputs emptied, the error's message in the info line
+        (it stays there until the next run, unlike the toast)."""
+        message = self.sessions.pop_error(session) or "The run failed before it started (see the message above)."
+        return self.status_outputs(f"**Error:** {message}", clear=True)
 
 
 def _wire(tab: TaskTab, concurrency_limit: int) -> None:
+    """Run (the named API endpoint), Stop/Cancel, and the error shown in the output area."""
     # Keyword inputs: the API endpoint's parameters are named like the widgets (text, top_k, model…).
-    common = dict(inputs_kwargs=dict(zip(tab.keys, tab.in_components)), outputs=tab.out_components,
-                  api_name=tab.spec.api_name, api_description=f"{tab.spec.title}: {tab.spec.description}",
-                  concurrency_limit=concurrency_limit, concurrency_id=tab.spec.name)
-    if tab.stop_button is not None:
-        def stream(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
-            yield from tab.stream(values, session_id(request), progress)
+    def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+        yield from tab.run(values, session_id(request), progress)
 
-        def stop(request: gr.Request) -> Any:
-            info = tab.stop(session_id(request))
-            return gr.skip() if info is None else info
+    streamed = " Streams the text as it is generated." if tab.streams else ""
+    event = tab.run_button.click(
+        gpu(named_signature(run, tab.keys, request=True)), inputs_kwargs=dict(zip(tab.keys, tab.in_components)),
+        outputs=tab.out_components, api_name=tab.spec.api_name,
+        api_description=f"{tab.spec.title}: {tab.spec.description}{streamed} Returns the rendered output, the raw "
+                        "output as JSON, a line with the model, device and timings, and the same call in Python. "
+                        "Cancel a job with `job.cancel()`.",
+        concurrency_limit=concurrency_limit, concurrency_id=tab.spec.name)
 
-        tab.run_button.click(gpu(named_signature(stream, tab.keys, request=True)), **common)
-        # Stop sets the stream's event: generate ends after the current token and the stream sends
-        # its last update, marked stopped. No `cancels=[event]`: a cancelled stream's outputs are
-        # wiped and flagged "Error" by Gradio, so the text generated so far would be lost.
-        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop")
-    else:
-        def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
-            return tab.run(values, progress)
+    def show_error(request: gr.Request) -> list[Any]:
+        return tab.error_outputs(session_id(request))
 
-        tab.run_button.click(gpu(named_signature(run, tab.keys, request=False)), **common)
+    # The toast fades: the message stays in the output area until the next run.
+    event.failure(show_error, inputs=None, outputs=tab.out_components, api_visibility="private", queue=False)
+
+    def stop(request: gr.Request) -> Any:
+        info = tab.stop(session_id(request))
+        return gr.skip() if info is None else info
+
+    # Stop/Cancel sets the run's cancel event: a stream sends its last update marked stopped, other
+    # runs end at their next chunk, batch or layer, saying so. No `cancels=[event]`: a cancelled
+    # event's outputs are wiped and flagged "Error" by Gradio.
+    if tab.streams:
+        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop",
+                              api_description=f"Stop this session's {tab.spec.title.lower()} run: generation ends "
+                                              "after the current token and the run returns the text so far. "
+                                              "Returns the run's info line, marked stopped.")
+    else:  # API clients cancel with job.cancel()
+        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_visibility="private")
 
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:
@@ -210,19 +240,25 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                         value=default_model(spec, choices, online=context.online),
                                         devices=context.devices, dtypes=context.dtypes,
                                         local_paths=manager.policy.allow_local_paths)
+            streams = spec.streams
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
-                stop_button = (gr.Button("Stop", variant="stop", elem_id=f"{task}-stop")
-                               if spec.streams else None)
+                stop_button = gr.Button("Stop" if streams else "Cancel", variant="stop", elem_id=f"{task}-stop")
         with gr.Column(scale=1):
             renderer = renderer_for(spec)
             renderer.build()
-            info = gr.Markdown(elem_id=f"{task}-info")
+            renderer.document()
+            info = document(gr.Markdown(label="Run info", elem_id=f"{task}-info"),
+                            "The model, device and dtype, the timings, and notes (Markdown).")
             with gr.Accordion("Raw output (JSON)", open=False):
-                raw_json = gr.JSON(elem_id=f"{task}-json")
+                raw_json = document(gr.JSON(label="Raw output", elem_id=f"{task}-json"),
+                                    "The pipeline's output as JSON (images and large arrays summarised).")
             with gr.Accordion("Code: the same call in Python", open=False):
-                code = gr.Code(language="python", interactive=False, elem_id=f"{task}-code")
-    tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button)
+                code = document(gr.Code(language="python", interactive=False, label="Python code",
+                                        elem_id=f"{task}-code"),
+                                "The same call in Python with transformers.", schema=STRING)
+    tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button,
+                  streams=streams)
     build_examples(tab.inputs, tab.params)
     _wire(tab, context.concurrency_limit)
     from components.compare import render_compare  # here: it imports this module's helpers

@@ -32,3 +32,7 @@ class InputError(WorkbenchError):
 
 class OutOfMemoryError(WorkbenchError):
     """A batch that did not fit in memory even at batch size 1."""
+
+
+class RunCancelled(WorkbenchError):
+    """The user cancelled the run (Cancel, or the browser tab was closed); not a failure."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.memory import is_oom
+from workbench.progress import RunControl, watch
 from workbench.snippets import code_snippet
 from workbench.tasks import TaskSpec, get_task
 
@@ -180,7 +181,9 @@ def explained(spec: TaskSpec, loaded: Loaded) -> Iterator[None]:
 
 
 def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
-          device: str, dtype: str) -> tuple[Loaded, float]:
+          device: str, dtype: str, control: RunControl | None = None) -> tuple[Loaded, float]:
+    if control is not None:
+        _announce_load(manager, spec, model, revision, device, dtype, control)
     start = time.perf_counter()
     try:
         loaded, loaded_now = manager.fetch(spec.name, model, revision=revision, device=device, dtype=dtype)
@@ -193,6 +196,17 @@ def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision:
         raise
     seconds = time.perf_counter() - start if loaded_now else 0.0
     return loaded, seconds
+
+
+def _announce_load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
+                   device: str, dtype: str, control: RunControl) -> None:
+    """Set the stage to "loading …" when the pipeline is not loaded yet."""
+    try:
+        key = manager.key(spec.name, model, revision=revision, device=device, dtype=dtype)
+    except Exception:  # a bad device or dtype: the load reports it properly
+        return
+    if all(e.key != key for e in manager.loaded()):
+        control.set_stage(f"loading {key.model} on {key.device} (first use)")
 
 
 def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | None = None, *,
@@ -219,28 +233,37 @@ def _notes(decoded: Mapping[str, Any]) -> list[str]:
 
 def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
              *, model: str | None = None, revision: str | None = None, device: str = "auto",
-             dtype: str = "auto") -> RunResult:
+             dtype: str = "auto", control: RunControl | None = None) -> RunResult:
     """Run ``task`` once on ``inputs`` (named as in ``spec.inputs``) with call-time ``params``.
 
     Inputs are validated before any model loads, so a bad input costs nothing. Raises
-    ``WorkbenchError`` subclasses with messages meant for the user.
+    ``WorkbenchError`` subclasses with messages meant for the user. ``control`` follows the run's
+    stage and position and can cancel it (``RunCancelled`` is raised at the next chunk, batch or
+    layer; see ``workbench.progress``).
     """
     spec = get_task(task)
+    control = control or RunControl()
     if spec.streams:  # one path for generation: the stream's, which fits max new tokens
         *_, last = stream_task(manager, task, inputs, params, model=model, revision=revision, device=device,
-                               dtype=dtype)
+                               dtype=dtype, control=control)
         return last
     params = dict(params or {})
     kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
     _required(spec, params)
+    control.set_stage("reading inputs")
     t0 = time.perf_counter()
     decoded = decode_inputs(spec, inputs, manager.policy)
     inputs_s = time.perf_counter() - t0
-    loaded, load_s = _load(manager, spec, model, revision, device, dtype)
+    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
+    control.set_stage("preprocessing")
+    items = [v for v in decoded.values() if isinstance(v, list)]
+    if items and len(items[0]) > 1:  # one pipeline call per item (the sentences of the embeddings tab)
+        control.expect(len(items[0]), "input")
     t1 = time.perf_counter()
     called = dict(kwargs)  # the caller may add what the input needs (chunk_length_s for long audio)
-    with explained(spec, loaded):
+    with explained(spec, loaded), watch(loaded.pipe, control):
         output = spec.call(loaded.pipe, decoded, called, dict(post))
+    control.set_stage("done")
     inference_s = time.perf_counter() - t1
     notes = _notes(decoded)
     if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
@@ -257,29 +280,35 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
 
 def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
                 *, model: str | None = None, revision: str | None = None, device: str = "auto", dtype: str = "auto",
-                stop_event: threading.Event | None = None) -> Iterator[RunResult]:
+                stop_event: threading.Event | None = None, control: RunControl | None = None) -> Iterator[RunResult]:
     """Like ``run_task`` for the tasks that stream (``spec.streams``: text generation), yielding a
     ``RunResult`` per streamed piece of text (``done=False``) and a last one with ``done=True``;
-    setting ``stop_event`` ends generation early. Other tasks yield their single ``run_task`` result."""
+    setting ``stop_event`` (or cancelling ``control``, which holds it) ends generation early,
+    keeping the text so far. Other tasks yield their single ``run_task`` result."""
     from workbench.generation import stream_generate
 
     spec = get_task(task)
+    control = control or RunControl(stop_event)
     if not spec.streams:
-        yield run_task(manager, task, inputs, params, model=model, revision=revision, device=device, dtype=dtype)
+        yield run_task(manager, task, inputs, params, model=model, revision=revision, device=device, dtype=dtype,
+                       control=control)
         return
     params = dict(params or {})
     kwargs = spec.call_kwargs(params)
     full_text = kwargs.pop("return_full_text", True)
+    control.set_stage("reading inputs")
     t0 = time.perf_counter()
     decoded = decode_inputs(spec, inputs, manager.policy)
     inputs_s = time.perf_counter() - t0
-    loaded, load_s = _load(manager, spec, model, revision, device, dtype)
+    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
+    control.set_stage("generating")
+    stop_event = control.cancel_event
     prompt = decoded["text"]
     base = RunResult(spec.name, loaded.key.model, None, decoded, {"load_s": load_s}, loaded.device, loaded.dtype,
                      code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
                      _warnings(loaded, check_empty=False), loaded.random_weights, loaded.description)
     with explained(spec, loaded):
-        for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
+        for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event, **kwargs):
             timings = {"load_s": load_s, "inputs_s": inputs_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
             if u.time_to_first_token_s is not None:
                 timings["time_to_first_token_s"] = u.time_to_first_token_s

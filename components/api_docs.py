@@ -1,0 +1,79 @@
+"""How a widget reads in the API docs (``gradio_client.Client.view_api()``, the "Use via API" page).
+
+Gradio types an endpoint's parameters and outputs from each component's ``api_info()``: a
+dropdown becomes a ``Literal`` of its choices, a slider a ``float``, and nothing carries a
+description. ``document(component, description, schema=...)`` gives one component the JSON
+schema and the description a client should see, without changing what the widget does in the UI.
+
+>>> import gradio as gr
+>>> box = document(gr.Dropdown(["a", "b"], allow_custom_value=True), "any model id", schema=STRING)
+>>> box.api_info()
+{'type': 'string', 'description': 'any model id', 'additional_description': 'any model id'}
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import gradio as gr
+
+C = TypeVar("C", bound=gr.components.Component)
+
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+NUMBER: dict[str, Any] = {"type": "number"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+OPTIONAL_INTEGER: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+OPTIONAL_NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+OPTIONAL_STRING: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
+
+def document(component: C, description: str, *, schema: dict[str, Any] | None = None) -> C:
+    """Set ``component``'s description in the API docs and, if given, its JSON ``schema``
+    (instead of the one Gradio derives, e.g. a free ``string`` for a dropdown that takes any
+    value). Returns the component, so it can wrap the constructor call."""
+    derive = component.api_info
+
+    def api_info() -> dict[str, Any]:
+        info = dict(schema) if schema is not None else dict(derive())
+        info.pop("additional_description", None)
+        # Gradio reads a parameter's description from "additional_description", an output's from "description".
+        return {**info, "description": description, "additional_description": description}
+
+    component.api_info = api_info  # type: ignore[method-assign]
+    return component
+
+
+BENCHMARK_API = (
+    "Benchmark plain pipeline batching (`pipe(items, batch_size=N)`) against the workbench's batch runner on the "
+    "same inputs, for every device × dtype × batch size. Returns a summary (Markdown), four plots (throughput, "
+    "latency, peak memory, padding share against batch size), the table of results, and the CSV and JSON files.")
+
+
+def document_benchmark(**components: Any) -> None:
+    """Describe the Benchmark tab's widgets (by their API parameter or output name) in the API docs."""
+    texts = {
+        "task": ("The task to benchmark (one that can run in batches).", None),
+        "model": ("The model: a Hub id, a local folder, or `offline:<task>`.", STRING),
+        "workload": ("The inputs: `natural` (long-tailed lengths), `long-tail` (1 in 64 is 100× longer), "
+                     "`uniform`, or `file` (the uploaded files).", None),
+        "devices": ("The devices to measure on.", None),
+        "dtypes": ("The dtypes to measure (two: the summary says which is faster and how close).", None),
+        "batch_sizes": ("Batch sizes, comma-separated, e.g. `1,8,32`.", STRING),
+        "n": ("How many inputs each measurement runs (8–2048).", INTEGER),
+        "repeats": ("Timed repeats per row; the median is reported (1–5).", INTEGER),
+        "max_tokens": ("The runner's token budget per batch (rows × longest row); 0 for none.", OPTIONAL_INTEGER),
+        "upload": ("Optional: your own data for the `file` workload (CSV, JSONL, text, or image/audio files).", None),
+        "column": ("Optional: the column of a CSV/JSONL upload to use (default: the first text column).",
+                   OPTIONAL_STRING),
+        "summary": ("The best setting, and how it compares with plain batching's best (Markdown).", None),
+        "table": ("Every measured row: runner, batch size, device, dtype, throughput, latency, memory…", None),
+        "downloads": ("The results as CSV, and as JSON with the machine's environment.", None),
+    }
+    for name, component in components.items():
+        if name == "plots":
+            for plot in component:
+                document(plot, f"{plot.title} against batch size, one line per runner, device and dtype.")
+            continue
+        description, schema = texts[name]
+        document(component, description, schema=schema)
