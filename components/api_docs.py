@@ -28,11 +28,15 @@ OPTIONAL_NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "null"
 OPTIONAL_STRING: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 
 
-def document(component: C, description: str, *, schema: dict[str, Any] | None = None) -> C:
+def document(component: C, description: str, *, schema: dict[str, Any] | None = None,
+             label: str | None = None) -> C:
     """Set ``component``'s description in the API docs and, if given, its JSON ``schema``
     (instead of the one Gradio derives, e.g. a free ``string`` for a dropdown that takes any
-    value). Returns the component, so it can wrap the constructor call."""
+    value) and the ``label`` that names it where it has none (else the API says ``value_31``).
+    Returns the component, so it can wrap the constructor call."""
     derive = component.api_info
+    if label is not None and not getattr(component, "label", None):
+        component.label = label
 
     def api_info() -> dict[str, Any]:
         info = dict(schema) if schema is not None else dict(derive())
@@ -73,7 +77,8 @@ def document_benchmark(**components: Any) -> None:
     for name, component in components.items():
         if name == "plots":
             for plot in component:
-                document(plot, f"{plot.title} against batch size, one line per runner, device and dtype.")
+                document(plot, f"{plot.title} against batch size, one line per runner, device and dtype.",
+                         label=plot.title)
             continue
         description, schema = texts[name]
-        document(component, description, schema=schema)
+        document(component, description, schema=schema, label=name.replace("_", " ").capitalize())

@@ -71,7 +71,7 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
     from workbench.models import cached_snapshot, hub_reachable
 
     operator = manager.policy.allow_operator_controls
-    status = gr.Markdown(elem_id="models-status")
+    status = gr.Markdown(label="Status", elem_id="models-status")
     loaded = gr.Dataframe(value=loaded_table(manager), interactive=False, elem_id="models-loaded",
                           label="Loaded pipelines" + (" (select a row to unload it)" if operator else ""))
     with gr.Row():
@@ -80,7 +80,7 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         unload = gr.Button("Unload", variant="secondary", visible=operator, elem_id="models-unload")
         unload_all = gr.Button("Unload all", variant="stop", visible=operator, elem_id="models-unload-all")
         refresh_button = gr.Button("Refresh", elem_id="models-refresh")
-    message = gr.Markdown(elem_id="models-message")
+    message = gr.Markdown(label="Message", elem_id="models-message")
     gr.Markdown("#### Preset models")
     presets = gr.Dataframe(label="Presets, and whether each is in the local cache", interactive=False,
                            elem_id="models-presets")
@@ -101,12 +101,12 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         if not manager.policy.allow_operator_controls:
             raise gr.Error(OPERATOR_ONLY, print_exception=False)
 
-    def do_unload(label: str | None) -> list[Any]:
+    def do_unload(pipeline: str | None) -> list[Any]:
         refuse_unless_operator()
         for e in manager.loaded():
-            if key_label(e.key) == label:
+            if key_label(e.key) == pipeline:
                 manager.unload(e.key)
-                return [f"Unloaded {label}.", *refresh()]
+                return [f"Unloaded {pipeline}.", *refresh()]
         return ["Nothing selected, or it was already unloaded.", *refresh()]
 
     def do_unload_all() -> list[Any]:
@@ -115,9 +115,26 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         return [f"Unloaded {n} pipeline(s).", *refresh()]
 
     outputs = [status, loaded, which, presets]
+    _document(which=which, message=message, status=status, loaded=loaded, presets=presets)
     quick = dict(api_visibility="private", concurrency_limit=None)
     refresh_button.click(refresh, outputs=outputs, **quick)
     loaded.select(select_row, outputs=which, **quick)
-    unload.click(do_unload, inputs=which, outputs=[message, *outputs], api_name="unload_model", concurrency_limit=None)
-    unload_all.click(do_unload_all, outputs=[message, *outputs], api_name="unload_all_models", concurrency_limit=None)
+    unload.click(do_unload, inputs=which, outputs=[message, *outputs], api_name="unload_model", concurrency_limit=None,
+                 api_description="Unload one loaded pipeline, freeing its memory (refused on a public host). Returns "
+                                 "a message and the Models tab's refreshed status and tables.")
+    unload_all.click(do_unload_all, outputs=[message, *outputs], api_name="unload_all_models", concurrency_limit=None,
+                     api_description="Unload every loaded pipeline (refused on a public host). Returns a message and "
+                                     "the Models tab's refreshed status and tables.")
     return ModelsTab(refresh, outputs)
+
+
+def _document(**components: gr.components.Component) -> None:
+    """How the Models tab's widgets read in the API docs."""
+    from components.api_docs import OPTIONAL_STRING, document
+
+    document(components["which"], "The pipeline to unload, as the Models tab lists it: `task · model · device · dtype` "
+                                  "(see the `loaded` table).", schema=OPTIONAL_STRING)
+    document(components["message"], "What was unloaded.")
+    document(components["status"], "Whether the Hub is reachable and how many pipelines are loaded.")
+    document(components["loaded"], "The loaded pipelines: task, model, device, dtype, weights' size.")
+    document(components["presets"], "The preset models of every task and whether each is in the local cache.")

@@ -299,3 +299,144 @@ def test_first_page_is_served_within_seconds():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress, Cancel, a closed tab, errors that stay
+
+
+LONG_TEXT = "\n".join(f"sentence number {i} about tiny models" for i in range(4000))
+HUGE_TEXT = "\n".join(f"sentence {i}" for i in range(100_000))  # minutes of work: it can only end by a cancel
+
+
+def _workers(task: str) -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == f"run-{task}" and t.is_alive()]
+
+
+def _wait_gone(task: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while _workers(task) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _workers(task), f"the worker of {task} kept running"
+
+
+def _until_progress(run, text: str) -> list:
+    for update in run:
+        if isinstance(update[-2], str) and text in update[-2]:
+            return update
+    raise AssertionError(f"the run ended without saying {text!r}")
+
+
+def test_progress_then_cancel_on_a_task_tab(tabs):
+    tab = tabs["feature-extraction"]
+    run = tab.run(widget_values(tab, {"text": LONG_TEXT}, {}), "s-cancel")
+    update = _until_progress(run, "inference: input")
+    assert update[-2].startswith("⏳") and "/4000" in update[-2]
+    assert all(v is gr.skip() or isinstance(v, type(gr.skip())) for v in update[:2])  # the outputs stay as they are
+    assert tab.stop("s-cancel") == "⏳ cancelling…"
+    *_, last = run
+    assert "**Cancelled.**" in last[-2] and "/4000" in last[-2] and last[0] is None
+    _wait_gone("feature-extraction")
+    assert tab.stop("s-cancel") is None
+
+
+def test_closing_the_run_cancels_its_worker(tabs):
+    """Gradio closes a run's generator when its browser tab goes away: the worker must stop too."""
+    tab = tabs["feature-extraction"]
+    run = tab.run(widget_values(tab, {"text": HUGE_TEXT}, {}), "s-closed")
+    _until_progress(run, "inference: input")
+    assert _workers("feature-extraction")
+    run.close()
+    _wait_gone("feature-extraction")
+
+
+def test_an_error_stays_in_the_output_area(tabs):
+    tab = tabs["text-classification"]
+    run_tab(tab, widget_values(tab, {"text": "fine"}, {}), "s-error")
+    with pytest.raises(gr.Error, match="text is empty"):
+        run_tab(tab, widget_values(tab, {"text": " "}, {}), "s-error")
+    labels, raw, info, code = tab.error_outputs("s-error")
+    assert info.startswith("**Error:**") and "text is empty" in info  # not the previous run's info
+    assert labels is None and raw is None
+
+
+def test_a_bad_number_is_refused_with_the_range(tabs):
+    tab = tabs["text-generation"]
+    with pytest.raises(gr.Error, match=r"temperature must be a number from 0\.05–2"):
+        run_tab(tab, widget_values(tab, {"text": "Hi"}, {}, temperature="warm"))
+    with pytest.raises(gr.Error, match=r"temperature must be from 0\.05–2"):
+        run_tab(tab, widget_values(tab, {"text": "Hi"}, {}, temperature="7"))
+
+
+def test_empty_and_small_outputs_are_explained(tabs):
+    from components.outputs import EmbeddingsRenderer
+
+    tab = tabs["image-feature-extraction"]
+    values = run_tab(tab, widget_values(tab, *task_case(tab.spec)))
+    assert "sentence" not in tab.renderer.components[0].label and "image" in tab.renderer.components[0].label
+    assert values[1].visible is False and "several images" in values[-2]  # one input: no similarity grid
+    tab = tabs["feature-extraction"]
+    values = run_tab(tab, widget_values(tab, {"text": "one\ntwo"}, {}))
+    assert isinstance(tab.renderer, EmbeddingsRenderer) and values[1].visible is True
+    tab = tabs["fill-mask"]
+    labels = run_tab(tab, widget_values(tab, {"text": "Paris is the [MASK] of France."}, {"top_k": 3}))[0]
+    assert all("%)" in name for name in labels)  # a random model's tiny probabilities, readable
+
+
+def test_api_reads_like_documented_api(served):
+    from gradio_client import Client
+
+    api = Client(served, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, endpoint in api.items():
+        assert endpoint["description"], f"{name} has no description"
+        for p in endpoint["parameters"]:
+            assert not p["parameter_name"].startswith("param_"), (name, p)
+            assert p["python_type"]["description"], f"{name}: parameter {p['parameter_name']} has no description"
+            assert "Literal[]" not in p["python_type"]["type"], (name, p)
+        for r in endpoint["returns"]:
+            assert not r["label"].startswith("value_"), f"{name} has an unnamed output"
+            assert r["python_type"]["description"], f"{name}: output {r['label']} has no description"
+    params = {p["parameter_name"]: p for p in api["/text_classification"]["parameters"]}
+    assert params["top_k"]["python_type"]["type"] == "int"
+    assert params["model"]["python_type"]["type"] == "str"  # any Hub id, not a fixed list
+    assert params["dtype"]["python_type"]["type"].startswith("Literal['auto'")
+    temperature = {p["parameter_name"]: p for p in api["/text_generation"]["parameters"]}["temperature"]
+    assert temperature["python_type"]["type"] == "float | None" and "model's default" in temperature[
+        "python_type"]["description"]
+    assert [r["label"] for r in api["/text_classification"]["returns"]] == ["Labels", "Raw output", "Run info",
+                                                                            "Python code"]
+    bench = {p["parameter_name"]: p for p in api["/benchmark"]["parameters"]}
+    assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "inputs", "repeats",
+                           "token_budget", "files", "column"]
+    assert bench["files"]["parameter_has_default"] and bench["column"]["parameter_has_default"]
+    assert [p["parameter_name"] for p in api["/unload_model"]["parameters"]] == ["pipeline"]
+    assert api["/unload_model"]["parameters"][0]["python_type"]["type"] == "str | None"
+    assert "/text_generation_stop" in api and "Stop" in api["/text_generation_stop"]["description"]
+
+
+def test_a_corrupt_image_upload_gets_our_message(served, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "photo.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"definitely not the rest of a png" * 10)
+    client = Client(served, verbose=False)
+    with pytest.raises(AppError, match="could not be read as an image"):
+        client.predict(image=handle_file(str(bad)), model="offline:image-classification",
+                       api_name="/image_classification")
+
+
+def test_a_cancelled_client_job_stops_the_worker(served):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    job = client.submit(text=HUGE_TEXT, api_name="/feature_extraction")
+    deadline = time.monotonic() + 120
+    while not _workers("feature-extraction") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _workers("feature-extraction"), "the run did not start"
+    time.sleep(0.5)
+    job.cancel()
+    _wait_gone("feature-extraction")
