@@ -48,6 +48,19 @@ def document(component: C, description: str, *, schema: dict[str, Any] | None = 
     return component
 
 
+def document_endpoint(dependency: Any, parameters: dict[str, str], returns: dict[str, str]) -> None:
+    """Describe a ``gr.api(...)`` endpoint's parameters (in order, by name) and outputs (by the
+    label each should carry; Gradio labels them "1st", "2nd"… with no description)."""
+    from gradio.context import get_blocks_context
+
+    blocks = get_blocks_context().blocks
+    for ids, texts in ((dependency["inputs"], parameters), (dependency["outputs"], returns)):
+        for block_id, (name, text) in zip(ids, texts.items()):
+            component = blocks[block_id]
+            component.label = name
+            document(component, text)
+
+
 BENCHMARK_API = (
     "Benchmark plain pipeline batching (`pipe(items, batch_size=N)`) against the workbench's batch runner on the "
     "same inputs, for every device × dtype × batch size. Returns a summary (Markdown), four plots (throughput, "
@@ -73,6 +86,8 @@ def document_benchmark(**components: Any) -> None:
         "summary": ("The best setting, and how it compares with plain batching's best (Markdown).", None),
         "table": ("Every measured row: runner, batch size, device, dtype, throughput, latency, memory…", None),
         "downloads": ("The results as CSV, and as JSON with the machine's environment.", None),
+        "job_command": ("The command line that runs the fastest configuration over a whole dataset.", None),
+        "job_file": ("The job file (JSON) that command reads.", None),
     }
     for name, component in components.items():
         if name == "plots":

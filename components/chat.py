@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
+from components.api_docs import document_endpoint
 from components.events import gr_error, session_id
 from components.model_picker import ModelWidgets, build_model_picker, model_choices
 from components.params import ParamWidgets, build_param
@@ -205,9 +206,25 @@ def _wire(panel: ChatPanel, concurrency_limit: int) -> None:
     panel.stop_button.click(stop, inputs=None, outputs=None, queue=False, api_visibility="private")
     panel.clear.click(lambda: ([], "", "", gr.update(visible=False), "", ""), outputs=panel.out_components,
                       queue=False, api_visibility="private")
-    gr.api(_chat_endpoint(panel.manager), api_name=f"{panel.spec.api_name}_chat",
-           api_description="Chat: OpenAI-style messages in, the assistant's message out.",
-           concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
+    endpoint = gr.api(_chat_endpoint(panel.manager), api_name=f"{panel.spec.api_name}_chat",
+                      api_description="Chat: OpenAI-style messages in, the assistant's message out.",
+                      concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
+    document_endpoint(endpoint, CHAT_API_PARAMETERS, {"message": "The assistant's answer: {'role': 'assistant', "
+                                                                 "'content': ...}."})
+
+
+CHAT_API_PARAMETERS = {
+    "messages": "The conversation so far, OpenAI-style: [{'role': 'user', 'content': 'Hi'}, ...].",
+    "system_prompt": "An optional system prompt, put first in the conversation.",
+    "max_new_tokens": "The most tokens to generate (default 64).",
+    "do_sample": "Sample instead of greedy decoding (default false).",
+    "temperature": "Sampling temperature; null: the model's default.",
+    "top_p": "Nucleus sampling probability; null: the model's default.",
+    "model": "The model: a Hub id, a local folder, or `offline:chat`.",
+    "revision": "The model's branch, tag or commit; empty: main.",
+    "device": "Where to run: auto, cpu, cuda…",
+    "dtype": "The weights' precision: auto, float32, bfloat16…",
+}
 
 
 def _chat_endpoint(manager: PipelineManager) -> Callable[..., dict[str, str]]:

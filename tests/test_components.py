@@ -205,7 +205,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(demo):
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    for attempt in range(3):  # on a saturated machine Gradio's start-up check (5 HEADs, 3 s each) can time out
+        try:
+            _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                                    quiet=True)
+            break
+        except ValueError as exc:
+            demo.close()
+            if attempt == 2 or "localhost is not accessible" not in str(exc):
+                raise
     yield url
     demo.close()
 
