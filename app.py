@@ -21,6 +21,7 @@ import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
 from components.fair_queue import limit_jobs_per_session
+from components.layout import CSS
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
@@ -62,7 +63,7 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
         gr.Markdown(hosted, visible=bool(hosted), elem_id="hosted-banner")
         banner = hub_banner(context.online, context.offline_tasks, context.cached)
         gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab one click away, on a phone too
             group_tabs(tasks_by_group(), manager, context)
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     drain_on_sigterm(demo, grace_s=args.grace)
     # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
     # a busy host misses it and launch() then gives up, although the server is up.
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, _frontend=False,
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS, _frontend=False,
                 prevent_thread_lock=True)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()

@@ -97,3 +97,26 @@ def document_benchmark(**components: Any) -> None:
             continue
         description, schema = texts[name]
         document(component, description, schema=schema, label=name.replace("_", " ").capitalize())
+
+
+def document_compare(keys: list[str], components: list[Any], *, summary: Any, runs: Any, raw: Any,
+                     renderers: list[Any], infos: list[Any]) -> None:
+    """Describe the Compare accordion's own widgets (``model_a``, ``device_b``…, its outputs)."""
+    fields = {"model": ("Configuration {row}'s model: a Hub id, a local folder or `offline:<task>`; empty: "
+                        "skip this configuration.", STRING),
+              "revision": ("Configuration {row}'s model revision; empty: main.", STRING),
+              "device": ("Configuration {row}'s device.", None),
+              "dtype": ("Configuration {row}'s dtype.", None)}
+    for key, component in zip(keys, components):
+        field, row = key.rsplit("_", 1)
+        text, schema = fields[field]
+        document(component, text.format(row=row.upper()), schema=schema)
+    document(summary, "How much the configurations' outputs agree (Markdown).", label="Agreement")
+    document(runs, "One row per configuration: model, device, dtype, load and inference seconds, peak memory.")
+    document(raw, "The whole comparison as JSON.", label="Raw comparison")
+    for row, (renderer, info) in enumerate(zip(renderers, infos)):
+        renderer.document()
+        for component in renderer.components:
+            component.label = f"{component.label} ({'ABC'[row]})"
+        document(info, f"Configuration {'ABC'[row]}'s model, device, timings and peak memory (Markdown).",
+                 label=f"Run info ({'ABC'[row]})")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from components.api_docs import document_compare
 from components.outputs import Renderer, renderer_for
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
         with gr.Accordion("Raw comparison (JSON)", open=False):
             raw = gr.JSON(elem_id=f"{task}-compare-json")
     widgets = CompareWidgets(tab, keys, components, button, summary, runs, raw, renderers, infos)
+    document_compare(keys, components, summary=summary, runs=runs, raw=raw, renderers=renderers, infos=infos)
 
     def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
         return widgets.run(values)

@@ -273,7 +273,7 @@ def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, cont
     built: dict[str, TaskTab] = {}
     for group, specs in groups.items():
         with gr.Tab(group, elem_id=f"group-{group.split()[0].lower()}"):
-            with gr.Tabs():
+            with gr.Tabs(overflow_behavior="wrap"):  # no task hidden behind "…"
                 for spec in specs:
                     with gr.Tab(spec.title, elem_id=f"tab-{spec.name}"):
                         if spec.chat:  # Completion and Chat sub-tabs
