@@ -149,5 +149,5 @@ def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_
             label, lines = spec.input_label(name), TEXT_LINES.get(name, 1)
             w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20),
                                    placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True,
-                  description=f"{label}." if task in TEXT_LABELS and name == "text" else None)
+                  description=f"{label}." if name == "text" else None)
     return w

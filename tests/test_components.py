@@ -422,9 +422,9 @@ def test_api_reads_like_documented_api(served):
     assert [r["label"] for r in api["/text_classification"]["returns"]] == ["Labels", "Raw output", "Run info",
                                                                             "Python code"]
     bench = {p["parameter_name"]: p for p in api["/benchmark"]["parameters"]}
-    assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "inputs", "repeats",
-                           "token_budget", "files", "column"]
-    assert bench["files"]["parameter_has_default"] and bench["column"]["parameter_has_default"]
+    assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats",
+                           "max_tokens", "upload", "column"]
+    assert bench["upload"]["parameter_has_default"] and bench["column"]["parameter_has_default"]
     assert [p["parameter_name"] for p in api["/unload_model"]["parameters"]] == ["pipeline"]
     assert api["/unload_model"]["parameters"][0]["python_type"]["type"] == "str | None"
     assert "/text_generation_stop" in api and "Stop" in api["/text_generation_stop"]["description"]
