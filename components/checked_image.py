@@ -58,6 +58,11 @@ class CheckedImage(gr.Image):
         self.max_pixels = max_pixels
         super().__init__(value, type="filepath", image_mode=None, **kwargs)
 
+    def get_config(self, cls: type | None = None) -> dict[str, Any]:
+        # Gradio reads a component's props from its class's __init__ signature; ours takes **kwargs,
+        # so without this the browser got no `sources`, `height`... and the Image widget crashed.
+        return super().get_config(cls or gr.Image)
+
     def preprocess(self, payload: Any) -> str | None:
         if payload is None:
             return None

@@ -454,3 +454,17 @@ def test_a_cancelled_client_job_stops_the_worker(served):
     time.sleep(0.5)
     job.cancel()
     _wait_gone("feature-extraction")
+
+
+def test_checked_image_sends_the_browser_every_prop_of_gr_image():
+    """The browser's Image widget needs gr.Image's props (``sources``...); a subclass whose
+    ``__init__`` takes ``**kwargs`` sent none of them and the Vision tabs did not render."""
+    from components.checked_image import CheckedImage
+
+    with gr.Blocks():
+        checked = CheckedImage(label="Image", sources=["upload", "clipboard"])
+        plain = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"])
+    got, want = checked.get_config(), plain.get_config()
+    assert got["sources"] == ["upload", "clipboard"]
+    assert set(want) - {"name"} <= set(got)
+    assert checked.get_block_name() == "image"
