@@ -20,6 +20,7 @@ from workbench.offline import offline_model_path
 from workbench.runner import RunStats, iter_batch, plan_batches, run_batch
 from workbench.samples import sample_document, sample_image, sample_waveform
 from workbench.tasks import TASKS
+from workbench.workloads import make_workload
 
 TEXTS = [
     "Paris is the capital of France.",
@@ -73,6 +74,7 @@ CASES: dict[str, Case] = {
                             {"max_new_tokens": 4, "do_sample": False}),
     "summarization": Case(lambda: TEXTS[:4], {"max_new_tokens": 5}),
     "translation": Case(lambda: TEXTS[:4], {"max_new_tokens": 5}),
+    "text2text-generation": Case(lambda: TEXTS[:4], {"max_new_tokens": 5, "num_beams": 1}),
     "zero-shot-classification": Case(lambda: TEXTS[:4], {"candidate_labels": ["music", "money", "a city"]}),
     "feature-extraction": Case(lambda: TEXTS, {},
                                model=lambda: offline_model_path("feature-extraction", prefer_real=False)),
@@ -89,6 +91,7 @@ CASES: dict[str, Case] = {
     "audio-classification": Case(_waves, {"top_k": 2}),
     "zero-shot-audio-classification": Case(_waves, {"candidate_labels": ["a dog", "music"]}),
     "document-question-answering": Case(_doc_items, {"top_k": 2}),
+    "video-classification": Case(lambda: make_workload("videos", "video-classification", n=4).items, {"top_k": 2}),
     "visual-question-answering": Case(lambda: [{"image": im, "question": q} for im, q in
                                                zip(_images(), ["what is this?", "is it red?", "how many trees are there?",
                                                                "what?", "is there a house?"])], {"top_k": 2}),
