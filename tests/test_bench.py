@@ -316,3 +316,15 @@ def test_peak_memory_catches_a_brief_spike():
         spike = torch.ones(25 * 2**20)  # 100 MB, alive for a few milliseconds
         del spike
     assert 95 < mem.peak_mb < 200, mem.peak_mb
+
+
+def test_package_exports_stay_functions_after_their_modules_load():
+    """A submodule named like an export replaced the export once imported (``compare`` was a module
+    in some test orders): every exported name stays what its module defines."""
+    import importlib
+
+    import workbench.bench as bench
+
+    for name, module in bench._EXPORTS.items():
+        importlib.import_module(module)
+        assert getattr(bench, name) is getattr(importlib.import_module(module), name), name

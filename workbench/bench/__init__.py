@@ -10,8 +10,8 @@ matmul FLOP/s measured on the same device and dtype in the same run), and how fa
 from the unbatched plain pipeline's (max abs difference, same labels).
 
 The package, one concern per module: ``config`` (what to measure), ``measure`` (peak memory,
-forward latency, FLOPs), ``compare`` (outputs against a reference), ``sweep`` (``run_benchmark``),
-``report`` (the table, speed-up, recommendation, files), ``environment`` (versions, machine,
+forward latency, FLOPs), ``outputs`` (compare outputs against a reference), ``sweep`` (``run_benchmark``),
+``report`` (the table, speed-up, recommendation, files), ``machine`` (the environment: versions, machine,
 commit) and ``plot``. The matmul peak is ``workbench.kernels.matmul_peaks``; the full-size random
 models are ``workbench.offline.random_models``.
 
@@ -29,12 +29,12 @@ from typing import Any
 #: Public name -> the module that defines it. Imported on first use, so that reading the columns or
 #: the config (``workbench.bench.config``, ``.report``) does not import torch.
 _EXPORTS = {
-    "agreement": "workbench.bench.compare", "compare": "workbench.bench.compare", "digest": "workbench.bench.compare",
+    "agreement": "workbench.bench.outputs", "compare": "workbench.bench.outputs", "digest": "workbench.bench.outputs",
     "RUNNERS": "workbench.bench.config", "BenchCancelled": "workbench.bench.config",
     "BenchConfig": "workbench.bench.config", "BenchProgress": "workbench.bench.config",
     "batch_sizes": "workbench.bench.config",
-    "cpu_name": "workbench.bench.environment", "environment": "workbench.bench.environment",
-    "git_commit": "workbench.bench.environment",
+    "cpu_name": "workbench.bench.machine", "environment": "workbench.bench.machine",
+    "git_commit": "workbench.bench.machine",
     "ForwardTimer": "workbench.bench.measure", "PeakMemory": "workbench.bench.measure",
     "flop_model": "workbench.bench.measure",
     "plot_frame": "workbench.bench.plot", "save_plot": "workbench.bench.plot",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.bench.compare import agreement, compare
+from workbench.bench.outputs import agreement, compare
 from workbench.bench.config import BenchConfig
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from workbench.batching import make_backend
-from workbench.bench.compare import digest
+from workbench.bench.outputs import digest
 from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress
-from workbench.bench.environment import environment, local_revision
+from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
 from workbench.errors import WorkbenchError
