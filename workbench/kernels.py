@@ -73,6 +73,16 @@ def onednn_linear_available() -> bool:
             and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
 
 
+def onednn_dtype_supported(dtype: torch.dtype) -> bool:
+    """Whether oneDNN has a linear path for ``dtype`` on this CPU (bfloat16/float16 need AVX-512 or
+    AVX-NE-CONVERT; without them packing a weight raises)."""
+    if dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if dtype == torch.float16:
+        return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    return True
+
+
 def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
@@ -156,9 +166,10 @@ class CpuKernels(TorchFunctionMode):
     def __init__(self, dtype: torch.dtype) -> None:
         super().__init__()
         self.dtype = dtype
+        self.linear = onednn_dtype_supported(dtype)  # else linear layers stay torch's, attention still ours
 
     def _fits(self, *tensors: torch.Tensor | None) -> bool:
-        return all(t is None or (isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == self.dtype)
+        return self.linear and all(t is None or (isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == self.dtype)
                    for t in tensors)
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
