@@ -87,7 +87,8 @@ def test_tab_and_named_endpoint(manager, spec):
     with gr.Blocks() as demo:
         with gr.Tab(spec.title):
             tab = build_task_tab(spec, manager, app.make_context())
-    assert tab.stop_button is None and tab.inputs.keys == ["text"]
+    assert tab.stop_button is not None and not tab.streams  # every tab has Cancel; this one does not stream
+    assert tab.inputs.keys == ["text"]
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
     try:
         client = Client(url, verbose=False)
