@@ -26,12 +26,12 @@ def test_the_app_marks_runs_for_the_gpu_without_changing_their_api():
     """Decorated handlers keep the named parameters Gradio builds the API from."""
     import inspect
 
-    from components.task_tab import _named_signature
+    from components.events import named_signature
 
     def run(progress=None, **values):
         return values
 
-    wrapped = zerogpu.gpu(_named_signature(run, ["text", "model"], request=False))
+    wrapped = zerogpu.gpu(named_signature(run, ["text", "model"], request=False))
     assert list(inspect.signature(wrapped).parameters) == ["progress", "text", "model"]
 
 
