@@ -306,27 +306,36 @@ def largest_linear(model: Any) -> int:
 
 def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
                  seconds: float = 0.6) -> dict[str, float]:
-    """The FLOP/s of square products in ``dtype`` per kernel the runner may use: ``torch``
-    (``a @ b``) and, on a CPU with oneDNN, ``onednn`` (the weight packed once, as the runner packs
-    a model's); timed like ``kernel_choice``'s probes (best call). The benchmark's MFU divides by
-    the best of them."""
+    """The FLOP/s of square products in ``dtype`` per kernel a model may use: ``torch`` (``a @ b``),
+    ``linear`` (``F.linear``, what ``nn.Linear`` calls: for bf16 on a CPU without native bf16 it
+    takes a far faster path than ``a @ b``) and, on a CPU with oneDNN, ``onednn`` (the weight
+    packed once, as the runner packs a model's); timed like ``kernel_choice``'s probes (best call).
+    The benchmark's MFU divides by the best of them, so no model's layers can beat the peak."""
     device = torch.device(device)
-    sizes = [size] if size else ([4096, 8192] if device.type == "cuda" else [1024, 2048])
+    # Growing sizes, each kernel until its time share is spent: a kernel with no fast path for the
+    # dtype (bf16 ``a @ b`` on a CPU without bf16 instructions: ~1 GFLOP/s) stops at a small size
+    # instead of spending a minute on one 2048² product.
+    sizes = [size] if size else ([1024, 2048, 4096, 8192] if device.type == "cuda" else [256, 512, 1024, 2048])
     best: dict[str, float] = {}
+    spent: dict[str, float] = {}
+    share = seconds / 3  # per kernel
     with torch.inference_mode():
         for n in sizes:
             a = torch.randn(n, n, device=device).to(dtype)
             b = torch.randn(n, n, device=device).to(dtype)
-            products: dict[str, Any] = {"torch": lambda: a @ b}
+            products: dict[str, Any] = {"torch": lambda: a @ b, "linear": lambda: torch.nn.functional.linear(a, b)}
             if device.type == "cpu" and onednn_linear_available():
                 try:  # as in kernel_choice: a CPU without the dtype's instructions has no oneDNN path for it
                     packed = torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)
                     products["onednn"] = lambda: _onednn_linear(a, packed, None)
                 except RuntimeError:
                     pass
-            budget = seconds / len(sizes) / len(products)
             for name, product in products.items():
-                best[name] = max(best.get(name, 0.0), 1e9 * _gflops(product, 2.0 * n**3, budget, device))
+                if spent.get(name, 0.0) >= share:
+                    continue
+                start = time.perf_counter()
+                best[name] = max(best.get(name, 0.0), 1e9 * _gflops(product, 2.0 * n**3, share / len(sizes), device))
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
     return best
 
 
