@@ -104,8 +104,8 @@ def test_oom_rows(manager):
 def test_cancel_returns_the_rows_so_far(manager):
     seen: list[str] = []
 
-    def stop() -> bool:  # asked before each measurement: stop once the first timed run is done
-        return sum(", run " in what for what in seen) >= 1
+    def stop() -> bool:  # asked before each measurement and forward pass: stop as the second timed run starts
+        return sum(", run " in what for what in seen) >= 2
 
     with pytest.raises(BenchCancelled) as info:
         run_benchmark(manager, _small(repeats=2), should_stop=stop, progress=lambda f, what: seen.append(what))
@@ -116,6 +116,53 @@ def test_cancel_returns_the_rows_so_far(manager):
     assert len(partial.table) == 1 and partial.table.runs.tolist() == [1]
     assert partial.table.status.tolist() == ["ok"] and partial.table.items_per_s.iloc[0] > 0
     assert partial.table.peak_mem_mb.iloc[0] > 0
+
+
+def test_cancel_stops_before_the_next_forward_pass(manager):
+    """Cancel in the middle of a row: no forward pass starts once ``should_stop`` is true (the row
+    would have taken 24), and the unfinished row is left out."""
+    pipe = manager.get("text-classification")
+    mark: list[int] = []
+    with RowLimit(pipe.model, 10**6) as passes:  # records every forward pass, limits nothing
+        def progress(fraction: float, what: str) -> None:
+            if "peak memory" in what and not mark:
+                mark.append(len(passes.calls))  # the first row (plain, batch 1, 24 passes) starts
+
+        with pytest.raises(BenchCancelled) as info:
+            run_benchmark(manager, _small(), progress=progress,
+                          should_stop=lambda: bool(mark) and len(passes.calls) - mark[0] >= 3)
+    assert len(passes.calls) - mark[0] == 3  # two passes ran; the third was stopped before it started
+    assert info.value.partial is not None and info.value.partial.table.empty
+    assert not pipe.model._forward_pre_hooks  # the stop check went with the benchmark
+
+
+def test_cancel_while_preparing_stops_before_the_warm_up(manager):
+    seen: list[str] = []
+    with pytest.raises(BenchCancelled) as info:
+        run_benchmark(manager, _small(), progress=lambda f, what: seen.append(what),
+                      should_stop=lambda: any("matmul peak" in what for what in seen))
+    assert "matmul peak" in seen[-1] and not any("warming up" in what for what in seen)
+    assert info.value.partial is not None and info.value.partial.table.empty
+
+
+def test_the_stop_check_stops_only_the_benchmark_thread(manager):
+    """A task tab may run the benchmark's cached model in another thread while a cancelled sweep
+    winds down: only the sweep's own forward passes are stopped."""
+    import threading
+
+    from workbench.bench.sweep import _Stopped, _StopCheck
+
+    pipe = manager.get("text-classification")
+    with _StopCheck(lambda: True) as stop:
+        stop.watch(pipe.model)
+        with pytest.raises(_Stopped):
+            pipe("stopped here")
+        elsewhere: list[object] = []
+        worker = threading.Thread(target=lambda: elsewhere.append(pipe("runs there")))
+        worker.start()
+        worker.join()
+    assert elsewhere and elsewhere[0][0]["label"]
+    assert not pipe.model._forward_pre_hooks
 
 
 def test_timed_runs_are_not_the_peak_memory_runs(manager):

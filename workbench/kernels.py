@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
@@ -104,9 +104,10 @@ def pack_weight(weight: torch.Tensor, *, transposed: bool = False) -> torch.Tens
     return packed
 
 
-def _gflops(fn: Any, flops: float, seconds: float = 0.1, device: torch.device | None = None) -> float:
+def _gflops(fn: Any, flops: float, seconds: float = 0.1, device: torch.device | None = None, *,
+            check: Callable[[], None] = lambda: None) -> float:
     """GFLOP/s of ``fn`` (doing ``flops``): its best time over ``seconds`` of calls after one warm-up
-    (each call synchronised on an accelerator ``device``)."""
+    (each call synchronised on an accelerator ``device``; ``check()`` called before each, untimed)."""
     def timed() -> None:
         fn()
         if device is not None and device.type == "cuda":
@@ -114,9 +115,11 @@ def _gflops(fn: Any, flops: float, seconds: float = 0.1, device: torch.device | 
         elif device is not None and device.type == "mps":
             torch.mps.synchronize()
 
+    check()
     timed()
     best, start = float("inf"), time.perf_counter()
     while time.perf_counter() - start < seconds or best == float("inf"):
+        check()
         t = time.perf_counter()
         timed()
         best = min(best, time.perf_counter() - t)
@@ -305,12 +308,14 @@ def largest_linear(model: Any) -> int:
 
 
 def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | None = None,
-                 seconds: float = 0.6) -> dict[str, float]:
+                 seconds: float = 0.6, check: Callable[[], None] = lambda: None) -> dict[str, float]:
     """The FLOP/s of square products in ``dtype`` per kernel a model may use: ``torch`` (``a @ b``),
     ``linear`` (``F.linear``, what ``nn.Linear`` calls: for bf16 on a CPU without native bf16 it
     takes a far faster path than ``a @ b``) and, on a CPU with oneDNN, ``onednn`` (the weight
     packed once, as the runner packs a model's); timed like ``kernel_choice``'s probes (best call).
-    The benchmark's MFU divides by the best of them, so no model's layers can beat the peak."""
+    The benchmark's MFU divides by the best of them, so no model's layers can beat the peak.
+    ``check()`` is called before each product (a benchmark's stop check: it raises to end the
+    measurement)."""
     device = torch.device(device)
     # Growing sizes, each kernel until its time share is spent: a kernel with no fast path for the
     # dtype (bf16 ``a @ b`` on a CPU without bf16 instructions: ~1 GFLOP/s) stops at a small size
@@ -334,7 +339,8 @@ def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | 
                 if spent.get(name, 0.0) >= share:
                     continue
                 start = time.perf_counter()
-                best[name] = max(best.get(name, 0.0), 1e9 * _gflops(product, 2.0 * n**3, share / len(sizes), device))
+                gflops = _gflops(product, 2.0 * n**3, share / len(sizes), device, check=check)
+                best[name] = max(best.get(name, 0.0), 1e9 * gflops)
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
     return best
 

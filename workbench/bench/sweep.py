@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -53,6 +55,41 @@ class _Combo:
         return str(self.device), self.dtype
 
 
+class _Stopped(BaseException):
+    """Raised inside a sweep once ``should_stop`` is true; a ``BaseException`` so that no
+    ``except Exception`` (a library's, or the runner's out-of-memory back-off) takes it for a failed batch."""
+
+
+class _StopCheck:
+    """``should_stop`` asked between the steps of a sweep (``check()``) and before every forward pass
+    of the models it ``watch``es, so that Cancel ends a run within one forward pass, not at the end
+    of the row. Only the sweep's own thread is stopped: a task tab calling the same cached model from
+    another thread is untouched. The hooks go when the ``with`` block ends."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = should_stop
+        self._thread = threading.get_ident()
+        self._hooks: list[Any] = []
+
+    def check(self, *_: Any) -> None:
+        """Raise ``_Stopped`` when the sweep should stop (and this is the sweep's thread)."""
+        if threading.get_ident() == self._thread and self.should_stop():
+            raise _Stopped
+
+    def watch(self, model: Any) -> None:
+        """``check()`` before every forward pass of ``model`` (a torch module; anything else is left alone)."""
+        if isinstance(model, torch.nn.Module):
+            self._hooks.append(model.register_forward_pre_hook(self.check))
+
+    def __enter__(self) -> "_StopCheck":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+
+
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
                   should_stop: Callable[[], bool] | None = None) -> BenchResult:
     """Measure ``config``'s sweep; see the module docstring for what each row holds.
@@ -62,7 +99,10 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     run after that pays page faults a process in steady state does not (the runner ran up to 40%
     slower right after a plain run). Then each repeat times every combination, batch size and runner
     in turn (runners alternating order), so a machine that speeds up or slows down during the sweep
-    affects every row alike. All combinations stay loaded until the end."""
+    affects every row alike. All combinations stay loaded until the end.
+
+    ``should_stop`` is asked between these steps and before every forward pass; once it is true the
+    sweep raises ``BenchCancelled`` with the rows measured so far (a run cut short is not counted)."""
     import pandas as pd
 
     from workbench.tasks import get_task
@@ -76,7 +116,6 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
     sizes = list(config.batch_sizes)
     report = progress or (lambda fraction, what: None)
-    stop = should_stop or (lambda: False)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]
     steps = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(config.runners))
     env = environment(manager, config)
@@ -87,25 +126,25 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         table = add_speedup(pd.DataFrame(rows, columns=COLUMNS))
         return BenchResult(table, env, recommend(table, outputs), config)
 
-    for i, (device_name, dtype_name) in enumerate(pairs):
-        if stop():
-            raise BenchCancelled(result())
-        combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env,
-                               lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
-    done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
-    for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
-        order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
-        for combo in combos:
-            for bs in sizes:
-                for runner in order:
-                    if stop():
-                        raise BenchCancelled(result())
+    with _StopCheck(should_stop or (lambda: False)) as stop:
+        try:
+            for i, (device_name, dtype_name) in enumerate(pairs):
+                stop.check()
+                combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env, stop,
+                                       lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
+            done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
+            for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
+                order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
+                for combo, bs, runner in itertools.product(combos, sizes, order):
+                    stop.check()
                     m = combo.measures[(runner, bs)]
                     done += 1
                     what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
                     report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
                     if m.status == "ok":
                         _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+        except _Stopped:
+            raise BenchCancelled(result()) from None
     out = result()
     try:
         env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -116,8 +155,9 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
 
 
 def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
-             sizes: list[int], env: dict[str, Any], report: Callable[[str], None]) -> _Combo:
-    """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up."""
+             sizes: list[int], env: dict[str, Any], stop: _StopCheck, report: Callable[[str], None]) -> _Combo:
+    """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up;
+    ``stop`` is checked between these steps and watches the loaded model's forward passes."""
     from workbench.devices import resolve_device, resolve_dtype
 
     device = resolve_device(device_name)
@@ -126,6 +166,8 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
                           dtype=dname)
     pipe = loaded.pipe
+    stop.watch(getattr(pipe, "model", None))
+    stop.check()
     mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
     work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
                          column=config.column, mask_token=mask)
@@ -137,8 +179,9 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     env["model_description"] = loaded.description
     env["parameters"] = loaded.parameters
     where = f"{device}/{dname}"
+    stop.check()
     report(f"measuring matmul peak on {device} in {dname}")
-    peaks = matmul_peaks(device, getattr(torch, dname))
+    peaks = matmul_peaks(device, getattr(torch, dname), check=stop.check)
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
     chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
@@ -157,6 +200,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
                    sum(costs) if backend.counts_tokens else None, useful_flops,
                    {(r, bs): Measure() for bs in sizes for r in config.runners})
     # warm-up: every runner once on a slice, at the smallest and largest batch size
+    stop.check()
     report(f"warming up on {device} in {dname}")
     warm = work.items[: min(len(work.items), 2 * max(sizes))]
     for runner in config.runners:
