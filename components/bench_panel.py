@@ -214,7 +214,7 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
         progress(fraction, desc=what)
 
     try:
-        return run_benchmark(manager, config, progress=report, should_stop=stop.is_set), ""
+        return run_benchmark(manager, config, progress=report, stop_event=stop), ""
     except BenchCancelled as cancelled:
         if cancelled.partial is None or cancelled.partial.table.empty:
             raise WorkbenchError("The benchmark was cancelled before any row finished.") from None

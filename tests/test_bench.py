@@ -4,6 +4,7 @@ the machine is shared, so only the shape and consistency of the results are chec
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pandas as pd
@@ -103,12 +104,15 @@ def test_oom_rows(manager):
 
 def test_cancel_returns_the_rows_so_far(manager):
     seen: list[str] = []
+    stop = threading.Event()
 
-    def stop() -> bool:  # asked before each measurement and forward pass: stop as the second timed run starts
-        return sum(", run " in what for what in seen) >= 2
+    def progress(fraction: float, what: str) -> None:  # cancel as the second timed run starts
+        seen.append(what)
+        if sum(", run " in w for w in seen) == 2:
+            stop.set()
 
     with pytest.raises(BenchCancelled) as info:
-        run_benchmark(manager, _small(repeats=2), should_stop=stop, progress=lambda f, what: seen.append(what))
+        run_benchmark(manager, _small(repeats=2), stop_event=stop, progress=progress)
     partial = info.value.partial
     assert partial is not None and list(partial.table.columns) == COLUMNS
     # every row's untimed peak-memory run came first; of the timed runs, only the first one ran
@@ -118,51 +122,49 @@ def test_cancel_returns_the_rows_so_far(manager):
     assert partial.table.peak_mem_mb.iloc[0] > 0
 
 
-def test_cancel_stops_before_the_next_forward_pass(manager):
-    """Cancel in the middle of a row: no forward pass starts once ``should_stop`` is true (the row
-    would have taken 24), and the unfinished row is left out."""
+def test_cancel_stops_the_forward_pass_under_way(manager):
+    """Cancel in the middle of a row (24 passes at batch 1): the pass under way stops before its
+    layers run (``workbench.progress``'s hooks), no other pass starts, and the row is left out."""
     pipe = manager.get("text-classification")
-    mark: list[int] = []
-    with RowLimit(pipe.model, 10**6) as passes:  # records every forward pass, limits nothing
-        def progress(fraction: float, what: str) -> None:
-            if "peak memory" in what and not mark:
-                mark.append(len(passes.calls))  # the first row (plain, batch 1, 24 passes) starts
+    stop = threading.Event()
+    measuring: list[str] = []
+    started, finished = [], []
 
+    def before(module, args) -> None:
+        if measuring:
+            started.append(1)
+            if len(started) == 3:
+                stop.set()
+
+    def after(module, args, out) -> None:
+        if measuring:
+            finished.append(1)
+
+    hooks = [pipe.model.register_forward_pre_hook(before), pipe.model.register_forward_hook(after)]
+    try:
         with pytest.raises(BenchCancelled) as info:
-            run_benchmark(manager, _small(), progress=progress,
-                          should_stop=lambda: bool(mark) and len(passes.calls) - mark[0] >= 3)
-    assert len(passes.calls) - mark[0] == 3  # two passes ran; the third was stopped before it started
+            run_benchmark(manager, _small(), stop_event=stop,
+                          progress=lambda f, what: measuring.append(what) if "peak memory" in what else None)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert (len(started), len(finished)) == (3, 2) and measuring == ["cpu float32: plain, batch 1, peak memory"]
     assert info.value.partial is not None and info.value.partial.table.empty
-    assert not pipe.model._forward_pre_hooks  # the stop check went with the benchmark
 
 
 def test_cancel_while_preparing_stops_before_the_warm_up(manager):
     seen: list[str] = []
+    stop = threading.Event()
+
+    def progress(fraction: float, what: str) -> None:
+        seen.append(what)
+        if "matmul peak" in what:
+            stop.set()
+
     with pytest.raises(BenchCancelled) as info:
-        run_benchmark(manager, _small(), progress=lambda f, what: seen.append(what),
-                      should_stop=lambda: any("matmul peak" in what for what in seen))
+        run_benchmark(manager, _small(), progress=progress, stop_event=stop)
     assert "matmul peak" in seen[-1] and not any("warming up" in what for what in seen)
     assert info.value.partial is not None and info.value.partial.table.empty
-
-
-def test_the_stop_check_stops_only_the_benchmark_thread(manager):
-    """A task tab may run the benchmark's cached model in another thread while a cancelled sweep
-    winds down: only the sweep's own forward passes are stopped."""
-    import threading
-
-    from workbench.bench.sweep import _Stopped, _StopCheck
-
-    pipe = manager.get("text-classification")
-    with _StopCheck(lambda: True) as stop:
-        stop.watch(pipe.model)
-        with pytest.raises(_Stopped):
-            pipe("stopped here")
-        elsewhere: list[object] = []
-        worker = threading.Thread(target=lambda: elsewhere.append(pipe("runs there")))
-        worker.start()
-        worker.join()
-    assert elsewhere and elsewhere[0][0]["label"]
-    assert not pipe.model._forward_pre_hooks
 
 
 def test_timed_runs_are_not_the_peak_memory_runs(manager):
@@ -319,8 +321,6 @@ def test_benchmark_tab_builds_and_runs(manager):
     assert tab.task.value == "feature-extraction" and len(tab.plots) == 4
     run_deps = [d for d in demo.fns.values() if d.api_name == "benchmark"]
     assert run_deps and run_deps[0].concurrency_id == "benchmark"
-
-    import threading
 
     calls = []
     request = BenchRequest.from_widgets(dict(task="text-classification", model="offline:text-classification",

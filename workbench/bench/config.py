@@ -20,7 +20,7 @@ BenchProgress = Callable[[float, str], None]
 
 
 class BenchCancelled(WorkbenchError):
-    """The benchmark was stopped by ``should_stop``; ``partial`` holds the rows measured so far."""
+    """The benchmark was stopped through its ``stop_event``; ``partial`` holds the rows measured so far."""
 
     def __init__(self, partial: BenchResult | None = None) -> None:
         super().__init__("The benchmark was cancelled.")

@@ -22,10 +22,11 @@ from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchPr
 from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
-from workbench.errors import WorkbenchError
+from workbench.errors import RunCancelled, WorkbenchError
 from workbench.kernels import CpuKernels, matmul_peaks, model_kernels
 from workbench.memory import is_oom
 from workbench.offline.random_models import resolve_bench_model
+from workbench.progress import RunControl, watch
 from workbench.runner import run_batch
 from workbench.workloads import make_workload
 
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class _Combo:
-    """One device × dtype of a sweep: its pipeline, inputs, costs and a measure per runner × size."""
+    """One device × dtype of a sweep: its pipeline, inputs, costs and a measure per runner × size,
+    and the sweep's ``control`` (every pipeline call is watched by it, so a Cancel stops it)."""
 
     device: torch.device
     dtype: str
@@ -49,49 +51,15 @@ class _Combo:
     tokens: int | None
     useful_flops: float
     measures: dict[tuple[str, int], Measure]
+    control: RunControl
 
     @property
     def key(self) -> tuple[str, str]:
         return str(self.device), self.dtype
 
 
-class _Stopped(BaseException):
-    """Raised inside a sweep once ``should_stop`` is true; a ``BaseException`` so that no
-    ``except Exception`` (a library's, or the runner's out-of-memory back-off) takes it for a failed batch."""
-
-
-class _StopCheck:
-    """``should_stop`` asked between the steps of a sweep (``check()``) and before every forward pass
-    of the models it ``watch``es, so that Cancel ends a run within one forward pass, not at the end
-    of the row. Only the sweep's own thread is stopped: a task tab calling the same cached model from
-    another thread is untouched. The hooks go when the ``with`` block ends."""
-
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self.should_stop = should_stop
-        self._thread = threading.get_ident()
-        self._hooks: list[Any] = []
-
-    def check(self, *_: Any) -> None:
-        """Raise ``_Stopped`` when the sweep should stop (and this is the sweep's thread)."""
-        if threading.get_ident() == self._thread and self.should_stop():
-            raise _Stopped
-
-    def watch(self, model: Any) -> None:
-        """``check()`` before every forward pass of ``model`` (a torch module; anything else is left alone)."""
-        if isinstance(model, torch.nn.Module):
-            self._hooks.append(model.register_forward_pre_hook(self.check))
-
-    def __enter__(self) -> "_StopCheck":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks.clear()
-
-
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> BenchResult:
+                  stop_event: threading.Event | None = None) -> BenchResult:
     """Measure ``config``'s sweep; see the module docstring for what each row holds.
 
     Every device × dtype is loaded and warmed up first. Then every row runs once untimed, for its
@@ -101,8 +69,10 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     in turn (runners alternating order), so a machine that speeds up or slows down during the sweep
     affects every row alike. All combinations stay loaded until the end.
 
-    ``should_stop`` is asked between these steps and before every forward pass; once it is true the
-    sweep raises ``BenchCancelled`` with the rows measured so far (a run cut short is not counted)."""
+    Once ``stop_event`` is set the sweep stops at its next check — between these steps, before each
+    matmul-peak product, and inside each pipeline call at every stage, forward pass and layer
+    (``workbench.progress``) — and raises ``BenchCancelled`` with the rows measured so far (a run
+    cut short is not counted)."""
     import pandas as pd
 
     from workbench.tasks import get_task
@@ -126,25 +96,25 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         table = add_speedup(pd.DataFrame(rows, columns=COLUMNS))
         return BenchResult(table, env, recommend(table, outputs), config)
 
-    with _StopCheck(should_stop or (lambda: False)) as stop:
-        try:
-            for i, (device_name, dtype_name) in enumerate(pairs):
-                stop.check()
-                combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env, stop,
-                                       lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
-            done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
-            for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
-                order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
-                for combo, bs, runner in itertools.product(combos, sizes, order):
-                    stop.check()
-                    m = combo.measures[(runner, bs)]
-                    done += 1
-                    what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
-                    report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
-                    if m.status == "ok":
-                        _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
-        except _Stopped:
-            raise BenchCancelled(result()) from None
+    control = RunControl(stop_event)
+    try:
+        for i, (device_name, dtype_name) in enumerate(pairs):
+            control.check()
+            combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env, control,
+                                   lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
+        done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
+        for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
+            order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
+            for combo, bs, runner in itertools.product(combos, sizes, order):
+                control.check()
+                m = combo.measures[(runner, bs)]
+                done += 1
+                what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
+                report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
+                if m.status == "ok":
+                    _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+    except RunCancelled:
+        raise BenchCancelled(result()) from None
     out = result()
     try:
         env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -155,9 +125,9 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
 
 
 def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
-             sizes: list[int], env: dict[str, Any], stop: _StopCheck, report: Callable[[str], None]) -> _Combo:
-    """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up;
-    ``stop`` is checked between these steps and watches the loaded model's forward passes."""
+             sizes: list[int], env: dict[str, Any], control: RunControl, report: Callable[[str], None]) -> _Combo:
+    """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up
+    (``control`` checked between these steps and kept as the combination's, for its runs)."""
     from workbench.devices import resolve_device, resolve_dtype
 
     device = resolve_device(device_name)
@@ -166,8 +136,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
                           dtype=dname)
     pipe = loaded.pipe
-    stop.watch(getattr(pipe, "model", None))
-    stop.check()
+    control.check()
     mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
     work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
                          column=config.column, mask_token=mask)
@@ -179,9 +148,9 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     env["model_description"] = loaded.description
     env["parameters"] = loaded.parameters
     where = f"{device}/{dname}"
-    stop.check()
+    control.check()
     report(f"measuring matmul peak on {device} in {dname}")
-    peaks = matmul_peaks(device, getattr(torch, dname), check=stop.check)
+    peaks = matmul_peaks(device, getattr(torch, dname), check=control.check)
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
     chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
@@ -198,15 +167,15 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     lengths = [cs[0] if len(cs) == 1 else None for cs in pass_costs]
     combo = _Combo(device, dname, pipe, work.items, params, options, max(peaks.values()), costs, lengths,
                    sum(costs) if backend.counts_tokens else None, useful_flops,
-                   {(r, bs): Measure() for bs in sizes for r in config.runners})
+                   {(r, bs): Measure() for bs in sizes for r in config.runners}, control)
     # warm-up: every runner once on a slice, at the smallest and largest batch size
-    stop.check()
+    control.check()
     report(f"warming up on {device} in {dname}")
     warm = work.items[: min(len(work.items), 2 * max(sizes))]
     for runner in config.runners:
         for bs in {sizes[0], sizes[-1]}:
             try:
-                _call(runner, pipe, warm, bs, params, combo.options)
+                _call(runner, combo, warm, bs)
             except Exception as exc:
                 if not is_oom(exc):
                     raise
@@ -239,12 +208,14 @@ def _rows(combos: list[_Combo], sizes: list[int]) -> tuple[list[dict[str, Any]],
     return rows, outputs
 
 
-def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, Any], options: dict[str, Any],
-          stats_out: dict | None = None) -> list[Any]:
-    """One run: ``pipe(items, batch_size=bs)`` (plain) or ``run_batch`` with the runner ``options``."""
-    if runner == "plain":
-        return list(pipe(items, batch_size=bs, **params))
-    out = run_batch(pipe, items, batch_size=bs, **options, **params)
+def _call(runner: str, combo: _Combo, items: list[Any], bs: int, stats_out: dict | None = None) -> list[Any]:
+    """One run of ``combo``'s pipeline on ``items``, watched by its control: ``pipe(items,
+    batch_size=bs)`` (plain) or ``run_batch`` with the runner's options."""
+    pipe, params = combo.pipe, combo.params
+    with watch(pipe, combo.control):
+        if runner == "plain":
+            return list(pipe(items, batch_size=bs, **params))
+        out = run_batch(pipe, items, batch_size=bs, **combo.options, **params)
     if stats_out is not None:
         stats_out["stats"] = out.stats
     return out.results
@@ -253,14 +224,14 @@ def _call(runner: str, pipe: Any, items: list[Any], bs: int, params: dict[str, A
 def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, task: str) -> None:
     """One run of a row: timed (seconds, forward latencies, the runner's stats), or untimed for its
     peak memory (``PeakMemory``) and its outputs."""
-    pipe, device, model = combo.pipe, combo.device, getattr(combo.pipe, "model", None)
+    device, model = combo.device, getattr(combo.pipe, "model", None)
     gc.collect()
     info: dict[str, Any] = {}
     timer = ForwardTimer(model, device) if timed and isinstance(model, torch.nn.Module) else None
     try:
         with (contextlib.nullcontext() if timed else PeakMemory(device)) as mem, (timer or contextlib.nullcontext()):
             start = time.perf_counter()
-            out = _call(runner, pipe, combo.items, bs, combo.params, combo.options, info)
+            out = _call(runner, combo, combo.items, bs, info)
             sync(device)
             seconds = time.perf_counter() - start
     except Exception as exc:
