@@ -63,8 +63,9 @@ def document_endpoint(dependency: Any, parameters: dict[str, str], returns: dict
 
 BENCHMARK_API = (
     "Benchmark plain pipeline batching (`pipe(items, batch_size=N)`) against the workbench's batch runner on the "
-    "same inputs, for every device × dtype × batch size. Returns a summary (Markdown), four plots (throughput, "
-    "latency, peak memory, padding share against batch size), the table of results, and the CSV and JSON files.")
+    "same inputs, for every device × dtype × batch size. Returns a status line (how long it took, or what a Cancel "
+    "kept), a summary (Markdown), four plots (throughput, latency, peak memory, padding share against batch size), "
+    "the table of results, and the CSV and JSON files.")
 
 
 def document_benchmark(**components: Any) -> None:
@@ -83,6 +84,7 @@ def document_benchmark(**components: Any) -> None:
         "upload": ("Optional: your own data for the `file` workload (CSV, JSONL, text, or image/audio files).", None),
         "column": ("Optional: the column of a CSV/JSONL upload to use (default: the first text column).",
                    OPTIONAL_STRING),
+        "status": ("How long the run took; or, when it was cancelled, which results are shown (Markdown).", None),
         "summary": ("The best setting, and how it compares with plain batching's best (Markdown).", None),
         "table": ("Every measured row: runner, batch size, device, dtype, throughput, latency, memory…", None),
         "downloads": ("The results as CSV, and as JSON with the machine's environment.", None),
@@ -92,8 +94,8 @@ def document_benchmark(**components: Any) -> None:
     for name, component in components.items():
         if name == "plots":
             for plot in component:
-                document(plot, f"{plot.title} against batch size, one line per runner, device and dtype.",
-                         label=plot.title)
+                document(plot, f"{plot.label} against batch size, one line per runner, device and dtype "
+                               "(a Vega-Lite chart).")
             continue
         description, schema = texts[name]
         document(component, description, schema=schema, label=name.replace("_", " ").capitalize())

@@ -2,17 +2,20 @@
 
 ``render_benchmark_tab(manager)`` builds the tab's contents inside the caller's ``gr.Tab``: pick
 task, model, devices, dtypes, batch sizes and workload (or upload your own data), Run with a
-progress bar (Cancel stops after the current measurement and shows what was measured), then see
-native plots (throughput, latency, peak memory, padding share against batch size), the table, a
-recommendation, and CSV/JSON downloads; "Export as job" gives the fastest configuration as a job file
-and the command that runs it over a whole dataset (``workbench.jobs``). Runs share one queue (``concurrency_id="benchmark"``, one
-at a time) so they never hold up the task tabs. All the work is in ``workbench.bench``.
+progress bar on its own status line (Cancel stops the run within a layer of its forward pass and
+keeps the rows measured so far; cancelled before any row, the earlier results stay), then see plots
+(throughput, latency, peak memory, padding share against batch size on a log2 axis:
+``components.bench_plots``), the table, a recommendation, and CSV/JSON downloads; "Export as job"
+gives the fastest configuration as a job file and the command that runs it over a whole dataset
+(``workbench.jobs``). Runs share one queue (``concurrency_id="benchmark"``, one at a time) so they
+never hold up the task tabs. All the work is in ``workbench.bench``.
 """
 
 from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ import gradio as gr
 from components.bench_request import KEYS, BenchRequest
 from components.events import PROGRESS, gr_error, named_signature, session_id
 from components.api_docs import BENCHMARK_API, document_benchmark
+from components.bench_plots import bench_chart
 from components.model_picker import model_choices
 from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
@@ -55,8 +59,9 @@ class BenchmarkTab:
     workload: gr.Dropdown
     run: gr.Button
     cancel: gr.Button
+    status: gr.Markdown
     summary: gr.Markdown
-    plots: list[gr.LinePlot]
+    plots: list[gr.Plot]
     table: gr.Dataframe
     files: gr.File
 
@@ -129,13 +134,14 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     with gr.Row():
         run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="bench-cancel")
+    # the run's progress is drawn on its own line, not over the previous run's summary and plots
+    status = gr.Markdown(min_height=40, elem_id="bench-status")
     summary = gr.Markdown(elem_id="bench-summary")
     plots = []
     for row in (PLOTS[:2], PLOTS[2:]):
         with gr.Row():
             for col, title in row:
-                plots.append(gr.LinePlot(x="batch_size", y=col, color="series", title=title, x_title="batch size",
-                                         y_title=title, height=260, elem_id=f"bench-plot-{col}"))
+                plots.append(gr.Plot(label=title, show_label=False, elem_id=f"bench-plot-{col}"))
     table = gr.Dataframe(headers=SHOWN_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
     files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
                     elem_id="bench-files")
@@ -143,6 +149,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         job_command = gr.Code(label="Run the fastest configuration over a whole dataset (set --input and --output)",
                               language="shell", interactive=False, elem_id="bench-job-command")
         job_file = gr.File(label="Job file (JSON)", interactive=False, elem_id="bench-job-file")
+    results = [summary, *plots, table, files]
 
     def on_task(name: str) -> tuple[Any, Any]:
         s = get_task(name)
@@ -152,35 +159,42 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
 
     def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
         stop = stops[session_id(request)] = threading.Event()
+        started = time.monotonic()
         try:
             result, note = _benchmark(manager, BenchRequest.from_widgets(values), progress, stop)
         except Exception as exc:
             raise gr_error(exc, user_errors=USER_ERRORS) from None
         finally:
             stops.pop(session_id(request), None)
-        return _outputs(result, note)
+        if result is None:  # cancelled before any row was measured: the earlier results stay
+            return [note, *[gr.skip()] * len(results)]
+        return [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result)]
 
     def on_cancel(request: gr.Request) -> str:
+        return "Cancelling…" if session_id(request) in stops else "Nothing is running."
+
+    def stop_run(request: gr.Request) -> None:
         flag = stops.get(session_id(request))
-        if flag is None:
-            return "Nothing is running."
-        flag.set()
-        return "Cancelling after the current measurement…"
+        if flag is not None:
+            flag.set()
 
     task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
     document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
                        n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column,
-                       summary=summary, plots=plots, table=table, downloads=files, job_command=job_command,
-                       job_file=job_file)
+                       status=status, summary=summary, plots=plots, table=table, downloads=files,
+                       job_command=job_command, job_file=job_file)
     widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
               inputs_kwargs=dict(zip(KEYS, widgets)),
-              outputs=[summary, *plots, table, files], api_name="benchmark", concurrency_id=CONCURRENCY_ID,
-              concurrency_limit=1, api_description=BENCHMARK_API).success(
+              outputs=[status, *results], show_progress_on=status, api_name="benchmark",
+              concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API).success(
         export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
-    cancel.click(on_cancel, outputs=summary, api_visibility="private", queue=False)
-    return BenchmarkTab(task, model, workload, run, cancel, summary, plots, table, files)
+    # "Cancelling…" is on the page before the run is told to stop: told first, the run could end and say
+    # "Cancelled" before that reached the page, and be overwritten by it.
+    cancel.click(on_cancel, outputs=status, api_visibility="private", queue=False).then(
+        stop_run, api_visibility="private", queue=False)
+    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files)
 
 
 def export_job(files: list[Any] | None) -> tuple[str, str | None]:
@@ -204,7 +218,9 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
 
 def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
                stop: threading.Event) -> tuple[Any, str]:
-    """Run ``request``'s sweep with a progress bar; a cancelled run returns the rows measured so far."""
+    """Run ``request``'s sweep with a progress bar; returns its result and a note for the status line
+    ("" when it ran to the end). A cancelled run is no error: its result holds the rows measured so
+    far, or is ``None`` when no row was."""
     from workbench.bench import BenchCancelled, run_benchmark
 
     config = request.config()
@@ -216,12 +232,16 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
     try:
         return run_benchmark(manager, config, progress=report, stop_event=stop), ""
     except BenchCancelled as cancelled:
-        if cancelled.partial is None or cancelled.partial.table.empty:
-            raise WorkbenchError("The benchmark was cancelled before any row finished.") from None
-        return cancelled.partial, "**Cancelled** — the rows below were measured before you cancelled."
+        partial = cancelled.partial
+        if partial is None or partial.table.empty:
+            return None, ("**Cancelled** before any row was measured; the results below, if any, are from an "
+                          "earlier run.")
+        rows = len(partial.table)
+        return partial, f"**Cancelled** — the {rows} row{'s' * (rows != 1)} below were measured before you cancelled."
 
 
-def _outputs(result: Any, note: str) -> list[Any]:
+def _outputs(result: Any) -> list[Any]:
+    """The summary, the charts, the table and the downloads of ``result``."""
     from workbench.bench import plot_frame
 
     frame = plot_frame(result.table)
@@ -230,11 +250,9 @@ def _outputs(result: Any, note: str) -> list[Any]:
     env = result.environment
     peaks = ", ".join(f"{k}: {v} GFLOP/s" for k, v in env.get("matmul_peak_gflops", {}).items())
     kernels = ", ".join(f"{k}: {v}" for k, v in env.get("runner_kernels", {}).items())
-    lines = [note] if note else []
-    lines += [f"### {result.recommendation}",
-              f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
-              f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
-              f"runner's linear kernels {kernels} · commit {env.get('commit')}"]
-    plots = [gr.LinePlot(frame, x="batch_size", y=col, color="series") for col, _ in PLOTS]
-    table = result.shown_table()
-    return ["\n\n".join(lines), *plots, table, [str(paths["csv"]), str(paths["json"])]]
+    summary = (f"### {result.recommendation}\n\n"
+               f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
+               f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
+               f"runner's linear kernels {kernels} · commit {env.get('commit')}")
+    plots = [bench_chart(frame, col, title) for col, title in PLOTS]
+    return [summary, *plots, result.shown_table(), [str(paths["csv"]), str(paths["json"])]]

@@ -327,10 +327,20 @@ def test_benchmark_tab_builds_and_runs(manager):
                                              workload="uniform", devices=["cpu"], dtypes=["float32"],
                                              batch_sizes="4, 1", n=8, repeats=1, max_tokens=0))
     result, note = _benchmark(manager, request, lambda f, desc: calls.append(f), threading.Event())
-    summary, *plots, table, files = _outputs(result, note)
-    assert summary.startswith("### Best:") and calls[-1] == 1.0
+    summary, *plots, table, files = _outputs(result)
+    assert note == "" and summary.startswith("### Best:") and calls[-1] == 1.0
     assert len(plots) == 4 and len(table) == 4 and [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]
     assert list(table.columns)[:2] == ["runner", "batch_size"] and "seconds" not in table.columns
+    # the plots: batch size on a log2 axis with a tick at each measured size, a point per measurement
+    spec = plots[0].to_dict()
+    assert spec["mark"] == {"type": "line", "point": True, "clip": True}
+    assert spec["encoding"]["x"]["scale"]["type"] == "log" and spec["encoding"]["x"]["scale"]["base"] == 2
+    assert spec["encoding"]["x"]["axis"]["values"] == [1, 4]
+    # cancelled before any row: no error, no result (the tab keeps the earlier one), a note that says so
+    stopped = threading.Event()
+    stopped.set()
+    result, note = _benchmark(manager, request, lambda f, desc: None, stopped)
+    assert result is None and note.startswith("**Cancelled** before any row was measured")
     with pytest.raises(InputError, match="upload"):
         BenchRequest.from_widgets(dict(task="text-classification", workload="file", devices=["cpu"],
                                        dtypes=["float32"], batch_sizes="1"))

@@ -255,8 +255,8 @@ def test_benchmark_export_runs_as_a_job(manager, tmp_path, capsys):
     request = BenchRequest.from_widgets(dict(task="text-classification", model="offline:text-classification",
                                              workload="uniform", devices=["cpu"], dtypes=["float32"],
                                              batch_sizes="1,4", n=16, repeats=1, max_tokens=4096))
-    result, note = _benchmark(manager, request, lambda f, desc: None, threading.Event())
-    *_, files = _outputs(result, note)
+    result, _ = _benchmark(manager, request, lambda f, desc: None, threading.Event())
+    *_, files = _outputs(result)
     command, path = export_job(files)
     assert command.startswith("python -m workbench run --config job.json --input ")
     exported = JobSpec.load(path)

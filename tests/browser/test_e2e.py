@@ -159,7 +159,7 @@ def _bench_settings(page, *, task: str, n: int, sizes: str, repeats: int) -> Non
     task_box.click()
     task_box.fill(task)
     page.get_by_role("option", name=task, exact=True).click()
-    expect(page.locator("#bench-model input")).to_have_value(re.compile(f"^offline:{task} "))
+    expect(page.locator("#bench-model input")).to_have_value(re.compile(f"^offline:{task} "), timeout=30_000)
     bf16 = page.locator("#bench-dtypes").get_by_label("bfloat16")
     if bf16.is_checked():
         bf16.uncheck()
@@ -183,9 +183,11 @@ def test_benchmark_runs_plots_and_exports(page):
     cells = [line.strip() for line in table.inner_text().split()]
     # the header has a "runner" column too
     assert cells.count("plain") == 2 and cells.count("runner") == 1 + 2 and cells.count("float32") == 4, cells
-    # the four native plots drew something
+    expect(page.locator("#bench-status")).to_contain_text("Done in")
+    # the four charts (Vega-Lite through gr.Plot) drew something
     for col in ("items_per_s", "latency_p50_ms", "peak_mem_mb", "padding_share"):
-        expect(page.locator(f"#bench-plot-{col} canvas, #bench-plot-{col} svg").first).to_be_visible()
+        chart = page.locator(f"#bench-plot-{col} [data-testid='altair']")
+        expect(chart.locator("canvas, svg.marks").first).to_be_visible()
     # downloads: the CSV and the JSON with the environment
     links = page.locator("#bench-files a")
     expect(links).to_have_count(2)
@@ -198,17 +200,30 @@ def test_benchmark_runs_plots_and_exports(page):
     assert len(csv.strip().splitlines()) == 5
 
 
-def test_benchmark_cancel_stops_and_the_app_keeps_serving(page):
+def test_benchmark_cancel_is_prompt_keeps_results_and_shows_no_error(page):
+    """Cancel within the first row of a long sweep: within seconds the status line says "Cancelled",
+    no "Error" badge or toast appears, the earlier run's results stay on the page, and the next run
+    works."""
+    summary, status = page.locator("#bench-summary"), page.locator("#bench-status")
+    _bench_settings(page, task="text-classification", n=8, sizes="2", repeats=1)
+    page.locator("#bench-run").click()
+    expect(status).to_contain_text("Done in", timeout=2 * LONG)
+    expect(summary).to_contain_text("Best:")
     _bench_settings(page, task="text-classification", n=2048, sizes="1,2,4,8", repeats=5)
     page.locator("#bench-run").click()
-    expect(page.locator(".progress-text").first).to_be_visible(timeout=LONG)
+    # inside the first row (2048 inputs one at a time): Cancel must not wait for its end
+    expect(status).to_contain_text("plain, batch 1", timeout=2 * LONG)  # the progress, on the status line
     started = time.monotonic()
     page.locator("#bench-cancel").click()
-    # cancelled before the first measurement ended: a toast; after: the rows so far, marked cancelled
-    outcome = page.locator("#bench-summary:has-text('Cancelled'), .toast-body:has-text('cancelled')").first
-    expect(outcome).to_be_visible(timeout=LONG)
-    assert time.monotonic() - started < 60, "Cancel should stop after the current measurement"
+    expect(status).to_contain_text("Cancelled", timeout=30_000)
+    took = time.monotonic() - started
+    assert took < 10, f"Cancel took {took:.1f} s"
+    expect(summary).to_contain_text("Best:")  # the earlier results stay
+    expect(page.locator("#bench-table")).to_contain_text("runner")
+    expect(page.locator(".toast-body")).to_have_count(0)
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
     # the queue is free again: a small run finishes
     _bench_settings(page, task="text-classification", n=8, sizes="2", repeats=1)
     page.locator("#bench-run").click()
-    expect(page.locator("#bench-summary")).to_contain_text("Best:", timeout=LONG)
+    expect(status).to_contain_text("Done in", timeout=2 * LONG)
+    expect(summary).to_contain_text("Best:")

@@ -1,5 +1,5 @@
 """Plots of a benchmark: a PNG for the files (``save_plot``) and the long-form frame the UI's
-native plots draw (``plot_frame``)."""
+charts draw (``plot_frame``; ``components.bench_plots``)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def save_plot(result: BenchResult, path: str | Path) -> None:
 
 
 def plot_frame(table: "pd.DataFrame") -> "pd.DataFrame":
-    """The ok rows in long form for native plots: one ``series`` per runner · dtype · device.
+    """The ok rows in long form for the UI's charts: one ``series`` per runner · dtype · device.
 
     >>> import pandas as pd
     >>> t = pd.DataFrame([{"runner": "plain", "dtype": "float32", "device": "cpu", "status": "ok", "batch_size": 8,
