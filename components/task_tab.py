@@ -203,6 +203,10 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     def show_error(request: gr.Request) -> list[Any]:
         return tab.error_outputs(session_id(request))
 
+    for component in tab.in_components:
+        if isinstance(component, gr.Audio) and "microphone" in (component.sources or []):
+            _hold_run_while_recording(component, tab.run_button)
+
     # The toast fades: the message stays in the output area until the next run.
     event.failure(show_error, inputs=None, outputs=tab.out_components, api_visibility="private", queue=False)
 
@@ -220,6 +224,22 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
                                               "Returns the run's info line, marked stopped.")
     else:  # API clients cancel with job.cancel()
         tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_visibility="private")
+
+
+def _hold_run_while_recording(audio: gr.Audio, run_button: gr.Button) -> None:
+    """Run is disabled from Record until the recording is the input: the browser encodes and uploads
+    it after Stop, and Gradio fires ``stop_recording`` only once that is done, so a Run pressed in
+    between would send no audio ("No audio given" next to a visible waveform)."""
+    def hold() -> gr.Button:
+        return gr.Button(interactive=False)
+
+    def release() -> gr.Button:
+        return gr.Button(interactive=True)
+
+    options = dict(inputs=None, outputs=run_button, queue=False, show_progress="hidden", api_visibility="private")
+    audio.start_recording(hold, **options)
+    audio.stop_recording(release, **options)
+    audio.clear(release, **options)
 
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:

@@ -62,21 +62,22 @@ def test_image_upload_and_url(page, static_server):
 
 
 def test_microphone_speech_recognition(page):
+    """Record → Stop → Run at once: Run is disabled while recording and until the recording is the
+    input (it is encoded and uploaded after Stop), so the run always has the audio."""
     open_task(page, "Audio", "automatic-speech-recognition", "Speech recognition")
     audio = page.locator("#automatic-speech-recognition-audio")
+    run = page.locator("#automatic-speech-recognition-run")
     audio.get_by_role("button", name="Record", exact=True).click()
+    expect(run).to_be_disabled(timeout=60_000)  # a server round trip: slow while the app warms up
     page.wait_for_timeout(2500)
     audio.get_by_role("button", name="Stop", exact=True).click()
-    expect(audio.locator("audio, .waveform-container, [data-testid='waveform-controls']").first).to_be_attached(
-        timeout=15_000)
-    run_and_wait(page, "automatic-speech-recognition")
-    box = page.locator("#automatic-speech-recognition-output textarea")
-    value = box.input_value()
-    # the offline Whisper has random weights: it may legitimately decode nothing; the run still finished
-    if not value.strip():
-        expect(page.locator("#automatic-speech-recognition-info")).to_contain_text("preprocess + inference")
-    else:
-        assert value.strip()
+    expect(run).to_be_enabled(timeout=60_000)  # the recording is uploaded, then released
+    run_and_wait(page, "automatic-speech-recognition")  # no wait between Stop's release and the click
+    info = page.locator("#automatic-speech-recognition-info")
+    assert "No audio" not in info.inner_text()
+    expect(audio.locator("audio, .waveform-container, [data-testid='waveform-controls']").first).to_be_attached()
+    # the offline Whisper has random weights: it may decode nothing; the text box is there either way
+    expect(page.locator("#automatic-speech-recognition-output textarea")).to_be_visible()
 
 
 def test_document_qa(page):
