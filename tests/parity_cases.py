@@ -44,6 +44,8 @@ VARIANTS = {
     # min_length and num_beams (which 4.57's own num_beams=4 overrode)
     "t5-generation-config": Variant("summarization", {"generation_config.json": {
         "max_length": 14, "min_length": 6, "num_beams": 2}}),
+    # a QA model of 128 tokens: 4.57's own defaults follow it (max_seq_len 128, doc_stride 64)
+    "qa-128": Variant("question-answering", {"tokenizer_config.json": {"model_max_length": 128}}),
     # t5-small's kind of task_specific_params: generation settings next to the prefix
     "t5-task-params": Variant("summarization", {"config.json": {"task_specific_params": {
         "summarization": {"prefix": "summarize: ", "num_beams": 2, "max_length": 16, "min_length": 5,
@@ -80,14 +82,16 @@ CASES: tuple[Case, ...] = (
     Case("qa-long-windows", QA, QA, {"question": "Who lives in London?", "context": LONG},
          {"max_seq_len": 48, "doc_stride": 16, "top_k": 4}),
     Case("qa-long-default-windows", QA, QA, {"question": "Who was born?", "context": LONG * 3}, {"top_k": 2}),
-    Case("qa-impossible", QA, QA, {"question": "Where does Mary live?", "context": SHORT},
-         {"handle_impossible_answer": True, "top_k": 2}),
+    # a context of few spans and a top_k above their number: the null answer ("", 0, 0) is in the list
+    Case("qa-impossible", QA, QA, {"question": "Where does Mary live?", "context": "In London."},
+         {"handle_impossible_answer": True, "top_k": 12}),
     Case("qa-max-answer-len", QA, QA, {"question": "Who works at Google?", "context": SHORT},
          {"max_answer_len": 2, "top_k": 3}),
     Case("qa-not-aligned", QA, QA, {"question": "Where does Mary live?", "context": SHORT},
          {"align_to_words": False, "top_k": 3}),
     Case("qa-padded-windows", QA, QA, {"question": "Who lives in London?", "context": LONG},
          {"max_seq_len": 64, "doc_stride": 24, "padding": "max_length", "max_question_len": 8}),
+    Case("qa-model-length-defaults", QA, "qa-128", {"question": "Who lives in London?", "context": LONG}, {"top_k": 3}),
     Case("qa-list", QA, QA, {"question": ["Where does Mary live?", "Who works at Google?"], "context": [SHORT, LONG]},
          {"top_k": 2}),
     Case("summarization-default", "summarization", "summarization", {"text": NEWS}),
@@ -98,8 +102,10 @@ CASES: tuple[Case, ...] = (
     Case("summarization-task-params", "summarization", "t5-task-params", {"text": NEWS}),
     Case("summarization-task-params-caller-wins", "summarization", "t5-task-params", {"text": NEWS},
          {"num_beams": 1, "max_length": 10}),
-    # translation and text2text with the default 4-beam, 256-token search run the same code as
-    # summarization-default; left out to keep the suite fast (each took over 600 s on a loaded host)
+    # 4.57's defaults (4 beams, up to 256 new tokens) for translation and text2text too
+    Case("translation-default", "translation", "translation", {"text": "The weather is good today."},
+         {"src_lang": "en", "tgt_lang": "de"}, task_457="translation_en_to_de", kwargs_457={}),
+    Case("text2text-default", "text2text-generation", "text2text-generation", {"text": "The dog plays in the park."}),
     # greedy decoding of the tiny T5 repeats the pad token after this prefix: suppress it in both
     Case("translation-greedy", "translation", "translation", {"text": "The weather is good today."},
          {"src_lang": "en", "tgt_lang": "de", **GREEDY8, "suppress_tokens": [0]}, task_457="translation_en_to_de",

@@ -96,3 +96,15 @@ def test_the_differences_check_can_fail():
     assert differences([{"score": 0.5, "start": 0, "end": 4, "answer": "abc"}], old)
     assert differences([{"score": 0.5, "start": 1, "end": 4, "answer": "ABC"}], old)
     assert differences({"score": 0.5, "start": 1, "end": 4, "answer": "abc"}, old)  # dict vs list
+
+
+def test_the_question_answering_tab_defaults_are_the_old_pipelines(goldens, manager, parity_dir):
+    """The tab sends every parameter's default: they must leave 4.57's own defaults in place
+    (``max_seq_len`` and ``doc_stride`` unset, so they follow the model's length: 128 tokens here)."""
+    from workbench.service import run_task
+    from workbench.tasks import get_task
+
+    case = next(c for c in CASES if c.name == "qa-model-length-defaults")
+    defaults = {p.name: p.default for p in get_task(case.task).params}
+    result = run_task(manager, case.task, case.inputs, {**defaults, **case.kwargs}, model=folder(case, parity_dir))
+    assert differences(json.loads(json.dumps(result.output)), goldens[case.name]) == []

@@ -82,8 +82,9 @@ _SPECS: tuple[TaskSpec, ...] = (
         adapter="question_answering:QuestionAnsweringAdapter",
         params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
                 _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1),
-                _p("doc_stride", "int", 128, "doc stride", minimum=8, maximum=512, step=8),
-                _p("max_seq_len", "int", 384, "max sequence length", minimum=32, maximum=4096, step=32),
+                # unset by default, as in 4.57: max_seq_len min(384, the model's), doc_stride min(128, half of it)
+                _p("doc_stride", "int", None, "doc stride", minimum=8, maximum=512, step=8),
+                _p("max_seq_len", "int", None, "max sequence length", minimum=32, maximum=4096, step=32),
                 _p("handle_impossible_answer", "bool", False, "allow no answer")),
         bench=BenchSpec(TEXTS.workloads, item=_qa),
     ),
