@@ -186,8 +186,8 @@ def test_an_upload_over_the_cap_is_refused(client, tmp_path):
 # -- keep last: it stops the module's app ------------------------------------------------------------
 
 def test_sigterm_lets_the_running_job_finish_then_exits(hosted_app):
-    """SIGTERM while text is being generated: the generation still completes, a new job is refused
-    as busy, and the process exits normally (status 0) once nothing is in flight."""
+    """SIGTERM while jobs are running: they still complete, a new job is refused as busy, and the
+    process exits normally (status 0) once nothing is in flight."""
     import signal
     import time
 
@@ -197,22 +197,24 @@ def test_sigterm_lets_the_running_job_finish_then_exits(hosted_app):
     patient = {"timeout": 60}  # a busy test machine may take seconds to answer a join
     client = Client(hosted_app.url, verbose=False, httpx_kwargs=patient)
     late = Client(hosted_app.url, verbose=False, httpx_kwargs=patient)
-    client.predict(text="Hi", max_new_tokens=2, model="offline:text-generation", api_name="/text_generation")
-    # Three generations (this session's limit) on two workers: in flight for a while even on a fast machine.
-    jobs = [client.submit(text="Hello", max_new_tokens=120, model="offline:text-generation",
-                          api_name="/text_generation") for _ in range(3)]
+    call = dict(text="The stock market fell today, but prices rose last week.", model="offline:summarization",
+                api_name="/summarization")
+    client.predict(**call, num_beams=1, max_new_tokens=2)  # loaded
+    # Three summaries with the default beam search (4 beams, 128 new tokens: seconds each even on a
+    # fast machine; the tiny model never ends early) on two workers: the third waits for a worker.
+    jobs = [client.submit(**call, num_beams=4, max_new_tokens=128) for _ in range(3)]
     deadline = time.monotonic() + 180
-    while jobs[0].status().code != Status.ITERATING and not jobs[0].done():  # the first tokens have arrived
-        assert time.monotonic() < deadline, "the generation did not start"
+    while jobs[0].status().code not in (Status.PROCESSING, Status.PROGRESS, Status.ITERATING, Status.FINISHED):
+        assert time.monotonic() < deadline, "the summary did not start"
         time.sleep(0.02)
-    assert not jobs[-1].done(), "the generations ended before the signal; ask for more tokens"
+    assert not jobs[-1].done(), "the jobs ended before the signal; ask for more tokens"
     hosted_app.proc.send_signal(signal.SIGTERM)
     time.sleep(0.1)
     with pytest.raises(QueueError, match="try again"):
         late.predict(text="too late", model="offline:text-classification", api_name="/text_classification")
     for job in jobs:
-        text, _, info, _ = job.result(timeout=180)
-        assert text.startswith("Hello") and "generating" not in info  # the final update, not a cut-off one
+        summary, _, info, _ = job.result(timeout=180)
+        assert summary.strip() and "preprocess + inference" in info  # the whole answer, not an error
     assert hosted_app.proc.wait(timeout=120) == 0
     log = hosted_app.log_text()
     assert "SIGTERM: taking no new jobs" in log and "every job in flight finished" in log
