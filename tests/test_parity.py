@@ -98,13 +98,16 @@ def test_the_differences_check_can_fail():
     assert differences({"score": 0.5, "start": 1, "end": 4, "answer": "abc"}, old)  # dict vs list
 
 
-def test_the_question_answering_tab_defaults_are_the_old_pipelines(goldens, manager, parity_dir):
-    """The tab sends every parameter's default: they must leave 4.57's own defaults in place
-    (``max_seq_len`` and ``doc_stride`` unset, so they follow the model's length: 128 tokens here)."""
+@pytest.mark.parametrize("name", ["qa-model-length-defaults", "summarization-task-params", "translation-default"])
+def test_the_tabs_defaults_are_the_old_pipelines(name, goldens, manager, parity_dir):
+    """A tab sends every parameter's default: they must leave 4.57's own defaults in place (QA's
+    window follows the model's length, 128 tokens here; a T5's task_specific_params and 4.57's
+    4 beams / 256 tokens apply to generation)."""
     from workbench.service import run_task
     from workbench.tasks import get_task
 
-    case = next(c for c in CASES if c.name == "qa-model-length-defaults")
+    case = next(c for c in CASES if c.name == name)
     defaults = {p.name: p.default for p in get_task(case.task).params}
-    result = run_task(manager, case.task, case.inputs, {**defaults, **case.kwargs}, model=folder(case, parity_dir))
+    inputs = {"text": case.inputs["text"]} if "text" in case.inputs else case.inputs
+    result = run_task(manager, case.task, inputs, {**defaults, **case.kwargs}, model=folder(case, parity_dir))
     assert differences(json.loads(json.dumps(result.output)), goldens[case.name]) == []

@@ -27,9 +27,12 @@ def _p(name: str, kind: str, default: Any = None, label: str = "", **kw: Any) ->
 TOP_K = _p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1)
 THRESHOLD = _p("threshold", "float", 0.5, "score threshold", minimum=0.0, maximum=1.0, step=0.01)
 CANDIDATES = _p("candidate_labels", "labels", None, "candidate labels", info="comma-separated", required=True)
-GEN_PARAMS = (
-    _p("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),
-    _p("num_beams", "int", 1, "beams", minimum=1, maximum=8, step=1),
+#: The sequence-to-sequence tabs leave length and beams to the model, as 4.57's pipelines did: its
+#: generation_config and task_specific_params (t5-small: 4 beams, 30–200 tokens for summaries),
+#: else 4 beams and 256 new tokens. A value typed in the tab wins over both.
+SEQ2SEQ_PARAMS = (
+    _p("max_new_tokens", "int", None, "max new tokens", minimum=1, maximum=1024, step=1),
+    _p("num_beams", "int", None, "beams", minimum=1, maximum=8, step=1),
     _p("do_sample", "bool", False, "sample"),
     _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
     _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
@@ -109,7 +112,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "summarization", "text", "Text", "text", ("text",), "Summarization",
         "Condense a document with a sequence-to-sequence model.",
-        adapter="seq2seq:SummarizationAdapter", params=GEN_PARAMS + (
+        adapter="seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
             _p("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
         generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
     ),
@@ -117,14 +120,14 @@ _SPECS: tuple[TaskSpec, ...] = (
         "translation", "text", "Text", "text", ("text",), "Translation",
         "Translate with a sequence-to-sequence model (Marian, T5, NLLB, M2M100, mBART).",
         adapter="seq2seq:TranslationAdapter", aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
-        params=GEN_PARAMS + (_p("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
+        params=SEQ2SEQ_PARAMS + (_p("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
                              _p("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
         generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
     ),
     TaskSpec(
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
         "Any prompt to a sequence-to-sequence model (FLAN-T5, T5, BART): questions, instructions, rewrites.",
-        adapter="seq2seq:Text2TextGenerationAdapter", params=GEN_PARAMS,  # the tab's; the adapter's are 4.57's
+        adapter="seq2seq:Text2TextGenerationAdapter", params=SEQ2SEQ_PARAMS,
         generative=True,
     ),
     TaskSpec(
