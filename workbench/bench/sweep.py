@@ -225,11 +225,16 @@ def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, ta
     """One run of a row: timed (seconds, forward latencies, the runner's stats), or untimed for its
     peak memory (``PeakMemory``) and its outputs."""
     device, model = combo.device, getattr(combo.pipe, "model", None)
-    gc.collect()
     info: dict[str, Any] = {}
     timer = ForwardTimer(model, device) if timed and isinstance(model, torch.nn.Module) else None
+    # Timed runs: the garbage collector off during the run, as ``timeit`` does (no full collection
+    # before each run: in a process holding torch and transformers one costs ~0.4 s); the peak
+    # memory runs collect first (``PeakMemory`` trims the heap).
+    collecting = gc.isenabled()
     try:
         with (contextlib.nullcontext() if timed else PeakMemory(device)) as mem, (timer or contextlib.nullcontext()):
+            if timed:
+                gc.disable()
             start = time.perf_counter()
             out = _call(runner, combo, combo.items, bs, info)
             sync(device)
@@ -240,6 +245,9 @@ def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, ta
             gc.collect()
             return
         raise
+    finally:
+        if collecting:
+            gc.enable()
     stats = info.get("stats")
     if stats is not None:
         m.final_batch_size, m.oom_backoffs = stats.final_batch_size, max(m.oom_backoffs, stats.oom_backoffs)
