@@ -68,7 +68,10 @@ def start_app(log: Path, *, env: Mapping[str, str] | None = None, args: Sequence
 def _start_app(log: Path, *, env: Mapping[str, str] | None, args: Sequence[str], timeout: float) -> RunningApp:
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
+                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                # a cache of its own: an app that stops deletes its cached files (hosted mode), and
+                # apps share example paths (/tmp/gradio/<hash>/tone.wav) in the default one
+                "GRADIO_TEMP_DIR": str(log.parent / "gradio-cache"), **(env or {})}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=full_env, stdout=out,
                                 stderr=subprocess.STDOUT)

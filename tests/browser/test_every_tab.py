@@ -61,8 +61,20 @@ def test_first_example_runs(tab_page, group, spec):
     assert not output.locator(".error").count(), f"{task}: the output shows an error"
 
 
-def test_cancel_stops_a_long_run(tab_page):
-    page = tab_page
+@pytest.fixture()
+def fresh_page(browser, app_url):
+    """A page of its own: the module's page, after every tab's example (videos, audio, plots),
+    keeps Chromium's renderer busy, and a 30 000-line input on top of that starved it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    yield page
+    context.close()
+
+
+def test_cancel_stops_a_long_run(fresh_page):
+    page = fresh_page
     open_task(page, "Text", "feature-extraction")
     box = page.locator("#feature-extraction-text textarea")
     box.evaluate("(el, n) => { el.value = Array.from({length: n}, (_, i) => 'sentence ' + i).join('\\n');"
