@@ -1,5 +1,5 @@
 """End-to-end in Chromium: a two-turn chat then Stop mid-answer (on the slow stand-in chat model), and
-a Compare run in a text tab.
+Compare runs in a text tab and in a vision tab.
 
 The app runs as ``python -m tests.slow_chat``: the real app, with one extra copy of the tiny chat
 model loaded under its folder's name and slowed to 0.15 s a token, so Stop always lands mid-answer.
@@ -146,3 +146,18 @@ def test_compare_text_classification_float32_vs_bfloat16(page):
         expect(page.locator(f"#{task}-compare-info-{row}")).to_contain_text("peak memory")
     expect(page.locator(f"#{task}-compare-info-b")).to_contain_text("bfloat16")
     expect(page.locator(f"#{task}-compare-runs")).to_contain_text("float32")
+
+
+def test_compare_image_classification_float32_vs_bfloat16(page):
+    """A vision tab's Compare: the same uploaded image through both configurations, side by side."""
+    page.set_default_timeout(LONG)
+    task = "image-classification"
+    open_task(page, "Vision", task, "Image classification")
+    page.locator(f"#{task}-image input[type=file]").set_input_files(sample_file("image.png"))
+    expect(page.locator(f"#{task}-image img").first).to_be_visible()  # uploaded and shown
+    _compare(page, task)
+    expect(page.locator(f"#{task}-compare-summary")).to_contain_text("top label the same")
+    for row in ("a", "b"):
+        expect(page.locator(f"#{task}-compare-{row}-output")).to_contain_text("%")
+        expect(page.locator(f"#{task}-compare-info-{row}")).to_contain_text("peak memory")
+    expect(page.locator(f"#{task}-compare-info-b")).to_contain_text("bfloat16")
