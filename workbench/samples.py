@@ -103,8 +103,9 @@ def sample_video_frames(n: int = 48, width: int = 128, height: int = 96) -> np.n
     return frames
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 24, codec: str = "mpeg4") -> str:
-    """Encode RGB ``frames`` (n×H×W×3 uint8, even H and W) into a video file with PyAV."""
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 24, codec: str = "h264") -> str:
+    """Encode RGB ``frames`` (n×H×W×3 uint8, even H and W) into a video file with PyAV (H.264 by
+    default: browsers play it, unlike MPEG-4 Part 2, which Chromium refuses as "not playable")."""
     import av
 
     with av.open(str(path), mode="w") as container:
@@ -119,7 +120,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 24, codec: str 
 
 def samples_dir() -> Path:
     """Where generated sample files are written (``$WORKBENCH_SAMPLES_DIR`` or a temp folder)."""
-    path = Path(os.environ.get("WORKBENCH_SAMPLES_DIR") or Path(tempfile.gettempdir()) / "pipeline-workbench-samples")
+    # v2: clip.mp4 became H.264; a new folder so that no machine keeps serving an older sample
+    path = Path(os.environ.get("WORKBENCH_SAMPLES_DIR") or Path(tempfile.gettempdir()) / "pipeline-workbench-samples-v2")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -127,7 +129,7 @@ def samples_dir() -> Path:
 @lru_cache(maxsize=None)
 def sample_file(name: str) -> str:
     """Write the named sample to a file once and return its path: ``image.png``, ``document.png``,
-    ``tone.wav``, ``clip.mp4`` (2 s, 24 fps, 128×96). Gradio examples need file paths."""
+    ``tone.wav``, ``clip.mp4`` (H.264, 2 s, 24 fps, 128×96). Gradio examples need file paths."""
     import soundfile as sf
 
     path = samples_dir() / name

@@ -51,6 +51,10 @@ def test_first_example_runs(tab_page, group, spec):
     with page.expect_response(lambda r: "/run/predict" in r.url and r.request.method == "POST"):
         examples.first.click()
     page.wait_for_timeout(300)  # the answer's values are applied on the page's next tick
+    if "video" in spec.inputs:  # the example clip plays in the browser (it refuses MPEG-4 Part 2 clips)
+        video = panel(page, task).locator("video").first
+        page.wait_for_function("v => v.readyState >= 1 || v.error !== null", arg=video.element_handle())
+        assert video.evaluate("v => v.error === null"), f"{task}: the example clip is not playable"
     page.locator(f"#{task}-run").click()
     info = page.locator(f"#{task}-info")
     done = "tokens/s" if task == "text-generation" else "preprocess + inference"
