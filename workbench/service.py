@@ -231,6 +231,20 @@ def _notes(decoded: Mapping[str, Any]) -> list[str]:
     return [f"Frames: {video.sampling}"] if hasattr(video, "sampling") else []
 
 
+def _prepare(manager: PipelineManager, spec: TaskSpec, inputs: Mapping[str, Any], model: str | None,
+             revision: str | None, device: str, dtype: str,
+             control: RunControl) -> tuple[dict[str, Any], float, Loaded, float]:
+    """What every run does first: decode and check the inputs (before any load, so a bad input
+    costs nothing), then load the model. Returns the decoded inputs, their seconds, the loaded
+    pipeline and its load seconds."""
+    control.set_stage("reading inputs")
+    t0 = time.perf_counter()
+    decoded = decode_inputs(spec, inputs, manager.policy)
+    inputs_s = time.perf_counter() - t0
+    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
+    return decoded, inputs_s, loaded, load_s
+
+
 def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
              *, model: str | None = None, revision: str | None = None, device: str = "auto",
              dtype: str = "auto", control: RunControl | None = None) -> RunResult:
@@ -250,11 +264,7 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     params = dict(params or {})
     kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
     _required(spec, params)
-    control.set_stage("reading inputs")
-    t0 = time.perf_counter()
-    decoded = decode_inputs(spec, inputs, manager.policy)
-    inputs_s = time.perf_counter() - t0
-    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
+    decoded, inputs_s, loaded, load_s = _prepare(manager, spec, inputs, model, revision, device, dtype, control)
     control.set_stage("preprocessing")
     items = [v for v in decoded.values() if isinstance(v, list)]
     if items and len(items[0]) > 1:  # one pipeline call per item (the sentences of the embeddings tab)
@@ -296,11 +306,7 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
     params = dict(params or {})
     kwargs = spec.call_kwargs(params)
     full_text = kwargs.pop("return_full_text", True)
-    control.set_stage("reading inputs")
-    t0 = time.perf_counter()
-    decoded = decode_inputs(spec, inputs, manager.policy)
-    inputs_s = time.perf_counter() - t0
-    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
+    decoded, inputs_s, loaded, load_s = _prepare(manager, spec, inputs, model, revision, device, dtype, control)
     control.set_stage("generating")
     stop_event = control.cancel_event
     prompt = decoded["text"]
