@@ -128,10 +128,17 @@ def test_chat_two_turns_then_stop_mid_answer(page, slow_app):
     expect(chatbot.locator(".bot-row")).to_have_count(0)
 
 
-def _compare(page, task: str) -> None:
+def _compare_float32_with_bfloat16(page, task: str) -> None:
+    """Open the tab's Compare, run its default configurations (float32, bfloat16) and check both
+    labelled outputs are shown side by side with their peak memory and the agreement summary."""
     page.locator(f"#{task}-compare").get_by_text("Compare: up to three configurations").click()
     page.locator(f"#{task}-compare-run").click()
     expect(page.locator(f"#{task}-compare-summary")).to_contain_text("A vs B", timeout=LONG)
+    expect(page.locator(f"#{task}-compare-summary")).to_contain_text("top label the same")
+    for row in ("a", "b"):
+        expect(page.locator(f"#{task}-compare-{row}-output")).to_contain_text("%")
+        expect(page.locator(f"#{task}-compare-info-{row}")).to_contain_text("peak memory")
+    expect(page.locator(f"#{task}-compare-info-b")).to_contain_text("bfloat16")
 
 
 def test_compare_text_classification_float32_vs_bfloat16(page):
@@ -139,12 +146,7 @@ def test_compare_text_classification_float32_vs_bfloat16(page):
     task = "text-classification"
     open_task(page, "Text", task, "Text classification")
     page.locator(f"#{task}-text textarea").fill("I love this tiny model.")
-    _compare(page, task)
-    expect(page.locator(f"#{task}-compare-summary")).to_contain_text("top label the same")
-    for row in ("a", "b"):
-        expect(page.locator(f"#{task}-compare-{row}-output")).to_contain_text("%")
-        expect(page.locator(f"#{task}-compare-info-{row}")).to_contain_text("peak memory")
-    expect(page.locator(f"#{task}-compare-info-b")).to_contain_text("bfloat16")
+    _compare_float32_with_bfloat16(page, task)
     expect(page.locator(f"#{task}-compare-runs")).to_contain_text("float32")
 
 
@@ -155,9 +157,4 @@ def test_compare_image_classification_float32_vs_bfloat16(page):
     open_task(page, "Vision", task, "Image classification")
     page.locator(f"#{task}-image input[type=file]").set_input_files(sample_file("image.png"))
     expect(page.locator(f"#{task}-image img").first).to_be_visible()  # uploaded and shown
-    _compare(page, task)
-    expect(page.locator(f"#{task}-compare-summary")).to_contain_text("top label the same")
-    for row in ("a", "b"):
-        expect(page.locator(f"#{task}-compare-{row}-output")).to_contain_text("%")
-        expect(page.locator(f"#{task}-compare-info-{row}")).to_contain_text("peak memory")
-    expect(page.locator(f"#{task}-compare-info-b")).to_contain_text("bfloat16")
+    _compare_float32_with_bfloat16(page, task)

@@ -6,6 +6,8 @@ Then the polish around a run: progress and Cancel, an error that stays, the dtyp
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -17,15 +19,23 @@ LONG = 180_000  # ms: the first run of each task builds its tiny offline model o
 ALL = [(group, spec) for group, specs in tasks_by_group().items() for spec in specs]
 
 
+@contextmanager
+def _page(browser, url: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def tab_page(browser, app_url):
     """One page for the module (a page load per task would double the time)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app_url)
-    yield page
-    context.close()
+    with _page(browser, app_url) as page:
+        yield page
 
 
 def open_task(page, group: str, task: str) -> None:
@@ -69,12 +79,8 @@ def test_first_example_runs(tab_page, group, spec):
 def fresh_page(browser, app_url):
     """A page of its own: the module's page, after every tab's example (videos, audio, plots),
     keeps Chromium's renderer busy, and a 30 000-line input on top of that starved it."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app_url)
-    yield page
-    context.close()
+    with _page(browser, app_url) as page:
+        yield page
 
 
 def test_cancel_stops_a_long_run(fresh_page):
@@ -136,11 +142,7 @@ def test_optional_numbers_are_empty_with_a_placeholder(tab_page):
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_task_is_one_click_away(browser, app_url, width):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app_url)
-    try:
+    with _page(browser, app_url, width) as page:
         expect(page.get_by_role("tab", name="Text", exact=True)).to_be_visible(timeout=60_000)  # the app has loaded
         for name in ("Models", "Benchmark"):
             expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
@@ -149,14 +151,13 @@ def test_every_task_is_one_click_away(browser, app_url, width):
             for spec in specs:
                 expect(page.locator(f"#tab-{spec.name}-button")).to_be_visible()
         assert not page.locator("button[aria-label='More tabs']:visible").count()
+        last = tasks_by_group()["Vision"][-1].name
         page.get_by_role("tab", name="Vision", exact=True).click()
-        page.locator("#tab-mask-generation-button").click()  # the last of the Vision row, usable
-        run = page.locator("#mask-generation-run")
+        page.locator(f"#tab-{last}-button").click()  # the last of the Vision row, usable
+        run = page.locator(f"#{last}-run")
         run.scroll_into_view_if_needed()
         expect(run).to_be_in_viewport()
         assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, "the page scrolls sideways"
-    finally:
-        context.close()
 
 
 def test_model_box_text_clears_its_arrow(tab_page):
