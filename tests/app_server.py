@@ -1,6 +1,6 @@
 """Start the real app (``python app.py``) as a subprocess on a free loopback port, for tests that
-drive it through ``gradio_client``, Playwright or signals. Used by the ``hosted_app`` fixture in
-``tests/conftest.py``; nothing here listens on anything but 127.0.0.1."""
+drive it through ``gradio_client``, Playwright or signals (``start_app``), or a ``gr.Blocks`` in
+this process (``serving``). Nothing here listens on anything but 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,24 +49,11 @@ class RunningApp:
         return self.proc.returncode
 
 
-#: Gradio's own start-up check (``networking.url_ok``: a HEAD with a 3 s timeout) fails on a busy
-#: machine, and ``launch()`` then gives up with this message: worth one more try.
-SLOW_START = "When localhost is not accessible"
-
-
 def start_app(log: Path, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
-              timeout: float = 300.0) -> RunningApp:
-    """Run ``app.py`` on a free loopback port with ``env`` added to this process's environment,
-    wait until it serves its page (at most ``timeout`` seconds) and return it."""
-    try:
-        return _start_app(log, env=env, args=args, timeout=timeout)
-    except RuntimeError as exc:
-        if SLOW_START not in str(exc):
-            raise
-        return _start_app(log, env=env, args=args, timeout=timeout)
-
-
-def _start_app(log: Path, *, env: Mapping[str, str] | None, args: Sequence[str], timeout: float) -> RunningApp:
+              command: Sequence[str] = ("app.py",), timeout: float = 300.0) -> RunningApp:
+    """Run ``python app.py`` (or another ``command`` that serves the app where ``GRADIO_SERVER_PORT``
+    says) on a free loopback port with ``env`` added to this process's environment, wait until it
+    serves its page (at most ``timeout`` seconds) and return it."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
@@ -73,17 +61,39 @@ def _start_app(log: Path, *, env: Mapping[str, str] | None, args: Sequence[str],
                 # apps share example paths (/tmp/gradio/<hash>/tone.wav) in the default one
                 "GRADIO_TEMP_DIR": str(log.parent / "gradio-cache"), **(env or {})}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=full_env, stdout=out,
+        proc = subprocess.Popen([sys.executable, *command, *args], cwd=ROOT, env=full_env, stdout=out,
                                 stderr=subprocess.STDOUT)
     app = RunningApp(f"http://127.0.0.1:{port}/", proc, log)
+    if not wait_for_page(app.url, timeout, alive=lambda: proc.poll() is None):
+        proc.kill()
+        proc.wait(timeout=10)
+        raise RuntimeError(f"{' '.join(command)} did not start (exit {proc.poll()}):\n{app.log_text()[-4000:]}")
+    return app
+
+
+def wait_for_page(url: str, timeout: float, *, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether ``url`` answers within ``timeout`` seconds (polled; gives up early once not ``alive()``)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(app.url, timeout=2).close()
-            return app
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
         except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait(timeout=10)
-                raise RuntimeError(f"app.py did not start (exit {proc.poll()}):\n{app.log_text()[-4000:]}") from None
+            if not alive() or time.monotonic() > deadline:
+                return False
             time.sleep(0.3)
+
+
+@contextmanager
+def serving(demo: Any, timeout: float = 120.0) -> Iterator[str]:
+    """Serve a ``gr.Blocks`` in this process on a free loopback port; yield its URL once it answers,
+    and close it after. ``_frontend=False`` skips only Gradio's own start-up check (HEAD requests
+    with a 3 s timeout, which a saturated test machine misses, and launch then raises), as app.py does."""
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            _frontend=False)
+    try:
+        if not wait_for_page(url, timeout):
+            raise RuntimeError(f"the app at {url} did not answer within {timeout:.0f} s")
+        yield url
+    finally:
+        demo.close()

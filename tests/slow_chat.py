@@ -3,7 +3,8 @@
 ``slow_chat_model`` copies the tiny offline chat model to a folder of its own, loads it into the
 manager under that folder's name, and wraps that one loaded model's ``forward`` so that every
 generated token takes ``delay_s``. Other models, and the same model under ``offline:chat``, stay
-fast. ``python -m tests.slow_chat`` serves the real app with it loaded (for browser tests) and
+fast. ``python -m tests.slow_chat`` serves the real app with it loaded (for browser tests; on
+``$GRADIO_SERVER_PORT``, as ``tests.app_server.start_app`` sets it) and
 prints the folder name to use as the model.
 """
 
@@ -45,7 +46,6 @@ def main() -> None:
     from workbench.manager import PipelineManager
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.1)
     args = parser.parse_args()
     manager = PipelineManager(max_models=16)
@@ -54,7 +54,7 @@ def main() -> None:
     demo = app.build_app(manager)
     # _frontend=False skips only Gradio's self-check (one HEAD request with a 3 s timeout, which a
     # saturated test machine misses, and launch then raises); the test waits for the page itself.
-    demo.launch(server_name="127.0.0.1", server_port=args.port, _frontend=False)
+    demo.launch(server_name="127.0.0.1", _frontend=False)  # the port: $GRADIO_SERVER_PORT
 
 
 if __name__ == "__main__":

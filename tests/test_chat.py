@@ -164,20 +164,15 @@ def test_panel_stop(panel, slow_model):
 @pytest.fixture(scope="module")
 def served(manager, context):
     """The text-generation tab as the app builds it (Completion and Chat sub-tabs), served."""
-    import socket
-
     from components.task_tab import group_tabs
+    from tests.app_server import serving
     from workbench.tasks import get_task
 
     with gr.Blocks() as demo:
         group_tabs({"Text": [get_task("text-generation")]}, manager, context)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(demo) as url:
+        yield url
 
 
 def test_chat_api_takes_messages_and_returns_the_assistant_message(served, manager):

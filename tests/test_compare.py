@@ -120,9 +120,8 @@ def test_a_byte_bound_the_models_exceed_together_is_reported():
 
 @pytest.fixture(scope="module")
 def served(manager):
-    import socket
-
     from components.task_tab import TabContext, group_tabs
+    from tests.app_server import serving
     from workbench.tasks import get_task
 
     context = TabContext(devices=["auto", "cpu"], dtypes=["auto", "float32", "bfloat16"], online=False,
@@ -130,12 +129,8 @@ def served(manager):
     with gr.Blocks() as demo:
         group_tabs({"Text": [get_task("text-classification")], "Vision": [get_task("image-classification")]},
                    manager, context)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(demo) as url:
+        yield url
 
 
 def test_compare_endpoint(served):

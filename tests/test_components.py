@@ -3,7 +3,6 @@ the app builds with every tab and serves every task as a named API endpoint."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -195,33 +194,12 @@ def test_offline_banner_names_offline_models(demo, context):
     assert not context.online and "cannot be reached" in banner["props"]["value"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(demo):
-    import urllib.request
+    from tests.app_server import serving
 
-    # _frontend=False skips only Gradio's start-up self-check (HEAD requests with a 3 s timeout, which a
-    # saturated test machine misses, and launch then raises); we wait for the page ourselves.
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
-                            _frontend=False)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-    yield url
-    demo.close()
+    with serving(demo) as url:
+        yield url
 
 
 def test_gradio_client_calls_the_named_endpoints(served):
@@ -289,30 +267,17 @@ def test_main_honours_gradio_env(monkeypatch):
     assert app.parse_args(["--port", "8001"]).port == 8001
 
 
-def test_first_page_is_served_within_seconds():
+def test_first_page_is_served_within_seconds(tmp_path):
     """``python app.py`` answers HTTP quickly: nothing heavy happens before launch."""
-    import urllib.request
+    from tests.app_server import start_app
 
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    start = time.monotonic()
+    app = start_app(tmp_path / "app.log", timeout=60)  # raises when the page does not answer within 60 s
     try:
-        start = time.monotonic()
-        while time.monotonic() - start < 60:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("app.py did not serve its first page within 60 s")
         elapsed = time.monotonic() - start
         assert elapsed < 30, f"first page after {elapsed:.1f} s"
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        app.stop()
 
 
 # ---------------------------------------------------------------------------------------------

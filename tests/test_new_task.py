@@ -4,7 +4,6 @@ snippet, batch-runner backend, benchmark workload and sweep, task tab and named 
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from typing import Any
 
@@ -73,27 +72,19 @@ def test_benchmark_workload_and_sweep(manager, spec):
     assert len(table) == 4 and (table.status == "ok").all() and (table.same_labels == 1.0).all()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tab_and_named_endpoint(manager, spec):
     import app
     from components.task_tab import build_task_tab
     from gradio_client import Client
+    from tests.app_server import serving
 
     with gr.Blocks() as demo:
         with gr.Tab(spec.title):
             tab = build_task_tab(spec, manager, app.make_context())
     assert tab.stop_button is not None and not tab.streams  # every tab has Cancel; this one does not stream
     assert tab.inputs.keys == ["text"]
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
-    try:
+    with serving(demo) as url:
         client = Client(url, verbose=False)
         labels, raw, info, code = client.predict(text="I love it", top_k=2, model=MODEL,
                                                  api_name="/my_classification")
         assert len(labels["confidences"]) == 2 and len(raw) == 2 and "pipeline(" in code
-    finally:
-        demo.close()

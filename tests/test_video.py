@@ -147,27 +147,19 @@ def test_service_reports_the_sampling_and_refuses_bad_input_before_loading(manag
     assert manager.load_count == loads
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(manager):
     import gradio as gr
 
     from components.task_tab import TabContext, build_task_tab
+    from tests.app_server import serving
     from workbench.tasks import get_task
 
     context = TabContext(devices=["cpu"], dtypes=["float32"], online=False, offline_tasks=frozenset({TASK}))
     with gr.Blocks() as demo:
         build_task_tab(get_task(TASK), manager, context)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(demo) as url:
+        yield url
 
 
 def test_app_endpoint_classifies_an_upload_and_survives_a_bad_one(served, clip, tmp_path):

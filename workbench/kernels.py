@@ -323,12 +323,12 @@ def matmul_peaks(device: torch.device | str, dtype: torch.dtype, *, size: int | 
     sizes = [size] if size else ([1024, 2048, 4096, 8192] if device.type == "cuda" else [256, 512, 1024, 2048])
     best: dict[str, float] = {}
     spent: dict[str, float] = {}
-    share = seconds / 3  # per kernel
+    share = seconds / 3  # per kernel: torch, linear and (where available) onednn
     with torch.inference_mode():
         for n in sizes:
             a = torch.randn(n, n, device=device).to(dtype)
             b = torch.randn(n, n, device=device).to(dtype)
-            products: dict[str, Any] = {"torch": lambda: a @ b, "linear": lambda: torch.nn.functional.linear(a, b)}
+            products: dict[str, Any] = {"torch": lambda: a @ b, "linear": lambda: F.linear(a, b)}
             if device.type == "cpu" and onednn_linear_available():
                 try:  # as in kernel_choice: a CPU without the dtype's instructions has no oneDNN path for it
                     packed = torch.ops.mkldnn._reorder_linear_weight(b, PACK_ROWS)

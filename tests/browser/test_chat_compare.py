@@ -7,13 +7,8 @@ model loaded under its folder's name and slowed to 0.15 s a token, so Stop alway
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -24,38 +19,19 @@ from workbench.samples import sample_file
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAT = "text-generation-chat"
 
 
 @pytest.fixture(scope="module")
 def slow_app(tmp_path_factory):
     """``python -m tests.slow_chat`` on a free loopback port; yields (url, slow model name)."""
-    from tests.app_server import free_port
+    from tests.app_server import start_app
 
-    port = free_port()
-    log = tmp_path_factory.mktemp("slow-app") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.slow_chat", "--port", str(port), "--delay", "0.15"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 400  # a loaded 2-core machine takes minutes
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the slow-chat app did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-    model = next(line.split("=", 1)[1] for line in log.read_text().splitlines() if line.startswith("SLOW_MODEL="))
-    yield url, model
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    app = start_app(tmp_path_factory.mktemp("slow-app") / "app.log", command=["-m", "tests.slow_chat"],
+                    args=["--delay", "0.15"], timeout=400)  # a loaded 2-core machine takes minutes
+    model = next(line.split("=", 1)[1] for line in app.log_text().splitlines() if line.startswith("SLOW_MODEL="))
+    yield app.url, model
+    app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from workbench.tasks import tasks_by_group
 
 from playwright.sync_api import expect

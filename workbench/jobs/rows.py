@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from workbench.calls import sampling_rate
 from workbench.jobs.readers import ROW_ID
 from workbench.jobs.spec import JobSpec
 from workbench.tasks import get_task
@@ -102,7 +103,7 @@ class Predictor:
             if name == "image":
                 decoded[name] = load_image(value)
             elif name == "audio":
-                decoded[name] = load_audio(value, _sampling_rate(self.pipe))
+                decoded[name] = load_audio(value, sampling_rate(self.pipe))
             elif name == "video":  # the video pipeline decodes the file itself (PyAV)
                 if not isinstance(value, str) or not os.path.isfile(value):
                     raise InputError(f"Video file `{value}` does not exist; give the path of a video file.")
@@ -142,12 +143,6 @@ class Predictor:
             values = [None if e is not None else json.dumps(_jsonable(r)) for r, e in zip(results, errors)]
             name = "output"
         return pd.DataFrame({"id": ids, name: values, "error": errors})
-
-
-def _sampling_rate(pipe: Any) -> int:
-    fe = (getattr(pipe, "feature_extractor", None)
-          or getattr(getattr(pipe, "processor", None), "feature_extractor", None))
-    return int(getattr(fe, "sampling_rate", None) or 16000)
 
 
 def _jsonable(value: Any) -> Any:
