@@ -97,6 +97,11 @@ class Sessions:
                 del self._controls[session]
                 self._latest.pop(session, None)
 
+    def running(self, session: str) -> bool:
+        """Whether ``session`` has a run going."""
+        with self._lock:
+            return session in self._controls
+
     def cancel(self, session: str) -> tuple[bool, Any]:
         """Cancel ``session``'s run; returns whether one was running, and its latest result."""
         with self._lock:

@@ -8,7 +8,6 @@ wires Run as the named API endpoint ``/{spec.api_name}``. Text generation stream
 from __future__ import annotations
 
 import functools
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -30,6 +29,9 @@ from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
     from workbench.service import RunResult
+
+#: The info line between Cancel and the run's own "Cancelled." (at its next chunk, batch or layer).
+CANCELLING = "⏳ cancelling…"
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class TaskTab:
             return None
         if latest is not None and self.streams:
             return timings_markdown(replace(latest, done=True, stopped=True))
-        return "⏳ cancelling…"
+        return CANCELLING
 
     def error_outputs(self, session: str = "") -> list[Any]:
         """Widget values after a failed run: outputs emptied, the error's message in the info line
@@ -223,7 +225,16 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
                                               "after the current token and the run returns the text so far. "
                                               "Returns the run's info line, marked stopped.")
     else:  # API clients cancel with job.cancel()
-        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_visibility="private")
+        def announce(request: gr.Request) -> Any:
+            return CANCELLING if tab.sessions.running(session_id(request)) else gr.skip()
+
+        def cancel(request: gr.Request) -> None:
+            tab.stop(session_id(request))
+
+        # "cancelling…" is on the page before the run is told to stop: told first, the run could end
+        # and say "Cancelled." before that reached the page, and be overwritten by it.
+        tab.stop_button.click(announce, inputs=None, outputs=tab.info, queue=False, api_visibility="private").then(
+            cancel, inputs=None, outputs=None, queue=False, api_visibility="private")
 
 
 def _hold_run_while_recording(audio: gr.Audio, run_button: gr.Button) -> None:
