@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import io
 import socket
+import ssl
 import threading
 import time
 from typing import Iterator
@@ -92,6 +93,36 @@ def server() -> Iterator[int]:
     httpd.server_close()
 
 
+@pytest.fixture(scope="module")
+def tls_ca():
+    """A test certificate authority (``trustme``); the TLS server's certificate names ``public.test``."""
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_ca) -> Iterator[int]:
+    """The port of a loopback HTTPS server (``_Handler``'s routes) whose certificate, signed by
+    ``tls_ca``, is for ``public.test`` only."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("public.test").configure_cert(context)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def trusting(ca) -> ssl.SSLContext:
+    """The system's default client context, trusting ``ca`` as well (what ``Network.tls`` returns in tests)."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
 @pytest.fixture()
 def silent_port() -> Iterator[int]:
     """A port that accepts TCP connections (the kernel's backlog) but never answers them."""
@@ -127,5 +158,8 @@ class FakeNet:
             raise AssertionError(f"the test network never connects {address}")
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
-    def network(self) -> Network:
-        return Network(resolve=self.resolve, connect=self.connect)
+    def network(self, ca=None) -> Network:
+        """The test network; with ``ca`` (a ``trustme.CA``), https trusts that authority too."""
+        if ca is None:
+            return Network(resolve=self.resolve, connect=self.connect)
+        return Network(resolve=self.resolve, connect=self.connect, tls=lambda: trusting(ca))

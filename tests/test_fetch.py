@@ -1,21 +1,25 @@
 """workbench.fetch: http(s) only, every resolved address checked, redirects re-checked and bounded, a
 total deadline, a byte cap, and hosted messages that tell nothing about the network.
 
-Every server is ours, on 127.0.0.1. Where a test needs a "public" host, an injected ``Network``
+Every server is ours, on 127.0.0.1 (https ones with a certificate from a test authority, ``trustme``). Where a test needs a "public" host, an injected ``Network``
 resolves a made-up name to a public-looking address and connects that address to a loopback server,
 recording every connection, so nothing ever leaves the machine.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import replace
 
 import pytest
 
-from tests.loopback import DRIPPED, HITS, PUBLIC, FakeNet, closed_port, server, silent_port  # noqa: F401 (fixtures)
+from tests.loopback import (DRIPPED, HITS, PNG, PUBLIC, FakeNet, closed_port, server, silent_port,  # noqa: F401 (fixtures)
+                            tls_ca, tls_server)
 from workbench.errors import InputError
-from workbench.fetch import address_is_public, fetch
+import threading
+
+from workbench.fetch import MAX_PENDING_LOOKUPS, address_is_public, fetch, system_resolve
 from workbench.hosting import HostingPolicy
 
 LOCAL = replace(HostingPolicy.local(), url_deadline_s=5.0)
@@ -150,3 +154,68 @@ def test_hosted_messages_do_not_tell_closed_from_silent_ports_or_timeouts(server
     messages["loopback"] = str(info.value).replace(f"127.0.0.1:{server}", "public.test")
     assert len(set(messages.values())) == 1, messages
     assert "Connection refused" not in messages["closed"] and "within 1 s" in messages["closed"]
+
+
+# ---- https: the same checks, and the certificate verified for the name asked for -----------------
+
+
+def test_hosted_fetches_https_through_the_checked_address(tls_server, tls_ca):
+    net = FakeNet({"public.test": [PUBLIC]}, tls_server)
+    got = fetch("https://public.test/cat.png", replace(HOSTED, network=net.network(tls_ca)))
+    assert got.data == PNG and got.content_type == "image/png"
+    assert net.resolved == ["public.test"] and net.connected == [PUBLIC]
+
+
+def test_https_certificates_are_verified(tls_server, tls_ca):
+    """A certificate for another name, or from an authority the system does not trust, is refused."""
+    wrong_name = FakeNet({"other.test": [PUBLIC]}, tls_server)
+    with pytest.raises(InputError, match=r"TLS failed .*(hostname|match)"):
+        fetch("https://other.test/hello", LOCAL, network=wrong_name.network(tls_ca))
+    untrusted = FakeNet({"public.test": [PUBLIC]}, tls_server)
+    with pytest.raises(InputError, match=r"TLS failed .*CERTIFICATE_VERIFY_FAILED"):
+        fetch("https://public.test/hello", LOCAL, network=untrusted.network())  # the system's authorities only
+    with pytest.raises(InputError, match=r"Could not fetch URL `https://public.test/hello`\. This workbench fetches only"):
+        fetch("https://public.test/hello", HOSTED, network=untrusted.network())
+
+
+def test_https_redirect_to_a_private_address_is_refused_before_connecting(tls_server, tls_ca):
+    net = FakeNet({"public.test": [PUBLIC]}, tls_server)
+    with pytest.raises(InputError, match="Could not fetch URL"):
+        fetch("https://public.test/redirect?to=http://127.0.0.1/admin", HOSTED, network=net.network(tls_ca))
+    assert net.connected == [PUBLIC]  # the redirect's target was never connected
+    got = fetch("https://public.test/redirect?to=/cat.png", HOSTED, network=net.network(tls_ca))
+    assert got.data == PNG and got.url == "https://public.test/cat.png"
+
+
+def test_a_tls_handshake_that_never_answers_is_bounded(silent_port):
+    """The handshake counts against the deadline as reads do: a port that accepts and says nothing
+    cannot hold an https request."""
+    net = FakeNet({"public.test": [PUBLIC]}, silent_port)
+    start = time.monotonic()
+    with pytest.raises(InputError, match="Could not fetch URL"):
+        fetch("https://public.test/hello", replace(HOSTED, url_deadline_s=1.0), network=net.network())
+    assert time.monotonic() - start < 3.0
+
+
+# ---- name lookups: bounded in time, and in how many can hang at once ------------------------------
+
+
+def test_lookups_that_hang_are_bounded_in_time_and_number():
+    """``getaddrinfo`` cannot be interrupted: a lookup past its deadline is given up but its thread
+    lives on. At most MAX_PENDING_LOOKUPS such threads exist; beyond that lookups fail at once, and
+    once the hung ones end, lookups work again. (The stand-in resolver blocks; nothing is looked up.)"""
+    hang = threading.Event()
+
+    def stuck(host, port, **kw):
+        hang.wait(30)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port))]
+
+    try:
+        for _ in range(MAX_PENDING_LOOKUPS):
+            with pytest.raises(TimeoutError, match="took longer than 0.0 s"):
+                system_resolve("slow.test", 80, 0.01, getaddrinfo=stuck)
+        with pytest.raises(TimeoutError, match="too many name lookups are pending"):
+            system_resolve("slow.test", 80, 0.01, getaddrinfo=stuck)
+    finally:
+        hang.set()
+    assert system_resolve("slow.test", 80, 5.0, getaddrinfo=stuck) == [PUBLIC]

@@ -12,7 +12,11 @@ read that can outlive the deadline:
 - ``policy.url_deadline_s`` bounds the whole request — name lookups, connects, redirects and every
   read together: a watchdog closes the socket when it passes, so a server dripping a byte every few
   seconds cannot hold a request past it;
-- at most ``policy.url_max_bytes`` are read.
+- at most ``policy.url_max_bytes`` are read;
+- https certificates are verified for the host name asked for (``Network.tls``, the system's
+  authorities by default);
+- proxy settings (``HTTP_PROXY``/``HTTPS_PROXY``) are never used: a proxy would look names up and
+  connect by itself, out of reach of these checks.
 
 Hosted, every network failure (a refused or never-answering port, a timeout, an unknown host, a
 private address) gives the same message, so the answers do not map the network behind the server.
@@ -46,6 +50,8 @@ Resolver = Callable[[str, int, float], list[str]]
 """``resolve(host, port, timeout_s) -> [address, ...]`` (IPv4/IPv6 literals); raises ``OSError``."""
 Connector = Callable[[str, int, float], socket.socket]
 """``connect(address, port, timeout_s) -> a connected socket``; raises ``OSError``."""
+TLSContext = Callable[[], ssl.SSLContext]
+"""``tls() -> the context that wraps https connections`` (certificates and host name verified)."""
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -57,17 +63,30 @@ _ALSO_REFUSED = tuple(ipaddress.ip_network(n) for n in ("192.0.0.0/24", "0.0.0.0
 _CHUNK = 64 * 1024
 
 
-def system_resolve(host: str, port: int, timeout: float) -> list[str]:
-    """The system resolver (``getaddrinfo``), given up after ``timeout`` seconds (it has no timeout of its own)."""
+#: Name lookups that may run at once. ``getaddrinfo`` cannot be interrupted, so a lookup that passes
+#: its deadline goes on in its thread until the system resolver gives up; this bounds how many such
+#: threads a flood of URLs with slow names can leave behind (further lookups fail at once meanwhile).
+MAX_PENDING_LOOKUPS = 16
+_LOOKUPS = threading.BoundedSemaphore(MAX_PENDING_LOOKUPS)
+
+
+def system_resolve(host: str, port: int, timeout: float,
+                   getaddrinfo: Callable[..., list] = socket.getaddrinfo) -> list[str]:
+    """The system resolver (``getaddrinfo``), given up after ``timeout`` seconds (it has no timeout
+    of its own); at most ``MAX_PENDING_LOOKUPS`` lookups in flight, counting those given up."""
+    if not _LOOKUPS.acquire(timeout=max(timeout, 0.0)):
+        raise TimeoutError(f"too many name lookups are pending; {host} was not looked up")
     result: list[list[str]] = []
     error: list[BaseException] = []
 
     def lookup() -> None:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = getaddrinfo(host, port, type=socket.SOCK_STREAM)
             result.append(list(dict.fromkeys(str(info[4][0]) for info in infos)))
         except OSError as exc:
             error.append(exc)
+        finally:
+            _LOOKUPS.release()
 
     thread = threading.Thread(target=lookup, daemon=True, name="fetch-resolve")
     thread.start()
@@ -86,10 +105,12 @@ def system_connect(address: str, port: int, timeout: float) -> socket.socket:
 
 @dataclass(frozen=True)
 class Network:
-    """How URLs reach the network: name lookups and connections. Tests pass their own (loopback only)."""
+    """How URLs reach the network: name lookups, connections and TLS. Tests pass their own (loopback
+    only, and a test certificate authority for https)."""
 
     resolve: Resolver = field(default=system_resolve)
     connect: Connector = field(default=system_connect)
+    tls: TLSContext = field(default=ssl.create_default_context)
 
 
 @dataclass(frozen=True)
@@ -254,7 +275,7 @@ def _open(scheme: str, host: str, port: int, addresses: list[str], network: Netw
         if scheme == "https":
             try:
                 sock.settimeout(_remaining(deadline, policy))
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                sock = network.tls().wrap_socket(sock, server_hostname=host)
             except (OSError, _Unreachable) as exc:
                 sock.close()
                 errors.append(f"{address}: TLS failed ({exc})")
