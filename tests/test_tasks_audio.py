@@ -42,6 +42,40 @@ def test_asr_returns_text(manager):
     assert asr({"raw": WAVE, "sampling_rate": SR}, **spec.call_kwargs()) == out
 
 
+@pytest.fixture(scope="module")
+def ctc_model(tmp_path_factory) -> str:
+    from workbench.offline.audio import wav2vec2_ctc
+
+    path = tmp_path_factory.mktemp("wav2vec2-ctc")
+    wav2vec2_ctc(path)
+    return str(path)
+
+
+def test_long_audio_is_chunked_for_ctc_models(manager, ctc_model):
+    """A CTC model (Wav2Vec2) takes any length in one pass, with memory growing with it: past 30 s the
+    workbench transcribes in 30 s chunks with strides (transformers' ``chunk_length_s``), exactly as
+    the pipeline does when asked to, and says so; a short clip is one pass."""
+    from workbench.service import run_task
+
+    t = np.arange(35 * SR) / SR
+    wave = (0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 0.7 * t)).astype(np.float32)
+    pipe = manager.get("automatic-speech-recognition", ctc_model)
+    assert pipe.type == "ctc"
+    heard: list[int] = []  # samples per forward pass, seen by a torch hook on the model
+    hook = pipe.model.register_forward_pre_hook(lambda m, args, kw: heard.append(kw["input_values"].shape[-1]),
+                                                with_kwargs=True)
+    try:
+        r = run_task(manager, "automatic-speech-recognition", {"audio": (SR, wave)}, model=ctc_model)
+    finally:
+        hook.remove()
+    assert heard and max(heard) <= 30 * SR < len(wave)  # never the whole 35 s at once
+    assert r.output == pipe(wave.copy(), chunk_length_s=30)
+    assert any("transcribed in chunks (chunk_length_s=30)" in n for n in r.notes) and "chunk_length_s=30" in r.code
+    short = run_task(manager, "automatic-speech-recognition", {"audio": (SR, wave[:2 * SR])}, model=ctc_model)
+    assert short.output == pipe(wave[:2 * SR].copy())
+    assert not any("chunks" in n for n in short.notes) and "chunk_length_s" not in short.code
+
+
 def test_asr_segment_timestamps(manager):
     spec = get_task("automatic-speech-recognition")
     out = manager.get(spec.name)(WAVE, **spec.call_kwargs({"return_timestamps": True}))

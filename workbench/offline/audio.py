@@ -1,4 +1,5 @@
-"""Offline builders for the audio tasks: a tiny Whisper, a Wav2Vec2 classifier and a CLAP.
+"""Offline builders for the audio tasks: a tiny Whisper, a Wav2Vec2 classifier and a CLAP (and a
+Wav2Vec2 CTC recogniser, ``wav2vec2_ctc``, for the CTC path of speech recognition).
 
 All three take 16 kHz mono audio, the rate of ``workbench.samples.sample_waveform``.
 """
@@ -90,6 +91,27 @@ def automatic_speech_recognition(path: Path) -> str:
     processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=16, sampling_rate=SAMPLING_RATE), tok)
     processor.save_pretrained(path)
     return "tiny Whisper (2+2 layers, d_model 32, 16 mel bins, en/fr/de), random weights"
+
+
+def wav2vec2_ctc(path: Path) -> str:
+    """A tiny Wav2Vec2 CTC speech recogniser (letters, ``|`` between words) saved to ``path``: the
+    pipeline type ``ctc``, which chunks long audio with strides where Whisper chunks in 30 s windows."""
+    import json
+
+    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
+                              Wav2Vec2Processor)
+
+    path.mkdir(parents=True, exist_ok=True)
+    letters = ["<pad>", "<s>", "</s>", "<unk>", "|", *"abcdefghijklmnopqrstuvwxyz'"]
+    vocab = path / "vocab.json"
+    vocab.write_text(json.dumps({c: i for i, c in enumerate(letters)}))
+    tok = Wav2Vec2CTCTokenizer(str(vocab), word_delimiter_token="|")
+    config = Wav2Vec2Config(vocab_size=len(letters), pad_token_id=0, ctc_loss_reduction="mean", **TINY_WAV2VEC2)
+    Wav2Vec2ForCTC(config).eval().save_pretrained(path)
+    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, padding_value=0.0, do_normalize=True,
+                                  return_attention_mask=True)
+    Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok).save_pretrained(path)
+    return "tiny Wav2Vec2 CTC (2 conv + 2 transformer layers, hidden 32, letters), random weights"
 
 
 @builder("audio-classification")
