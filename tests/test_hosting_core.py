@@ -321,3 +321,28 @@ def test_long_audio_is_chunked_in_speech_recognition():
     assert isinstance(r.output["text"], str)
     assert any("transcribed in chunks (chunk_length_s=30)" in n for n in r.notes) and "chunk_length_s=30" in r.code
 
+
+
+def test_the_benchmarks_own_data_is_read_as_the_policy_allows(hosted, manager, uploads, tmp_path):
+    """The Benchmark tab's ``file`` workload: hosted, only uploads are read, and their media within
+    the host's caps; the operator's local files still work."""
+    import soundfile as sf
+
+    from workbench.bench import BenchConfig, run_benchmark
+    from workbench.workloads import make_workload
+
+    secret = tmp_path / "reviews.csv"
+    secret.write_text("text\ngreat\nawful\n")
+    config = BenchConfig(task="text-classification", workload="file", path=str(secret), batch_sizes=(2,), n=2,
+                         repeats=1, runners=("runner",))
+    with pytest.raises(InputError, match=REFUSED_PATH):
+        run_benchmark(hosted, config)
+    assert make_workload("file", "text-classification", path=str(secret)).items == ["great", "awful"]  # local
+    upload = uploads / "f00d" / "reviews.csv"
+    shutil.copy(secret, upload)
+    assert make_workload("file", "text-classification", path=str(upload), policy=HOSTED).items == ["great", "awful"]
+    clip = uploads / "f00d" / "long.wav"
+    sf.write(clip, _tone(3.0), 16_000)
+    capped = replace(HOSTED, max_audio_seconds=2.0)
+    with pytest.raises(InputError, match="is 3 s long, more than the 2 s this workbench accepts"):
+        make_workload("file", "audio-classification", path=[str(clip), str(clip)], policy=capped)

@@ -28,11 +28,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.tasks import get_task
+
+if TYPE_CHECKING:
+    from workbench.hosting import HostingPolicy
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "presets" / "corpus"
 WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "videos", "file")
@@ -243,23 +246,26 @@ def workloads_for(task: str) -> list[str]:
     return list(get_task(task).bench.workloads)
 
 
-def _decode_files(modality: str, items: list[Any]) -> list[Any]:
-    """Image and audio file paths decoded once, up front, so timings measure the model."""
+def _decode_files(modality: str, items: list[Any], policy: HostingPolicy | None = None) -> list[Any]:
+    """Image and audio file paths decoded once, up front, so timings measure the model (under
+    ``policy``'s pixel and duration caps)."""
     paths = [x for x in items if isinstance(x, str) and Path(x).suffix.lower() in IMAGE_EXTS | AUDIO_EXTS]
     if len(paths) != len(items):
         return items
     from workbench.inputs import load_audio, load_image
 
     if modality == "audio":
-        return [load_audio(p) for p in paths]
+        return [load_audio(p, policy=policy) for p in paths]
     if modality in ("image", "document", "multimodal"):
-        return [load_image(p) for p in paths]
+        return [load_image(p, policy) for p in paths]
     return items
 
 
 def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: str | list[str] | None = None,
-                  column: str | None = None, mask_token: str = "[MASK]") -> Workload:
-    """The named workload for ``task``, ``n`` inputs, reproducible from ``seed``."""
+                  column: str | None = None, mask_token: str = "[MASK]",
+                  policy: HostingPolicy | None = None) -> Workload:
+    """The named workload for ``task``, ``n`` inputs, reproducible from ``seed``; the ``file``
+    workload reads ``path`` as ``policy`` allows (hosted: uploads only, media within its caps)."""
     spec = get_task(task)
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
@@ -268,7 +274,13 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
     if name == "file":
         if not path:
             raise ValueError("the `file` workload needs a path: a CSV/JSONL file, a text file or a folder")
-        items = _decode_files(spec.modality, read_inputs(path, column, n))
+        if policy is not None and not policy.allow_local_paths:
+            from workbench.uploads import user_path
+
+            paths = [path] if isinstance(path, (str, Path)) else list(path)
+            path = [str(user_path(p, policy, "The benchmark's data")) for p in paths]
+            path = path[0] if len(path) == 1 else path
+        items = _decode_files(spec.modality, read_inputs(path, column, n), policy)
         if spec.modality != "text" or all(isinstance(x, str) for x in items):
             items = spec.bench.make_items(items if spec.modality != "text" else [str(x) for x in items], mask_token)
         where = Path(path).name if isinstance(path, (str, Path)) else f"{len(path)} files"

@@ -139,7 +139,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     control.check()
     mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
     work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
-                         column=config.column, mask_token=mask)
+                         column=config.column, mask_token=mask, policy=manager.policy)
     params = {**work.params, **config.params}
     env.setdefault("workload", work.description)
     env.setdefault("params", {k: str(v) for k, v in params.items()})
