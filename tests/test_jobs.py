@@ -140,6 +140,58 @@ def test_folder_of_audio_with_a_silent_clip(manager, tmp_path):
     assert out["error"].notna().tolist() == [False, True, False] and "silent" in out["error"][1]
 
 
+def _media_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Three images (one corrupt) and three clips (one silent), as plain folders."""
+    pictures, clips = tmp_path / "pictures", tmp_path / "clips"
+    pictures.mkdir()
+    clips.mkdir()
+    for name, color in (("a.png", "red"), ("b.png", "blue"), ("d.png", "green")):
+        Image.new("RGB", (40, 30), color).save(pictures / name)
+    (pictures / "c.png").write_bytes(b"not a picture at all")
+    t = np.arange(8000, dtype=np.float32) / 8000
+    sf.write(clips / "1.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)
+    sf.write(clips / "2.wav", np.zeros(8000, dtype=np.float32), 8000)
+    sf.write(clips / "3.wav", 0.3 * np.sin(2 * np.pi * 220 * t[:4000]), 8000)
+    return pictures, clips
+
+
+def test_datasets_image_and_audio_columns_answer_as_the_files_do(manager, tmp_path):
+    """`datasets` Image and Audio features (a saved dataset, and an image folder with metadata read by
+    ``load_dataset``) are decoded by the job as files are: the same outputs, and a corrupt image or a
+    silent clip is that row's error, not the job's end."""
+    import datasets
+
+    pictures, clips = _media_folders(tmp_path)
+    expected = {}
+    for task, folder in (("image-classification", pictures), ("audio-classification", clips)):
+        run_local(JobSpec(task=task, input=str(folder), output=str(tmp_path / f"{task}.parquet")), manager=manager,
+                  progress=False)
+        expected[task] = _labels(_rows(tmp_path / f"{task}.parquet"))
+    assert [isinstance(x, str) for x in expected["image-classification"]] == [False, False, True, False]
+    assert [isinstance(x, str) for x in expected["audio-classification"]] == [False, True, False]
+
+    saved = {
+        "image-classification": datasets.Dataset.from_dict(
+            {"image": [str(f) for f in sorted(pictures.iterdir())], "n": [0, 1, 2, 3]}).cast_column(
+            "image", datasets.Image()),
+        "audio-classification": datasets.Dataset.from_dict(
+            {"audio": [str(f) for f in sorted(clips.iterdir())]}).cast_column("audio", datasets.Audio(16_000)),
+    }
+    for task, ds in saved.items():
+        ds.save_to_disk(str(path := tmp_path / f"{task}-saved"))
+        assert detect_format(path) == "disk"
+        run_local(JobSpec(task=task, input=str(path), output=str(out := tmp_path / f"{task}-disk.parquet")),
+                  manager=manager, progress=False)
+        assert _labels(_rows(out)) == expected[task], task
+
+    (pictures / "metadata.csv").write_text("file_name,caption\n" + "".join(
+        f"{f.name},picture {i}\n" for i, f in enumerate(sorted(pictures.glob("*.png")))))
+    assert detect_format(pictures) == "datasets"
+    run_local(JobSpec(task="image-classification", input=str(pictures), columns=("image",),
+                      output=str(out := tmp_path / "imagefolder.parquet")), manager=manager, progress=False)
+    assert _labels(_rows(out)) == expected["image-classification"]
+
+
 def test_folder_of_videos_with_a_corrupt_one(manager, tmp_path):
     import shutil
 

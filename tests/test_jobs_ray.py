@@ -70,3 +70,24 @@ def test_ray_reads_a_folder_of_images_through_the_cli(manager, tmp_path):
     assert main([*common, "--output", str(tmp_path / "ray"), "--engine", "ray", "--concurrency", "1"]) == EXIT_OK
     _same(str(tmp_path / "local.parquet"), str(tmp_path / "ray"))
     assert pd.read_parquet(tmp_path / "ray")["error"].notna().tolist() == [False, False, False, True, False]
+
+
+def test_ray_reads_a_datasets_image_column(manager, tmp_path):
+    """A saved `datasets` dataset with an ``Image`` feature (one corrupt image): Ray gets the stored
+    bytes (``ray.data.from_huggingface``) and answers as the local engine does."""
+    import datasets
+
+    paths = []
+    for i, color in enumerate(("red", "blue", "green")):
+        Image.new("RGB", (30 + 8 * i, 30), color).save(path := tmp_path / f"{i}.png")
+        paths.append(str(path))
+    (tmp_path / "bad.png").write_bytes(b"corrupt")
+    paths.insert(1, str(tmp_path / "bad.png"))
+    ds = datasets.Dataset.from_dict({"image": paths}).cast_column("image", datasets.Image())
+    ds.save_to_disk(str(saved := tmp_path / "saved"))
+    job = JobSpec("image-classification", input=str(saved), output=str(tmp_path / "local.parquet"))
+    run_job(job, manager=manager, progress=False)
+    run_job(job.updated(engine="ray", output=str(tmp_path / "ray"), concurrency=1), progress=False)
+    _same(str(tmp_path / "local.parquet"), str(tmp_path / "ray"))
+    errors = pd.read_parquet(tmp_path / "ray")["error"]
+    assert errors.notna().tolist() == [False, True, False, False] and "`bad.png` could not be read" in errors[1]

@@ -46,7 +46,8 @@ _LOCAL = HostingPolicy.local()
 # Images
 
 
-def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: int | None = None) -> Image.Image:
+def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: int | None = None,
+               name: str | None = None) -> Image.Image:
     """An RGB ``PIL.Image`` from a PIL image, a numpy array (H×W or H×W×C, uint8 or floats in 0–1),
     a file path (an upload's path, as Gradio gives with ``type="filepath"``), raw bytes, a
     ``data:image/...;base64,`` URI, or an http(s) URL.
@@ -54,7 +55,8 @@ def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: i
     ``policy`` (local by default) decides which paths and URLs may be read (``workbench.uploads``,
     ``workbench.fetch``) and caps the pixels (``policy.max_image_pixels``, or ``max_pixels``): the
     size is checked on the file's header, before the pixels are decoded. EXIF rotation is applied
-    and transparency is put on white.
+    and transparency is put on white. ``name`` is the file name that messages give for bytes (a
+    dataset's image column stores a file's bytes and its name).
 
     >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8)).size
     (6, 4)
@@ -73,7 +75,7 @@ def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: i
     if isinstance(value, np.ndarray):
         return _to_rgb(_array_to_image(value, max_pixels))
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _decode_image(bytes(value), "The uploaded bytes", max_pixels)
+        return _decode_image(bytes(value), f"The file `{name}`" if name else "The uploaded bytes", max_pixels)
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value).strip()
         if text.startswith("data:"):

@@ -79,7 +79,9 @@ def read_dataset(job: JobSpec) -> Any:
     elif fmt == "files":
         ds = ray.data.read_binary_files([str(f) for f in media_files(path)], include_paths=True)
     elif fmt in ("disk", "datasets"):
-        ds = ray.data.from_huggingface(hf_dataset(path, fmt, job.split, streaming=False))
+        # The dataset's own (memory-mapped) Arrow table, as one node reads it: not from_huggingface,
+        # which first asks the Hub for a copy of a dataset by its name (network, and aiohttp).
+        ds = ray.data.from_arrow(hf_dataset(path, fmt, job.split, streaming=False).with_format("arrow")[:])
     else:
         raise ValueError(f"unknown input format {fmt!r}")
     numbers = ray.data.range(ds.count()).rename_columns({"id": ROW_ID})

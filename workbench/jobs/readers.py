@@ -9,7 +9,8 @@ stays bounded by one chunk: pandas reads CSV/JSONL in chunks, pyarrow Parquet by
 Formats: ``csv``, ``tsv``, ``jsonl``, ``json`` (an array of objects), ``parquet``, ``text`` (one
 row a line, column ``text``), ``files`` (a folder of images/audio/videos: column ``path``, sorted
 by name), ``disk`` (``datasets.load_from_disk``) and ``datasets`` (``datasets.load_dataset`` on a
-local folder or file, streamed).
+local folder or file, streamed; an image/audio folder with a ``metadata.csv`` too). Their ``Image``
+and ``Audio`` columns are read undecoded and decoded by the job, as files are.
 
 >>> detect_format("reviews.tsv"), detect_format("lines.txt")
 ('tsv', 'text')
@@ -17,6 +18,7 @@ local folder or file, streamed).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from dataclasses import dataclass
@@ -183,6 +185,19 @@ def hf_dataset(p: Path, fmt: str, split: str | None, *, streaming: bool = True) 
         if chosen not in ds:
             raise ValueError(f"`{p}` has the splits {', '.join(names)}; choose one with --split")
         ds = ds[chosen]
+    return undecoded_media(ds)
+
+
+def undecoded_media(ds: Any) -> Any:
+    """``ds`` with its ``Image``, ``Audio`` and ``Video`` columns left as stored (``{"bytes", "path"}``),
+    for the engines' own decoding: the same checks and messages as files, one bad row recorded
+    rather than fatal, and audio without `datasets`' torchcodec decoder."""
+    import datasets
+
+    media = tuple(getattr(datasets, name) for name in ("Image", "Audio", "Video") if hasattr(datasets, name))
+    for name, feature in dict(ds.features or {}).items():
+        if isinstance(feature, media) and getattr(feature, "decode", False):
+            ds = ds.cast_column(name, dataclasses.replace(feature, decode=False))
     return ds
 
 

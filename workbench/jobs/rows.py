@@ -98,10 +98,12 @@ class Predictor:
             if column == "path" and name != "video" and values.get("bytes") is not None \
                     and not os.path.isfile(str(value)):
                 value = values["bytes"]  # Ray's read_binary_files of remote storage (s3://…)
+            stored_as = None
             if isinstance(value, dict) and ("bytes" in value or "path" in value) and "array" not in value:
-                value = value.get("bytes") or value.get("path")  # an image as datasets/Parquet store it
+                stored_as = os.path.basename(value.get("path") or "") or None
+                value = value.get("bytes") or value.get("path")  # media as datasets/Parquet store them
             if name == "image":
-                decoded[name] = load_image(value)
+                decoded[name] = load_image(value, name=stored_as)
             elif name == "audio":
                 decoded[name] = load_audio(value, sampling_rate(self.pipe))
             elif name == "video":  # the video pipeline decodes the file itself (PyAV)
