@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from workbench.samples import sample_file, sample_image
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
+ROOT = Path(__file__).resolve().parents[2]
 LONG = 120_000  # ms: the first run of a task builds its tiny offline model on a 2-core machine
 
 
@@ -172,7 +174,7 @@ def _bench_settings(page, *, task: str, n: int, sizes: str, repeats: int) -> Non
     sizes_box.fill(sizes)
 
 
-def test_benchmark_runs_plots_and_exports(page):
+def test_benchmark_runs_plots_and_exports(page, tmp_path):
     _bench_settings(page, task="text-classification", n=16, sizes="1,4", repeats=1)
     page.locator("#bench-run").click()
     summary = page.locator("#bench-summary")
@@ -199,6 +201,40 @@ def test_benchmark_runs_plots_and_exports(page):
     csv = download.value.path().read_text()
     assert csv.splitlines()[0].startswith("runner,batch_size,device,dtype,status,items_per_s")
     assert len(csv.strip().splitlines()) == 5
+    _export_as_job_runs_the_fastest_row(page, csv, tmp_path)
+
+
+def _export_as_job_runs_the_fastest_row(page, csv: str, tmp_path) -> None:
+    """"Export as job": the command shown and the job file downloaded carry the fastest row of the
+    table, and the file runs as it is (``python -m workbench run --config job.json``)."""
+    import io
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    rows = pd.read_csv(io.StringIO(csv))
+    rows = rows[rows["status"] == "ok"]
+    fastest = {(int(r.batch_size), r.dtype) for r in rows.itertuples() if r.items_per_s == rows["items_per_s"].max()}
+    page.locator("#bench-job").get_by_text("Export as job").click()
+    command = page.locator("#bench-job-command")
+    expect(command).to_contain_text("python -m workbench run", timeout=30_000)
+    expect(command).to_contain_text("--config job.json")
+    link = page.locator("#bench-job-file a")
+    expect(link).to_have_count(1)
+    with page.expect_download() as download:
+        link.click()
+    job = json.loads(download.value.path().read_text())
+    assert job["task"] == "text-classification" and (job["batch_size"], job["dtype"]) in fastest, (job, fastest)
+    (config := tmp_path / "job.json").write_text(json.dumps(job))
+    pd.DataFrame({"text": ["a fine day", "", "rain again"]}).to_csv(data := tmp_path / "in.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "workbench", "run", "--config", str(config), "--input", str(data),
+                           "--output", str(out := tmp_path / "out.parquet"), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = pd.read_parquet(out)
+    assert result["id"].tolist() == [0, 1, 2] and result["error"].notna().tolist() == [False, True, False]
 
 
 def test_benchmark_cancel_is_prompt_keeps_results_and_shows_no_error(page):
