@@ -14,7 +14,7 @@ import numpy as np
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
-    from workbench.service import RunResult
+    from workbench.results import RunResult
 
 MAX_MASKS = 24  # masks drawn for mask generation (all are in the JSON view)
 

@@ -28,7 +28,7 @@ from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
-    from workbench.service import RunResult
+    from workbench.results import RunResult
 
 #: The info line between Cancel and the run's own "Cancelled." (at its next chunk, batch or layer).
 CANCELLING = "⏳ cancelling…"

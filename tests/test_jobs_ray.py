@@ -53,7 +53,8 @@ def test_ray_equals_local_on_a_csv(manager, tmp_path):
     pd.DataFrame({"text": texts}).to_csv(data, index=False)
     job = JobSpec("text-classification", input=str(data), output=str(tmp_path / "local.parquet"), shard_rows=16)
     run_job(job, manager=manager, progress=False)
-    summary = run_job(job.updated(engine="ray", output=str(tmp_path / "ray")), progress=False)
+    # two actors on this module's 2-CPU Ray: a fixed pool of two took both CPUs and never read a row
+    summary = run_job(job.updated(engine="ray", output=str(tmp_path / "ray"), concurrency=2), progress=False)
     assert (summary.engine, summary.rows, summary.failed) == ("ray", 40, 1)
     assert len(list((tmp_path / "ray").glob("*.parquet"))) >= 2  # a file per block of at most 16 rows
     _same(str(tmp_path / "local.parquet"), str(tmp_path / "ray"))

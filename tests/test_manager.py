@@ -61,6 +61,24 @@ def test_byte_limit_evicts():
     assert [e.key.task for e in m.loaded()] == ["fill-mask"]
 
 
+def test_a_device_bound_evicts_and_refuses_on_that_device():
+    """``device_bytes`` (hosted: half of each GPU's memory) bounds what one device holds, on top of
+    ``max_bytes``: here the CPU, since this machine has no other device."""
+    from workbench.errors import OutOfMemoryError
+
+    one = PipelineManager().load(TASK).bytes
+    m = PipelineManager(max_models=10, device_bytes={"cpu": int(one * 1.5)})
+    assert m.max_bytes is None
+    m.get(TASK)
+    m.get("fill-mask")
+    assert [e.key.task for e in m.loaded()] == ["fill-mask"]
+    small = PipelineManager(max_models=10, device_bytes={"cpu": one // 2})
+    with pytest.raises(OutOfMemoryError, match=r"more than the .* it keeps on cpu"):
+        small.get(TASK)
+    assert small.load_count == 0
+    assert PipelineManager(max_models=10, device_bytes={"cuda:0": one // 2}).load(TASK).device == "cpu"  # not counted
+
+
 def test_unload_frees_the_pipeline():
     m = PipelineManager()
     loaded = m.load(TASK)

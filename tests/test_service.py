@@ -11,7 +11,8 @@ from workbench.errors import (DtypeError, InputError, ModelNotFoundError, ModelT
                               WorkbenchError)
 from tests.task_cases import needs_offline_model, serve_test_files, task_case
 from workbench.samples import sample_file, sample_table
-from workbench.service import RunResult, explain, run_task, stream_task, to_jsonable
+from workbench.results import RunResult, to_jsonable
+from workbench.service import explain, run_task, stream_task
 from workbench.tasks import TASKS
 
 @pytest.mark.parametrize("task", list(TASKS))

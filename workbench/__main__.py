@@ -116,7 +116,7 @@ def _add_run_parser(sub: Any) -> None:
                    help="a call parameter (JSON value or text), e.g. --param top_k=3 --param truncation=true")
     r.add_argument("--shard-rows", type=int, default=None, help="rows read, run and written at a time (default 1024)")
     r.add_argument("--engine", default=None, choices=ENGINES, help="local (default) or ray (Ray Data)")
-    r.add_argument("--concurrency", type=int, default=None, help="ray: pipeline actors (default 1)")
+    r.add_argument("--concurrency", type=int, default=None, help="ray: at most this many pipeline actors; the pool grows to it as CPUs/GPUs allow (default 1)")
     r.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
     r.add_argument("--resume", action="store_true", help="continue a killed job from its last shard")
     r.add_argument("--save-config", default=None, metavar="JOB.json", help="also write the job to this file")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, WorkbenchError
+from workbench.results import RunFacts
 from workbench.tasks import get_task
 
 if TYPE_CHECKING:
@@ -35,25 +36,15 @@ class NoChatTemplateError(WorkbenchError):
     """The model's tokenizer has no chat template: it continues text, it does not chat."""
 
 
-@dataclass
-class ChatResult:
-    """One state of a chat answer (plain values): the assistant ``message`` so far, the whole
-    conversation with it appended, the ``prompt`` the template rendered, timings as in
-    ``service.RunResult`` (``time_to_first_token_s``, ``tokens_per_s``, ``new_tokens``…)."""
+@dataclass(kw_only=True)
+class ChatResult(RunFacts):
+    """One state of a chat answer (plain values, with ``results.RunFacts``' fields): the assistant
+    ``message`` so far, the whole conversation with it appended and the ``prompt`` the template
+    rendered; ``timings`` add ``time_to_first_token_s``, ``tokens_per_s`` and ``new_tokens``."""
 
-    model: str
     message: dict[str, str]
     messages: list[dict[str, str]]
     prompt: str
-    timings: dict[str, float]
-    device: str
-    dtype: str
-    code: str
-    warnings: list[str] = field(default_factory=list)
-    random_weights: bool = False
-    done: bool = True
-    stopped: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def _content(value: Any, i: int) -> str:
@@ -166,9 +157,9 @@ def stream_chat(manager: PipelineManager, messages: Any, params: Mapping[str, An
         kwargs.pop(name, None)
     loaded, load_s = _load(manager, spec, (model or "").strip() or DEFAULT_CHAT_MODEL, revision, device, dtype)
     prompt = render_prompt(loaded.pipe, conversation, loaded.key.model)
-    base = ChatResult(loaded.key.model, {"role": "assistant", "content": ""}, conversation, prompt,
-                      {"load_s": load_s}, loaded.device, loaded.dtype, chat_snippet(loaded, conversation, kwargs),
-                      _warnings(loaded, check_empty=False), loaded.random_weights, done=False)
+    base = ChatResult.of(loaded, message={"role": "assistant", "content": ""}, messages=conversation, prompt=prompt,
+                         timings={"load_s": load_s}, code=chat_snippet(loaded, conversation, kwargs),
+                         warnings=_warnings(loaded, check_empty=False), done=False)
     with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
             timings = {"load_s": load_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}

@@ -28,7 +28,7 @@ from workbench.tasks import get_task
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
-    from workbench.service import RunResult
+    from workbench.results import RunResult
 
 MAX_CONFIGS = 3
 NAMES = "ABC"

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from workbench.devices import dtype_name, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
@@ -86,6 +86,23 @@ def default_max_bytes(policy: HostingPolicy) -> int | None:
     return int(psutil.virtual_memory().total * HOSTED_MEMORY_SHARE)
 
 
+def default_device_bytes(policy: HostingPolicy) -> dict[str, int]:
+    """Byte bounds per accelerator when none are given: none locally; hosted, half of each GPU's
+    memory (models loaded there count against it as well as against ``max_bytes``).
+
+    >>> default_device_bytes(HostingPolicy.local())
+    {}
+    """
+    if not policy.hosted:
+        return {}
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    return {f"cuda:{i}": int(torch.cuda.get_device_properties(i).total_memory * HOSTED_MEMORY_SHARE)
+            for i in range(torch.cuda.device_count())}
+
+
 class PipelineManager:
     """A bounded LRU cache of ready pipelines (and adapters) with single-flight loading.
 
@@ -95,8 +112,9 @@ class PipelineManager:
     ``WORKBENCH_TRUST_REMOTE_CODE=1`` (or passes it here); nothing a user does can turn it on.
     ``policy`` (a ``HostingPolicy``, local by default) says what user input may reach; the service
     and the UI read it from here. Hosted, ``trust_remote_code`` is always off and ``max_bytes``
-    defaults to half the machine's memory. ``hub`` is how models are looked up on the Hub (tests pass
-    their own).
+    defaults to half the machine's memory. ``device_bytes`` bounds, per device (``"cuda:0"``), the
+    bytes loaded there too (hosted default: half of each GPU's memory; ``default_device_bytes``).
+    ``hub`` is how models are looked up on the Hub (tests pass their own).
 
     The byte bound holds while several models load at once: each load reserves its estimated bytes
     (from the weight files' sizes, scaled to the dtype) before it starts, evicting least recently
@@ -105,12 +123,13 @@ class PipelineManager:
 
     def __init__(self, *, max_models: int | None = None, max_bytes: int | None = None,
                  trust_remote_code: bool | None = None, policy: HostingPolicy | None = None,
-                 hub: Hub | None = None) -> None:
+                 hub: Hub | None = None, device_bytes: Mapping[str, int] | None = None) -> None:
         self.policy = policy or HostingPolicy.local()  # what user input may reach; see workbench/hosting.py
         self.hub = hub or Hub()
         self.max_models = max_models if max_models is not None else _env_int("WORKBENCH_MAX_MODELS", 4)
         self.max_bytes = max_bytes if max_bytes is not None else _env_int("WORKBENCH_MAX_BYTES",
                                                                           default_max_bytes(self.policy))
+        self.device_bytes = dict(device_bytes if device_bytes is not None else default_device_bytes(self.policy))
         trust = _env_flag("WORKBENCH_TRUST_REMOTE_CODE") if trust_remote_code is None else trust_remote_code
         self.trust_remote_code = trust and not self.policy.hosted  # never custom code from strangers' model ids
         self._lock = threading.Lock()
@@ -169,7 +188,7 @@ class PipelineManager:
             self._release(key)
             self._cache[key] = loaded
             self.load_count += 1
-            evicted = self._evict(keep=key)
+            evicted = self._evict(keep=key, device=key.device)
         future.set_result(loaded)
         if evicted:
             del evicted
@@ -212,44 +231,55 @@ class PipelineManager:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _evict(self, keep: LoadKey | None, extra: int = 0) -> list[Loaded]:
-        """Pop least-recently-used entries until within bounds, counting ``extra`` bytes and the
-        reservations of loads in progress (caller holds the lock)."""
+    def _evict(self, keep: LoadKey | None, extra: int = 0, device: str | None = None) -> list[Loaded]:
+        """Pop least-recently-used entries until within bounds, counting ``extra`` bytes (to be
+        loaded on ``device``) and the reservations of loads in progress (caller holds the lock).
+        When only ``device``'s own bound is exceeded, only entries on that device are popped."""
         evicted = []
 
-        def over() -> bool:
+        def over_all() -> bool:
             if self.max_models is not None and len(self._cache) > self.max_models:
                 return True
             return self.max_bytes is not None and self._used() + extra > self.max_bytes
 
         for k in list(self._cache):
-            if not over():
+            everywhere = over_all()
+            if not everywhere and not self._over_device(device, extra):
                 break
-            if k != keep:
+            if k != keep and (everywhere or k.device == device):
                 evicted.append(self._cache.pop(k))
         return evicted
 
-    def _used(self) -> int:
-        """Bytes of loaded pipelines plus reservations of loads in progress (caller holds the lock)."""
-        return sum(e.bytes for e in self._cache.values()) + sum(self._reserved.values())
+    def _used(self, device: str | None = None) -> int:
+        """Bytes of loaded pipelines plus reservations of loads in progress, on ``device`` or on all
+        devices (caller holds the lock)."""
+        return (sum(e.bytes for k, e in self._cache.items() if device in (None, k.device))
+                + sum(n for k, n in self._reserved.items() if device in (None, k.device)))
+
+    def _over_device(self, device: str | None, extra: int) -> bool:
+        bound = self.device_bytes.get(device) if device else None
+        return bound is not None and self._used(device) + extra > bound
 
     def _reserve(self, key: LoadKey, nbytes: int | None) -> None:
-        """Hold ``nbytes`` of the byte bound for the load of ``key``: evict least recently used
-        pipelines, or wait for other loads, until they fit. Refuses a model larger than the bound."""
-        if self.max_bytes is None or not nbytes:
+        """Hold ``nbytes`` of the byte bounds for the load of ``key``: evict least recently used
+        pipelines, or wait for other loads, until they fit. Refuses a model larger than a bound."""
+        device_bound = self.device_bytes.get(key.device)
+        if (self.max_bytes is None and device_bound is None) or not nbytes:
             return
         from workbench.fetch import human_bytes
 
-        if nbytes > self.max_bytes:
-            raise OutOfMemoryError(
-                f"Model `{key.model}` needs about {human_bytes(nbytes)} as {key.dtype}, more than the "
-                f"{human_bytes(self.max_bytes)} this workbench keeps loaded; pick a smaller model or bfloat16.")
+        for bound, where in ((self.max_bytes, "this workbench keeps loaded"), (device_bound, f"it keeps on {key.device}")):
+            if bound is not None and nbytes > bound:
+                raise OutOfMemoryError(
+                    f"Model `{key.model}` needs about {human_bytes(nbytes)} as {key.dtype}, more than the "
+                    f"{human_bytes(bound)} {where}; pick a smaller model or bfloat16.")
         deadline = time.monotonic() + RESERVE_WAIT_S
         evicted: list[Loaded] = []
         with self._freed:
             while True:
-                evicted += self._evict(keep=None, extra=nbytes)
-                if self._used() + nbytes <= self.max_bytes:
+                evicted += self._evict(keep=None, extra=nbytes, device=key.device)
+                fits = self.max_bytes is None or self._used() + nbytes <= self.max_bytes
+                if fits and not self._over_device(key.device, nbytes):
                     self._reserved[key] = nbytes
                     break
                 left = deadline - time.monotonic()

@@ -95,7 +95,7 @@ class RunStats:
 @dataclass
 class BatchResult:
     """What ``run_batch`` returns: the results, in the caller's order, and the run's ``RunStats``
-    (``workbench.service.RunResult`` is one run of a task in the UI; this is a batch run)."""
+    (``workbench.results.RunResult`` is one run of a task in the UI; this is a batch run)."""
 
     results: list[Any]
     stats: RunStats

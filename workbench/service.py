@@ -14,49 +14,19 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.memory import is_oom
 from workbench.progress import RunControl, watch
+from workbench.results import RunResult
 from workbench.snippets import code_snippet
 from workbench.tasks import TaskSpec, get_task
 
 if TYPE_CHECKING:
     from workbench.manager import Loaded, PipelineManager
-
-
-@dataclass
-class RunResult:
-    """What one run produced, in plain values.
-
-    ``output`` is the pipeline's output (after the workbench's own post-processing, e.g. pooled
-    embeddings); ``inputs`` holds the decoded inputs (a PIL image, the text, the table…) that
-    renderers draw the output on. ``timings`` has ``load_s`` (0 when the pipeline was already
-    loaded), ``inputs_s`` (decoding, OCR, download) and ``inference_s`` (preprocess + forward +
-    postprocess); generation adds ``time_to_first_token_s`` and ``tokens_per_s``.
-    """
-
-    task: str
-    model: str
-    output: Any
-    inputs: dict[str, Any]
-    timings: dict[str, float]
-    device: str
-    dtype: str
-    code: str
-    warnings: list[str] = field(default_factory=list)
-    random_weights: bool = False
-    description: str = ""
-    done: bool = True  # False for the intermediate results of a stream
-    stopped: bool = False  # a stream ended by the stop event
-    notes: list[str] = field(default_factory=list)  # facts about this run for the info line (frame sampling…)
-
-    def json(self) -> Any:
-        """The output as JSON-able values (images and arrays summarised), for a raw view."""
-        return to_jsonable(self.output)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,13 +249,11 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
     if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
         notes.append(f"Longer than the model's {called['chunk_length_s']:g} s window: transcribed in chunks "
                      f"(chunk_length_s={called['chunk_length_s']:g}).")
-    return RunResult(
-        spec.name, loaded.key.model, output, decoded,
-        {"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
-        loaded.device, loaded.dtype,
-        code_snippet(spec, loaded, inputs, {**called, **post}),
-        _warnings(loaded, output, kwargs), loaded.random_weights, loaded.description, notes=notes,
-    )
+    return RunResult.of(
+        loaded, task=spec.name, output=output, inputs=decoded,
+        timings={"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
+        code=code_snippet(spec, loaded, inputs, {**called, **post}), warnings=_warnings(loaded, output, kwargs),
+        notes=notes)
 
 
 def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
@@ -310,9 +278,9 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
     control.set_stage("generating")
     stop_event = control.cancel_event
     prompt = decoded["text"]
-    base = RunResult(spec.name, loaded.key.model, None, decoded, {"load_s": load_s}, loaded.device, loaded.dtype,
-                     code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
-                     _warnings(loaded, check_empty=False), loaded.random_weights, loaded.description)
+    base = RunResult.of(loaded, task=spec.name, output=None, inputs=decoded, timings={"load_s": load_s},
+                        code=code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
+                        warnings=_warnings(loaded, check_empty=False))
     with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event, **kwargs):
             timings = {"load_s": load_s, "inputs_s": inputs_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
@@ -323,37 +291,3 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
             text = prompt + u.text if full_text else u.text
             yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
                           warnings=[*base.warnings, *u.notes])
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON view
-
-
-def to_jsonable(value: Any, *, max_items: int = 2048) -> Any:
-    """Plain JSON values for a raw view: images become a short description, big arrays their shape.
-
-    >>> import numpy as np
-    >>> to_jsonable({"a": np.float32(0.5), "b": (1, 2), "c": np.zeros((100, 100))})
-    {'a': 0.5, 'b': [1, 2], 'c': {'array': [100, 100], 'dtype': 'float64'}}
-    """
-    import numpy as np
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v, max_items=max_items) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, max_items=max_items) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().float().numpy() if value.is_floating_point() else value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.size <= max_items:
-            return value.tolist()
-        return {"array": list(value.shape), "dtype": str(value.dtype)}
-    if hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "getpixel"):  # PIL image
-        return {"image": f"{value.mode} {value.size[0]}x{value.size[1]}"}
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # pandas DataFrame
-        return value.to_dict(orient="list")
-    return repr(value)

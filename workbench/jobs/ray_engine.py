@@ -1,8 +1,10 @@
 """The Ray engine: the same job on Ray Data, from one machine to a cluster.
 
 ``run_ray(job)`` builds ``ray.data.read_*(input)`` (numbered rows: zipped with ``ray.data.range``)
-→ ``map_batches(PipelineActor, concurrency=job.concurrency, num_gpus=job.num_gpus,
-batch_size=job.shard_rows)`` → ``write_parquet(job.output)``. Each actor holds one pipeline
+→ ``map_batches(PipelineActor, compute=ActorPoolStrategy(min_size=1, max_size=job.concurrency),
+num_gpus=job.num_gpus, batch_size=job.shard_rows)`` → ``write_parquet(job.output)``. The actor pool
+grows to ``concurrency`` as the cluster's CPUs/GPUs allow: a pool of fixed size that takes every
+CPU leaves none to the reads and writes, and the job waits forever (2 actors on 2 CPUs did). Each actor holds one pipeline
 (``Predictor``, the local engine's code: each block sorted by length and cut into the cheapest
 batches by the runner, bad rows recorded), so the output has the local engine's schema and
 results. Ray schedules the reads, the actors and the writes; there is no scheduling code here.
@@ -118,7 +120,7 @@ def run_ray(job: JobSpec, *, progress: bool = True, **init: Any) -> JobSummary:
     job.column_map(open_source(job.input, job.format, split=job.split).columns)  # type: ignore[arg-type]
     ds = read_dataset(job)
     results = ds.map_batches(PipelineActor, fn_constructor_kwargs={"job": job.to_dict()}, batch_format="pandas",
-                             batch_size=job.shard_rows, compute=ray.data.ActorPoolStrategy(size=job.concurrency),
+                             batch_size=job.shard_rows, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=job.concurrency),
                              num_gpus=job.num_gpus or None)
     results.write_parquet(str(out), mode="overwrite")
     return summarize(out, "ray", time.perf_counter() - began)

@@ -148,7 +148,7 @@ class Predictor:
 
 
 def _jsonable(value: Any) -> Any:
-    from workbench.service import to_jsonable
+    from workbench.results import to_jsonable
 
     return to_jsonable(value, max_items=1 << 20)
 
