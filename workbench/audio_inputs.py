@@ -58,8 +58,8 @@ def warm_audio() -> float:
     (about 15 s together on a loaded 2-core machine; the same recording decodes in milliseconds
     afterwards). Returns the seconds it took. Meant for a background thread at app start.
 
-    >>> warm_audio() >= 0  # doctest: +SKIP
-    True
+        warm_audio() >= 0
+        # -> True
     """
     import time
 

@@ -15,9 +15,9 @@ tokenisation, numpy rows trimmed to real tokens, optional pooling), ``AdapterBac
 adapters' contract, ``workbench/adapters/base.py``). Which one runs a pipeline is its task's
 ``spec.call.backend`` (``workbench.calls``).
 
->>> from transformers import pipeline                                  # doctest: +SKIP
->>> backend = make_backend(pipeline("text-classification", "x"), {})  # doctest: +SKIP
->>> passes = backend.prepare(["short", "a longer text"])                # doctest: +SKIP
+    from transformers import pipeline
+    backend = make_backend(pipeline("text-classification", "x"), {})
+    passes = backend.prepare(["short", "a longer text"])
 """
 
 from __future__ import annotations

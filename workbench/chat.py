@@ -6,9 +6,12 @@ with a working stop event, and yields ``ChatResult``s of plain values; ``chat`` 
 
 >>> normalize_messages([{"role": "user", "content": [{"type": "text", "text": "Hi"}]}])
 [{'role': 'user', 'content': 'Hi'}]
->>> from workbench.manager import PipelineManager                                   # doctest: +SKIP
->>> chat(PipelineManager(), [{"role": "user", "content": "Hi"}], {"max_new_tokens": 8}).message  # doctest: +SKIP
-{'role': 'assistant', 'content': '...'}
+
+With a model:
+
+    from workbench.manager import PipelineManager
+    chat(PipelineManager(), [{"role": "user", "content": "Hi"}], {"max_new_tokens": 8}).message
+    # -> {'role': 'assistant', 'content': '...'}
 """
 
 from __future__ import annotations

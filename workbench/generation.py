@@ -4,11 +4,11 @@
 checks a ``threading.Event`` after every token, so setting the event (or closing the iterator)
 ends the ``generate`` call itself, and the thread is joined before the iterator returns.
 
->>> import threading
->>> from transformers import pipeline                                   # doctest: +SKIP
->>> pipe = pipeline("text-generation", offline_model_path("text-generation"))  # doctest: +SKIP
->>> for update in stream_generate(pipe, "Hello", stop_event=threading.Event(), max_new_tokens=8):  # doctest: +SKIP
-...     print(update.text, update.tokens_per_s)
+    import threading
+    from transformers import pipeline
+    pipe = pipeline("text-generation", offline_model_path("text-generation"))
+    for update in stream_generate(pipe, "Hello", stop_event=threading.Event(), max_new_tokens=8):
+        print(update.text, update.tokens_per_s)
 """
 
 from __future__ import annotations

@@ -241,9 +241,9 @@ def ocr_words(image: Image.Image, *, lang: str | None = None) -> list[tuple[str,
     """Words on ``image`` found by Tesseract, each with its box ``[x0, y0, x1, y1]`` on the 0–1000
     scale LayoutLM and the document-question-answering pipeline use (``word_boxes=``).
 
-    >>> from workbench.samples import sample_document
-    >>> [w for w, _ in ocr_words(sample_document()[0])][:3]  # doctest: +SKIP
-    ['INVOICE', 'Invoice', 'number:']
+        from workbench.samples import sample_document
+        [w for w, _ in ocr_words(sample_document()[0])][:3]
+        # -> ['INVOICE', 'Invoice', 'number:']
     """
     try:
         import pytesseract

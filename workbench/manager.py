@@ -1,9 +1,9 @@
 """The cached pipeline manager behind every tab, endpoint and benchmark.
 
->>> manager = PipelineManager(max_models=2)
->>> pipe = manager.get("text-classification", "offline:text-classification")  # doctest: +SKIP
->>> pipe("I love this")  # doctest: +SKIP
-[{'label': ..., 'score': ...}]
+    manager = PipelineManager(max_models=2)
+    pipe = manager.get("text-classification", "offline:text-classification")
+    pipe("I love this")
+    # -> [{'label': ..., 'score': ...}]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where a model comes from (offline build, local folder, HF cache, Hub) and whether it fits a task.
 
->>> resolve_model("offline:text-classification", "text-classification").kind  # doctest: +SKIP
-'offline'
+    resolve_model("offline:text-classification", "text-classification").kind
+    # -> 'offline'
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ An example input that is a string starting with ``sample:`` names a file made by
 ``workbench.samples.sample_file`` (``sample:image.png``); other relative file paths are taken
 from ``presets/files/``.
 
->>> load_presets("text-classification").models[0].id  # doctest: +SKIP
-'distilbert/distilbert-base-uncased-finetuned-sst-2-english'
+    load_presets("text-classification").models[0].id
+    # -> 'distilbert/distilbert-base-uncased-finetuned-sst-2-english'
 """
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ is what the pipeline returns for that item in a list call), but
 Feature-extraction results are float32 numpy arrays trimmed to each input's real tokens
 (``[tokens, hidden]``), or pooled vectors with ``pooling="mean"|"cls"`` (and ``normalize=True``).
 
->>> from workbench.manager import PipelineManager                          # doctest: +SKIP
->>> pipe = PipelineManager().get("text-classification")                    # doctest: +SKIP
->>> out = run_batch(pipe, ["good", "a much longer and rather bad text"], batch_size=8)  # doctest: +SKIP
->>> out.results[0]["label"], out.stats.padding_share                        # doctest: +SKIP
-('POSITIVE', 0.0)
+    from workbench.manager import PipelineManager
+    pipe = PipelineManager().get("text-classification")
+    out = run_batch(pipe, ["good", "a much longer and rather bad text"], batch_size=8)
+    out.results[0]["label"], out.stats.padding_share
+    # -> ('POSITIVE', 0.0)
 """
 
 from __future__ import annotations

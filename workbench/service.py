@@ -3,10 +3,10 @@
 No gradio here: ``run_task`` returns a ``RunResult`` of plain values (plus the decoded inputs the
 renderers draw on), and raises ``WorkbenchError`` subclasses whose messages are shown as they are.
 
->>> from workbench.manager import PipelineManager                     # doctest: +SKIP
->>> r = run_task(PipelineManager(), "text-classification", {"text": "I love it"}, {"top_k": 2})  # doctest: +SKIP
->>> r.output, r.timings["inference_s"] > 0                              # doctest: +SKIP
-([{'label': 'POSITIVE', 'score': 0.51}, {'label': 'NEGATIVE', 'score': 0.49}], True)
+    from workbench.manager import PipelineManager
+    r = run_task(PipelineManager(), "text-classification", {"text": "I love it"}, {"top_k": 2})
+    r.output, r.timings["inference_s"] > 0
+    # -> ([{'label': 'POSITIVE', 'score': 0.51}, {'label': 'NEGATIVE', 'score': 0.49}], True)
 """
 
 from __future__ import annotations

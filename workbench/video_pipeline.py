@@ -6,10 +6,10 @@ the clip's first ``num_frames × frame_sampling_rate`` frames; a 10 s clip is cl
 first half second. This subclass samples evenly unless ``frame_sampling_rate`` is given, accepts a
 ``DecodedVideo`` as well as a path, and keeps everything else (forward, postprocess, ``top_k``).
 
->>> from transformers import pipeline                                     # doctest: +SKIP
->>> pipe = pipeline("video-classification", model=folder, pipeline_class=VideoClassificationPipeline)  # doctest: +SKIP
->>> pipe("clip.mp4", top_k=2)                                             # doctest: +SKIP
-[{'score': 0.22, 'label': 'waving'}, {'score': 0.21, 'label': 'running'}]
+    from transformers import pipeline
+    pipe = pipeline("video-classification", model=folder, pipeline_class=VideoClassificationPipeline)
+    pipe("clip.mp4", top_k=2)
+    # -> [{'score': 0.22, 'label': 'waving'}, {'score': 0.21, 'label': 'running'}]
 """
 
 from __future__ import annotations

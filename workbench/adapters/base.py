@@ -29,10 +29,10 @@ translation), an image (captioning), ``{"question", "context"}`` (QA) or ``{"ima
 
 ``adapter.run(items, batch_size=..., **params)`` does all of this in input order.
 
->>> from workbench.manager import PipelineManager                       # doctest: +SKIP
->>> summarize = PipelineManager().get("summarization")                   # doctest: +SKIP
->>> summarize("The stock market fell today.", max_new_tokens=8)          # doctest: +SKIP
-[{'summary_text': '...'}]
+    from workbench.manager import PipelineManager
+    summarize = PipelineManager().get("summarization")
+    summarize("The stock market fell today.", max_new_tokens=8)
+    # -> [{'summary_text': '...'}]
 """
 
 from __future__ import annotations

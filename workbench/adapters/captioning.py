@@ -7,9 +7,9 @@ Generation starts from 4.57's default ``max_new_tokens=256``, adjusted by the mo
 Chat-style vision-language models (LLaVA, Qwen-VL…) are not captioners: they keep using the
 ``image-text-to-text`` pipeline, and loading one here says so.
 
->>> caption = PipelineManager().get("image-to-text")                  # doctest: +SKIP
->>> caption(sample_image(), prompt="a picture of")                   # doctest: +SKIP
-[{'generated_text': 'a picture of ...'}]
+    caption = PipelineManager().get("image-to-text")
+    caption(sample_image(), prompt="a picture of")
+    # -> [{'generated_text': 'a picture of ...'}]
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ are. ``LegacyGeneration.for_model(...)`` repeats what they did, in their order:
 6. at ``generate`` time, settings still at their global default fall back to the model's again;
 7. the caller's keywords win over all of that.
 
->>> from transformers import T5Config, T5ForConditionalGeneration           # doctest: +SKIP
->>> gen = LegacyGeneration.for_model(model, TEXT2TEXT_DEFAULTS, "summarization")  # doctest: +SKIP
->>> model.generate(**inputs, **gen.generate_kwargs({"num_beams": 1}))        # doctest: +SKIP
+    from transformers import T5Config, T5ForConditionalGeneration
+    gen = LegacyGeneration.for_model(model, TEXT2TEXT_DEFAULTS, "summarization")
+    model.generate(**inputs, **gen.generate_kwargs({"num_beams": 1}))
 """
 
 from __future__ import annotations

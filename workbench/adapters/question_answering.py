@@ -11,9 +11,9 @@ shared by neighbours); each window is one forward pass. The answer rules are 4.5
   scores, keeping the first one's start/end: a phrase that recurs can outrank one higher span;
 - a single answer comes back as a dict, several as a list (also when ``top_k > 1``).
 
->>> qa = PipelineManager().get("question-answering")                                  # doctest: +SKIP
->>> qa(question="Where does Mary live?", context="Mary lives in London.")            # doctest: +SKIP
-{'score': 0.0123, 'start': 14, 'end': 20, 'answer': 'London'}
+    qa = PipelineManager().get("question-answering")
+    qa(question="Where does Mary live?", context="Mary lives in London.")
+    # -> {'score': 0.0123, 'start': 14, 'end': 20, 'answer': 'London'}
 """
 
 from __future__ import annotations

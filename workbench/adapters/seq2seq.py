@@ -11,9 +11,9 @@ codes and the target code becomes the forced first generated token.
 Unlike 4.57, input longer than the tokenizer's limit is truncated (4.57 failed in the model);
 ``truncation=False`` gives the old behaviour.
 
->>> translate = PipelineManager().get("translation", "facebook/nllb-200-distilled-600M")  # doctest: +SKIP
->>> translate("Hello", src_lang="eng_Latn", tgt_lang="fra_Latn")                          # doctest: +SKIP
-[{'translation_text': 'Bonjour'}]
+    translate = PipelineManager().get("translation", "facebook/nllb-200-distilled-600M")
+    translate("Hello", src_lang="eng_Latn", tgt_lang="fra_Latn")
+    # -> [{'translation_text': 'Bonjour'}]
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ Where we differ from 4.57 on purpose: a question longer than the text embeddings
 truncated (4.57 failed; ``truncation=False`` gives the old behaviour), and a generative model
 takes ``generate`` keywords (4.57 ignored them).
 
->>> vqa = PipelineManager().get("visual-question-answering")                    # doctest: +SKIP
->>> vqa(image=sample_image(), question="What color is the house?", top_k=2)     # doctest: +SKIP
-[{'answer': 'red', 'score': 0.91}, {'answer': 'blue', 'score': 0.02}]
+    vqa = PipelineManager().get("visual-question-answering")
+    vqa(image=sample_image(), question="What color is the house?", top_k=2)
+    # -> [{'answer': 'red', 'score': 0.91}, {'answer': 'blue', 'score': 0.02}]
 """
 
 from __future__ import annotations

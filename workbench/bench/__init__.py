@@ -15,10 +15,10 @@ forward latency, FLOPs), ``outputs`` (compare outputs against a reference), ``sw
 commit) and ``plot``. The matmul peak is ``workbench.kernels.matmul_peaks``; the full-size random
 models are ``workbench.offline.random_models``.
 
->>> from workbench.manager import PipelineManager                                     # doctest: +SKIP
->>> result = run_benchmark(PipelineManager(), BenchConfig("text-classification", n=64))  # doctest: +SKIP
->>> result.table[["runner", "batch_size", "items_per_s"]]                             # doctest: +SKIP
->>> result.save("out/")                                                               # doctest: +SKIP
+    from workbench.manager import PipelineManager
+    result = run_benchmark(PipelineManager(), BenchConfig("text-classification", n=64))
+    result.table[["runner", "batch_size", "items_per_s"]]
+    result.save("out/")
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
 - ``local.py``: the local engine (Parquet shards as it goes, ``resume``);
 - ``ray_engine.py``: the same job on Ray Data (``map_batches`` with one pipeline per actor).
 
->>> from workbench.jobs import JobSpec, run_job                                          # doctest: +SKIP
->>> run_job(JobSpec("feature-extraction", input="docs.jsonl", output="emb.parquet"))    # doctest: +SKIP
+    from workbench.jobs import JobSpec, run_job
+    run_job(JobSpec("feature-extraction", input="docs.jsonl", output="emb.parquet"))
 """
 
 from __future__ import annotations

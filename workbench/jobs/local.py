@@ -7,9 +7,9 @@ shard is either whole or absent). A killed job continues with ``resume=True`` fr
 last shard: nothing is lost or run twice. When every row has run, the shards are joined in order
 into ``OUT.parquet`` (one row per input row, ``id`` 0…n-1) and the parts folder is removed.
 
->>> from workbench.jobs import JobSpec                                                    # doctest: +SKIP
->>> run_local(JobSpec("text-classification", input="reviews.csv", output="out.parquet"))  # doctest: +SKIP
-JobSummary(rows=1000, ok=998, failed=2, ...)
+    from workbench.jobs import JobSpec
+    run_local(JobSpec("text-classification", input="reviews.csv", output="out.parquet"))
+    # -> JobSummary(rows=1000, ok=998, failed=2, ...)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ The output is a folder of Parquet files (one per block, in input order); ``id`` 
 Ray retries failed tasks itself: ``--resume`` is the local engine's. Needs ``ray[data]``
 (``requirements-ray.txt``).
 
->>> run_ray(JobSpec("feature-extraction", input="docs.jsonl", output="emb/", engine="ray"))  # doctest: +SKIP
+    run_ray(JobSpec("feature-extraction", input="docs.jsonl", output="emb/", engine="ray"))
 """
 
 from __future__ import annotations

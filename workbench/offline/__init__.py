@@ -5,8 +5,8 @@ processors are made from in-code vocabularies, and weights are seeded, so a buil
 deterministic. Each task's builder lives in a modality module (``text``, ``vision``, ``audio``,
 ``multimodal``, ``adapters``) and registers itself with ``@builder(task)``.
 
->>> path = offline_model_path("text-classification")   # doctest: +SKIP
->>> from transformers import pipeline; pipeline("text-classification", model=path)("hi")  # doctest: +SKIP
+    path = offline_model_path("text-classification")
+    from transformers import pipeline; pipeline("text-classification", model=path)("hi")
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Offline builders for the text tasks (tiny configs, random seeded weights, local tokenizers).
 
->>> from workbench.offline import offline_model_path  # doctest: +SKIP
->>> from transformers import pipeline; pipeline("fill-mask", offline_model_path("fill-mask"))("[MASK] world")  # doctest: +SKIP
+    from workbench.offline import offline_model_path
+    from transformers import pipeline; pipeline("fill-mask", offline_model_path("fill-mask"))("[MASK] world")
 """
 
 from __future__ import annotations
