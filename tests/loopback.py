@@ -82,15 +82,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[int]:
-    """The port of a loopback HTTP server (``_Handler``'s routes)."""
+def _serve(tls: ssl.SSLContext | None = None) -> Iterator[int]:
+    """Serve ``_Handler``'s routes on a loopback port (over TLS with ``tls``) until the caller is done."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield httpd.server_address[1]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    """The port of a loopback HTTP server (``_Handler``'s routes)."""
+    yield from _serve()
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +112,9 @@ def tls_ca():
 def tls_server(tls_ca) -> Iterator[int]:
     """The port of a loopback HTTPS server (``_Handler``'s routes) whose certificate, signed by
     ``tls_ca``, is for ``public.test`` only."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls_ca.issue_cert("public.test").configure_cert(context)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve(context)
 
 
 def trusting(ca) -> ssl.SSLContext:

@@ -1,9 +1,10 @@
 """workbench.fetch: http(s) only, every resolved address checked, redirects re-checked and bounded, a
 total deadline, a byte cap, and hosted messages that tell nothing about the network.
 
-Every server is ours, on 127.0.0.1 (https ones with a certificate from a test authority, ``trustme``). Where a test needs a "public" host, an injected ``Network``
-resolves a made-up name to a public-looking address and connects that address to a loopback server,
-recording every connection, so nothing ever leaves the machine.
+Every server is ours, on 127.0.0.1 (https ones with a certificate from a test authority,
+``trustme``). Where a test needs a "public" host, an injected ``Network`` resolves a made-up name to
+a public-looking address and connects that address to a loopback server, recording every connection,
+so nothing ever leaves the machine.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ def test_https_certificates_are_verified(tls_server, tls_ca):
     untrusted = FakeNet({"public.test": [PUBLIC]}, tls_server)
     with pytest.raises(InputError, match=r"TLS failed .*CERTIFICATE_VERIFY_FAILED"):
         fetch("https://public.test/hello", LOCAL, network=untrusted.network())  # the system's authorities only
-    with pytest.raises(InputError, match=r"Could not fetch URL `https://public.test/hello`\. This workbench fetches only"):
+    with pytest.raises(InputError,
+                       match=r"Could not fetch URL `https://public.test/hello`\. This workbench fetches only"):
         fetch("https://public.test/hello", HOSTED, network=untrusted.network())
 
 

@@ -113,12 +113,24 @@ def test_several_columns_feed_a_multi_input_task(manager, tmp_path):
     assert answers[2] is None and "context is empty" in out["error"][2]
 
 
-def test_folder_of_images_with_a_corrupt_one(manager, tmp_path):
-    folder = tmp_path / "pictures"
-    folder.mkdir()
+def _media_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Four images (PNG and JPEG; ``c.png`` corrupt) and three clips at 8 kHz (WAV and FLAC; ``2.wav``
+    silent), as plain folders."""
+    pictures, clips = tmp_path / "pictures", tmp_path / "clips"
+    pictures.mkdir()
+    clips.mkdir()
     for name, color in (("a.png", "red"), ("b.jpg", "blue"), ("d.png", "green")):
-        Image.new("RGB", (40, 30), color).save(folder / name)
-    (folder / "c.png").write_bytes(b"not a picture at all")
+        Image.new("RGB", (40, 30), color).save(pictures / name)
+    (pictures / "c.png").write_bytes(b"not a picture at all")
+    t = np.arange(8000, dtype=np.float32) / 8000
+    sf.write(clips / "1.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)  # resampled to the model's rate
+    sf.write(clips / "2.wav", np.zeros(8000, dtype=np.float32), 8000)
+    sf.write(clips / "3.flac", 0.3 * np.sin(2 * np.pi * 220 * t[:4000]), 8000)
+    return pictures, clips
+
+
+def test_folder_of_images_with_a_corrupt_one(manager, tmp_path):
+    folder, _ = _media_folders(tmp_path)
     assert detect_format(folder) == "files"
     summary = run_local(_job(tmp_path, folder, "image-classification"), manager=manager, progress=False)
     out = _rows(tmp_path / "out.parquet")
@@ -129,30 +141,10 @@ def test_folder_of_images_with_a_corrupt_one(manager, tmp_path):
 
 
 def test_folder_of_audio_with_a_silent_clip(manager, tmp_path):
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    t = np.arange(8000, dtype=np.float32) / 8000
-    sf.write(folder / "1.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)  # resampled to the model's rate
-    sf.write(folder / "2.wav", np.zeros(8000, dtype=np.float32), 8000)
-    sf.write(folder / "3.flac", 0.3 * np.sin(2 * np.pi * 220 * t[:4000]), 8000)
+    _, folder = _media_folders(tmp_path)
     run_local(_job(tmp_path, folder, "audio-classification"), manager=manager, progress=False)
     out = _rows(tmp_path / "out.parquet")
     assert out["error"].notna().tolist() == [False, True, False] and "silent" in out["error"][1]
-
-
-def _media_folders(tmp_path: Path) -> tuple[Path, Path]:
-    """Three images (one corrupt) and three clips (one silent), as plain folders."""
-    pictures, clips = tmp_path / "pictures", tmp_path / "clips"
-    pictures.mkdir()
-    clips.mkdir()
-    for name, color in (("a.png", "red"), ("b.png", "blue"), ("d.png", "green")):
-        Image.new("RGB", (40, 30), color).save(pictures / name)
-    (pictures / "c.png").write_bytes(b"not a picture at all")
-    t = np.arange(8000, dtype=np.float32) / 8000
-    sf.write(clips / "1.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)
-    sf.write(clips / "2.wav", np.zeros(8000, dtype=np.float32), 8000)
-    sf.write(clips / "3.wav", 0.3 * np.sin(2 * np.pi * 220 * t[:4000]), 8000)
-    return pictures, clips
 
 
 def test_datasets_image_and_audio_columns_answer_as_the_files_do(manager, tmp_path):
@@ -184,8 +176,8 @@ def test_datasets_image_and_audio_columns_answer_as_the_files_do(manager, tmp_pa
                   manager=manager, progress=False)
         assert _labels(_rows(out)) == expected[task], task
 
-    (pictures / "metadata.csv").write_text("file_name,caption\n" + "".join(
-        f"{f.name},picture {i}\n" for i, f in enumerate(sorted(pictures.glob("*.png")))))
+    captions = "".join(f"{f.name},picture {i}\n" for i, f in enumerate(sorted(pictures.iterdir())))
+    (pictures / "metadata.csv").write_text("file_name,caption\n" + captions)
     assert detect_format(pictures) == "datasets"
     run_local(JobSpec(task="image-classification", input=str(pictures), columns=("image",),
                       output=str(out := tmp_path / "imagefolder.parquet")), manager=manager, progress=False)

@@ -75,7 +75,7 @@ def test_ray_reads_a_folder_of_images_through_the_cli(manager, tmp_path):
 
 def test_ray_reads_a_datasets_image_column(manager, tmp_path):
     """A saved `datasets` dataset with an ``Image`` feature (one corrupt image): Ray gets the stored
-    bytes (``ray.data.from_huggingface``) and answers as the local engine does."""
+    bytes (the dataset's Arrow table, ``ray.data.from_arrow``) and answers as the local engine does."""
     import datasets
 
     paths = []

@@ -165,11 +165,7 @@ def stream_chat(manager: PipelineManager, messages: Any, params: Mapping[str, An
                          warnings=_warnings(loaded, check_empty=False), done=False)
     with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
-            timings = {"load_s": load_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
-            if u.time_to_first_token_s is not None:
-                timings["time_to_first_token_s"] = u.time_to_first_token_s
-            if u.tokens_per_s is not None:
-                timings["tokens_per_s"] = u.tokens_per_s
+            timings = {"load_s": load_s, **u.timings()}
             answer = {"role": "assistant", "content": u.text}
             yield replace(base, message=answer, messages=[*conversation, answer], timings=timings, done=u.done,
                           stopped=u.stopped, notes=list(u.notes))

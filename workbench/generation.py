@@ -35,6 +35,16 @@ class StreamUpdate:
     stopped: bool = False  # ended because the stop event was set, not by length or EOS
     notes: tuple[str, ...] = ()  # what the stream changed and the user should know (max new tokens lowered)
 
+    def timings(self) -> dict[str, float]:
+        """This update's part of a result's ``timings``: ``inference_s``, ``new_tokens`` and, once
+        known, ``time_to_first_token_s`` and ``tokens_per_s``."""
+        timings: dict[str, float] = {"inference_s": self.elapsed_s, "new_tokens": self.new_tokens}
+        if self.time_to_first_token_s is not None:
+            timings["time_to_first_token_s"] = self.time_to_first_token_s
+        if self.tokens_per_s is not None:
+            timings["tokens_per_s"] = self.tokens_per_s
+        return timings
+
 
 def position_limit(model: Any) -> int | None:
     """The most tokens (prompt + generated) ``model`` takes: its absolute position embeddings'

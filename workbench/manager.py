@@ -268,7 +268,8 @@ class PipelineManager:
             return
         from workbench.fetch import human_bytes
 
-        for bound, where in ((self.max_bytes, "this workbench keeps loaded"), (device_bound, f"it keeps on {key.device}")):
+        for bound, where in ((self.max_bytes, "this workbench keeps loaded"),
+                             (device_bound, f"it keeps on {key.device}")):
             if bound is not None and nbytes > bound:
                 raise OutOfMemoryError(
                     f"Model `{key.model}` needs about {human_bytes(nbytes)} as {key.dtype}, more than the "

@@ -283,11 +283,7 @@ def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], 
                         warnings=_warnings(loaded, check_empty=False))
     with explained(spec, loaded):
         for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event, **kwargs):
-            timings = {"load_s": load_s, "inputs_s": inputs_s, "inference_s": u.elapsed_s, "new_tokens": u.new_tokens}
-            if u.time_to_first_token_s is not None:
-                timings["time_to_first_token_s"] = u.time_to_first_token_s
-            if u.tokens_per_s is not None:
-                timings["tokens_per_s"] = u.tokens_per_s
+            timings = {"load_s": load_s, "inputs_s": inputs_s, **u.timings()}
             text = prompt + u.text if full_text else u.text
             yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
                           warnings=[*base.warnings, *u.notes])

@@ -274,16 +274,16 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
     if name == "file":
         if not path:
             raise ValueError("the `file` workload needs a path: a CSV/JSONL file, a text file or a folder")
-        if policy is not None and not policy.allow_local_paths:
-            from workbench.uploads import user_path
+        from workbench.hosting import HostingPolicy
+        from workbench.uploads import user_path
 
-            paths = [path] if isinstance(path, (str, Path)) else list(path)
-            path = [str(user_path(p, policy, "The benchmark's data")) for p in paths]
-            path = path[0] if len(path) == 1 else path
-        items = _decode_files(spec.modality, read_inputs(path, column, n), policy)
+        policy = policy or HostingPolicy.local()
+        paths = [str(user_path(p, policy, "The benchmark's data"))
+                 for p in ([path] if isinstance(path, (str, Path)) else path)]
+        items = _decode_files(spec.modality, read_inputs(paths, column, n), policy)
         if spec.modality != "text" or all(isinstance(x, str) for x in items):
             items = spec.bench.make_items(items if spec.modality != "text" else [str(x) for x in items], mask_token)
-        where = Path(path).name if isinstance(path, (str, Path)) else f"{len(path)} files"
+        where = Path(paths[0]).name if len(paths) == 1 else f"{len(paths)} files"
         return Workload(name, items, params, f"{len(items)} inputs from {where}")
     if name not in fits:
         generated = [w for w in fits if w != "file"]

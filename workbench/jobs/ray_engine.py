@@ -4,10 +4,10 @@
 → ``map_batches(PipelineActor, compute=ActorPoolStrategy(min_size=1, max_size=job.concurrency),
 num_gpus=job.num_gpus, batch_size=job.shard_rows)`` → ``write_parquet(job.output)``. The actor pool
 grows to ``concurrency`` as the cluster's CPUs/GPUs allow: a pool of fixed size that takes every
-CPU leaves none to the reads and writes, and the job waits forever (2 actors on 2 CPUs did). Each actor holds one pipeline
-(``Predictor``, the local engine's code: each block sorted by length and cut into the cheapest
-batches by the runner, bad rows recorded), so the output has the local engine's schema and
-results. Ray schedules the reads, the actors and the writes; there is no scheduling code here.
+CPU leaves none to the reads and writes, and the job waits forever (2 actors on 2 CPUs did). Each
+actor holds one pipeline (``Predictor``, the local engine's code: each block sorted by length and
+cut into the cheapest batches by the runner, bad rows recorded), so the output has the local
+engine's schema and results. Ray schedules the reads, the actors and the writes; there is no scheduling code here.
 
 Rows are numbered by zipping the input with ``ray.data.range`` under ``preserve_order`` (Ray
 2.60 warns that ``zip`` is deprecated from 2.64: ``requirements-ray.txt`` pins below it).
@@ -119,8 +119,8 @@ def run_ray(job: JobSpec, *, progress: bool = True, **init: Any) -> JobSummary:
     # A wrong column fails before Ray reads anything (the columns as the local reader sees them).
     job.column_map(open_source(job.input, job.format, split=job.split).columns)  # type: ignore[arg-type]
     ds = read_dataset(job)
+    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=job.concurrency)  # grows as resources allow
     results = ds.map_batches(PipelineActor, fn_constructor_kwargs={"job": job.to_dict()}, batch_format="pandas",
-                             batch_size=job.shard_rows, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=job.concurrency),
-                             num_gpus=job.num_gpus or None)
+                             batch_size=job.shard_rows, compute=pool, num_gpus=job.num_gpus or None)
     results.write_parquet(str(out), mode="overwrite")
     return summarize(out, "ray", time.perf_counter() - began)

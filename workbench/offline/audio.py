@@ -1,7 +1,7 @@
 """Offline builders for the audio tasks: a tiny Whisper, a Wav2Vec2 classifier and a CLAP (and a
 Wav2Vec2 CTC recogniser, ``wav2vec2_ctc``, for the CTC path of speech recognition).
 
-All three take 16 kHz mono audio, the rate of ``workbench.samples.sample_waveform``.
+All take 16 kHz mono audio, the rate of ``workbench.samples.sample_waveform``.
 """
 
 from __future__ import annotations
