@@ -304,3 +304,61 @@ def test_the_byte_bound_holds_under_concurrent_loads_of_different_models():
     assert samples and all(s["loaded"] + s["reserved"] <= bound for s in samples)
     assert max(s["loading"] for s in samples) == 1  # never two loads that would not fit together
     assert len(m.loaded()) == 1
+
+
+#: Eight first loads at once, of different tasks and dtypes (the red team's finding: interleaved
+#: builds left models with mixed dtypes or meta tensors, cached for every later user).
+_CONCURRENT = [("text-classification", "float32"), ("fill-mask", "bfloat16"), ("token-classification", "bfloat16"),
+               ("feature-extraction", "float32"), ("zero-shot-classification", "bfloat16"),
+               ("text-generation", "float32"), ("question-answering", "bfloat16"), ("summarization", "float32")]
+
+
+def test_concurrent_first_loads_of_different_dtypes_do_not_interleave():
+    from tests.task_cases import task_case
+    from workbench.offline import offline_model_path
+    from workbench.service import run_task
+    from workbench.tasks import get_task
+
+    for task, _ in _CONCURRENT:  # built beforehand: what must not interleave is the pipelines' loading
+        offline_model_path(task, prefer_real=False)
+    m = PipelineManager(max_models=64)
+    barrier, errors = threading.Barrier(len(_CONCURRENT)), []
+
+    def first_use(task: str, dtype: str) -> None:
+        inputs, params = task_case(get_task(task))
+        barrier.wait()
+        try:
+            run_task(m, task, inputs, params, dtype=dtype)
+        except Exception as exc:  # collected: every thread's failure is reported, not just the first
+            errors.append(f"{task}/{dtype}: {exc!r}")
+
+    threads = [threading.Thread(target=first_use, args=case) for case in _CONCURRENT]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert errors == []
+    assert m.load_count == len(_CONCURRENT)
+    for entry in m.loaded():  # and every cached pipeline is whole: its dtype, no meta tensors, it runs
+        params = list(entry.pipe.model.parameters())
+        assert all(p.device.type == "cpu" for p in params), entry.key
+        assert {str(p.dtype).removeprefix("torch.") for p in params} == {entry.key.dtype}, entry.key
+        inputs, params = task_case(get_task(entry.key.task))
+        run_task(m, entry.key.task, inputs, params, dtype=entry.key.dtype)
+
+
+def test_runs_are_not_disturbed_by_a_build_of_another_dtype():
+    """Inference is not held while another model builds: a float32 run gives the same answer while
+    transformers has the process's default dtype set to bfloat16 for a build."""
+    import torch
+
+    m = PipelineManager(max_models=4)
+    pipe = m.get("fill-mask", dtype="float32")
+    before = pipe("Paris is the [MASK] of France.")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)  # what `from_pretrained(dtype=torch.bfloat16)` does while it builds
+    try:
+        during = pipe("Paris is the [MASK] of France.")
+    finally:
+        torch.set_default_dtype(previous)
+    assert during == before

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from workbench.building import exclusive_build
 from workbench.devices import dtype_name, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
@@ -309,6 +310,9 @@ class PipelineManager:
         pipe = self._build(spec, source, config, device, dtype, key.model)
         seconds = time.perf_counter() - start
         model = pipe.model
+        if any(t.is_meta for t in (*model.parameters(), *model.buffers())):  # never cache a half-built model
+            raise WorkbenchError(f"Model `{key.model}` did not load completely (some weights stayed on the meta "
+                                 "device); try again, and report it if it persists.")
         params = sum(p.numel() for p in model.parameters())
         nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
         info = offline_info(source.path) if source.kind == "offline" else None
@@ -347,13 +351,14 @@ class PipelineManager:
 
         compat.install()
         try:
-            if spec.adapter:
-                return adapter_class(spec).from_pretrained(source.path, config=config, device=device, dtype=dtype,
-                                                           **common)
-            from transformers import pipeline
+            with exclusive_build():  # transformers' loading sets process-wide state: one build at a time
+                if spec.adapter:
+                    return adapter_class(spec).from_pretrained(source.path, config=config, device=device,
+                                                               dtype=dtype, **common)
+                from transformers import pipeline
 
-            return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
-                            **_resolve_load_kwargs(spec.load_kwargs), **common)
+                return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
+                                **_resolve_load_kwargs(spec.load_kwargs), **common)
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: {_first_line(exc)}") from exc
         except Exception as exc:

@@ -141,8 +141,10 @@ def _build(task: str, build: Builder, dest: Path) -> None:
     import torch
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=dest.parent))
+    from workbench.building import exclusive_build
+
     try:
-        with torch.random.fork_rng():
+        with exclusive_build(), torch.random.fork_rng():
             torch.manual_seed(0)
             description = build(tmp)
         (tmp / MARKER).write_text(json.dumps({"task": _TASK_OF.get(task, task), "random_weights": True, "description": description,
