@@ -163,7 +163,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         try:
             result, note = _benchmark(manager, BenchRequest.from_widgets(values), progress, stop)
         except Exception as exc:
-            raise gr_error(exc, user_errors=USER_ERRORS) from None
+            raise gr_error(exc, manager.policy, user_errors=USER_ERRORS) from None
         finally:
             stops.pop(session_id(request), None)
         if result is None:  # cancelled before any row was measured: the earlier results stay

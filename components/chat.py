@@ -122,7 +122,7 @@ class ChatPanel:
         except NoChatTemplateError as exc:
             yield [history, text, f"> ⚠ {exc}", gr.update(visible=True), "", ""]
         except Exception as exc:
-            raise gr_error(exc) from exc
+            raise gr_error(exc, self.manager.policy) from exc
         finally:
             with self._lock:
                 if self._stops.get(session) is event:

@@ -114,7 +114,7 @@ class CompareWidgets:
         try:
             comparison = compare(self.tab.manager, self.tab.spec.name, inputs, params, configs)
         except Exception as exc:
-            raise gr_error(exc) from exc
+            raise gr_error(exc, self.tab.manager.policy) from exc
         table = [[row[c] for c in RUN_COLUMNS] for row in (r.row() for r in comparison.runs)]
         out: list[Any] = [agreement_markdown(comparison), {"headers": RUN_COLUMNS, "data": table}, comparison.json()]
         for i, renderer in enumerate(self.renderers):

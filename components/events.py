@@ -11,6 +11,8 @@ from typing import Callable
 import gradio as gr
 
 from workbench.errors import WorkbenchError
+from workbench.hosting import HostingPolicy
+from workbench.messages import redact, unexpected
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +39,30 @@ def named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable
     return fn
 
 
-def gr_error(exc: BaseException, *, user_errors: tuple[type[BaseException], ...] = (WorkbenchError,)) -> gr.Error:
-    """``exc`` as a ``gr.Error``: the user's to fix (``user_errors``) shown as it is, with no
-    traceback in the log; anything else logged with its traceback and named as unexpected.
+def error_message(exc: BaseException, policy: HostingPolicy | None = None, *,
+                  user_errors: tuple[type[BaseException], ...] = (WorkbenchError,)) -> str:
+    """What the user reads for a failed event: the user's to fix (``user_errors``) as it is, anything
+    else named as unexpected; on a public host (``policy``) without the server's paths.
+
+    >>> error_message(KeyError("no such column"), user_errors=(KeyError,))
+    'no such column'
+    """
+    if isinstance(exc, user_errors):
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes its message
+    else:
+        text = unexpected(exc)
+    return redact(text, policy)
+
+
+def gr_error(exc: BaseException, policy: HostingPolicy | None = None, *,
+             user_errors: tuple[type[BaseException], ...] = (WorkbenchError,)) -> gr.Error:
+    """``exc`` as a ``gr.Error`` with ``error_message``'s text: the user's own errors with no
+    traceback in the log, anything else logged with its traceback.
 
     >>> gr_error(KeyError("no such column"), user_errors=(KeyError,)).message
     'no such column'
     """
     if isinstance(exc, user_errors):
-        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes its message
-        return gr.Error(text, print_exception=False)
+        return gr.Error(error_message(exc, policy, user_errors=user_errors), print_exception=False)
     log.error("unexpected error in a handler", exc_info=exc)
-    return gr.Error(f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log.")
+    return gr.Error(error_message(exc, policy, user_errors=user_errors))

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import gradio as gr
 
 from components.api_docs import STRING, document
-from components.events import PROGRESS, gr_error, named_signature, session_id
+from components.events import PROGRESS, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
 from components.runs import Progress, Sessions, drive
-from workbench.errors import RunCancelled, WorkbenchError
+from workbench.errors import RunCancelled
 from workbench.progress import RunControl
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
@@ -74,13 +74,6 @@ def timings_markdown(result: RunResult, notes: list[str] | tuple[str, ...] = ())
 def progress_markdown(control: RunControl) -> str:
     """The info line while a run works: its stage and time so far."""
     return f"⏳ {control.describe()} · {control.elapsed():.0f} s"
-
-
-def error_message(exc: BaseException) -> str:
-    """What the user reads for a failed run (our errors as they are; others with their type)."""
-    if isinstance(exc, WorkbenchError):
-        return str(exc)
-    return f"Unexpected error ({type(exc).__name__}): {exc}. The details are in the server log."
 
 
 @dataclass
@@ -157,8 +150,8 @@ class TaskTab:
         except RunCancelled as exc:
             yield self.status_outputs(f"**Cancelled.** {exc} Nothing was output.", clear=True)
         except Exception as exc:
-            self.sessions.failed(session, error_message(exc))
-            raise gr_error(exc) from exc
+            self.sessions.failed(session, error_message(exc, self.manager.policy))
+            raise gr_error(exc, self.manager.policy) from exc
         finally:
             self.sessions.end(session, control)
 

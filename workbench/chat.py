@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, WorkbenchError
+from workbench.messages import first_line
 from workbench.results import RunFacts
 from workbench.tasks import get_task
 
@@ -120,18 +121,17 @@ def render_prompt(pipe: Any, messages: list[dict[str, str]], name: str = "the mo
     try:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     except Exception as exc:  # a template may refuse a conversation (e.g. roles that must alternate)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"`{name}`'s chat template refused this conversation: {first}") from exc
+        raise InputError(f"`{name}`'s chat template refused this conversation: {first_line(exc)}") from exc
 
 
 def chat_snippet(loaded: Any, messages: list[dict[str, str]], kwargs: Mapping[str, Any]) -> str:
     """The code of the same chat call with a plain transformers pipeline."""
-    from workbench.snippets import _model_arg, _q
+    from workbench.snippets import _q, model_expr
 
-    model, comments = _model_arg(loaded)
+    model, comments = model_expr(loaded)
     rev = f", revision={_q(loaded.key.revision)}" if loaded.key.revision else ""
     lines = ["from transformers import pipeline", "", *comments,
-             f'pipe = pipeline("text-generation", model={_q(model)}{rev}, device="{loaded.device}", '
+             f'pipe = pipeline("text-generation", model={model}{rev}, device="{loaded.device}", '
              f'dtype="{loaded.dtype}")',
              "messages = [", *[f"    {m!r}," for m in messages], "]",
              f"result = pipe(messages{''.join(f', {k}={v!r}' for k, v in kwargs.items())})",

@@ -13,11 +13,13 @@ the hosted size cap and the manager's memory reservations.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.errors import ModelNotFoundError
+from workbench.errors import ModelNotFoundError, WorkbenchError
+from workbench.messages import with_type
 
 Files = dict[str, "int | None"]
 """File name in the repository -> size in bytes (``None`` when the Hub did not say)."""
@@ -75,7 +77,36 @@ class Hub:
             return self.download(repo_id, revision, files)
         except Exception as exc:
             raise ModelNotFoundError(f"Model `{repo_id}` could not be downloaded from the Hub: "
-                                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+                                     f"{with_type(exc)}") from exc
+
+
+#: A revision is a branch, a tag or a commit: git's reference-name rules (``git check-ref-format``),
+#: which exclude absolute paths, ``..``, backslashes, spaces and control characters.
+_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._\-]*(/[A-Za-z0-9_][A-Za-z0-9._\-]*)*")
+
+
+def check_revision(revision: str | None) -> str | None:
+    """``revision`` trimmed (``None`` when empty) if it can name a branch, a tag or a commit of a Hub
+    repository; else ``WorkbenchError``. huggingface_hub joins a revision onto the cache's ``refs/``
+    folder, so an absolute path or ``..`` would make any server folder a model's snapshot.
+
+    >>> check_revision(" main "), check_revision("refs/pr/3"), check_revision(""), check_revision("v1.0")
+    ('main', 'refs/pr/3', None, 'v1.0')
+    >>> check_revision("/tmp/gradio/x")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.WorkbenchError: The revision must be a branch, a tag or a commit hash (like `main`, `v1.0` or `714eb0f`), not `/tmp/gradio/x`.
+    """
+    text = (revision or "").strip()
+    if not text:
+        return None
+    parts = text.split("/")
+    if (len(text) > 255 or not _REVISION.fullmatch(text) or ".." in text or text.endswith(".")
+            or any(p.endswith(".lock") for p in parts)):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise WorkbenchError(f"The revision must be a branch, a tag or a commit hash (like `main`, `v1.0` or "
+                             f"`714eb0f`), not `{shown}`.")
+    return text
 
 
 def loadable_files(files: Files) -> Files:

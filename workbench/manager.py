@@ -20,8 +20,9 @@ from workbench.building import exclusive_build
 from workbench.devices import dtype_name, resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
-from workbench.hub import Hub, broken_file, estimate_bytes
+from workbench.hub import Hub, broken_file, check_revision, estimate_bytes
 from workbench.memory import release_memory
+from workbench.messages import first_line
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import OFFLINE_PREFIX, offline_info
 from workbench.tasks import TaskSpec, get_task
@@ -149,7 +150,7 @@ class PipelineManager:
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         model = (model or "").strip() or f"{OFFLINE_PREFIX}{spec.name}"
-        return LoadKey(spec.name, model, (revision or "").strip() or None, str(dev), str(dt).removeprefix("torch."))
+        return LoadKey(spec.name, model, check_revision(revision), str(dev), str(dt).removeprefix("torch."))
 
     def get(self, task: str, model: str | None = None, *, revision: str | None = None,
             device: str = "auto", dtype: str = "auto") -> Any:
@@ -329,7 +330,7 @@ class PipelineManager:
                                                 local_files_only=source.local_files_only,
                                                 trust_remote_code=self.trust_remote_code)
         except OSError as exc:
-            raise ModelNotFoundError(f"Model `{name}` could not be found: {_first_line(exc)}") from exc
+            raise ModelNotFoundError(f"Model `{name}` could not be found: {first_line(exc)}") from exc
         except ValueError as exc:
             if "trust_remote_code" in str(exc) and self.policy.hosted:
                 raise WorkbenchError(f"Model `{name}` needs custom code from its repository, which this public "
@@ -339,7 +340,7 @@ class PipelineManager:
                     f"Model `{name}` needs custom code from its repository. The operator can allow that by "
                     "starting the workbench with WORKBENCH_TRUST_REMOTE_CODE=1."
                 ) from exc
-            raise ModelTaskMismatchError(f"Model `{name}` has a config transformers cannot use: {_first_line(exc)}") from exc
+            raise ModelTaskMismatchError(f"Model `{name}` has a config transformers cannot use: {first_line(exc)}") from exc
         check_fits(config, spec, name)
         return config
 
@@ -360,12 +361,12 @@ class PipelineManager:
                 return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
                                 **_resolve_load_kwargs(spec.load_kwargs), **common)
         except OSError as exc:
-            raise ModelNotFoundError(f"Model `{name}` could not be loaded: {_first_line(exc)}") from exc
+            raise ModelNotFoundError(f"Model `{name}` could not be loaded: {first_line(exc)}") from exc
         except Exception as exc:
             if (broken := broken_file(exc, source.path)) is None:
                 raise
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: its file `{broken}` is corrupt or "
-                                     f"incomplete ({_first_line(exc)}). Download it again, or pick another model.") from exc
+                                     f"incomplete ({first_line(exc)}). Download it again, or pick another model.") from exc
 
 
 def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:
@@ -379,6 +380,3 @@ def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:
         out["pipeline_class"] = getattr(importlib.import_module(module), name)
     return out
 
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

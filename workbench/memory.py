@@ -69,8 +69,9 @@ def release_memory(device: Any = None) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    from workbench.messages import with_type
+
+    return with_type(exc)
 
 
 class Backoff:

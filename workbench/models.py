@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError
 from workbench.hosting import HostingPolicy
-from workbench.hub import Hub, folder_files, loadable_files, weights_bytes
+from workbench.hub import Hub, check_revision, folder_files, loadable_files, weights_bytes
 from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_models, offline_tasks
 from workbench.tasks import TaskSpec, get_task
 
@@ -106,6 +106,7 @@ def resolve_model(model: str | None, task: str | TaskSpec, revision: str | None 
     policy = policy or HostingPolicy.local()
     hub = hub or Hub()
     name = (model or "").strip()
+    revision = check_revision(revision)
     if not name or name.startswith(OFFLINE_PREFIX):
         return _offline_source(name, spec)
     if not policy.allow_local_paths:

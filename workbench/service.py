@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.memory import is_oom
+from workbench.messages import first_line
 from workbench.progress import RunControl, watch
 from workbench.results import RunResult
 from workbench.snippets import code_snippet
@@ -127,8 +128,7 @@ def explain(exc: BaseException, spec: TaskSpec, loaded: Loaded) -> WorkbenchErro
                               "max new tokens or shorten the input.")
         return InputError(f"The input is longer than `{name}` can take{tokens}; shorten it.")
     if type(exc).__name__ in ("PipelineException", "ValueError", "TypeError", "KeyError"):
-        first = (msg.strip().splitlines() or [type(exc).__name__])[0]
-        return WorkbenchError(f"`{name}` could not run {spec.name} on this input: {first}")
+        return WorkbenchError(f"`{name}` could not run {spec.name} on this input: {first_line(exc)}")
     return None
 
 

@@ -18,9 +18,12 @@ result = pipe('I love it', top_k=2)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
+from workbench.offline import OFFLINE_PREFIX
 from workbench.tasks import TaskSpec
+from workbench.uploads import is_upload
 
 
 def _q(s: str) -> str:
@@ -28,15 +31,31 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _model_arg(loaded: Any) -> tuple[str, list[str]]:
-    """The model string to show, and comment lines about where it comes from."""
+def model_expr(loaded: Any) -> tuple[str, list[str]]:
+    """The Python expression of the model to load, and the lines it needs before it (an import,
+    a comment on where it comes from). An offline model is named by the workbench call that builds
+    it, never by its folder (which would show the server's home folder).
+
+    >>> from types import SimpleNamespace as NS
+    >>> model_expr(NS(source=NS(kind="offline", path="/home/me/x"), key=NS(model="offline:fill-mask"),
+    ...               description="BERT, random weights"))[0]
+    'offline_model_path("fill-mask")'
+    """
     kind, path, name = loaded.source.kind, loaded.source.path, loaded.key.model
     if kind == "offline":
         note = getattr(loaded, "description", "") or "an offline model"
-        return path, [f"# `{name}`: {note}, built locally by the workbench"]
+        which = name.removeprefix(OFFLINE_PREFIX) or loaded.key.task
+        return f"offline_model_path({_q(which)})", [
+            "from workbench.offline import offline_model_path", "",
+            f"# `{name}`: {note}, built locally by the workbench (python -m workbench offline)"]
     if kind == "local":
-        return path, []
-    return name, []
+        return _q(path), []
+    return _q(name), []
+
+
+def _shown_path(value: str) -> str:
+    """A path as the snippet shows it: an upload by its file name (its folder is a server's temp folder)."""
+    return Path(value).name if is_upload(value) else value
 
 
 def _literal(name: str, value: Any, setup: list[str]) -> str:
@@ -48,7 +67,7 @@ def _literal(name: str, value: Any, setup: list[str]) -> str:
         table = value.to_dict(orient="list") if hasattr(value, "to_dict") else value
         return f"pd.DataFrame({table!r})"
     if isinstance(value, str):
-        return repr(value)
+        return repr(_shown_path(value))
     if isinstance(value, (list, tuple, dict, int, float, bool)):
         return repr(value)
     setup.append(f"{name} = ...  # your {name} here (uploaded in the UI)")
@@ -63,11 +82,11 @@ def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) ->
         if name == "image" and spec.modality == "document" and is_pdf:
             page = int(inputs.get("page") or 1)
             setup += ["import pypdfium2",
-                      f"image = pypdfium2.PdfDocument({_q(value)})[{page - 1}].render(scale=2).to_pil()"]
+                      f"image = pypdfium2.PdfDocument({_q(_shown_path(value))})[{page - 1}].render(scale=2).to_pil()"]
             out[name] = "image"
         elif name == "audio" and isinstance(value, str):
             setup += ["import librosa",
-                      f"audio, _ = librosa.load({_q(value)}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
+                      f"audio, _ = librosa.load({_q(_shown_path(value))}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
             out[name] = "audio"
         elif name == "text" and spec.call.text_lines:
             lines = [s.strip() for s in str(value or "").splitlines() if s.strip()]
@@ -90,18 +109,18 @@ def _pipeline_class(spec: TaskSpec, where: str) -> tuple[list[str], str]:
 def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs: Mapping[str, Any]) -> str:
     """The code that reproduces a run of ``spec`` with ``loaded`` (a ``manager.Loaded``) on ``inputs``
     (as the UI/API gave them) with the call keywords ``kwargs`` (post-processing options included)."""
-    model, comments = _model_arg(loaded)
+    model, comments = model_expr(loaded)
     rev = f", revision={_q(loaded.key.revision)}" if loaded.key.revision else ""
     where = f', device="{loaded.device}", dtype="{loaded.dtype}"'
     if spec.is_adapter:
         head = ["from workbench.manager import PipelineManager", "",
                 f"# transformers 5 has no {spec.name} pipeline; the workbench runs it with its own adapter",
-                *comments,
+                *[c for c in comments if c.startswith("#")],
                 f"pipe = PipelineManager().get({_q(spec.name)}, {_q(loaded.key.model)}{rev}{where})"]
     else:
         imports, where = _pipeline_class(spec, where)
         head = ["from transformers import pipeline", *imports, "", *comments,
-                f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={_q(model)}{rev}{where})"]
+                f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={model}{rev}{where})"]
     setup: list[str] = []
     exprs = _input_exprs(spec, inputs, setup)
     body = spec.call.snippet(spec.inputs, exprs, dict(kwargs))

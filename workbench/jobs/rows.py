@@ -154,6 +154,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc).strip().strip("'\"")
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no message'}"
+    from workbench.messages import with_type
+
+    return with_type(exc)
 
