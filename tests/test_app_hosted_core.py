@@ -54,3 +54,67 @@ def test_hosted_app_reads_uploads_and_keeps_serving(client, tmp_path_factory):
     assert labels  # the upload reached the model: Gradio's upload cache is where hosted paths may point
     assert client.predict(text="I love it", top_k=1, model="offline:text-classification",
                           api_name="/text_classification")[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The red team's paths around the fetcher (issue 27): each refused through the real API, and the
+# loopback server never asked for anything.
+
+
+def _bench(client, task: str, files: list, **kwargs):
+    from gradio_client import handle_file
+
+    return client.predict(task=task, model=f"offline:{task}", workload="file", devices=["cpu"], dtypes=["float32"],
+                          batch_sizes="1", n=8, repeats=1, max_tokens=0, upload=[handle_file(str(f)) for f in files],
+                          column="", api_name="/benchmark", **kwargs)
+
+
+def test_the_benchmarks_file_workload_fetches_and_reads_nothing_on_the_server(client, server, tmp_path_factory):
+    from gradio_client.exceptions import AppError
+
+    from workbench.samples import sample_video_frames, write_video
+
+    folder = tmp_path_factory.mktemp("red-team")
+    (folder / "secret.png").write_bytes(PNG)
+    write_video(folder / "secret.mp4", sample_video_frames(12, 128, 96))
+    urls = folder / "urls.txt"
+    urls.write_text(f"http://127.0.0.1:{server}/cat.png\nhttp://[::1]:{server}/cat.png\n"
+                    f"http://127.0.0.1:{server}/drip\n")
+    paths = folder / "paths.txt"
+    paths.write_text(f"{folder / 'secret.png'}\n")
+    missing = folder / "missing.txt"
+    missing.write_text(f"{folder / 'nothing-here.png'}\n")
+    video = folder / "videos.txt"
+    video.write_text(f"{folder / 'secret.mp4'}\n")
+    HITS.clear()
+    for task, data, match in (("image-classification", urls, "Input 1 of the benchmark's data is a URL"),
+                              ("image-classification", paths, REFUSED_PATH),
+                              ("image-classification", missing, REFUSED_PATH),  # the same words: nothing is told
+                              ("video-classification", video, REFUSED_PATH)):
+        with pytest.raises(AppError, match=match) as refusal:
+            _bench(client, task, [data])
+        assert "Connection refused" not in str(refusal.value)
+    assert HITS == []  # nothing was fetched: not even the drip server was asked
+
+
+def test_an_hls_playlist_naming_a_server_clip_is_refused(client, tmp_path_factory):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from tests.test_media import _playlist, _secret_clip
+
+    folder = tmp_path_factory.mktemp("red-team-hls")
+    playlist = _playlist(folder, _secret_clip(folder / "secret.ts"))
+    with pytest.raises(AppError, match="playlists and lists of other files are refused"):
+        client.predict(video=handle_file(playlist), top_k=1, model="offline:video-classification",
+                       api_name="/video_classification")
+    with pytest.raises(AppError, match="playlists"):
+        client.predict(audio=handle_file(playlist), model="offline:automatic-speech-recognition",
+                       api_name="/automatic_speech_recognition")
+
+
+@pytest.mark.parametrize("revision", ["/tmp/gradio/0123/model", "../../../../tmp", "main/../../x", "a b"])
+def test_a_revision_is_a_branch_tag_or_commit(client, revision):
+    _refused(client, "The revision must be a branch, a tag or a commit hash", text="hi", top_k=1,
+             model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision=revision,
+             api_name="/text_classification")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ import numpy as np
 from workbench.errors import InputError
 from workbench.fetch import fetch
 from workbench.hosting import HostingPolicy
+from workbench.media import ACCEPTED as MEDIA_ACCEPTED
+from workbench.media import open_media
 from workbench.uploads import has_scheme, user_path
 
 #: Audio whose peak is below this (about -80 dBFS) counts as silence.
@@ -76,7 +77,7 @@ def warm_audio() -> float:
 def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
                  default_rate: int = 16_000) -> tuple[np.ndarray, int]:
     """``(float32 mono waveform, its sampling rate)`` from a file path (an upload's, as Gradio gives with
-    ``type="filepath"``; wav, flac, mp3, ogg — decoded with librosa), an http(s) URL, raw file bytes,
+    ``type="filepath"``; wav, flac, mp3, ogg with libsndfile, m4a and webm with FFmpeg), an http(s) URL, raw file bytes,
     Gradio's numpy audio ``(rate, array)`` with int16/int32/float samples shaped ``[samples]`` or
     ``[samples, channels]``, a dict ``{"array"|"raw": ..., "sampling_rate": ...}``, or a bare ndarray
     (taken to be at ``default_rate``). Stereo is mixed down to mono by averaging.
@@ -100,7 +101,7 @@ def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
                 raise InputError(f"Audio file `{text}` does not exist.")
             value = path
     if isinstance(value, (Path, bytes, bytearray)):
-        wave, rate = _read_audio_file(value, policy.max_audio_seconds)
+        wave, rate = _read_audio_file(value, policy)
     elif isinstance(value, tuple) and len(value) == 2 and np.isscalar(value[0]):
         rate, wave = int(value[0]), _channels_last_to_mono(np.asarray(value[1]))
     elif isinstance(value, dict) and ("array" in value or "raw" in value):
@@ -119,6 +120,9 @@ def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
     if rate <= 0:
         raise InputError(f"The sampling rate must be positive, got {rate}.")
     _check_duration(wave.size / rate, policy.max_audio_seconds, "The audio")
+    if policy.max_audio_samples is not None and wave.size > policy.max_audio_samples:
+        raise InputError(f"The audio holds {wave.size / 1e6:.0f} million samples, more than the "
+                         f"{policy.max_audio_samples / 1e6:.0f} million this workbench takes; trim it.")
     return wave, rate
 
 
@@ -143,37 +147,91 @@ def audio_duration(source: Path | bytes) -> float | None:
     >>> audio_duration(buf.getvalue())
     0.5
     """
+    facts = _header(source)
+    return facts[0] / facts[1] if facts else None
+
+
+def _header(source: Path | bytes) -> tuple[int, int, int] | None:
+    """``(frames, sampling rate, channels)`` from a file's header via soundfile; ``None`` when
+    libsndfile does not know the format (AAC in M4A, Opus in WebM: PyAV reads those)."""
     import soundfile as sf
 
     try:
-        info = sf.info(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source))
-    except Exception:  # libsndfile does not know the format (e.g. AAC): librosa/audioread may still decode it
+        info = sf.info(io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else str(source))
+    except Exception:  # libsndfile raises its own error types, and RuntimeError for unknown formats
         return None
-    return float(info.frames) / info.samplerate if info.samplerate and info.frames >= 0 else None
+    if not info.samplerate or info.frames < 0:
+        return None
+    return int(info.frames), int(info.samplerate), int(info.channels)
 
 
-def _read_audio_file(value: Path | bytes | bytearray, max_seconds: float | None) -> tuple[np.ndarray, int]:
-    import librosa
+def _check_cost(frames: int, rate: int, channels: int, policy: HostingPolicy, what: str) -> None:
+    """Refuse, before decoding, audio longer than the policy's duration or with more samples than
+    it decodes (a 384 kHz file holds 8× the samples of 48 kHz ones of the same length)."""
+    _check_duration(frames / rate if rate else None, policy.max_audio_seconds, what)
+    cap = policy.max_audio_samples
+    if cap is not None and frames * max(channels, 1) > cap:
+        raise InputError(f"{what} holds {frames * max(channels, 1) / 1e6:.0f} million samples ({channels} channel(s) "
+                         f"at {rate / 1000:g} kHz), more than the {cap / 1e6:.0f} million this workbench decodes; "
+                         "trim it, or save it as mono at 16–48 kHz.")
 
-    if isinstance(value, (bytes, bytearray)):
-        source: Any = io.BytesIO(bytes(value))
-        what = "The uploaded audio"
-        if not value:
-            raise InputError("The uploaded audio is empty (0 bytes).")
-    else:
-        if value.stat().st_size == 0:
-            raise InputError(f"Audio file `{value.name}` is empty (0 bytes).")
-        source, what = str(value), f"The file `{value.name}`"
-    if max_seconds is not None:  # from the header, before decoding
-        _check_duration(audio_duration(bytes(value) if isinstance(value, bytearray) else value), max_seconds, what)
+
+def _read_audio_file(value: Path | bytes | bytearray, policy: HostingPolicy) -> tuple[np.ndarray, int]:
+    """Decode a whole file to ``(mono float32 wave, its rate)``: libsndfile (soundfile) for the
+    formats it knows, else FFmpeg through ``workbench.media`` (that file only; no playlists). The
+    cost is checked on the header first. Never audioread, which runs FFmpeg on any path."""
+    import soundfile as sf
+
+    data = bytes(value) if isinstance(value, (bytes, bytearray)) else None
+    what = "The uploaded audio" if data is not None else f"The file `{value.name}`"
+    if (len(data) if data is not None else value.stat().st_size) == 0:  # type: ignore[union-attr]
+        raise InputError(f"{what} is empty (0 bytes).")
+    source = data if data is not None else value
+    header = _header(source)
+    if header is None:
+        return _decode_with_ffmpeg(source, policy, what)
+    _check_cost(*header, policy, what)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # librosa warns before falling back to audioread
-            wave, rate = librosa.load(source, sr=None, mono=True)
-    except Exception as exc:  # soundfile, audioread and librosa raise many unrelated types
+        wave, rate = sf.read(io.BytesIO(data) if data is not None else str(value), dtype="float32", always_2d=True)
+    except Exception as exc:  # a truncated or corrupt file past a valid header
         raise InputError(f"{what} could not be read as audio (corrupt, or not an audio file). "
-                         "Accepted: WAV, FLAC, MP3, OGG.") from exc
-    return wave, int(rate)
+                         f"{MEDIA_ACCEPTED['audio']}") from exc
+    return wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0], int(rate)
+
+
+def _decode_with_ffmpeg(source: Path | bytes, policy: HostingPolicy, what: str) -> tuple[np.ndarray, int]:
+    import av
+
+    with open_media(source, "audio") as container:
+        if not container.streams.audio:
+            raise InputError(f"{what} has no audio stream. {MEDIA_ACCEPTED['audio']}")
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        seconds = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
+                   else (container.duration or 0) / 1e6)
+        if not rate:
+            raise InputError(f"{what} does not say its sampling rate. {MEDIA_ACCEPTED['audio']}")
+        _check_cost(int(seconds * rate), rate, 1, policy, what)  # decoded to mono below
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks, total = [], 0
+        limits = [int(policy.max_audio_seconds * rate)] if policy.max_audio_seconds else []
+        limit = min(limits + ([policy.max_audio_samples] if policy.max_audio_samples else []), default=None)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    total += chunk.size
+                    if limit is not None and total > limit:  # the header undersold it
+                        raise InputError(f"{what} is longer than its header said and than this workbench "
+                                         "decodes; trim it and try again.")
+                    chunks.append(chunk)
+        except av.FFmpegError as exc:
+            if not chunks:
+                raise InputError(f"{what} could not be decoded ({exc.strerror or type(exc).__name__}). "
+                                 f"{MEDIA_ACCEPTED['audio']}") from exc
+    if not chunks:
+        raise InputError(f"{what} holds no audio samples. {MEDIA_ACCEPTED['audio']}")
+    return np.concatenate(chunks).astype(np.float32, copy=False), rate
 
 
 def _channels_last_to_mono(wave: np.ndarray) -> np.ndarray:

@@ -31,9 +31,6 @@ def kwargs_code(kwargs: Mapping[str, Any]) -> str:
 class Call:
     """The default call: the first input positionally (``pipe(x, **kw)``)."""
 
-    #: The "text" input holds one item per line (the UI's sentence list for embeddings).
-    text_lines: bool = False
-
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         return pipe(next(iter(x.values())), **kw)
 
@@ -91,8 +88,6 @@ def chunk_window_s(pipe: Any) -> float | None:
 class TextEmbeddings(Call):
     """One embedding per line of text, pooled and compared by cosine similarity; batched by the
     runner's ``EmbeddingBackend`` (whole-window tokenisation, rows trimmed to real tokens)."""
-
-    text_lines = True
 
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         import numpy as np

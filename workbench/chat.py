@@ -126,10 +126,11 @@ def render_prompt(pipe: Any, messages: list[dict[str, str]], name: str = "the mo
 
 def chat_snippet(loaded: Any, messages: list[dict[str, str]], kwargs: Mapping[str, Any]) -> str:
     """The code of the same chat call with a plain transformers pipeline."""
-    from workbench.snippets import _q, model_expr
+    from workbench.kinds import quoted
+    from workbench.snippets import model_expr
 
     model, comments = model_expr(loaded)
-    rev = f", revision={_q(loaded.key.revision)}" if loaded.key.revision else ""
+    rev = f", revision={quoted(loaded.key.revision)}" if loaded.key.revision else ""
     lines = ["from transformers import pipeline", "", *comments,
              f'pipe = pipeline("text-generation", model={model}{rev}, device="{loaded.device}", '
              f'dtype="{loaded.dtype}")',

@@ -60,7 +60,12 @@ class HostingPolicy:
     # -- uploads -------------------------------------------------------------------------------
     max_upload_bytes: int = 100 * MB  # gradio's max_file_size
     max_image_pixels: int = 50_000_000  # checked on the header, before any full decode
+    max_video_frame_pixels: int | None = None  # one video frame (None: max_image_pixels)
+    max_video_decoded_pixels: int | None = None  # every frame decoded to sample one clip, from the container
     max_audio_seconds: float | None = None  # longer clips are refused (ASR chunks long audio instead)
+    max_audio_samples: int | None = None  # samples decoded from one file (all channels), from its header
+    max_text_chars: int | None = None  # characters of one text input
+    max_text_lines: int | None = None  # lines of a one-item-per-line input (embeddings: the similarity table)
     delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
     # -- queue ---------------------------------------------------------------------------------
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
@@ -80,7 +85,10 @@ class HostingPolicy:
         """A public host (a Space): user input reaches nothing but itself; fair, bounded use."""
         return cls(
             hosted=True, allow_local_paths=False, allow_private_urls=False, allow_operator_controls=False,
-            max_upload_bytes=25 * MB, max_audio_seconds=15 * 60.0, delete_cache_s=3600,
+            max_upload_bytes=25 * MB, max_image_pixels=17_000_000,  # 4096×4096 at most: ~50 MB decoded
+            max_video_frame_pixels=2_600_000, max_video_decoded_pixels=2_500_000_000,  # 1080p; ~40 s of it
+            max_audio_seconds=15 * 60.0, max_audio_samples=15 * 60 * 48_000,  # 15 min at 48 kHz mono
+            max_text_chars=50_000, max_text_lines=256, delete_cache_s=3600,
             queue_max_size=64, max_jobs_per_session=3,
             max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64,
         )

@@ -34,60 +34,17 @@ if TYPE_CHECKING:
 # Decoding inputs
 
 
-def _text_lines(value: Any, name: str) -> list[str]:
-    from workbench.inputs import require_text
-
-    return [line.strip() for line in require_text(value, name).splitlines() if line.strip()]
-
-
-def _page(value: Any) -> int:
-    """The UI's page number (from 1) -> ``load_document``'s page index (from 0)."""
-    try:
-        page = int(value) if value not in (None, "") else 1
-    except (TypeError, ValueError):
-        raise InputError(f"The page number must be a whole number from 1, not {value!r}.") from None
-    if page < 1:
-        raise InputError(f"Pages are numbered from 1; got {page}.")
-    return page - 1
-
-
 def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any], policy: HostingPolicy | None = None) -> dict[str, Any]:
     """Validate and decode the UI/API values of ``spec.inputs`` under ``policy`` (which paths and URLs
-    user input may name; local by default). Audio is decoded at its own rate here and resampled after
-    loading, when the model's rate is known. Raises ``InputError`` naming the bad input."""
-    from workbench import inputs as wi
-
+    user input may name, what decoding may cost; local by default), each by its kind
+    (``spec.input_kind``). Raises ``InputError`` naming the bad input."""
     policy = policy or HostingPolicy.local()
     unknown = set(inputs) - set(spec.inputs) - {"page"}
     if unknown:
         raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; "
                          f"got also {', '.join(sorted(unknown))}.")
-    out: dict[str, Any] = {}
-    for name in spec.inputs:
-        value = inputs.get(name)
-        if name == "image" and spec.modality == "document":
-            out[name] = wi.load_document(value, _page(inputs.get("page")), policy)
-        elif name == "image":
-            out[name] = wi.load_image(value, policy)
-        elif name == "audio":
-            if value is None or (isinstance(value, str) and not value.strip()):
-                raise InputError("No audio given: record with the microphone or upload a file (wav, flac, mp3, ogg).")
-            wave, rate = wi.decode_audio(value, policy)
-            out[name] = {"array": wave, "sampling_rate": rate}
-        elif name == "video":  # checked now, decoded after loading (the model says how many frames)
-            from workbench.uploads import user_path
-            from workbench.video import probe_video
-
-            if isinstance(value, str) and value.strip():  # hosted: an upload's path only (PyAV opens URLs too)
-                value = str(user_path(value, policy, "The video"))
-            out[name] = probe_video(value).path
-        elif name == "table":
-            out[name] = wi.load_table(value, policy)
-        elif name == "text" and spec.call.text_lines:
-            out[name] = _text_lines(value, name)
-        else:
-            out[name] = wi.require_text(value, name)
-    return out
+    return {name: spec.input_kind(name).decode(inputs.get(name), policy, what=name, page=inputs.get("page"))
+            for name in spec.inputs}
 
 
 def _required(spec: TaskSpec, params: Mapping[str, Any]) -> None:

@@ -18,17 +18,12 @@ result = pipe('I love it', top_k=2)
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
+from workbench.kinds import quoted
 from workbench.offline import OFFLINE_PREFIX
 from workbench.tasks import TaskSpec
-from workbench.uploads import is_upload
 
-
-def _q(s: str) -> str:
-    """A double-quoted Python string literal."""
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def model_expr(loaded: Any) -> tuple[str, list[str]]:
@@ -45,55 +40,17 @@ def model_expr(loaded: Any) -> tuple[str, list[str]]:
     if kind == "offline":
         note = getattr(loaded, "description", "") or "an offline model"
         which = name.removeprefix(OFFLINE_PREFIX) or loaded.key.task
-        return f"offline_model_path({_q(which)})", [
+        return f"offline_model_path({quoted(which)})", [
             "from workbench.offline import offline_model_path", "",
             f"# `{name}`: {note}, built locally by the workbench (python -m workbench offline)"]
     if kind == "local":
-        return _q(path), []
-    return _q(name), []
-
-
-def _shown_path(value: str) -> str:
-    """A path as the snippet shows it: an upload by its file name (its folder is a server's temp folder)."""
-    return Path(value).name if is_upload(value) else value
-
-
-def _literal(name: str, value: Any, setup: list[str]) -> str:
-    """A Python expression for an input value, adding any setup lines it needs."""
-    if value is None:
-        return "None"
-    if name == "table":
-        setup.insert(0, "import pandas as pd")
-        table = value.to_dict(orient="list") if hasattr(value, "to_dict") else value
-        return f"pd.DataFrame({table!r})"
-    if isinstance(value, str):
-        return repr(_shown_path(value))
-    if isinstance(value, (list, tuple, dict, int, float, bool)):
-        return repr(value)
-    setup.append(f"{name} = ...  # your {name} here (uploaded in the UI)")
-    return name
+        return quoted(path), []
+    return quoted(name), []
 
 
 def _input_exprs(spec: TaskSpec, inputs: Mapping[str, Any], setup: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in spec.inputs:
-        value = inputs.get(name)
-        is_pdf = isinstance(value, str) and value.lower().endswith(".pdf")
-        if name == "image" and spec.modality == "document" and is_pdf:
-            page = int(inputs.get("page") or 1)
-            setup += ["import pypdfium2",
-                      f"image = pypdfium2.PdfDocument({_q(_shown_path(value))})[{page - 1}].render(scale=2).to_pil()"]
-            out[name] = "image"
-        elif name == "audio" and isinstance(value, str):
-            setup += ["import librosa",
-                      f"audio, _ = librosa.load({_q(_shown_path(value))}, sr=pipe.feature_extractor.sampling_rate, mono=True)"]
-            out[name] = "audio"
-        elif name == "text" and spec.call.text_lines:
-            lines = [s.strip() for s in str(value or "").splitlines() if s.strip()]
-            out[name] = repr(lines)
-        else:
-            out[name] = _literal(name, value, setup)
-    return out
+    return {name: spec.input_kind(name).snippet(inputs.get(name), setup, what=name, page=inputs.get("page"))
+            for name in spec.inputs}
 
 
 def _pipeline_class(spec: TaskSpec, where: str) -> tuple[list[str], str]:
@@ -110,17 +67,17 @@ def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs:
     """The code that reproduces a run of ``spec`` with ``loaded`` (a ``manager.Loaded``) on ``inputs``
     (as the UI/API gave them) with the call keywords ``kwargs`` (post-processing options included)."""
     model, comments = model_expr(loaded)
-    rev = f", revision={_q(loaded.key.revision)}" if loaded.key.revision else ""
+    rev = f", revision={quoted(loaded.key.revision)}" if loaded.key.revision else ""
     where = f', device="{loaded.device}", dtype="{loaded.dtype}"'
     if spec.is_adapter:
         head = ["from workbench.manager import PipelineManager", "",
                 f"# transformers 5 has no {spec.name} pipeline; the workbench runs it with its own adapter",
                 *[c for c in comments if c.startswith("#")],
-                f"pipe = PipelineManager().get({_q(spec.name)}, {_q(loaded.key.model)}{rev}{where})"]
+                f"pipe = PipelineManager().get({quoted(spec.name)}, {quoted(loaded.key.model)}{rev}{where})"]
     else:
         imports, where = _pipeline_class(spec, where)
         head = ["from transformers import pipeline", *imports, "", *comments,
-                f"pipe = pipeline({_q(spec.pipeline_task or spec.name)}, model={model}{rev}{where})"]
+                f"pipe = pipeline({quoted(spec.pipeline_task or spec.name)}, model={model}{rev}{where})"]
     setup: list[str] = []
     exprs = _input_exprs(spec, inputs, setup)
     body = spec.call.snippet(spec.inputs, exprs, dict(kwargs))

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from workbench.calls import NAMED, POSITIONAL, Call
+
+if TYPE_CHECKING:
+    from workbench.kinds import InputKind
 
 Modality = Literal["text", "image", "video", "audio", "document", "table", "multimodal"]
 Group = Literal["Text", "Vision", "Audio", "Documents & multimodal"]
@@ -139,8 +142,10 @@ class TaskSpec:
     name); ``streams`` whether the tab streams text as it is generated (with Stop); ``chat``
     whether it also offers a Chat mode (messages, the model's chat template); ``generative``
     whether the model generates (so the batch runner batches equal lengths only); ``labels`` the
-    UI labels of its inputs where the default does not fit; ``bench`` its benchmark workloads
-    (default: by modality).
+    UI labels of its inputs where the default does not fit; ``kinds`` the kind of each input
+    (``workbench.kinds``: ``text``, ``lines``, ``image``, ``document``…) where the input's name does
+    not say it (default: image, audio, video and table by name, else text); ``bench`` its benchmark
+    workloads (default: by modality).
     """
 
     name: str
@@ -161,6 +166,7 @@ class TaskSpec:
     chat: bool = False  # the tab offers a Chat mode (chat template, messages) beside plain calls
     generative: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    kinds: Mapping[str, str] = field(default_factory=dict)
     bench: BenchSpec | None = None
 
     def __post_init__(self) -> None:
@@ -168,10 +174,23 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: set exactly one of pipeline_task and adapter")
         object.__setattr__(self, "load_kwargs", MappingProxyType(dict(self.load_kwargs)))
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        from workbench.kinds import DEFAULT_KINDS, KINDS
+
+        kinds = {name: self.kinds.get(name) or DEFAULT_KINDS.get(name, "text") for name in self.inputs}
+        unknown = {k for k in kinds.values() if k not in KINDS}
+        if unknown:
+            raise ValueError(f"task {self.name!r}: unknown input kind(s) {sorted(unknown)}; known: {sorted(KINDS)}")
+        object.__setattr__(self, "kinds", MappingProxyType(kinds))
         if self.call is None:
             object.__setattr__(self, "call", POSITIONAL if len(self.inputs) == 1 else NAMED)
         if self.bench is None:
             object.__setattr__(self, "bench", BenchSpec(MODALITY_WORKLOADS[self.modality]))
+
+    def input_kind(self, name: str) -> InputKind:
+        """The kind of input ``name`` (``workbench.kinds``): how it is decoded, described and shown."""
+        from workbench.kinds import KINDS
+
+        return KINDS[self.kinds[name]]
 
     def input_label(self, name: str) -> str:
         """The UI label of input ``name``: the spec's own, else the input's usual one."""

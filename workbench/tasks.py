@@ -144,7 +144,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="feature-extraction",
         params=(_p("pooling", "choice", "mean", "pooling", choices=("mean", "cls", "none"), stage="post"),
                 _p("normalize", "bool", True, "normalise", stage="post")),
-        call=TEXT_EMBEDDINGS, labels={"text": "Sentences (one per line; several give a similarity matrix)"},
+        call=TEXT_EMBEDDINGS, kinds={"text": "lines"}, labels={"text": "Sentences (one per line; several give a similarity matrix)"},
         bench=TEXTS,
     ),
     TaskSpec(
@@ -251,7 +251,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="document-question-answering",
         params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
                 _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1)),
-        call=DOCUMENT_QA,
+        call=DOCUMENT_QA, kinds={"image": "document"},
     ),
     TaskSpec(
         "visual-question-answering", "multimodal", "Documents & multimodal", "vqa",

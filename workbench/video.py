@@ -22,6 +22,10 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import InputError
+from workbench.hosting import HostingPolicy
+from workbench.media import ACCEPTED as MEDIA_ACCEPTED
+from workbench.media import open_media
+from workbench.uploads import has_scheme, user_path
 
 #: Longest clip accepted, in seconds (the whole clip is decoded to sample it evenly).
 MAX_VIDEO_SECONDS = 600.0
@@ -30,7 +34,8 @@ MAX_VIDEO_BYTES = 500 * 2**20
 #: Most frames decoded from one clip, whatever its frame rate (a guard against absurd rates).
 MAX_VIDEO_FRAMES = 36_000
 VIDEO_TYPES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".ogv", ".m4v")
-ACCEPTED = "Accepted: a video file (mp4, webm, mkv, mov, avi)."
+ACCEPTED = MEDIA_ACCEPTED["video"]
+_LOCAL = HostingPolicy.local()
 
 
 @dataclass
@@ -69,24 +74,18 @@ class DecodedVideo:
 
 
 def _open(path: str) -> Any:
-    import av
-
-    try:
-        return av.open(path)
-    except av.FFmpegError as exc:
-        raise InputError(f"The file `{Path(path).name}` could not be read as a video (corrupt, or not a video "
-                         f"file: {exc.strerror or type(exc).__name__}). {ACCEPTED}") from exc
+    return open_media(path, "video")  # this file only: no playlists, no references to other files
 
 
-def _check_file(value: Any, max_bytes: int) -> str:
+def _check_file(value: Any, max_bytes: int, policy: HostingPolicy) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InputError(f"No video given: upload a clip or record one with the webcam. {ACCEPTED}")
     if not isinstance(value, (str, os.PathLike)):
         raise InputError(f"Cannot use a {type(value).__name__} as a video; give a file path. {ACCEPTED}")
     text = os.fspath(value).strip()
-    if text.startswith(("http://", "https://")):
+    if has_scheme(text):
         raise InputError("Video URLs are not fetched: download the clip and upload the file.")
-    path = Path(text).expanduser()
+    path = user_path(text, policy, "The video")
     if not path.is_file():
         raise InputError(f"Video file `{text}` does not exist. {ACCEPTED}")
     size = path.stat().st_size
@@ -98,16 +97,21 @@ def _check_file(value: Any, max_bytes: int) -> str:
     return str(path)
 
 
-def probe_video(value: Any, *, max_seconds: float = MAX_VIDEO_SECONDS,
+def probe_video(value: Any, *, policy: HostingPolicy | None = None, max_seconds: float = MAX_VIDEO_SECONDS,
                 max_bytes: int = MAX_VIDEO_BYTES) -> VideoInfo:
     """Check that ``value`` is a readable video file within the caps, without decoding frames.
+
+    ``policy`` (local by default) decides which paths may be read and caps what decoding the clip
+    costs: the pixels of one frame (``max_video_frame_pixels``, else ``max_image_pixels``) and of
+    every frame decoded to sample it (``max_video_decoded_pixels``), both from the container's facts.
 
     >>> probe_video("/nonexistent.mp4")
     Traceback (most recent call last):
     ...
     workbench.errors.InputError: Video file `/nonexistent.mp4` does not exist. Accepted: a video file (mp4, webm, mkv, mov, avi).
     """
-    path = _check_file(value, max_bytes)
+    policy = policy or _LOCAL
+    path = _check_file(value, max_bytes, policy)
     with _open(path) as container:
         if not container.streams.video:
             raise InputError(f"The file `{Path(path).name}` has no video stream (audio only?). {ACCEPTED}")
@@ -124,7 +128,24 @@ def probe_video(value: Any, *, max_seconds: float = MAX_VIDEO_SECONDS,
     if info.duration_s > max_seconds:
         raise InputError(f"The video is {info.duration_s:.0f} s long, more than the {max_seconds:.0f} s allowed; "
                          "trim it to the part you want classified.")
+    _check_cost(info, policy)
     return info
+
+
+def _check_cost(info: VideoInfo, policy: HostingPolicy) -> None:
+    """Refuse a clip whose frames, or whose whole decode, hold more pixels than ``policy`` allows."""
+    frame = info.width * info.height
+    frame_cap = policy.max_video_frame_pixels or policy.max_image_pixels
+    if frame > frame_cap:
+        raise InputError(f"The video's frames are {info.width}×{info.height} = {frame / 1e6:.1f} megapixels, more "
+                         f"than the {frame_cap / 1e6:g} MP allowed; re-encode it at a lower resolution.")
+    frames = info.frames or int(info.duration_s * info.fps) + 1
+    cap = policy.max_video_decoded_pixels
+    if cap is not None and frames * frame > cap:
+        longest = cap / max(frame, 1) / max(info.fps, 1.0)
+        raise InputError(f"Sampling this clip decodes {frames} frames of {info.width}×{info.height} "
+                         f"({frames * frame / 1e9:.1f} gigapixels), more than the {cap / 1e9:g} this workbench "
+                         f"decodes per clip: trim it to about {longest:.0f} s or lower its resolution.")
 
 
 def sample_indices(total: int, num_frames: int, step: int | None = None) -> list[int]:
@@ -141,8 +162,8 @@ def sample_indices(total: int, num_frames: int, step: int | None = None) -> list
     return [int(i) for i in np.linspace(0, total - 1, num_frames).round().astype(int)]
 
 
-def load_video(value: Any, num_frames: int, *, step: int | None = None, max_seconds: float = MAX_VIDEO_SECONDS,
-               max_bytes: int = MAX_VIDEO_BYTES) -> DecodedVideo:
+def load_video(value: Any, num_frames: int, *, step: int | None = None, policy: HostingPolicy | None = None,
+               max_seconds: float = MAX_VIDEO_SECONDS, max_bytes: int = MAX_VIDEO_BYTES) -> DecodedVideo:
     """Decode ``num_frames`` RGB frames from the video file ``value``, evenly spaced over the whole
     clip (or every ``step``-th frame from the start, as transformers' ``frame_sampling_rate``).
 
@@ -151,7 +172,7 @@ def load_video(value: Any, num_frames: int, *, step: int | None = None, max_seco
     """
     if num_frames < 1:
         raise InputError(f"num_frames must be at least 1, not {num_frames}.")
-    info = probe_video(value, max_seconds=max_seconds, max_bytes=max_bytes)
+    info = probe_video(value, policy=policy, max_seconds=max_seconds, max_bytes=max_bytes)
     total = info.frames or _count_frames(info.path)
     wanted = sample_indices(min(total, MAX_VIDEO_FRAMES), num_frames, step)
     keep, decoded = _decode(info.path, wanted)

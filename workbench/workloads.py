@@ -28,14 +28,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from workbench.tasks import get_task
-
-if TYPE_CHECKING:
-    from workbench.hosting import HostingPolicy
+from workbench.errors import InputError
+from workbench.hosting import HostingPolicy
+from workbench.tasks import TaskSpec, get_task
+from workbench.uploads import has_scheme, user_path
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "presets" / "corpus"
 WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "videos", "file")
@@ -246,19 +246,25 @@ def workloads_for(task: str) -> list[str]:
     return list(get_task(task).bench.workloads)
 
 
-def _decode_files(modality: str, items: list[Any], policy: HostingPolicy | None = None) -> list[Any]:
-    """Image and audio file paths decoded once, up front, so timings measure the model (under
-    ``policy``'s pixel and duration caps)."""
-    paths = [x for x in items if isinstance(x, str) and Path(x).suffix.lower() in IMAGE_EXTS | AUDIO_EXTS]
-    if len(paths) != len(items):
+def decode_items(spec: TaskSpec, items: list[Any], policy: HostingPolicy) -> list[Any]:
+    """The user's items decoded by the kind of the task's first input (``spec.input_kind``), up front
+    so timings measure the model, and under ``policy``: a path must be one the policy lets user input
+    name, a URL goes through the fetcher, media within the policy's caps. On a public host a file's
+    items are never fetched (uploads hold the data: one URL each would hold a worker for the fetch
+    deadline). Texts stay texts; a bad item is refused with its position."""
+    kind = spec.input_kind(spec.inputs[0])
+    if kind.name in ("text", "lines", "table"):
         return items
-    from workbench.inputs import load_audio, load_image
-
-    if modality == "audio":
-        return [load_audio(p, policy=policy) for p in paths]
-    if modality in ("image", "document", "multimodal"):
-        return [load_image(p, policy) for p in paths]
-    return items
+    out = []
+    for i, value in enumerate(items, 1):
+        if isinstance(value, str) and has_scheme(value.strip()) and not policy.allow_local_paths:
+            raise InputError(f"Input {i} of the benchmark's data is a URL; this public workbench benchmarks the files "
+                             "you upload and fetches nothing for it.")
+        try:
+            out.append(kind.item(value, policy, what=f"input {i}"))
+        except InputError as exc:
+            raise InputError(f"Input {i} of the benchmark's data: {exc}") from exc
+    return out
 
 
 def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: str | list[str] | None = None,
@@ -274,13 +280,10 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
     if name == "file":
         if not path:
             raise ValueError("the `file` workload needs a path: a CSV/JSONL file, a text file or a folder")
-        from workbench.hosting import HostingPolicy
-        from workbench.uploads import user_path
-
         policy = policy or HostingPolicy.local()
         paths = [str(user_path(p, policy, "The benchmark's data"))
                  for p in ([path] if isinstance(path, (str, Path)) else path)]
-        items = _decode_files(spec.modality, read_inputs(paths, column, n), policy)
+        items = decode_items(spec, read_inputs(paths, column, n), policy)
         if spec.modality != "text" or all(isinstance(x, str) for x in items):
             items = spec.bench.make_items(items if spec.modality != "text" else [str(x) for x in items], mask_token)
         where = Path(paths[0]).name if len(paths) == 1 else f"{len(paths)} files"

@@ -62,6 +62,8 @@ class Predictor:
         manager = manager or PipelineManager(max_models=1)
         self.loaded = manager.load(job.task, job.model, revision=job.revision, device=job.device, dtype=job.dtype)
         self.pipe = self.loaded.pipe
+        self.policy = manager.policy  # the operator's own jobs: local paths and any URL, unless told otherwise
+        self.rate = sampling_rate(self.pipe)
         self.params = call_params(job)
         self.mapping: dict[str, str] | None = None
         self.schema = output_schema(job.task)
@@ -89,9 +91,6 @@ class Predictor:
 
     def _decode(self, values: dict[str, Any]) -> Any:
         """One row's pipeline input: decoded media, checked text; a dict for multi-input tasks."""
-        from workbench.errors import InputError
-        from workbench.inputs import load_audio, load_image, require_text
-
         decoded = {}
         for name, column in self.mapping.items():  # type: ignore[union-attr]
             value = values.get(column)
@@ -102,16 +101,8 @@ class Predictor:
             if isinstance(value, dict) and ("bytes" in value or "path" in value) and "array" not in value:
                 stored_as = os.path.basename(value.get("path") or "") or None
                 value = value.get("bytes") or value.get("path")  # media as datasets/Parquet store them
-            if name == "image":
-                decoded[name] = load_image(value, name=stored_as)
-            elif name == "audio":
-                decoded[name] = load_audio(value, sampling_rate(self.pipe))
-            elif name == "video":  # the video pipeline decodes the file itself (PyAV)
-                if not isinstance(value, str) or not os.path.isfile(value):
-                    raise InputError(f"Video file `{value}` does not exist; give the path of a video file.")
-                decoded[name] = value
-            else:
-                decoded[name] = require_text(None if isinstance(value, float) and value != value else value, name)
+            decoded[name] = self.spec.input_kind(name).item(value, self.policy, what=name, rate=self.rate,
+                                                            stored_as=stored_as)
         return decoded[self.spec.inputs[0]] if len(self.spec.inputs) == 1 else decoded
 
     def _run(self, items: list[Any]) -> list[tuple[Any, str | None]]:

@@ -1,0 +1,113 @@
+"""Media files are read by our code and only as themselves: FFmpeg's demuxers limited to containers
+that hold their own streams (no HLS playlist, no concat list naming other files), and what decoding
+costs checked against the hosting policy before anything is decoded."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from workbench.audio_inputs import decode_audio
+from workbench.errors import InputError
+from workbench.hosting import HostingPolicy
+from workbench.samples import sample_video_frames, write_video
+from workbench.video import load_video, probe_video
+
+
+def _secret_clip(path) -> str:
+    """A clip standing for a server file that no user input may reach (MPEG-TS, like HLS segments)."""
+    import av
+
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("mpeg2video", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for frame in sample_video_frames(12, 128, 96):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    return str(path)
+
+
+def _playlist(tmp_path, target: str, name: str = "clip.m3u8") -> str:
+    playlist = tmp_path / name
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1.0,\n{target}\n#EXT-X-ENDLIST\n")
+    return str(playlist)
+
+
+def test_an_hls_playlist_naming_a_server_file_is_refused_as_video(tmp_path):
+    import av
+
+    secret = _secret_clip(tmp_path / "secret.ts")
+    playlist = _playlist(tmp_path, secret)
+    with av.open(playlist) as plain:  # what a plain av.open does with it: reads the other file
+        assert plain.format.name == "hls" and sum(1 for _ in plain.decode(video=0)) == 12
+    with pytest.raises(InputError, match="not a video file this workbench reads .*playlists"):
+        load_video(playlist, 4)
+    with pytest.raises(InputError, match="playlists"):
+        probe_video(playlist)
+    assert len(load_video(secret, 4).frames) == 4  # the clip itself is a video like any other
+
+
+def test_an_hls_playlist_is_refused_as_audio(tmp_path):
+    playlist = _playlist(tmp_path, _secret_clip(tmp_path / "secret.ts"))
+    with pytest.raises(InputError, match="playlists"):
+        decode_audio(playlist)
+    with pytest.raises(InputError, match="could not be read as audio"):  # as bytes FFmpeg does not even probe HLS
+        decode_audio(open(playlist, "rb").read())
+
+
+def test_audio_in_a_format_libsndfile_lacks_is_decoded_by_ffmpeg(tmp_path):
+    import av
+
+    path = tmp_path / "tone.m4a"
+    rate = 22_050
+    wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(wave[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    got, got_rate = decode_audio(str(path))
+    assert got_rate == rate and got.dtype == np.float32
+    assert abs(got.size - rate) < 0.1 * rate and 0.2 < np.abs(got).max() < 0.45
+
+
+def test_audio_is_capped_by_its_samples_before_decoding(tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "fast.flac"
+    sf.write(str(path), np.zeros(384_000 * 2, dtype=np.float32) + 0.1, 384_000)  # 2 s at 384 kHz
+    policy = HostingPolicy(max_audio_samples=48_000)  # 1 s at 48 kHz
+    with pytest.raises(InputError, match="million samples .* at 384 kHz"):
+        decode_audio(str(path), policy)
+    assert decode_audio(str(path))[1] == 384_000  # no cap locally by default
+
+
+@pytest.mark.parametrize("size, policy, message", [
+    ((640, 480), HostingPolicy(max_video_frame_pixels=100_000), "frames are 640×480 = 0.3 megapixels"),
+    ((128, 96), HostingPolicy(max_video_decoded_pixels=200_000), "decodes 24 frames of 128×96"),
+])
+def test_video_is_capped_by_what_decoding_costs(tmp_path, size, policy, message):
+    path = tmp_path / "clip.mp4"
+    write_video(path, sample_video_frames(24, *size))
+    with pytest.raises(InputError, match=message):
+        load_video(str(path), 4, policy=policy)
+    assert len(load_video(str(path), 4).frames) == 4
+
+
+def test_hosted_video_paths_must_be_uploads(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_video(path, sample_video_frames(12, 128, 96))
+    with pytest.raises(InputError, match="must be a file you upload"):
+        probe_video(str(path), policy=HostingPolicy.public())
+
+
+def test_bytes_of_a_wav_decode(tmp_path):
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.full(8000, 0.2, dtype=np.float32), 8000, format="WAV")
+    wave, rate = decode_audio(buf.getvalue())
+    assert rate == 8000 and wave.shape == (8000,)
