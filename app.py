@@ -130,8 +130,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     drain_on_sigterm(demo, grace_s=args.grace)
     # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
     # a busy host misses it and launch() then gives up, although the server is up.
+    # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
+    # client in words; every handler of ours turns its errors into gr.Error already (components.events).
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
-                _frontend=False, prevent_thread_lock=True)
+                _frontend=False, prevent_thread_lock=True, show_error=True)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
     demo.block_thread()

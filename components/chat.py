@@ -242,8 +242,8 @@ def _chat_endpoint(manager: PipelineManager) -> Callable[..., dict[str, str]]:
             return chat(manager, messages, {k: v for k, v in params.items() if v is not None},
                         system_prompt=system_prompt, model=model, revision=revision or None, device=device,
                         dtype=dtype).message
-        except WorkbenchError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        except Exception as exc:
+            raise gr_error(exc, manager.policy) from exc
 
     return text_generation_chat
 

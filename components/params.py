@@ -80,19 +80,13 @@ def build_param(task: str, p: Param) -> gr.components.Component:
 
 
 def _number(p: Param, value: Any) -> int | float:
+    """A number box's text (a decimal comma accepted) checked by the parameter itself (``Param.coerce``:
+    the one validation every endpoint shares), its message saying that empty is allowed."""
+    text = str(value).strip().replace(",", ".") if isinstance(value, str) else value
     try:
-        number = float(str(value).strip().replace(",", "."))
-    except ValueError:
-        number = None
-    if number is None or (p.kind == "int" and not number.is_integer()):
-        what = "a whole number" if p.kind == "int" else "a number"
-        span = f" from {_range(p)}" if _range(p) else ""
-        raise InputError(f"{p.label or p.name} must be {what}{span}, or empty for the model's default; "
-                         f"got {value!r}.")
-    if (p.minimum is not None and number < p.minimum) or (p.maximum is not None and number > p.maximum):
-        raise InputError(f"{p.label or p.name} must be from {_range(p)} (or empty for the model's default); "
-                         f"got {value}.")
-    return int(number) if p.kind == "int" else number
+        return p.coerce(text)
+    except InputError as exc:
+        raise InputError(f"{str(exc).rstrip('.')} (or leave it empty for the model's default).") from None
 
 
 def from_ui(p: Param, value: Any) -> Any:

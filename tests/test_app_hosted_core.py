@@ -118,3 +118,21 @@ def test_a_revision_is_a_branch_tag_or_commit(client, revision):
     _refused(client, "The revision must be a branch, a tag or a commit hash", text="hi", top_k=1,
              model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision=revision,
              api_name="/text_classification")
+
+
+@pytest.mark.parametrize("api_name, kwargs, message", [
+    ("/text_generation_chat", {"messages": [{"role": "user", "content": "Hi"}], "max_new_tokens": 100_000},
+     "max new tokens must be from 1 to 2048; got 100000"),
+    ("/text_generation_chat", {"messages": [{"role": "user", "content": "Hi"}], "top_p": 5.0},
+     "top p must be from 0.05 to 1; got 5"),
+    ("/text_classification", {"text": "hi", "top_k": "nan"}, "Expected a `float`, but the value passed"),  # Gradio's
+    ("/text_classification", {"text": "hi", "function_to_apply": "exp"}, "Value: exp is not in the list of choices"),
+    ("/zero_shot_classification", {"text": "hi", "candidate_labels": "a, b", "hypothesis_template": "{0} {1}"},
+     "write `{}` once where the label goes"),
+    ("/text_classification", {"text": "x" * 60_000}, "60000 characters long, more than the 50000"),
+    ("/feature_extraction", {"text": "\n".join(["a line"] * 300)}, "300 lines, more than the 256"),
+])
+def test_every_endpoint_validates_as_its_tab_does(client, api_name, kwargs, message):
+    import re
+
+    _refused(client, re.escape(message), api_name=api_name, **kwargs)

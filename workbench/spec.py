@@ -68,27 +68,92 @@ class Param:
     choices: tuple[Any, ...] = ()
     required: bool = False
     stage: Literal["call", "post"] = "call"
+    check: Callable[[str], str | None] | None = None  # a text's own rule: the problem in words, or None
 
     def coerce(self, value: Any) -> Any:
-        """Turn a UI value into the keyword's Python value (``labels``: "a, b" -> ["a", "b"]).
+        """Turn a UI or API value into the keyword's Python value (``labels``: "a, b" -> ["a", "b"]),
+        checked as the tab's widget would check it: the type, the bounds, the choices, the length.
+        This is the one validation every endpoint shares (tabs, chat, Compare, API, jobs); a bad value
+        is an ``InputError`` that names the parameter and what it accepts.
 
         >>> Param("candidate_labels", "labels").coerce("sports, politics ,")
         ['sports', 'politics']
-        >>> Param("top_k", "int").coerce(3.0)
+        >>> Param("top_k", "int", minimum=1).coerce(3.0)
         3
+        >>> Param("top_p", "float", label="top p", minimum=0.05, maximum=1.0).coerce(5.0)
+        Traceback (most recent call last):
+        ...
+        workbench.errors.InputError: top p must be from 0.05 to 1; got 5.
         """
+        from workbench.errors import InputError
+
+        name = self.label or self.name
         if value is None or value == "":
             return None
         if self.kind == "labels":
             items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-            return [s.strip() for s in items if str(s).strip()]
-        if self.kind == "int":
-            return int(value)
-        if self.kind == "float":
-            return float(value)
+            labels = [str(s).strip() for s in items if str(s).strip()]
+            if len(labels) > MAX_LABELS or any(len(s) > MAX_TEXT_PARAM for s in labels):
+                raise InputError(f"{name}: give at most {MAX_LABELS} labels of at most {MAX_TEXT_PARAM} characters.")
+            return labels
+        if self.kind in ("int", "float"):
+            return self._number(value, name)
         if self.kind == "bool":
-            return bool(value)
+            if isinstance(value, bool) or value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            raise InputError(f"{name} must be true or false, not {value!r}.")
+        if self.kind == "choice" and self.choices:
+            for choice in self.choices:  # a choice may be any value (True); the API may send its text
+                if value == choice and type(value) is type(choice) or str(value) == str(choice):
+                    return choice
+            raise InputError(f"{name} must be one of {', '.join(map(str, self.choices))}; got {str(value)[:40]!r}.")
+        if not isinstance(value, str):
+            raise InputError(f"{name} must be text, not a {type(value).__name__}.")
+        if len(value) > MAX_TEXT_PARAM:
+            raise InputError(f"{name} is {len(value)} characters long; at most {MAX_TEXT_PARAM} are accepted.")
+        if self.check is not None and (problem := self.check(value)):
+            raise InputError(f"{name}: {problem}")
         return value
+
+    def _number(self, value: Any, name: str) -> int | float:
+        import math
+
+        from workbench.errors import InputError
+
+        whole = "a whole number" if self.kind == "int" else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InputError(f"{name} must be {whole}, not a {type(value).__name__}.")
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"{name} must be {whole}, not {str(value)[:40]!r}.") from None
+        if not math.isfinite(number) or (self.kind == "int" and not number.is_integer()):
+            raise InputError(f"{name} must be {whole}, not {str(value)[:40]!r}.")
+        low = self.minimum if self.minimum is not None else -math.inf
+        high = self.maximum if self.maximum is not None else math.inf
+        if not low <= number <= high:
+            bounds = (f"from {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high)
+                      else f"at least {low:g}" if math.isfinite(low) else f"at most {high:g}")
+            raise InputError(f"{name} must be {bounds}; got {number:g}.")
+        return int(number) if self.kind == "int" else number
+
+
+#: The most labels a ``labels`` parameter takes, and the longest text parameter (a label, a template).
+MAX_LABELS = 64
+MAX_TEXT_PARAM = 500
+
+
+def template_check(text: str) -> str | None:
+    """The rule of a hypothesis template: one ``{}`` where the label goes, no other braces.
+
+    >>> template_check("This is {}."), template_check("{0} {1}")
+    (None, 'write `{}` once where the label goes, e.g. `This example is about {}.`; got `{0} {1}`.')
+    """
+    if text.count("{}") == 1 and text.count("{") == 1 and text.count("}") == 1:
+        return None
+    return f"write `{{}}` once where the label goes, e.g. `This example is about {{}}.`; got `{text[:60]}`."
 
 
 #: The benchmark workloads that fit each modality, the default first (``workbench.workloads``).

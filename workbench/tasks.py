@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from workbench.calls import AUDIO, DOCUMENT_QA, IMAGE_CHAT, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, VIDEO
 from workbench.spec import (BenchSpec, Group, Modality, OutputKind, Param, TaskSpec,  # noqa: F401 (re-exported)
-                            UnknownTaskError)
+                            UnknownTaskError, template_check)
 
 
 def _p(name: str, kind: str, default: Any = None, label: str = "", **kw: Any) -> Param:
@@ -135,7 +135,8 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Score any labels you name, using an NLI model.",
         pipeline_task="zero-shot-classification",
         params=(CANDIDATES, _p("multi_label", "bool", False, "multi-label"),
-                _p("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.")),
+                _p("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.",
+                   check=template_check)),
         bench=BenchSpec(TEXTS.workloads, {"candidate_labels": list(LABELS)}),
     ),
     TaskSpec(
@@ -183,7 +184,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Zero-shot image classification", "Score any labels you name against an image (CLIP).",
         pipeline_task="zero-shot-image-classification",
         params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
-                               info="default: This is a photo of {}.")),
+                               info="default: This is a photo of {}.", check=template_check)),
         bench=BenchSpec(("images", "file"), {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]}),
     ),
     TaskSpec(
@@ -241,7 +242,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Zero-shot audio classification", "Score any labels you name against a sound (CLAP).",
         pipeline_task="zero-shot-audio-classification",
         params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
-                               info="default: This is a sound of {}.")),
+                               info="default: This is a sound of {}.", check=template_check)),
         call=AUDIO, bench=BenchSpec(("audio", "file"), {"candidate_labels": ["speech", "music", "a dog barking"]}),
     ),
     # ---- documents & multimodal ---------------------------------------------------------------
