@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from workbench.model_needs import PROGRAM_PACKAGES, check_model_type, distribution
-from workbench.presets import PRESETS_DIR, SAMPLE_PREFIX, load_presets
+from workbench.presets import PRESETS_DIR, SAMPLE_PREFIX, load_presets, presets_markdown
 from workbench.tasks import TASKS, get_task
 
 ROOT = PRESETS_DIR.parent
@@ -67,6 +67,12 @@ def test_preset_loads_with_what_setup_installs(task, model):
     check = check_model_type(task, model.model_type, model.parts)
     assert check.ok, f"{model.id} ({model.model_type}) cannot load here:\n" + "\n".join(check.problems)
     assert check.model_class
+
+
+def test_readme_lists_every_preset_with_its_model_type():
+    readme = (ROOT / "README.md").read_text()
+    assert presets_markdown() in readme, ("README.md's table of preset models is out of date; replace it with "
+                                          "python -c 'from workbench.presets import presets_markdown as p; print(p())'")
 
 
 def _installed_by(requirements: Path) -> set[str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.samples import sample_file
-from workbench.tasks import get_task
+from workbench.tasks import TASKS, get_task
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 SAMPLE_PREFIX = "sample:"
@@ -82,3 +82,17 @@ def load_presets(task: str) -> Presets:
         spec.call_kwargs(e.params)  # raises on an unknown parameter
     return Presets(spec.name, models, examples)
 
+
+def presets_markdown() -> str:
+    """The README's table of every preset model, by task in registry order, with its model type.
+
+    >>> presets_markdown().splitlines()[2]
+    '| text-classification | `distilbert/distilbert-base-uncased-finetuned-sst-2-english` at `714eb0f` | `distilbert` |'
+    """
+    rows = ["| task | model | model type |", "|---|---|---|"]
+    for task in TASKS:
+        for m in load_presets(task).models:
+            at = f" at `{m.revision}`" if m.revision else ""
+            parts = f" (`{'` + `'.join(m.parts)}`)" if m.parts else ""
+            rows.append(f"| {task} | `{m.id}`{at} | `{m.model_type}`{parts} |")
+    return "\n".join(rows)
