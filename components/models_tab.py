@@ -44,9 +44,9 @@ def presets_table(cached: Callable[[str, str | None], bool]) -> Any:
     rows = []
     for task in TASKS:
         for m in load_presets(task).models:
-            rows.append({"task": task, "model": m.id, "revision": m.revision or "", "available offline":
-                         "yes" if cached(m.id, m.revision) else "no", "note": m.note})
-    return pd.DataFrame(rows, columns=["task", "model", "revision", "available offline", "note"])
+            rows.append({"task": task, "model": m.id, "model type": m.model_type, "revision": m.revision or "",
+                         "available offline": "yes" if cached(m.id, m.revision) else "no", "note": m.note})
+    return pd.DataFrame(rows, columns=["task", "model", "model type", "revision", "available offline", "note"])
 
 
 OPERATOR_ONLY = ("Unloading models is an operator control, turned off on this public host: other people's "

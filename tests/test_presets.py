@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench.presets import PRESETS_DIR, SAMPLE_PREFIX, load_presets
+from workbench.model_needs import PROGRAM_PACKAGES, check_model_type, distribution
+from workbench.presets import PRESETS_DIR, SAMPLE_PREFIX, load_presets, presets_markdown
 from workbench.tasks import TASKS, get_task
+
+ROOT = PRESETS_DIR.parent
+PRESET_MODELS = [(task, m) for task in sorted(TASKS) for m in load_presets(task).models]
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -20,6 +24,7 @@ def test_task_has_presets_that_load(task):
     assert presets.models, "recommend at least one model"
     for m in presets.models:
         assert m.id.strip() and m.note.strip(), f"model {m.id!r} needs an id and a note"
+        assert m.model_type.strip(), f"model {m.id!r} needs its model_type (config.model_type on the Hub)"
     assert len({m.id for m in presets.models}) == len(presets.models)
     assert len(presets.examples) >= 2, "give at least two examples"
     required = [p.name for p in spec.params if p.required]
@@ -50,6 +55,68 @@ def test_table_examples_are_columns_of_strings(task):
         lengths = {len(column) for column in table.values()}
         assert len(lengths) == 1, "every column needs the same number of rows"
         assert all(isinstance(cell, str) for column in table.values() for cell in column)
+
+
+# ---- every preset loads here ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("task", "model"), PRESET_MODELS, ids=[f"{t}:{m.id}" for t, m in PRESET_MODELS])
+def test_preset_loads_with_what_setup_installs(task, model):
+    """The task has a model class for the preset's model type, and every tokenizer, image processor,
+    feature extractor and processor class transformers maps it to works here (backends installed)."""
+    check = check_model_type(task, model.model_type, model.parts)
+    assert check.ok, f"{model.id} ({model.model_type}) cannot load here:\n" + "\n".join(check.problems)
+    assert check.model_class
+
+
+def test_readme_lists_every_preset_with_its_model_type():
+    readme = (ROOT / "README.md").read_text()
+    assert presets_markdown() in readme, ("README.md's table of preset models is out of date; replace it with "
+                                          "python -c 'from workbench.presets import presets_markdown as p; print(p())'")
+
+
+def _installed_by(requirements: Path) -> set[str]:
+    """The distributions ``pip install -r requirements`` installs: those it names and, from the
+    installed packages' metadata, everything they require (extras left out)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    todo = [Requirement(line.split("#", 1)[0].strip()) for line in requirements.read_text().splitlines()
+            if line.split("#", 1)[0].strip()]
+    seen: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or (req.marker and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        try:
+            todo += [Requirement(r) for r in requires(req.name) or ()]
+        except PackageNotFoundError:
+            continue
+    return seen
+
+
+def test_presets_backends_are_in_requirements():
+    """What the presets need comes from requirements.txt (which scripts/setup.sh installs), not from
+    whatever else happens to be installed: protobuf, for one, also comes with Ray."""
+    from packaging.utils import canonicalize_name
+
+    installed = _installed_by(ROOT / "requirements.txt")
+    needed = {b for t, m in PRESET_MODELS for b in check_model_type(t, m.model_type, m.parts).backends}
+    missing = sorted(distribution(b) for b in needed if canonicalize_name(distribution(b)) not in installed)
+    assert not missing, f"add {missing} to requirements.txt"
+
+
+def test_presets_programs_are_installed_by_setup():
+    programs = {p for t, m in PRESET_MODELS for p in check_model_type(t, m.model_type, m.parts).programs}
+    assert programs == {"tesseract"}  # LayoutLM's OCR
+    setup, packages = (ROOT / "scripts" / "setup.sh").read_text(), (ROOT / "packages.txt").read_text().split()
+    for program in programs:
+        assert PROGRAM_PACKAGES[program] in packages and f"command -v {program}" in setup
+        assert PROGRAM_PACKAGES[program] in setup
 
 
 # ---- every example runs as it is clicked -----------------------------------------------------------

@@ -2,9 +2,13 @@
 
 A preset file looks like::
 
-    {"models": [{"id": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-                 "revision": "714eb0f", "note": "SST-2 sentiment, 67M parameters"}],
+    {"models": [{"id": "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "revision": "714eb0f",
+                 "model_type": "distilbert", "note": "SST-2 sentiment, 67M parameters"}],
      "examples": [{"inputs": {"text": "I love this!"}, "params": {"top_k": 2}}]}
+
+``model_type`` is the model's ``config.model_type`` on the Hub; a composite model (a
+``vision-encoder-decoder``) also gives ``parts``, its encoder's and decoder's model types.
+``workbench.model_needs.check_model_type`` checks with them that the preset can load here.
 
 An example input that is a string starting with ``sample:`` names a file made by
 ``workbench.samples.sample_file`` (``sample:image.png``); other relative file paths are taken
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.samples import sample_file
-from workbench.tasks import get_task
+from workbench.tasks import TASKS, get_task
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 SAMPLE_PREFIX = "sample:"
@@ -34,6 +38,8 @@ class PresetModel:
     id: str
     revision: str | None = None
     note: str = ""
+    model_type: str = ""  # the checkpoint's config.model_type
+    parts: tuple[str, ...] = ()  # a composite model's encoder and decoder model types
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ def load_presets(task: str) -> Presets:
     spec = get_task(task)
     path = PRESETS_DIR / f"{spec.name}.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    models = tuple(PresetModel(m["id"], m.get("revision"), m.get("note", "")) for m in data.get("models", []))
+    models = tuple(PresetModel(m["id"], m.get("revision"), m.get("note", ""), m.get("model_type", ""),
+                               tuple(m.get("parts", ()))) for m in data.get("models", []))
     examples = tuple(Example({k: resolve_example_value(v) for k, v in e["inputs"].items()}, dict(e.get("params", {})))
                      for e in data.get("examples", []))
     unknown = {k for e in examples for k in e.inputs} - set(spec.inputs)
@@ -74,3 +81,18 @@ def load_presets(task: str) -> Presets:
     for e in examples:
         spec.call_kwargs(e.params)  # raises on an unknown parameter
     return Presets(spec.name, models, examples)
+
+
+def presets_markdown() -> str:
+    """The README's table of every preset model, by task in registry order, with its model type.
+
+    >>> presets_markdown().splitlines()[2]
+    '| text-classification | `distilbert/distilbert-base-uncased-finetuned-sst-2-english` at `714eb0f` | `distilbert` |'
+    """
+    rows = ["| task | model | model type |", "|---|---|---|"]
+    for task in TASKS:
+        for m in load_presets(task).models:
+            at = f" at `{m.revision}`" if m.revision else ""
+            parts = f" (`{'` + `'.join(m.parts)}`)" if m.parts else ""
+            rows.append(f"| {task} | `{m.id}`{at} | `{m.model_type}`{parts} |")
+    return "\n".join(rows)
