@@ -20,7 +20,7 @@ import workbench.zerogpu  # noqa: F401  (first: on a ZeroGPU Space `spaces` must
 import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
-from components.fair_queue import limit_jobs_per_session
+from components.fair_queue import limit_jobs
 from components.layout import CSS
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
@@ -68,11 +68,11 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
-                render_benchmark_tab(manager)
+                render_benchmark_tab(manager, context.workers)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
-    if policy.max_jobs_per_session:
-        limit_jobs_per_session(demo, policy.max_jobs_per_session)
+    if policy.max_jobs_per_session or policy.max_jobs_per_client:
+        limit_jobs(demo, policy, context.workers)
     return demo
 
 
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("hosted mode: %s", "on" if policy.hosted else "off")
     context = make_context(concurrency_limit=args.concurrency, list_local=policy.allow_local_paths)
     demo = build_app(manager, context=context)
-    drain_on_sigterm(demo, grace_s=args.grace)
+    drain_on_sigterm(demo, grace_s=args.grace, workers=context.workers)
     # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
     # a busy host misses it and launch() then gives up, although the server is up.
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the

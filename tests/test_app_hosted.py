@@ -152,7 +152,7 @@ def test_a_huge_image_upload_is_refused_before_decoding(hosted_app, client, huge
     process = psutil.Process(hosted_app.proc.pid)
     before = process.memory_info().rss
     for _ in range(3):
-        with pytest.raises(AppError, match=r"13000×13000 = 169\.0 MP; at most 50 MP allowed"):
+        with pytest.raises(AppError, match=r"13000×13000 = 169\.0 MP; at most 17 MP allowed"):
             client.predict(image=handle_file(str(huge_png)), model="offline:image-classification",
                            api_name="/image_classification")
     assert process.memory_info().rss - before < 300 * 2**20  # a decode would cost 500 MB each
