@@ -133,6 +133,38 @@ def test_the_busy_refusal_carries_our_message(hosted_app, config):
     assert "job(s) queued or running" in refused[0].json()["detail"] and "retry" in refused[0].json()["detail"]
 
 
+def _join_body(config: dict, session: str) -> dict:
+    """A raw ``queue/join`` body for one text generation of ``session`` (what a browser sends)."""
+    fn = _fn_index(config, "text_generation")
+    components = {c["id"]: c["props"] for c in config["components"]}
+    values = {"text-generation-text": "Hello", "text-generation-param-max_new_tokens": 96,
+              "text-generation-model": "offline:text-generation"}
+    inputs = next(d for d in config["dependencies"] if d["id"] == fn)["inputs"]
+    data = [values.get(components[i].get("elem_id"), components[i].get("value")) for i in inputs]
+    return {"data": data, "fn_index": fn, "trigger_id": None, "session_hash": session, "event_data": None}
+
+
+def test_a_new_session_per_request_does_not_escape_the_client_limit(hosted_app, config):
+    """One client (its address as the Space's proxy forwards it) sends 20 jobs, each with a new
+    session_hash: beyond 6 it is told it is busy, and another address is still admitted."""
+    import httpx
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    flood = {"X-Forwarded-For": "203.0.113.7"}
+    join = hosted_app.url + "gradio_api/queue/join"
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: httpx.post(join, json=_join_body(config, f"flood-{i}"), headers=flood,
+                                                     timeout=60), range(20)))
+    admitted = [r for r in replies if r.status_code == 200]
+    refused = [r for r in replies if r.status_code == 503]
+    assert len(admitted) <= HostingPolicy.public().max_jobs_per_client and len(admitted) + len(refused) == 20
+    assert "Your address's sessions already have 6 job(s)" in refused[0].json()["detail"]
+    other = httpx.post(join, json=_join_body(config, "someone-else"), headers={"X-Forwarded-For": "198.51.100.2"},
+                       timeout=60)
+    assert other.status_code == 200
+
+
 @pytest.fixture(scope="module")
 def huge_png(tmp_path_factory):
     """A 13000×13000 PNG of ~20 KB: 169 MP, which decoded to RGB would take ~500 MB."""
