@@ -101,7 +101,7 @@ def header(results: dict[str, Any]) -> str:
     env = results["steps"][0]["facts"]
     vers = env.get("versions", {})
     what = ("DRY RUN on the CPU with the offline models and tiny sizes: these are no GPU numbers"
-            if results["dry_run"] else f"GPU run on {env.get('gpu', 'no GPU found')}")
+            if results["dry_run"] else f"GPU run on {env['gpu']}" if env.get("gpu") else "GPU run, but no GPU was found")
     return (f"GPU check — {what}. Commit {env.get('commit')}, torch {vers.get('torch')}, transformers "
             f"{vers.get('transformers')}, Python {env.get('python')}; wall {results['wall_s']} s of the "
             f"{results['limit_s']} s allowed.")
@@ -111,7 +111,7 @@ def details(steps: list[dict[str, Any]], *, tables: bool = True) -> str:
     """Each step: its headline, (with ``tables``) its rows, checks, what was not available, notes."""
     parts = []
     for s in steps:
-        parts.append(f"### {s['step']} — {s['title']}: {s['status']} ({s.get('seconds')} s of {s['budget_s']})")
+        parts.append(f"### {s['step']} — {s['title']}: {s['status']} ({s.get('seconds')} s of {s['budget_s']:g})")
         parts += [f"- {h}" for h in s["headline"]]
         bench = [r for r in s["rows"] if "runner" in r and "items_per_s" in r]
         other = [r for r in s["rows"] if r not in bench]
