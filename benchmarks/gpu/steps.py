@@ -119,14 +119,15 @@ def environment(step: Step, plan: probe.Plan) -> None:
             continue
         best = max(by_kernel, key=by_kernel.get)
         peaks[name] = by_kernel[best] / 1e12
-        step.rows([{"measure": "matmul peak", "dtype": name, "tflops": round(peaks[name], 2), "kernel": best,
-                    "by_kernel_tflops": {k: round(v / 1e12, 2) for k, v in by_kernel.items()}, "device": where}])
+        step.rows([{"measure": "matmul peak", "dtype": name, "tflops": float(f"{peaks[name]:.4g}"), "kernel": best,
+                    "by_kernel_tflops": {k: float(f"{v / 1e12:.4g}") for k, v in by_kernel.items()},
+                    "device": where}])
     gbps = _copy_bandwidth(device, plan.copy_bytes)
     step.rows([{"measure": "device-to-device copy" if device.type == "cuda" else "host memory copy",
                 "bytes": plan.copy_bytes, "gb_per_s_read_plus_write": round(gbps, 1), "device": where}])
     step.check("matmul peaks measured in float16 and bfloat16", len(peaks) == 2, ", ".join(peaks))
     step.headline("matmul peak " + ", ".join(f"{k} {_num(v)} TFLOP/s" for k, v in peaks.items()) +
-                  f"; copy {gbps:,.1f} GB/s (bytes read + written, {plan.copy_bytes / 2**30:g} GiB) on {where}")
+                  f"; copy {gbps:,.1f} GB/s (bytes read + written, {plan.copy_bytes / 2**20:g} MiB) on {where}")
     step.short(f"{facts.get('gpu', 'CPU (dry run)')}, driver {facts.get('driver')}, torch {vers['torch']}, "
                f"transformers {vers['transformers']}; " + ", ".join(f"{k} {_num(v)}" for k, v in peaks.items()) +
                f" TFLOP/s; copy {gbps:,.0f} GB/s")

@@ -31,7 +31,7 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     if isinstance(value, (list, dict)):
         return json.dumps(value, default=str)
     return str(value).replace("|", "\\|").replace("\n", " ")
