@@ -100,8 +100,10 @@ def summary_table(steps: list[dict[str, Any]]) -> str:
 def header(results: dict[str, Any]) -> str:
     env = results["steps"][0]["facts"]
     vers = env.get("versions", {})
-    what = ("DRY RUN on the CPU with the offline models and tiny sizes: these are no GPU numbers"
-            if results["dry_run"] else f"GPU run on {env['gpu']}" if env.get("gpu") else "GPU run, but no GPU was found")
+    if results["dry_run"]:
+        what = "DRY RUN on the CPU with the offline models and tiny sizes: these are no GPU numbers"
+    else:
+        what = f"GPU run on {env['gpu']}" if env.get("gpu") else "GPU run, but no GPU was found"
     return (f"GPU check — {what}. Commit {env.get('commit')}, torch {vers.get('torch')}, transformers "
             f"{vers.get('transformers')}, Python {env.get('python')}; wall {results['wall_s']} s of the "
             f"{results['limit_s']} s allowed.")
