@@ -109,6 +109,9 @@ def _warm_audio() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    from workbench.memory import limit_malloc_arenas
+
+    limit_malloc_arenas(2)  # before any worker thread: each would get an arena that keeps its peak
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from transformers.utils import logging as hf_logging
 
@@ -133,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
     # client in words; every handler of ours turns its errors into gr.Error already (components.events).
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
-                _frontend=False, prevent_thread_lock=True, show_error=True)
+                _frontend=False, prevent_thread_lock=True, show_error=True,
+                state_session_capacity=policy.max_sessions)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
     demo.block_thread()

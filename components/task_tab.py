@@ -22,6 +22,7 @@ from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
 from components.runs import Owner, Progress, Sessions, Workers, drive
 from workbench.errors import RunCancelled
+from workbench.memory import trim_heap
 from workbench.progress import RunControl
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
@@ -158,6 +159,7 @@ class TaskTab:
             raise gr_error(exc, self.manager.policy) from exc
         finally:
             self.sessions.end(session, control)
+            trim_heap()  # a large request's memory goes back to the system, not kept at its peak
 
     def stream(self, named: dict[str, Any], session: str = "",
                progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:

@@ -70,6 +70,7 @@ class HostingPolicy:
     pdf_render_bytes: int | None = None  # address space of that child process
     ocr_s: float | None = None  # seconds Tesseract may take on one page
     delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
+    max_sessions: int = 10_000  # browser sessions whose state Gradio keeps (the oldest dropped first; ~4 MB each)
     # -- queue ---------------------------------------------------------------------------------
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
     max_jobs_per_session: int | None = None  # queued + running jobs of one browser session
@@ -96,7 +97,7 @@ class HostingPolicy:
             max_video_frame_pixels=2_600_000, max_video_decoded_pixels=2_500_000_000,  # 1080p; ~40 s of it
             max_audio_seconds=15 * 60.0, max_audio_samples=15 * 60 * 48_000,  # 15 min at 48 kHz mono
             max_text_chars=50_000, max_text_lines=256, pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
-            delete_cache_s=3600,
+            delete_cache_s=3600, max_sessions=128,
             queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6,
             max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64, max_bench_repeats=3,
             max_bench_configs=4,
