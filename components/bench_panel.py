@@ -240,6 +240,9 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
         job = job_from_benchmark(bench)
     except ValueError as exc:
         return f"# {exc}", None
+    except (KeyError, TypeError, AttributeError, OSError) as exc:  # a file that is not the Benchmark's own
+        return (f"# `{bench.name}` is not a benchmark result this workbench wrote ({type(exc).__name__}); run a "
+                "benchmark and export that one."), None
     path = job.save(bench.with_name("job.json"))
     return job.command(config=path.name), str(path)
 
