@@ -283,7 +283,14 @@ def load_table(value: Any, policy: HostingPolicy | None = None):
     if isinstance(value, pd.DataFrame):
         frame = value.copy()
     elif isinstance(value, dict) and set(value) >= {"headers", "data"}:
-        frame = pd.DataFrame(value["data"], columns=value["headers"])
+        rows, headers = value["data"], value["headers"]
+        if not isinstance(headers, list) or not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+            raise InputError("A table must be {'headers': [...], 'data': [[...], ...]}: a list of column names and "
+                             "one list of cells per row.")
+        try:
+            frame = pd.DataFrame(rows, columns=headers)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"The table's rows must each have one cell per column ({len(headers)}): {exc}") from exc
     elif isinstance(value, dict):
         try:
             frame = pd.DataFrame(value)
