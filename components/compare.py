@@ -66,6 +66,8 @@ def agreement_markdown(comparison: Comparison) -> str:
             lines.append(f"- **{pair}**: {same}")
             if not row["same_text"]:
                 lines.append(f"  - {diff_markdown(row['diff'])}")
+        elif "mean_iou" in row and row["mean_iou"] is None:
+            lines.append(f"- **{pair}**: neither found a box above the threshold (lower it to compare boxes)")
         elif "mean_iou" in row:
             lines.append(f"- **{pair}**: boxes {row['boxes'][0]} vs {row['boxes'][1]}, {row['matched']} matched, "
                          f"mean IoU {row['mean_iou']:.3f}")

@@ -6,11 +6,13 @@ A renderer ``build``s its widgets in the current Blocks context (the first one g
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
 
+from workbench.output_kinds import generated_text, scored_labels, unwrap
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -19,34 +21,9 @@ if TYPE_CHECKING:
 MAX_MASKS = 24  # masks drawn for mask generation (all are in the JSON view)
 
 
-def _first_list(output: Any) -> Any:
-    """``[[...]]`` -> ``[...]``: some pipelines wrap a single input's results in a list."""
-    while isinstance(output, list) and len(output) == 1 and isinstance(output[0], list):
-        output = output[0]
-    return output
-
-
 def _score(x: Any) -> float:
     """A score with 4 significant digits (a probability of 3e-05 stays 3e-05, not 0.0)."""
     return float(f"{float(x):.4g}")
-
-
-#: What each output widget holds, for the API docs: by output kind, one text per widget.
-API_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "labels": ("The labels with their scores (`confidences`), best first.",),
-    "vqa": ("The answers with their scores, best first (a generated answer has no score).",),
-    "entities": ("The input text with the entities found (`entity`, `start`, `end`).",),
-    "answer": ("The context with the answer spans marked (`entity` holds the score).",),
-    "text": ("The generated text (transcript, caption, summary, translation…).",),
-    "embeddings": ("One embedding per input (a row per item, or per token without pooling).",
-                   "The cosine similarity of every pair of inputs (empty with a single input)."),
-    "table-answer": ("The answer.", "The table, with the cells the answer used highlighted."),
-    "audio": ("The generated audio.",),
-    "boxes": ("The image with the detected boxes and their labels.",),
-    "masks": ("The image with the segment masks and their labels.",),
-    "mask-generation": ("The image with the best masks.",),
-    "depth": ("The depth map as an image.",),
-}
 
 
 class Renderer:
@@ -72,10 +49,10 @@ class Renderer:
         return []
 
     def document(self) -> None:
-        """Describe the built widgets in the API docs (``API_DESCRIPTIONS`` of the output kind)."""
+        """Describe the built widgets in the API docs (the output kind's ``descriptions``)."""
         from components.api_docs import document
 
-        texts = API_DESCRIPTIONS.get(self.spec.output, ())
+        texts = self.spec.output_kind.descriptions
         for i, component in enumerate(self.components):
             document(component, texts[i] if i < len(texts) else texts[-1] if texts else "The output.")
 
@@ -88,17 +65,13 @@ class LabelsRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        out = _first_list(result.output)
-        if isinstance(out, dict) and "labels" in out:  # zero-shot classification
-            return [{str(lab): _score(s) for lab, s in zip(out["labels"], out["scores"])}]
-        if isinstance(out, dict):
-            out = [out]
+        labels = scored_labels(result.output)
+        if labels and math.isnan(labels[0][1]):  # an unscored (generated) answer: the text itself
+            return [labels[0][0]]
         scores: dict[str, float] = {}
-        for item in out or []:
-            name = item.get("label", item.get("token_str", item.get("answer")))
-            if "score" not in item or item["score"] is None:
-                return [str(name)]
-            scores.setdefault(str(name), _score(item["score"]))
+        for name, score in labels:
+            if not math.isnan(score):
+                scores.setdefault(name, _score(score))
         return [_readable(scores)]
 
 
@@ -131,7 +104,7 @@ class EntitiesRenderer(Renderer):
     def values(self, result):
         text = result.inputs.get("text", "")
         entities = [{"entity": e.get("entity_group") or e.get("entity"), "start": e["start"], "end": e["end"]}
-                    for e in _first_list(result.output) or [] if e.get("start") is not None]
+                    for e in unwrap(result.output) or [] if e.get("start") is not None]
         return [{"text": text, "entities": _non_overlapping(entities)}]
 
 
@@ -153,7 +126,7 @@ class AnswerRenderer(Renderer):
 
     def values(self, result):
         answers = result.output if isinstance(result.output, list) else [result.output]
-        answers = [a for a in _first_list(answers) if isinstance(a, dict) and a.get("answer") is not None]
+        answers = [a for a in unwrap(answers) if isinstance(a, dict) and a.get("answer") is not None]
         if "context" in result.inputs:
             text = result.inputs["context"]
             spans = [{"start": a["start"], "end": a["end"]} for a in answers]
@@ -175,20 +148,6 @@ class AnswerRenderer(Renderer):
         return [{"text": text, "entities": _non_overlapping(spans)}]
 
 
-def _generated_text(out: Any) -> str:
-    out = _first_list(out)
-    if isinstance(out, list):
-        out = out[0] if out else {}
-    if isinstance(out, dict):
-        for key in ("generated_text", "summary_text", "translation_text", "text", "answer"):
-            if key in out:
-                value = out[key]
-                if isinstance(value, list):  # chat format: the last message's content
-                    value = value[-1].get("content", "") if value and isinstance(value[-1], dict) else value
-                return str(value)
-    return "" if out is None else str(out)
-
-
 class TextRenderer(Renderer):
     """Generated text, transcripts, captions, summaries -> a textbox."""
 
@@ -197,10 +156,10 @@ class TextRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        return [_generated_text(result.output)]
+        return [generated_text(result.output)]
 
     def notes(self, result):
-        return [] if _generated_text(result.output).strip() else ["The model returned an empty text."]
+        return [] if generated_text(result.output).strip() else ["The model returned an empty text."]
 
 
 class EmbeddingsRenderer(Renderer):
@@ -263,7 +222,7 @@ class TableAnswerRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        out = _first_list(result.output)
+        out = unwrap(result.output)
         out = out[0] if isinstance(out, list) else out
         table = result.inputs.get("table")
         coords = {tuple(c) for c in out.get("coordinates", [])}
@@ -285,7 +244,7 @@ class AudioRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        out = _first_list(result.output)
+        out = unwrap(result.output)
         out = out[0] if isinstance(out, list) else out
         wave = np.asarray(out["audio"], dtype=np.float32).squeeze()
         if wave.ndim > 1:  # channels first -> mixed down
@@ -304,7 +263,7 @@ class BoxesRenderer(Renderer):
 
     def values(self, result):
         boxes = []
-        for d in _first_list(result.output) or []:
+        for d in unwrap(result.output) or []:
             b = d["box"]
             boxes.append(((int(b["xmin"]), int(b["ymin"]), int(b["xmax"]), int(b["ymax"])),
                           f"{d['label']} {_score(d['score']):.2f}"))
@@ -320,7 +279,7 @@ class MasksRenderer(Renderer):
 
     def values(self, result):
         masks = []
-        for d in _first_list(result.output) or []:
+        for d in unwrap(result.output) or []:
             score = d.get("score")
             name = str(d.get("label")) + (f" {_score(score):.2f}" if score is not None else "")
             masks.append((np.asarray(d["mask"], dtype=np.float32) / 255.0, name))
@@ -357,7 +316,7 @@ class DepthRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        out = _first_list(result.output)
+        out = unwrap(result.output)
         out = out[0] if isinstance(out, list) else out
         return [out["depth"]]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from workbench.compare import (Config, box_agreement, check_configs, compare, embedding_agreement, iou,
-                               label_agreement, scored_labels, token_diff)
+from workbench.compare import Config, check_configs, compare
+from workbench.output_kinds import box_agreement, embedding_agreement, iou, label_agreement, scored_labels, token_diff
 from workbench.errors import InputError, WorkbenchError
 from workbench.manager import PipelineManager
 

@@ -6,26 +6,23 @@ memory per run, and measures how much the outputs agree, pair by pair, by the ta
 the top label and the largest score difference (classification, QA), the cosine similarity of
 embeddings, a token-level diff of generated text, the IoU of detection boxes.
 
->>> label_agreement([{"label": "POS", "score": 0.9}, {"label": "NEG", "score": 0.1}],
-...                 [{"label": "POS", "score": 0.8}, {"label": "NEG", "score": 0.2}])
-{'same_top_label': True, 'top_labels': ['POS', 'POS'], 'max_score_diff': 0.1}
->>> token_diff("the cat sat", "the dog sat")["token_match"]
-0.667
+The measures themselves belong to the output kinds (``workbench.output_kinds``).
+
+    comparison = compare(PipelineManager(), "text-classification", {"text": "I love it"}, {},
+                         [Config("offline:text-classification", dtype="float32"),
+                          Config("offline:text-classification", dtype="bfloat16")])
+    comparison.agreement[0]["same_top_label"]
+    # -> True
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import numpy as np
-
 from workbench.errors import InputError, RunCancelled, WorkbenchError
 from workbench.progress import RunControl
-from workbench.tasks import get_task
+from workbench.tasks import TaskSpec, get_task
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -85,130 +82,14 @@ class Comparison:
 
 
 # ---------------------------------------------------------------------------------------------
-# Agreement measures (plain values in, plain values out)
+# Agreement
 
 
-def scored_labels(output: Any) -> list[tuple[str, float]]:
-    """``(label, score)`` pairs, best first, from any classification-like output (labels, fill-mask
-    tokens, zero-shot ``{"labels", "scores"}``, QA/VQA answers)."""
-    while isinstance(output, list) and len(output) == 1 and isinstance(output[0], list):
-        output = output[0]
-    if isinstance(output, dict) and "labels" in output and "scores" in output:
-        pairs = list(zip(output["labels"], output["scores"]))
-    else:
-        items = output if isinstance(output, list) else [output]
-        pairs = [(str(d.get("label", d.get("token_str", d.get("answer")))), d.get("score")) for d in items
-                 if isinstance(d, dict)]
-    scored = [(str(k), float("nan") if v is None else float(v)) for k, v in pairs]
-    return sorted(scored, key=lambda p: math.inf if math.isnan(p[1]) else -p[1])  # unscored answers last
-
-
-def label_agreement(a: Any, b: Any) -> dict[str, Any]:
-    """Same top label, and the largest score difference over the labels both outputs scored."""
-    la, lb = scored_labels(a), scored_labels(b)
-    sa, sb = dict(la), dict(lb)
-    shared = [k for k in sa if k in sb and not (math.isnan(sa[k]) or math.isnan(sb[k]))]
-    diff = max((abs(sa[k] - sb[k]) for k in shared), default=None)
-    return {"same_top_label": bool(la and lb and la[0][0] == lb[0][0]),
-            "top_labels": [la[0][0] if la else None, lb[0][0] if lb else None],
-            "max_score_diff": None if diff is None else round(diff, 6)}
-
-
-def embedding_agreement(a: Any, b: Any) -> dict[str, Any]:
-    """Cosine similarity of the embeddings row by row (one row per input sentence or image)."""
-    def rows(x: Any) -> np.ndarray:
-        x = x.get("embeddings", x) if isinstance(x, dict) else x
-        arr = np.asarray(x, dtype=np.float64)
-        return arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr.reshape(1, -1)
-
-    ra, rb = rows(a), rows(b)
-    if ra.shape != rb.shape:
-        return {"cosine_min": None, "cosine_mean": None,
-                "note": f"not comparable: {ra.shape[-1]} vs {rb.shape[-1]} dimensions"}
-    norms = np.linalg.norm(ra, axis=1) * np.linalg.norm(rb, axis=1)
-    cos = np.einsum("ij,ij->i", ra, rb) / np.where(norms == 0, 1, norms)
-    return {"cosine_min": round(float(cos.min()), 5), "cosine_mean": round(float(cos.mean()), 5)}
-
-
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def token_diff(a: str, b: str) -> dict[str, Any]:
-    """A word-level diff of two texts: the share of tokens that match, where they first differ,
-    and the diff as ``[(token, "-"|"+"|None)]`` (removed from ``a``, added in ``b``, common)."""
-    ta, tb = _TOKEN.findall(a or ""), _TOKEN.findall(b or "")
-    matcher = difflib.SequenceMatcher(a=ta, b=tb, autojunk=False)
-    diff: list[tuple[str, str | None]] = []
-    first = None
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            diff += [(t, None) for t in ta[i1:i2]]
-            continue
-        first = i1 if first is None else first
-        diff += [(t, "-") for t in ta[i1:i2]] + [(t, "+") for t in tb[j1:j2]]
-    return {"same_text": a == b, "token_match": round(matcher.ratio(), 3) if ta or tb else 1.0,
-            "first_difference": first, "tokens": [len(ta), len(tb)], "diff": diff}
-
-
-def generated_text(output: Any, prompt: str | None = None) -> str:
-    """The text of a generative output (generated/summary/translation text, ASR ``text``,
-    an answer), without the prompt when the output repeats it."""
-    first = output[0] if isinstance(output, list) and output else output
-    if isinstance(first, list) and first:
-        first = first[0]
-    text = ""
-    if isinstance(first, dict):
-        for key in ("generated_text", "summary_text", "translation_text", "text", "answer"):
-            if isinstance(first.get(key), str):
-                text = first[key]
-                break
-    elif isinstance(first, str):
-        text = first
-    return text[len(prompt):] if prompt and text.startswith(prompt) else text
-
-
-def iou(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Intersection over union of two ``{xmin, ymin, xmax, ymax}`` boxes.
-
-    >>> iou({"xmin": 0, "ymin": 0, "xmax": 2, "ymax": 2}, {"xmin": 1, "ymin": 0, "xmax": 3, "ymax": 2})
-    0.3333333333333333
-    """
-    w = max(0.0, min(a["xmax"], b["xmax"]) - max(a["xmin"], b["xmin"]))
-    h = max(0.0, min(a["ymax"], b["ymax"]) - max(a["ymin"], b["ymin"]))
-    inter = w * h
-    area = lambda r: max(0.0, r["xmax"] - r["xmin"]) * max(0.0, r["ymax"] - r["ymin"])  # noqa: E731
-    union = area(a) + area(b) - inter
-    return inter / union if union > 0 else float(a == b)
-
-
-def box_agreement(a: Sequence[dict], b: Sequence[dict]) -> dict[str, Any]:
-    """Boxes matched greedily (highest IoU first, same label only); the mean IoU over all boxes
-    of both outputs counts an unmatched box as 0."""
-    pairs = sorted(((iou(x["box"], y["box"]), i, j) for i, x in enumerate(a) for j, y in enumerate(b)
-                    if x.get("label") == y.get("label")), reverse=True)
-    used_a, used_b, matched = set(), set(), []
-    for value, i, j in pairs:
-        if i not in used_a and j not in used_b and value > 0:
-            used_a.add(i)
-            used_b.add(j)
-            matched.append(value)
-    total = max(len(a), len(b))
-    return {"boxes": [len(a), len(b)], "matched": len(matched),
-            "mean_iou": round(sum(matched) / total, 4) if total else 1.0}
-
-
-def agreement(kind: str, a: RunResult, b: RunResult) -> dict[str, Any] | None:
-    """The agreement measure for the task's output kind, or None where none applies."""
-    if kind in ("labels", "video-labels", "vqa", "answer"):
-        return label_agreement(a.output, b.output)
-    if kind == "embeddings":
-        return embedding_agreement(a.output, b.output)
-    if kind == "text":
-        prompt = a.inputs.get("text") if isinstance(a.inputs.get("text"), str) else None
-        return token_diff(generated_text(a.output, prompt), generated_text(b.output, prompt))
-    if kind == "boxes":
-        return box_agreement(a.output or [], b.output or [])
-    return None
+def agreement(spec: TaskSpec, a: RunResult, b: RunResult) -> dict[str, Any] | None:
+    """How much two runs' outputs agree, by the task's output kind (``workbench.output_kinds``);
+    generated text is compared without the prompt it repeats."""
+    prompt = a.inputs.get("text") if isinstance(a.inputs.get("text"), str) else None
+    return spec.output_kind.agreement(a.output, b.output, prompt=prompt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +147,7 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
     ok = [r for r in runs if r.result is not None]
     for i, x in enumerate(ok):
         for y in ok[i + 1:]:
-            measure = agreement(spec.output, x.result, y.result)
+            measure = agreement(spec, x.result, y.result)
             if measure is not None:
                 comparison.agreement.append({"pair": f"{x.name} vs {y.name}", **measure})
     if len(ok) > 1 and not comparison.agreement:

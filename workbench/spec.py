@@ -19,6 +19,7 @@ from workbench.calls import NAMED, POSITIONAL, Call
 
 if TYPE_CHECKING:
     from workbench.kinds import InputKind
+    from workbench.output_kinds import OutputKind as OutputKindSpec
 
 Modality = Literal["text", "image", "video", "audio", "document", "table", "multimodal"]
 Group = Literal["Text", "Vision", "Audio", "Documents & multimodal"]
@@ -246,10 +247,21 @@ class TaskSpec:
         if unknown:
             raise ValueError(f"task {self.name!r}: unknown input kind(s) {sorted(unknown)}; known: {sorted(KINDS)}")
         object.__setattr__(self, "kinds", MappingProxyType(kinds))
+        from workbench.output_kinds import KINDS as OUTPUT_KINDS
+
+        if self.output not in OUTPUT_KINDS:
+            raise ValueError(f"task {self.name!r}: unknown output kind {self.output!r}; known: {sorted(OUTPUT_KINDS)}")
         if self.call is None:
             object.__setattr__(self, "call", POSITIONAL if len(self.inputs) == 1 else NAMED)
         if self.bench is None:
             object.__setattr__(self, "bench", BenchSpec(MODALITY_WORKLOADS[self.modality]))
+
+    @property
+    def output_kind(self) -> OutputKindSpec:
+        """The kind of output (``workbench.output_kinds``): its agreement, labels, text, API docs."""
+        from workbench.output_kinds import KINDS
+
+        return KINDS[self.output]
 
     def input_kind(self, name: str) -> InputKind:
         """The kind of input ``name`` (``workbench.kinds``): how it is decoded, described and shown."""
