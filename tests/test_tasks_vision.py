@@ -264,3 +264,12 @@ def test_scores_are_python_floats(manager):
     spec = get_task("object-detection")
     out = manager.get(spec.name)(IMAGE, **spec.call_kwargs({"threshold": 0}))
     assert all(isinstance(d["score"], numbers.Real) and type(d["score"]) is float for d in out)
+
+
+def test_depth_estimation_runs_in_bfloat16(manager):
+    """transformers' depth pipeline turned a bfloat16 depth into numpy and failed ("Got unsupported
+    ScalarType BFloat16"); the shim makes the depth map float32 while the model runs in bfloat16."""
+    pipe = manager.get("depth-estimation", dtype="bfloat16")
+    assert next(pipe.model.parameters()).dtype == torch.bfloat16
+    out = pipe(IMAGE.resize((64, 48)))
+    assert out["predicted_depth"].dtype == torch.float32 and out["depth"].size == (64, 48)

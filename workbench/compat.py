@@ -1,4 +1,5 @@
-"""Shims for what this environment lacks (no torchvision), installed by the manager before a load.
+"""Shims for what this environment lacks (no torchvision) or transformers gets wrong (bfloat16 depth
+maps), installed by the manager before a load.
 
 SAM's ``post_process_for_mask_generation`` calls ``torchvision.ops.batched_nms``, and there is no
 CPU torchvision here. ``PureTorchSamImageProcessor`` does the same non-maximum suppression in plain
@@ -69,7 +70,29 @@ def register_sam_processor() -> None:
 
 
 
+# ---- depth estimation in half precision --------------------------------------------------------
+
+def depth_in_any_dtype() -> None:
+    """``DepthEstimationPipeline.postprocess`` turns the predicted depth into numpy, which has no
+    bfloat16 ("Got unsupported ScalarType BFloat16"): the depth is made float32 first (a map of
+    one value per pixel; the model still runs in bfloat16). Idempotent."""
+    from transformers.pipelines.depth_estimation import DepthEstimationPipeline
+
+    original = DepthEstimationPipeline.postprocess
+    if getattr(original, "_workbench_float_depth", False):
+        return
+
+    def postprocess(self, model_outputs, *args, **kwargs):
+        depth = model_outputs.get("predicted_depth")
+        if depth is not None and depth.is_floating_point() and depth.dtype != torch.float32:
+            model_outputs["predicted_depth"] = depth.float()
+        return original(self, model_outputs, *args, **kwargs)
+
+    postprocess._workbench_float_depth = True  # type: ignore[attr-defined]
+    DepthEstimationPipeline.postprocess = postprocess
+
 
 def install() -> None:
     """Install every shim (idempotent, cheap): called by ``PipelineManager`` before each load."""
     register_sam_processor()
+    depth_in_any_dtype()
