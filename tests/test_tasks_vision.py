@@ -268,7 +268,8 @@ def test_scores_are_python_floats(manager):
 
 def test_depth_estimation_runs_in_bfloat16(manager):
     """transformers' depth pipeline turned a bfloat16 depth into numpy and failed ("Got unsupported
-    ScalarType BFloat16"); the shim makes the depth map float32 while the model runs in bfloat16."""
+    ScalarType BFloat16"); the shim makes the depth map float32 while the model runs in bfloat16
+    (table QA had the same fault: tests/test_tasks_text.py)."""
     pipe = manager.get("depth-estimation", dtype="bfloat16")
     assert next(pipe.model.parameters()).dtype == torch.bfloat16
     out = pipe(IMAGE.resize((64, 48)))

@@ -1,5 +1,5 @@
-"""Shims for what this environment lacks (no torchvision) or transformers gets wrong (bfloat16 depth
-maps), installed by the manager before a load.
+"""Shims for what this environment lacks (no torchvision) or transformers gets wrong (bfloat16 outputs
+turned into numpy), installed by the manager before a load.
 
 SAM's ``post_process_for_mask_generation`` calls ``torchvision.ops.batched_nms``, and there is no
 CPU torchvision here. ``PureTorchSamImageProcessor`` does the same non-maximum suppression in plain
@@ -8,6 +8,8 @@ every SAM checkpoint whenever the PIL backend is picked — always the case with
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from transformers.models.sam import image_processing_pil_sam as _sam
@@ -70,29 +72,47 @@ def register_sam_processor() -> None:
 
 
 
-# ---- depth estimation in half precision --------------------------------------------------------
+# ---- half-precision outputs ---------------------------------------------------------------------
 
-def depth_in_any_dtype() -> None:
-    """``DepthEstimationPipeline.postprocess`` turns the predicted depth into numpy, which has no
-    bfloat16 ("Got unsupported ScalarType BFloat16"): the depth is made float32 first (a map of
-    one value per pixel; the model still runs in bfloat16). Idempotent."""
-    from transformers.pipelines.depth_estimation import DepthEstimationPipeline
+def _float32(value: Any) -> Any:
+    """``value`` with every bfloat16/float16 tensor in it (tuples, lists, dicts) made float32."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() and value.dtype != torch.float32 else value
+    if isinstance(value, dict):  # a ModelOutput too: its keys are set again
+        for key in list(value.keys()):
+            value[key] = _float32(value[key])
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_float32(v) for v in value)
+    return value
 
-    original = DepthEstimationPipeline.postprocess
-    if getattr(original, "_workbench_float_depth", False):
-        return
 
-    def postprocess(self, model_outputs, *args, **kwargs):
-        depth = model_outputs.get("predicted_depth")
-        if depth is not None and depth.is_floating_point() and depth.dtype != torch.float32:
-            model_outputs["predicted_depth"] = depth.float()
-        return original(self, model_outputs, *args, **kwargs)
+#: Pipelines whose postprocess turns model outputs into numpy, which has no bfloat16 ("Got
+#: unsupported ScalarType BFloat16"): depth maps, TAPAS's cell logits.
+FLOAT_POSTPROCESS = ("transformers.pipelines.depth_estimation:DepthEstimationPipeline",
+                     "transformers.pipelines.table_question_answering:TableQuestionAnsweringPipeline")
 
-    postprocess._workbench_float_depth = True  # type: ignore[attr-defined]
-    DepthEstimationPipeline.postprocess = postprocess
+
+def float_outputs_to_postprocess() -> None:
+    """Make the outputs of ``FLOAT_POSTPROCESS`` pipelines float32 before their postprocess (the
+    model still runs in bfloat16; only what is turned into numpy changes). Idempotent."""
+    import importlib
+
+    for target in FLOAT_POSTPROCESS:
+        module, _, name = target.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        original = cls.postprocess
+        if getattr(original, "_workbench_float32", False):
+            continue
+
+        def postprocess(self, model_outputs, *args, _original=original, **kwargs):
+            return _original(self, _float32(model_outputs), *args, **kwargs)
+
+        postprocess._workbench_float32 = True  # type: ignore[attr-defined]
+        cls.postprocess = postprocess
 
 
 def install() -> None:
     """Install every shim (idempotent, cheap): called by ``PipelineManager`` before each load."""
     register_sam_processor()
-    depth_in_any_dtype()
+    float_outputs_to_postprocess()
