@@ -54,13 +54,15 @@ def hostile_inputs(folder: Path) -> list[tuple[str, dict[str, Any], str]]:
     from workbench.samples import sample_video_frames, write_video
 
     png = folder / "16mp.png"
-    Image.fromarray((np.random.default_rng(0).random((4000, 4000, 3)) * 255).astype("uint8")).save(png)
+    ramp = np.linspace(0, 255, 4000, dtype=np.float32)
+    Image.fromarray(np.stack([np.add.outer(ramp, ramp) / 2] * 3, axis=-1).astype("uint8")).save(png)  # ~2 MB file
     huge_clip = folder / "huge.mp4"
     write_video(huge_clip, np.zeros((2, 8192, 8192, 3), dtype=np.uint8))
     pdf = folder / "bomb.pdf"
     pdf.write_bytes(_pdf_bomb(3_000_000))
     flac = folder / "384k.flac"
-    sf.write(str(flac), (0.1 * np.sin(np.arange(384_000 * 60) / 7)).astype(np.float32), 384_000)
+    square = np.where((np.arange(384_000 * 150) // 4000) % 2, 0.1, -0.1).astype(np.float32)  # 150 s: compresses
+    sf.write(str(flac), square, 384_000)
     return [
         ("/image_classification", dict(image=handle_file(str(png)), model="offline:image-classification"), "runs"),
         ("/video_classification", dict(video=handle_file(str(huge_clip)), model="offline:video-classification"),
@@ -80,15 +82,18 @@ def flood(url: str, inputs: list, stop: threading.Event, depth: int, seconds: fl
     from gradio_client import Client
     from gradio_client.utils import QueueError
 
+    import uuid
+
     counts = {"submitted": 0, "answered": 0, "refused_as_expected": 0, "refused_busy": 0, "unexpected": []}
     deadline = time.monotonic() + seconds
+    client = Client(url, verbose=False, httpx_kwargs=PATIENT, headers={"X-Forwarded-For": "203.0.113.66"})
     k = 0
     while not stop.is_set() and time.monotonic() < deadline:
         batch = []
         for _ in range(depth):
             api, kwargs, expect = inputs[k % len(inputs)]
             k += 1
-            client = Client(url, verbose=False, httpx_kwargs=PATIENT, headers={"X-Forwarded-For": "203.0.113.66"})
+            client.session_hash = uuid.uuid4().hex  # a new session per request, as the red team did
             batch.append((api, expect, client.submit(api_name=api, **kwargs)))
         counts["submitted"] += len(batch)
         for api, expect, job in batch:
@@ -144,21 +149,21 @@ def first_loads(url: str) -> dict[str, Any]:
     from tests.task_cases import task_case
     from workbench.tasks import get_task
 
-    def call(task: str, dtype: str) -> str | None:
+    def call(task: str, dtype: str, who: int = 0) -> str | None:
         spec = get_task(task)
         inputs, params = task_case(spec)
         from gradio_client import handle_file
 
         args = {k: (handle_file(v) if isinstance(v, str) and v.startswith("/") else v) for k, v in inputs.items()}
         try:
-            Client(url, verbose=False, httpx_kwargs=PATIENT).predict(
+            Client(url, verbose=False, httpx_kwargs=PATIENT, headers={"X-Forwarded-For": f"192.0.2.{who + 1}"}).predict(
                 api_name=f"/{spec.api_name}", model=f"offline:{task}", dtype=dtype, **args, **params)
             return None
         except Exception as exc:
             return f"{task}/{dtype}: {str(exc)[:160]}"
 
     with ThreadPoolExecutor(len(FIRST_LOADS)) as pool:
-        first = [e for e in pool.map(lambda c: call(*c), FIRST_LOADS) if e]
+        first = [e for e in pool.map(lambda ic: call(*ic[1], ic[0]), enumerate(FIRST_LOADS)) if e]  # ten users
     again = [e for e in (call(*c) for c in FIRST_LOADS) if e]
     return {"first_use_errors": first, "broken_after": again}
 
