@@ -19,8 +19,9 @@ import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
 from workbench.hosting import HostingPolicy
+from workbench.inputs import IMAGE_FORMATS
 
-ACCEPTED = "PNG, JPEG, GIF, BMP, TIFF, WebP"
+ACCEPTED = IMAGE_FORMATS  # one list of the formats, workbench.inputs'
 
 
 def check_image_header(source: str | Path | IO[bytes], *, max_pixels: int, name: str = "The image") -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Input widgets for a task, chosen by input name and modality (no per-task code).
+"""Input widgets for a task, chosen by each input's kind (``workbench.kinds``; no per-task code).
 
 ``build_inputs(spec)`` creates the widgets inside the current Blocks context and returns an
 ``InputWidgets`` that knows how to turn their values into the ``inputs`` dict of
@@ -9,26 +9,20 @@ document is an image or PDF plus a page number; a table is the edited dataframe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
 from components.checked_image import CheckedImage
 from workbench.hosting import HostingPolicy
+from workbench.kinds import KINDS
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
 #: Lines of the text inputs, by input name (their labels are the task's: ``spec.input_label``).
 TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1}
-AUDIO_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
-#: What each input means for an API client, by input name.
+#: What the text inputs mean for an API client, by input name (other inputs: their kind's description).
 API_DESCRIPTIONS: dict[str, str] = {
-    "image": "The image: an uploaded file (`handle_file(path)`); or leave it empty and give `image_url`.",
-    "image_url": "An http(s) URL of the image (used instead of `image` when given).",
-    "page": "The PDF page to read, from 1.",
-    "audio": "The audio file (`handle_file(path)`): wav, flac, mp3 or ogg.",
-    "table": "The table: {'headers': [...], 'data': [[...], ...]} (all cells as text).",
-    "text": "The input text.",
     "question": "The question.",
     "context": "The text that contains the answer.",
     "query": "The question about the table.",
@@ -54,7 +48,7 @@ class InputWidgets:
         from components.api_docs import STRING, document
 
         text = isinstance(component, gr.Textbox)
-        document(component, description or API_DESCRIPTIONS.get(key, key.replace("_", " ")),
+        document(component, description or key.replace("_", " ").capitalize() + ".",
                  schema=STRING if text else None)
         self.keys.append(key)
         self.components.append(component)
@@ -110,44 +104,68 @@ def _placeholder(spec: TaskSpec, name: str) -> str | None:
     return None
 
 
-def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_image_pixels) -> InputWidgets:
-    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…); an uploaded
-    image over ``max_image_pixels`` is refused from its header, before anything decodes it."""
+def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
+                        elem_id=f"{task}-document"), example=True, description=KINDS["document"].description)
+    with gr.Row():
+        w.add(f"{name}_url", gr.Textbox(value="", label="…or the URL of a page image or PDF", placeholder="https://…",
+                                        elem_id=f"{task}-url", scale=3),
+              description="An http(s) URL of the page image or PDF (used instead of the file when given).")
+        w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page", scale=1),
+              description="The PDF page to read, from 1.")
+
+
+def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    w.add(name, CheckedImage(label="Image (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
+                             sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
+          example=True, description=KINDS["image"].description)
+    w.add(f"{name}_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
+                                    elem_id=f"{task}-url"),
+          description="An http(s) URL of the image (used instead of `image` when given).")
+
+
+def _video(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
+    w.add(name, gr.Video(label="Video (upload a clip, or record with the webcam)", sources=["upload", "webcam"],
+                         include_audio=True, height=260, elem_id=f"{task}-video"), example=True,
+          description=KINDS["video"].description)
+
+
+def _audio(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg, m4a)", type="filepath",
+                         sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True,
+          description=KINDS["audio"].description)
+
+
+def _table(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    table = gr.Dataframe(value=_first_example_table(spec), label="Table (editable)", interactive=True,
+                         type="pandas", elem_id=f"{task}-table")
+    w.add(name, table, example=True, description=KINDS["table"].description)
+    csv = gr.File(label="…or upload a CSV", file_types=[".csv"], elem_id=f"{task}-csv", height=80)
+    csv.upload(_load_csv, inputs=csv, outputs=table, api_visibility="private", queue=False)
+
+
+def _text(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    label, lines = spec.input_label(name), TEXT_LINES.get(name, 1)
+    if spec.input_kind(name).name == "lines":
+        lines = max(lines, 4)
+    w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20), placeholder=_placeholder(spec, name),
+                           elem_id=f"{task}-{name}"), example=True,
+          description=f"{label}." if name == "text" else API_DESCRIPTIONS.get(name))
+
+
+#: How each input kind (``workbench.kinds``) is shown: a function adding its widgets to an ``InputWidgets``.
+WIDGETS: dict[str, Callable[[InputWidgets, TaskSpec, str, str, HostingPolicy], None]] = {
+    "text": _text, "lines": _text, "image": _image, "document": _document, "audio": _audio, "video": _video,
+    "table": _table,
+}
+
+
+def build_inputs(spec: TaskSpec, *, policy: HostingPolicy | None = None) -> InputWidgets:
+    """Create the input widgets of ``spec``, each by its input kind (``WIDGETS``; ids ``{task}-{input}``,
+    ``{task}-url``…); an uploaded image over ``policy.max_image_pixels`` is refused from its header,
+    before anything decodes it."""
     w = InputWidgets(spec)
-    task = spec.name
     for name in spec.inputs:
-        if name == "image" and spec.modality == "document":
-            w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
-                                elem_id=f"{task}-document"), example=True,
-                  description="The document (`handle_file(path)`): a page image or a PDF; or give `image_url`.")
-            with gr.Row():
-                w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF",
-                                              placeholder="https://…",
-                                              elem_id=f"{task}-url", scale=3))
-                w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page",
-                                        scale=1))
-        elif name == "image":
-            w.add(name, CheckedImage(label="Image (upload, paste or webcam)", max_pixels=max_image_pixels,
-                                     sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
-                  example=True)
-            w.add("image_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
-                                          elem_id=f"{task}-url"))
-        elif name == "video":
-            # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
-            w.add(name, gr.Video(label="Video (upload a clip, or record with the webcam)", sources=["upload", "webcam"],
-                                 include_audio=True, height=260, elem_id=f"{task}-video"), example=True)
-        elif name == "audio":
-            w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg)", type="filepath",
-                                 sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True)
-        elif name == "table":
-            table = gr.Dataframe(value=_first_example_table(spec), label="Table (editable)", interactive=True,
-                                 type="pandas", elem_id=f"{task}-table")
-            w.add(name, table, example=True)
-            csv = gr.File(label="…or upload a CSV", file_types=[".csv"], elem_id=f"{task}-csv", height=80)
-            csv.upload(_load_csv, inputs=csv, outputs=table, api_visibility="private", queue=False)
-        else:
-            label, lines = spec.input_label(name), TEXT_LINES.get(name, 1)
-            w.add(name, gr.Textbox(label=label, lines=lines, max_lines=max(lines, 20),
-                                   placeholder=_placeholder(spec, name), elem_id=f"{task}-{name}"), example=True,
-                  description=f"{label}." if name == "text" else None)
+        WIDGETS[spec.input_kind(name).name](w, spec, name, spec.name, policy or HostingPolicy())
     return w

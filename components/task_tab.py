@@ -258,7 +258,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            inputs = build_inputs(spec, max_image_pixels=manager.policy.max_image_pixels)
+            inputs = build_inputs(spec, policy=manager.policy)
             required = build_params(spec, only="required")
             with gr.Accordion("Parameters", open=True, visible=any(not p.required for p in spec.params)):
                 optional = build_params(spec, only="optional")
