@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from components.checked_image import CheckedImage
+from components.file_urls import fetch_urls_under
 from workbench.hosting import HostingPolicy
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
@@ -21,12 +22,16 @@ from workbench.tasks import TaskSpec
 #: Lines of the text inputs, by input name (their labels are the task's: ``spec.input_label``).
 TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1}
 AUDIO_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+#: A file input takes an upload (gradio_client: ``handle_file(path)``) or, from an API or MCP client, the
+#: file's http(s) URL or its bytes as a ``data:`` URI (MCP).
+FILE = "`handle_file(path)`, an http(s) URL, or a `data:` URI"
 #: What each input means for an API client, by input name.
 API_DESCRIPTIONS: dict[str, str] = {
-    "image": "The image: an uploaded file (`handle_file(path)`); or leave it empty and give `image_url`.",
+    "image": f"The image file ({FILE}); or leave it empty and give `image_url`.",
     "image_url": "An http(s) URL of the image (used instead of `image` when given).",
     "page": "The PDF page to read, from 1.",
-    "audio": "The audio file (`handle_file(path)`): wav, flac, mp3 or ogg.",
+    "audio": f"The audio file ({FILE}): wav, flac, mp3 or ogg.",
+    "video": f"The video clip ({FILE}): mp4, webm, mkv, mov or avi.",
     "table": "The table: {'headers': [...], 'data': [[...], ...]} (all cells as text).",
     "text": "The input text.",
     "question": "The question.",
@@ -110,16 +115,24 @@ def _placeholder(spec: TaskSpec, name: str) -> str | None:
     return None
 
 
-def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_image_pixels) -> InputWidgets:
-    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…); an uploaded
-    image over ``max_image_pixels`` is refused from its header, before anything decodes it."""
+def build_inputs(spec: TaskSpec, *, policy: HostingPolicy | None = None) -> InputWidgets:
+    """Create the input widgets of ``spec`` (ids ``{task}-{input}``, ``{task}-url``…) under ``policy``
+    (local by default): an uploaded image over ``policy.max_image_pixels`` is refused from its
+    header, before anything decodes it; a file input given an http(s) URL (an API or MCP client)
+    fetches it under the policy (``components.file_urls``)."""
+    policy = policy or HostingPolicy.local()
+    max_image_pixels = policy.max_image_pixels
     w = InputWidgets(spec)
     task = spec.name
+
+    def fetched(component: Any) -> Any:
+        return fetch_urls_under(component, policy)
+
     for name in spec.inputs:
         if name == "image" and spec.modality == "document":
-            w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
-                                elem_id=f"{task}-document"), example=True,
-                  description="The document (`handle_file(path)`): a page image or a PDF; or give `image_url`.")
+            w.add(name, fetched(gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
+                                        elem_id=f"{task}-document")), example=True,
+                  description=f"The document ({FILE}): a page image or a PDF; or give `image_url`.")
             with gr.Row():
                 w.add("image_url", gr.Textbox(value="", label="…or the URL of a page image or PDF",
                                               placeholder="https://…",
@@ -127,18 +140,19 @@ def build_inputs(spec: TaskSpec, *, max_image_pixels: int = HostingPolicy().max_
                 w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page",
                                         scale=1))
         elif name == "image":
-            w.add(name, CheckedImage(label="Image (upload, paste or webcam)", max_pixels=max_image_pixels,
-                                     sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
-                  example=True)
+            w.add(name, fetched(CheckedImage(label="Image (upload, paste or webcam)", max_pixels=max_image_pixels,
+                                             sources=["upload", "clipboard", "webcam"], height=260,
+                                             elem_id=f"{task}-image")), example=True)
             w.add("image_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
                                           elem_id=f"{task}-url"))
         elif name == "video":
             # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
-            w.add(name, gr.Video(label="Video (upload a clip, or record with the webcam)", sources=["upload", "webcam"],
-                                 include_audio=True, height=260, elem_id=f"{task}-video"), example=True)
+            w.add(name, fetched(gr.Video(label="Video (upload a clip, or record with the webcam)",
+                                         sources=["upload", "webcam"], include_audio=True, height=260,
+                                         elem_id=f"{task}-video")), example=True)
         elif name == "audio":
-            w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg)", type="filepath",
-                                 sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True)
+            w.add(name, fetched(gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg)", type="filepath",
+                                         sources=["microphone", "upload"], elem_id=f"{task}-audio")), example=True)
         elif name == "table":
             table = gr.Dataframe(value=_first_example_table(spec), label="Table (editable)", interactive=True,
                                  type="pandas", elem_id=f"{task}-table")
