@@ -3,7 +3,9 @@
 ``python app.py`` serves it on http://127.0.0.1:7860 (``--host``/``--port``, or
 ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``). ``--hosted`` (or ``WORKBENCH_HOSTED=1``, or running
 as a Hugging Face Space: ``SPACE_ID`` set) turns on hosted mode: the limits of
-``workbench.hosting.HostingPolicy.public()`` for a public audience. This file only assembles: the
+``workbench.hosting.HostingPolicy.public()`` for a public audience. ``--mcp`` (or Gradio's own
+``GRADIO_MCP_SERVER=True``) also serves every task endpoint as an MCP tool at ``/gradio_api/mcp/``
+(``components.mcp``). This file only assembles: the
 tabs are built from the task registry by ``components/``, and the work is done by ``workbench/``.
 Models load on first use, so the first page is served within seconds.
 """
@@ -22,6 +24,7 @@ import gradio as gr
 from components.banner import hosted_banner, hub_banner
 from components.fair_queue import limit_jobs_per_session
 from components.layout import CSS
+from components.mcp import describe_tools
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
@@ -70,6 +73,7 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
                 render_benchmark_tab(manager)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
+    describe_tools(demo)  # every endpoint an MCP tool named after it, its parameters described (--mcp)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
     if policy.max_jobs_per_session:
         limit_jobs_per_session(demo, policy.max_jobs_per_session)
@@ -93,6 +97,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="seconds jobs in flight may take to finish after SIGTERM (default: $WORKBENCH_GRACE_S or 25)")
     p.add_argument("--hosted", action="store_true", default=None,
                    help="hosted mode for a public audience (default: on when $SPACE_ID or $WORKBENCH_HOSTED=1 is set)")
+    p.add_argument("--mcp", action="store_true", default=None,
+                   help="also serve every task endpoint as an MCP tool at /gradio_api/mcp/ (default: on when "
+                        "$GRADIO_MCP_SERVER=True, Gradio's own switch)")
     return p.parse_args(argv)
 
 
@@ -132,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # a busy host misses it and launch() then gives up, although the server is up.
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
     # client in words; every handler of ours turns its errors into gr.Error already (components.events).
+    # mcp_server=None: Gradio reads $GRADIO_MCP_SERVER; the MCP tools are the API endpoints (components.mcp)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
-                _frontend=False, prevent_thread_lock=True, show_error=True)
+                _frontend=False, prevent_thread_lock=True, show_error=True, mcp_server=args.mcp)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
     demo.block_thread()

@@ -17,6 +17,7 @@ from components.api_docs import STRING, document
 from components.events import PROGRESS, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
+from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
@@ -212,8 +213,8 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     # Stop/Cancel sets the run's cancel event: a stream sends its last update marked stopped, other
     # runs end at their next chunk, batch or layer, saying so. No `cancels=[event]`: a cancelled
     # event's outputs are wiped and flagged "Error" by Gradio.
-    if tab.streams:
-        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop",
+    if tab.streams:  # an MCP client has no browser session to stop: an API endpoint, not an MCP tool
+        tab.stop_button.click(not_a_tool(stop), inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop",
                               api_description=f"Stop this session's {tab.spec.title.lower()} run: generation ends "
                                               "after the current token and the run returns the text so far. "
                                               "Returns the run's info line, marked stopped.")
@@ -252,7 +253,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            inputs = build_inputs(spec, max_image_pixels=manager.policy.max_image_pixels)
+            inputs = build_inputs(spec, policy=manager.policy)
             required = build_params(spec, only="required")
             with gr.Accordion("Parameters", open=True, visible=any(not p.required for p in spec.params)):
                 optional = build_params(spec, only="optional")
