@@ -22,6 +22,7 @@ import workbench.zerogpu  # noqa: F401  (first: on a ZeroGPU Space `spaces` must
 import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
+from components.context import make_context
 from components.fair_queue import limit_jobs_per_session
 from components.layout import CSS
 from components.mcp import describe_tools
@@ -36,21 +37,6 @@ if TYPE_CHECKING:
 
 TITLE = "Pipeline Workbench"
 log = logging.getLogger("workbench.app")
-
-
-def make_context(*, concurrency_limit: int = 2, list_local: bool = True) -> TabContext:
-    """What the tabs need to know about this machine and the models available here
-    (``list_local=False``, on a public host: the model pickers list no cached or local models)."""
-    from workbench.devices import available_devices, available_dtypes
-    from workbench.models import hub_reachable, local_models
-    from workbench.offline import offline_tasks
-    from workbench.tasks import TASKS
-
-    cached = local_models()
-    per_task = {name: local_models(spec) for name, spec in TASKS.items()} if cached and list_local else {}
-    return TabContext(devices=available_devices(), dtypes=available_dtypes("auto"), online=hub_reachable(),
-                      offline_tasks=frozenset(offline_tasks()), cached=frozenset(m.repo_id for m in cached),
-                      local_models=per_task, concurrency_limit=concurrency_limit)
 
 
 def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:

@@ -247,8 +247,15 @@ def _hold_run_while_recording(audio: gr.Audio, run_button: gr.Button) -> None:
     audio.clear(release, **options)
 
 
-def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:
-    """Create one task's tab content (call inside a ``gr.Tab``)."""
+def _with(choices: list[str], value: str | None) -> list[str]:
+    """``choices`` with ``value`` added when it is not among them (a given pipeline's own device)."""
+    return choices if value is None or value in choices else [*choices, value]
+
+
+def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext, *, model: str | None = None,
+                   device: str | None = None, dtype: str | None = None) -> TaskTab:
+    """Create one task's tab content (call inside a ``gr.Tab``); ``model``, ``device`` and ``dtype``
+    preset its model controls (default: the task's default model, ``auto``)."""
     task = spec.name
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
@@ -261,10 +268,12 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                   reserved=frozenset(inputs.keys) | frozenset(ModelWidgets.keys))
             choices = model_choices(spec, cached=set(context.cached), offline_tasks=set(context.offline_tasks),
                                     local=context.local_models.get(task, []))
+            if model and model not in [v for _, v in choices]:
+                choices = [(model, model), *choices]
             picker = build_model_picker(spec, choices=choices,
-                                        value=default_model(spec, choices, online=context.online),
-                                        devices=context.devices, dtypes=context.dtypes,
-                                        local_paths=manager.policy.allow_local_paths)
+                                        value=model or default_model(spec, choices, online=context.online),
+                                        devices=_with(context.devices, device), dtypes=_with(context.dtypes, dtype),
+                                        local_paths=manager.policy.allow_local_paths, device=device, dtype=dtype)
             streams = spec.streams
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
