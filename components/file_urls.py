@@ -2,9 +2,10 @@
 
 An API or MCP client may hand a file input (image, audio, video, document) an http(s) URL instead of
 an upload: ``gradio_client.handle_file(url)``, or any MCP tool's file argument, which Gradio's MCP
-server types as "a http or https url to a file". Gradio downloads such a URL itself, with its own
-checks: every private address refused, loopback included even on the operator's own machine, and
-neither the time nor the size bounded. ``fetch_urls_under(component, policy)`` makes the component
+server types as "a http or https url to a file". Gradio downloads such a URL itself (``safehttpx``),
+with its own rules: every private address refused, loopback included even on the operator's own
+machine; the whole body read into memory with no cap on its size and no deadline for the whole
+request (httpx's 5 s apply to each read). ``fetch_urls_under(component, policy)`` makes the component
 download it with ``workbench.fetch`` instead, as the URL boxes do: locally any URL works (a file
 server on 127.0.0.1 too); hosted, only public addresses, within the policy's deadline and byte cap,
 with the same words as the URL boxes when it is refused.
