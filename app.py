@@ -23,7 +23,7 @@ import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
 from components.context import make_context
-from components.fair_queue import limit_jobs_per_session
+from components.fair_queue import limit_jobs
 from components.layout import CSS
 from components.mcp import describe_tools
 from components.models_tab import build_models_tab
@@ -57,12 +57,12 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
-                render_benchmark_tab(manager)
+                render_benchmark_tab(manager, context.workers)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
     describe_tools(demo)  # every endpoint an MCP tool named after it, its parameters described (--mcp)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
-    if policy.max_jobs_per_session:
-        limit_jobs_per_session(demo, policy.max_jobs_per_session)
+    if policy.max_jobs_per_session or policy.max_jobs_per_client:
+        limit_jobs(demo, policy, context.workers)
     return demo
 
 
@@ -102,6 +102,9 @@ def _warm_audio() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    from workbench.memory import limit_malloc_arenas
+
+    limit_malloc_arenas(2)  # before any worker thread: each would get an arena that keeps its peak
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from transformers.utils import logging as hf_logging
 
@@ -120,14 +123,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("hosted mode: %s", "on" if policy.hosted else "off")
     context = make_context(concurrency_limit=args.concurrency, list_local=policy.allow_local_paths)
     demo = build_app(manager, context=context)
-    drain_on_sigterm(demo, grace_s=args.grace)
+    drain_on_sigterm(demo, grace_s=args.grace, workers=context.workers)
     # _frontend=False skips only Gradio's start-up self-check (one HEAD request with a 3 s timeout):
     # a busy host misses it and launch() then gives up, although the server is up.
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
     # client in words; every handler of ours turns its errors into gr.Error already (components.events).
     # mcp_server=None: Gradio reads $GRADIO_MCP_SERVER; the MCP tools are the API endpoints (components.mcp)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
-                _frontend=False, prevent_thread_lock=True, show_error=True, mcp_server=args.mcp)
+                _frontend=False, prevent_thread_lock=True, show_error=True,
+                state_session_capacity=policy.max_sessions, mcp_server=args.mcp)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
     demo.block_thread()

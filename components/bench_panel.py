@@ -17,12 +17,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
 from components.bench_request import KEYS, BenchRequest
-from components.events import PROGRESS, gr_error, named_signature, session_id
+from components.events import PROGRESS, client_id, gr_error, named_signature, session_id
+from components.runs import Owner, Progress, Workers, drive
 from components.api_docs import BENCHMARK_API, document_benchmark
 from components.bench_plots import bench_chart
 from components.model_picker import model_choices
@@ -30,6 +31,7 @@ from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.offline import OFFLINE_PREFIX
+from workbench.progress import RunControl
 from workbench.tasks import DEFAULT_BENCH_TASK, TASKS, get_task
 from workbench.workloads import workloads_for
 from workbench.zerogpu import gpu
@@ -66,7 +68,7 @@ class BenchmarkTab:
     files: gr.File
 
 
-def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int]) -> None:
+def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int], *, repeats: int = 1, configs: int = 1) -> None:
     """Refuse a benchmark larger than the host allows (``policy.max_bench_*``; no bound locally).
 
     >>> check_bench_bounds(HostingPolicy.local(), 100_000, [1, 1024])
@@ -82,12 +84,18 @@ def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int]) -> None:
     if policy.max_bench_batch_sizes and len(sizes) > policy.max_bench_batch_sizes:
         raise WorkbenchError(f"{len(sizes)} batch sizes is more than this shared host runs in one benchmark "
                              f"(at most {policy.max_bench_batch_sizes}); list fewer, {where}")
+    if policy.max_bench_repeats and repeats > policy.max_bench_repeats:
+        raise WorkbenchError(f"{repeats} repeats is more than this shared host runs (at most "
+                             f"{policy.max_bench_repeats}); ask for fewer, {where}")
+    if policy.max_bench_configs and configs > policy.max_bench_configs:
+        raise WorkbenchError(f"{configs} device × dtype combinations is more than this shared host runs in one "
+                             f"benchmark (at most {policy.max_bench_configs}); pick fewer, {where}")
     if policy.max_bench_batch_size and max(sizes) > policy.max_bench_batch_size:
         raise WorkbenchError(f"Batch size {max(sizes)} is larger than this shared host allows "
                              f"(at most {policy.max_bench_batch_size}); choose smaller ones, {where}")
 
 
-def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
+def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = None) -> BenchmarkTab:
     """Build the Benchmark tab's contents in the current Blocks context (bounded by
     ``manager.policy``: on a public host, fewer inputs and batch sizes; see ``check_bench_bounds``)."""
     from workbench.devices import available_devices, available_dtypes
@@ -122,7 +130,7 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
     with gr.Row():
         n = gr.Slider(8, manager.policy.max_bench_items or 2048, value=128, step=8, label="Inputs",
                       elem_id="bench-n")
-        repeats = gr.Slider(1, 5, value=2, step=1, label="Repeats", info="the median is reported",
+        repeats = gr.Slider(1, manager.policy.max_bench_repeats or 5, value=2, step=1, label="Repeats", info="the median is reported",
                             elem_id="bench-repeats")
         max_tokens = gr.Number(8192, label="Runner token budget", info="rows × longest row per batch; 0: none",
                                precision=0, elem_id="bench-max-tokens")
@@ -157,18 +165,38 @@ def render_benchmark_tab(manager: PipelineManager) -> BenchmarkTab:
         return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
                 gr.Dropdown(choices=loads, value=loads[0]))
 
-    def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
-        stop = stops[session_id(request)] = threading.Event()
-        started = time.monotonic()
+    def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+        """The sweep in a worker thread (``components.runs.drive``): the status line while it works;
+        the browser going away cancels it, and its worker counts against the limits until it stops."""
+        session = session_id(request)
+        control = RunControl()
+        stops[session] = control.cancel_event
+        at = {"fraction": 0.0, "what": "starting"}
+
+        def report(fraction: float, what: str) -> None:
+            at.update(fraction=fraction, what=what)
+
+        def produce() -> Iterator[tuple[Any, str]]:
+            yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event)
+
+        started, outcome = time.monotonic(), None
+        owner = Owner(session, client_id(request, manager.policy), CONCURRENCY_ID, 1)
         try:
-            result, note = _benchmark(manager, BenchRequest.from_widgets(values), progress, stop)
+            for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=workers, owner=owner):
+                if isinstance(event, Progress):
+                    progress(at["fraction"], desc=at["what"])
+                    yield [f"⏳ {at['what']} · {time.monotonic() - started:.0f} s", *[gr.skip()] * len(results)]
+                else:
+                    outcome = event.value
         except Exception as exc:
             raise gr_error(exc, manager.policy, user_errors=USER_ERRORS) from None
         finally:
-            stops.pop(session_id(request), None)
+            stops.pop(session, None)
+        result, note = outcome
         if result is None:  # cancelled before any row was measured: the earlier results stay
-            return [note, *[gr.skip()] * len(results)]
-        return [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result)]
+            yield [note, *[gr.skip()] * len(results)]
+            return
+        yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result)]
 
     def on_cancel(request: gr.Request) -> str:
         return "Cancelling…" if session_id(request) in stops else "Nothing is running."
@@ -212,6 +240,9 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
         job = job_from_benchmark(bench)
     except ValueError as exc:
         return f"# {exc}", None
+    except (KeyError, TypeError, AttributeError, OSError) as exc:  # a file that is not the Benchmark's own
+        return (f"# `{bench.name}` is not a benchmark result this workbench wrote ({type(exc).__name__}); run a "
+                "benchmark and export that one."), None
     path = job.save(bench.with_name("job.json"))
     return job.command(config=path.name), str(path)
 
@@ -224,7 +255,8 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
     from workbench.bench import BenchCancelled, run_benchmark
 
     config = request.config()
-    check_bench_bounds(manager.policy, config.n, list(config.batch_sizes))
+    check_bench_bounds(manager.policy, config.n, list(config.batch_sizes), repeats=config.repeats,
+                       configs=len(config.devices) * len(config.dtypes))
 
     def report(fraction: float, what: str) -> None:
         progress(fraction, desc=what)
@@ -253,6 +285,6 @@ def _outputs(result: Any) -> list[Any]:
     summary = (f"### {result.recommendation}\n\n"
                f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
                f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
-               f"runner's linear kernels {kernels} · commit {env.get('commit')}")
+               f"runner's linear kernels {kernels}" + (f" · commit {env['commit']}" if env.get("commit") else ""))
     plots = [bench_chart(frame, col, title) for col, title in PLOTS]
     return [summary, *plots, result.shown_table(), [str(paths["csv"]), str(paths["json"])]]

@@ -42,7 +42,9 @@ class BenchRequest:
     @classmethod
     def from_widgets(cls, values: Mapping[str, Any]) -> BenchRequest:
         """From the widgets' values keyed as ``KEYS``; what the sweep cannot use is an ``InputError``."""
-        devices, dtypes = tuple(values.get("devices") or ()), tuple(values.get("dtypes") or ())
+        # each device and dtype once: a list repeating one would only repeat the same rows
+        devices = tuple(dict.fromkeys(str(d) for d in values.get("devices") or ()))
+        dtypes = tuple(dict.fromkeys(str(t) for t in values.get("dtypes") or ()))
         if not devices or not dtypes:
             raise InputError("Pick at least one device and one dtype.")
         workload = values.get("workload") or "natural"

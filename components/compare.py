@@ -10,12 +10,15 @@ timings and peak memory, the agreement between them, and the API endpoint
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
 from components.api_docs import document_compare
 from components.outputs import Renderer, renderer_for
+from components.runs import Owner, Progress, drive
+from workbench.errors import RunCancelled
+from workbench.progress import RunControl
 
 if TYPE_CHECKING:
     from components.task_tab import TabContext, TaskTab
@@ -97,8 +100,10 @@ class CompareWidgets:
         columns = [c for r, info in zip(self.renderers, self.infos) for c in (*r.components, info)]
         return [self.summary, self.runs, self.raw, *columns]
 
-    def run(self, named: dict[str, Any]) -> list[Any]:
-        """Compare from widget values keyed as ``keys``; user errors become ``gr.Error``."""
+    def run(self, named: dict[str, Any], session: str = "", client: str = "") -> Iterator[list[Any]]:
+        """Compare from widget values keyed as ``keys``, in a worker thread (``components.runs.drive``:
+        the browser going away cancels it, and it counts against the tab's limits until it stops);
+        yields the summary line's progress, then the outputs. User errors become ``gr.Error``."""
         from components.events import gr_error
         from components.task_tab import timings_markdown
         from workbench.compare import Config, compare
@@ -111,8 +116,23 @@ class CompareWidgets:
                                       named.get(f"device_{name.lower()}") or "auto",
                                       named.get(f"dtype_{name.lower()}") or "auto"))
         inputs, params = self.tab.inputs.to_service(named), self.tab.params.to_service(named)
+        control, comparison = RunControl(), None
+        owner = Owner(session, client, self.tab.spec.name, self.tab.concurrency_limit)
+
+        def produce() -> Iterator[Comparison]:
+            yield compare(self.tab.manager, self.tab.spec.name, inputs, params, configs, control=control)
+
+        skip = [gr.skip()] * (len(self.out_components) - 1)
         try:
-            comparison = compare(self.tab.manager, self.tab.spec.name, inputs, params, configs)
+            for event in drive(produce, control, name=f"compare-{self.tab.spec.name}", workers=self.tab.workers,
+                               owner=owner):
+                if isinstance(event, Progress):
+                    yield [f"⏳ {control.describe()} · {control.elapsed():.0f} s", *skip]
+                else:
+                    comparison = event.value
+        except RunCancelled:
+            yield ["**Cancelled.**", *skip]
+            return
         except Exception as exc:
             raise gr_error(exc, self.tab.manager.policy) from exc
         table = [[row[c] for c in RUN_COLUMNS] for row in (r.row() for r in comparison.runs)]
@@ -125,12 +145,12 @@ class CompareWidgets:
             else:
                 info = f"**{run.name}**: ⚠ {run.error}" if run is not None else "*(not used)*"
                 out += [None] * len(renderer.components) + [info]
-        return out
+        yield out
 
 
 def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     """Add the Compare accordion under ``tab`` (ids ``{task}-compare-…``) and wire it."""
-    from components.events import PROGRESS, named_signature
+    from components.events import PROGRESS, client_id, named_signature, session_id
 
     spec, task = tab.spec, tab.spec.name
     model_choices = tab.picker.model.choices
@@ -172,10 +192,10 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     widgets = CompareWidgets(tab, keys, components, button, summary, runs, raw, renderers, infos)
     document_compare(keys, components, summary=summary, runs=runs, raw=raw, renderers=renderers, infos=infos)
 
-    def run(progress: gr.Progress = PROGRESS, **values: Any) -> list[Any]:
-        return widgets.run(values)
+    def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+        yield from widgets.run(values, session_id(request), client_id(request, tab.manager.policy))
 
-    button.click(named_signature(run, widgets.keys, request=False),
+    button.click(named_signature(run, widgets.keys, request=True),
                  inputs_kwargs=dict(zip(widgets.keys, widgets.in_components)), outputs=widgets.out_components,
                  api_name=f"{spec.api_name}_compare",
                  api_description=f"{spec.title}: one input through up to three configurations, with agreement.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -26,6 +26,26 @@ def session_id(request: gr.Request | None) -> str:
     ''
     """
     return getattr(request, "session_hash", None) or ""
+
+
+def client_id(request: Any, policy: HostingPolicy | None = None) -> str:
+    """The address a request comes from ('' when there is none): behind a proxy the policy trusts
+    (a Space's), the last address of ``X-Forwarded-For`` — the one that proxy added —, else the
+    connection's own. Works on a ``gr.Request`` and on the raw request Gradio's queue sees.
+
+    >>> from types import SimpleNamespace as NS
+    >>> r = NS(headers={"x-forwarded-for": "6.6.6.6, 10.0.0.7"}, client=NS(host="10.0.0.1"))
+    >>> client_id(r), client_id(r, HostingPolicy(trusted_proxy=True)), client_id(None)
+    ('10.0.0.1', '10.0.0.7', '')
+    """
+    if request is None:
+        return ""
+    if policy is not None and policy.trusted_proxy:
+        forwarded = (getattr(request, "headers", None) or {}).get("x-forwarded-for", "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 
 def named_signature(fn: Callable, keys: list[str], *, request: bool) -> Callable:

@@ -1,14 +1,17 @@
-"""Fair use of Gradio's queue on a public host: a bound on the jobs one browser session may have
-queued or running at once.
+"""Fair use of Gradio's queue on a public host: bounds on the jobs one browser session, and one
+client, may have queued or running at once — counted until their work has really stopped.
 
 Gradio bounds the whole queue (``queue(max_size=...)``) but not one user's share of it: a single
-client could fill it and starve everyone else. ``limit_jobs_per_session(demo, 3)`` refuses a
-session's next job while it already has three waiting or running; the refusal is the same HTTP 503
-Gradio sends for a full queue, so the browser says "This application is currently busy. Please try
-again." and ``gradio_client`` raises ``QueueError("Queue is full! Please try again.")`` — a busy
-message, never a hang. The response's ``detail`` carries our own message (``busy_message``).
-
-A session is Gradio's ``session_hash``: one browser tab, or one ``gradio_client.Client``.
+client could fill it and starve everyone else, and a new ``session_hash`` per request would make
+a per-session bound worthless. ``limit_jobs(demo, policy, workers)`` refuses a job when its session
+already has ``policy.max_jobs_per_session`` jobs waiting or running, when its client (its address:
+behind a Space's proxy the forwarded one, ``components.events.client_id``) has
+``policy.max_jobs_per_client`` over all its sessions, or when that client alone holds half of the
+queue. A run whose browser went away still counts while its worker thread finishes
+(``components.runs.Workers``). The refusal is the same HTTP 503 Gradio sends for a full queue, so
+the browser says "This application is currently busy. Please try again." and ``gradio_client``
+raises ``QueueError("Queue is full! Please try again.")`` — a busy message, never a hang. The
+response's ``detail`` carries our own message (``busy_message``).
 """
 
 from __future__ import annotations
@@ -18,30 +21,53 @@ from typing import Any
 
 import gradio as gr
 
+from components.events import client_id
+from components.runs import Workers
+from workbench.hosting import HostingPolicy
 
-def busy_message(limit: int) -> str:
-    """What a session over its limit is told.
+
+def busy_message(limit: int, who: str = "You") -> str:
+    """What a session or client over its limit is told.
 
     >>> "retry" in busy_message(3)
     True
     """
-    return (f"You already have {limit} job(s) queued or running on this shared server; wait for one to finish, "
+    return (f"{who} already have {limit} job(s) queued or running on this shared server; wait for one to finish, "
             "then retry.")
 
 
-def session_jobs(queue: Any, session_hash: str) -> int:
-    """How many of ``session_hash``'s events are waiting in ``queue`` or running now."""
-    waiting = sum(1 for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
-                  if e.session_hash == session_hash)
-    running = sum(1 for job in queue.active_jobs if job for e in job if e.session_hash == session_hash)
-    return waiting + running
+def _events(queue: Any) -> tuple[list[Any], list[Any]]:
+    waiting = [e for q in queue.event_queue_per_concurrency_id.values() for e in q.queue]
+    running = [e for job in queue.active_jobs if job for e in job]
+    return waiting, running
 
 
-def limit_jobs_per_session(demo: gr.Blocks, limit: int) -> None:
-    """Refuse a session's new job while it has ``limit`` jobs queued or running (call after
+def session_jobs(queue: Any, session_hash: str, workers: Workers | None = None) -> int:
+    """How many of ``session_hash``'s events are waiting in ``queue`` or running now (a run whose
+    handler ended while its worker goes on counts as running)."""
+    waiting, running = _events(queue)
+    mine = sum(1 for e in running if e.session_hash == session_hash)
+    live = workers.count(session=session_hash) if workers is not None else 0
+    return sum(1 for e in waiting if e.session_hash == session_hash) + max(mine, live)
+
+
+def client_jobs(queue: Any, client: str, policy: HostingPolicy, workers: Workers | None = None) -> tuple[int, int]:
+    """How many events of ``client`` are waiting or running (as ``session_jobs``), and how many of
+    them are waiting."""
+    waiting, running = _events(queue)
+    queued = sum(1 for e in waiting if client_id(e.request, policy) == client)
+    mine = sum(1 for e in running if client_id(e.request, policy) == client)
+    live = workers.count(client=client) if workers is not None else 0
+    return queued + max(mine, live), queued
+
+
+def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None = None) -> None:
+    """Refuse a job beyond its session's, its client's or its share of the queue (call after
     ``demo.queue(...)``; see the module docstring for what the user sees)."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1 job per session, not {limit}.")
+    per_session, per_client = policy.max_jobs_per_session, policy.max_jobs_per_client
+    for limit in (per_session, per_client):
+        if limit is not None and limit < 1:
+            raise ValueError(f"job limits must be at least 1, not {limit}.")
     queue = demo._queue
     push = queue.push
     lock: asyncio.Lock | None = None
@@ -50,8 +76,20 @@ def limit_jobs_per_session(demo: gr.Blocks, limit: int) -> None:
         nonlocal lock
         lock = lock or asyncio.Lock()  # made in the server's event loop, on the first job
         async with lock:  # count and enqueue as one step: a burst cannot slip past the count
-            if body.session_hash and session_jobs(queue, body.session_hash) >= limit:
-                return False, busy_message(limit), "queue_full"
+            if per_session and body.session_hash and session_jobs(queue, body.session_hash, workers) >= per_session:
+                return False, busy_message(per_session), "queue_full"
+            client = client_id(request, policy)
+            if client and (per_client or policy.queue_max_size):
+                jobs, queued = client_jobs(queue, client, policy, workers)
+                if per_client and jobs >= per_client:
+                    return False, busy_message(per_client, "Your address's sessions"), "queue_full"
+                if policy.queue_max_size and queued >= policy.queue_max_size // 2:  # room for others
+                    return False, busy_message(queued, "Your address's sessions"), "queue_full"
             return await push(body, request, username)
 
     queue.push = push_limited
+
+
+def limit_jobs_per_session(demo: gr.Blocks, limit: int, workers: Workers | None = None) -> None:
+    """``limit_jobs`` with a per-session bound only."""
+    limit_jobs(demo, HostingPolicy(max_jobs_per_session=limit), workers)

@@ -35,17 +35,81 @@ class Result:
     value: Any
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Whose work a worker does: the browser session and the client (its address), and which
+    group of events it belongs to (Gradio's ``concurrency_id``) with that group's limit."""
+
+    session: str = ""
+    client: str = ""
+    group: str = ""
+    limit: int | None = None
+
+
+class Workers:
+    """Every worker thread doing a run, from its start until it has really stopped.
+
+    Gradio counts an event as running until its handler returns; a handler that the browser
+    closed returns at once while its worker thread goes on to the next cancel check. Counted here,
+    that work still takes its group's slot (a new run of the group waits for it, ``hold``), still
+    counts against its session's and its client's job limits (``components.fair_queue``) and keeps
+    a shutdown waiting (``components.shutdown``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._live: dict[int, Owner] = {}
+
+    def hold(self, owner: Owner, control: RunControl) -> Iterator[None]:
+        """A context manager: wait for a slot of ``owner.group`` (fewer than ``owner.limit`` live
+        workers; cancelled while waiting: ``RunCancelled``), then count this thread until the block ends."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def held() -> Iterator[None]:
+            me = threading.get_ident()
+            with self._lock:
+                while owner.limit is not None and self.count(group=owner.group) >= owner.limit:
+                    control.check()
+                    control.stage = "waiting for a cancelled run to stop"
+                    self._lock.wait(POLL_S)
+                self._live[me] = owner
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._live.pop(me, None)
+                    self._lock.notify_all()
+
+        return held()
+
+    def count(self, *, session: str | None = None, client: str | None = None, group: str | None = None) -> int:
+        """Live workers of a session, a client or a group (all of them when nothing is named)."""
+        with self._lock:
+            return sum(1 for o in self._live.values()
+                       if (session is None or o.session == session) and (client is None or o.client == client)
+                       and (group is None or o.group == group))
+
+
 def drive(produce: Callable[[], Iterable[Any]], control: RunControl, *, name: str = "run",
-          poll_s: float = POLL_S) -> Iterator[Progress | Result]:
+          poll_s: float = POLL_S, workers: Workers | None = None,
+          owner: Owner = Owner()) -> Iterator[Progress | Result]:
     """Run ``produce()`` in a daemon thread named ``name``; yield ``Result``s as it produces them and
     ``Progress`` while it works; re-raise its exception here. Closing this iterator early (or an
-    exception in the consumer) cancels ``control``, so the worker stops too."""
+    exception in the consumer) cancels ``control``, so the worker stops too. With ``workers``, the
+    thread is counted for ``owner`` until it has really stopped, and waits for a slot of its group
+    first (a cancelled run that has not stopped yet still holds one)."""
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def work() -> None:
         try:
-            for value in produce():
-                events.put(("result", value))
+            if workers is None:
+                for value in produce():
+                    events.put(("result", value))
+            else:
+                with workers.hold(owner, control):
+                    for value in produce():
+                        events.put(("result", value))
         except BaseException as exc:  # handed to the consumer
             events.put(("error", exc))
         finally:

@@ -21,19 +21,23 @@ from typing import Any
 
 import gradio as gr
 
+from components.runs import Workers
+
 log = logging.getLogger(__name__)
 
 EXIT_CUT_OFF = 3  # the exit status when jobs were still running at the deadline (0 when all finished)
 SHUTDOWN_MESSAGE = "The server is shutting down (restarting or being updated): retry in a minute."
 
 
-def jobs_in_flight(queue: Any) -> int:
-    """Events waiting in Gradio's ``queue`` plus those running now."""
+def jobs_in_flight(queue: Any, workers: Workers | None = None) -> int:
+    """Events waiting in Gradio's ``queue`` plus those running now — or, when more, the runs' worker
+    threads still going (a run whose browser went away stops at its next check, after its handler)."""
     waiting = sum(len(q.queue) for q in queue.event_queue_per_concurrency_id.values())
-    return waiting + sum(len(job) for job in queue.active_jobs if job)
+    running = sum(len(job) for job in queue.active_jobs if job)
+    return waiting + max(running, workers.count() if workers is not None else 0)
 
 
-def drain_on_sigterm(demo: gr.Blocks, *, grace_s: float = 25.0) -> threading.Event:
+def drain_on_sigterm(demo: gr.Blocks, *, grace_s: float = 25.0, workers: Workers | None = None) -> threading.Event:
     """Install the SIGTERM handler described in the module docstring; returns the event that is set
     when the signal arrives (for tests and logs)."""
     queue = demo._queue
@@ -49,9 +53,9 @@ def drain_on_sigterm(demo: gr.Blocks, *, grace_s: float = 25.0) -> threading.Eve
 
     def drain() -> None:
         deadline = time.monotonic() + grace_s
-        while jobs_in_flight(queue) and time.monotonic() < deadline:
+        while jobs_in_flight(queue, workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = jobs_in_flight(queue)
+        left = jobs_in_flight(queue, workers)
         if left:  # a job's thread is still inside torch: leave now (closing first races interpreter exit)
             log.warning("shutdown: %d job(s) still in flight after %.0f s; exiting anyway", left, grace_s)
             logging.shutdown()
@@ -64,7 +68,7 @@ def drain_on_sigterm(demo: gr.Blocks, *, grace_s: float = 25.0) -> threading.Eve
             return
         draining.set()
         log.info("SIGTERM: taking no new jobs; waiting up to %.0f s for %d in flight", grace_s,
-                 jobs_in_flight(queue))
+                 jobs_in_flight(queue, workers))
         threading.Thread(target=drain, name="workbench-drain", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_sigterm)

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import gradio as gr
 
 from components.api_docs import STRING, document
-from components.events import PROGRESS, error_message, gr_error, named_signature, session_id
+from components.events import PROGRESS, client_id, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
 from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
-from components.runs import Progress, Sessions, drive
+from components.runs import Owner, Progress, Sessions, Workers, drive
 from workbench.errors import RunCancelled
+from workbench.memory import trim_heap
 from workbench.progress import RunControl
 from workbench.tasks import TaskSpec
 from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no-op elsewhere
@@ -46,6 +47,7 @@ class TabContext:
     cached: frozenset[str] = frozenset()  # repo ids in the local HF cache
     local_models: dict[str, list[Any]] = field(default_factory=dict)  # task -> CachedModel list
     concurrency_limit: int = 2
+    workers: Workers = field(default_factory=Workers)  # every run's worker until it has really stopped
 
 
 def timings_markdown(result: RunResult, notes: list[str] | tuple[str, ...] = ()) -> str:
@@ -94,6 +96,8 @@ class TaskTab:
     stop_button: gr.Button  # "Stop" (keeps the text so far) for streams, "Cancel" for the others
     streams: bool = False
     sessions: Sessions = field(default_factory=Sessions)
+    workers: Workers | None = None
+    concurrency_limit: int | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -125,7 +129,7 @@ class TaskTab:
         return [*[empty] * len(self.renderer.components), empty, info, gr.skip()]
 
     def run(self, named: dict[str, Any], session: str = "",
-            progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
+            progress: Callable[..., Any] | None = None, client: str = "") -> Iterator[list[Any]]:
         """Run from widget values keyed as ``keys``, in a worker thread. Yields the info line's
         progress while it works, then the outputs (a stream: as text comes). ``stop(session)`` or
         closing this iterator (a closed browser tab) stops the work; user errors become ``gr.Error``
@@ -138,7 +142,8 @@ class TaskTab:
             inputs, params, options = self._request(named)
             produce = functools.partial(stream_task, self.manager, self.spec.name, inputs, params,
                                         control=control, **options)
-            for event in drive(produce, control, name=f"run-{self.spec.name}"):
+            owner = Owner(session, client, self.spec.name, self.concurrency_limit)
+            for event in drive(produce, control, name=f"run-{self.spec.name}", workers=self.workers, owner=owner):
                 if isinstance(event, Progress):
                     if progress is not None:
                         progress(event.control.fraction(), desc=event.control.describe())
@@ -155,6 +160,7 @@ class TaskTab:
             raise gr_error(exc, self.manager.policy) from exc
         finally:
             self.sessions.end(session, control)
+            trim_heap()  # a large request's memory goes back to the system, not kept at its peak
 
     def stream(self, named: dict[str, Any], session: str = "",
                progress: Callable[..., Any] | None = None) -> Iterator[list[Any]]:
@@ -185,7 +191,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     """Run (the named API endpoint), Stop/Cancel, and the error shown in the output area."""
     # Keyword inputs: the API endpoint's parameters are named like the widgets (text, top_k, model…).
     def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
-        yield from tab.run(values, session_id(request), progress)
+        yield from tab.run(values, session_id(request), progress, client_id(request, tab.manager.policy))
 
     streamed = " Streams the text as it is generated." if tab.streams else ""
     event = tab.run_button.click(
@@ -292,7 +298,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                         elem_id=f"{task}-code"),
                                 "The same call in Python with transformers.", schema=STRING)
     tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button,
-                  streams=streams)
+                  streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
     build_examples(tab.inputs, tab.params)
     _wire(tab, context.concurrency_limit)
     from components.compare import render_compare  # here: it imports this module's helpers

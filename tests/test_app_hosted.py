@@ -133,6 +133,52 @@ def test_the_busy_refusal_carries_our_message(hosted_app, config):
     assert "job(s) queued or running" in refused[0].json()["detail"] and "retry" in refused[0].json()["detail"]
 
 
+def _join_body(config: dict, session: str) -> dict:
+    """A raw ``queue/join`` body for one text generation of ``session`` (what a browser sends)."""
+    fn = _fn_index(config, "text_generation")
+    components = {c["id"]: c["props"] for c in config["components"]}
+    values = {"text-generation-text": "Hello", "text-generation-param-max_new_tokens": 96,
+              "text-generation-model": "offline:text-generation"}
+    inputs = next(d for d in config["dependencies"] if d["id"] == fn)["inputs"]
+    data = [values.get(components[i].get("elem_id"), components[i].get("value")) for i in inputs]
+    return {"data": data, "fn_index": fn, "trigger_id": None, "session_hash": session, "event_data": None}
+
+
+def test_a_new_session_per_request_does_not_escape_the_client_limit(hosted_app, config):
+    """One client (its address as the Space's proxy forwards it) sends 20 jobs, each with a new
+    session_hash: beyond 6 it is told it is busy, and another address is still admitted."""
+    import httpx
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    flood = {"X-Forwarded-For": "203.0.113.7"}
+    join = hosted_app.url + "gradio_api/queue/join"
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: httpx.post(join, json=_join_body(config, f"flood-{i}"), headers=flood,
+                                                     timeout=60), range(20)))
+    admitted = [r for r in replies if r.status_code == 200]
+    refused = [r for r in replies if r.status_code == 503]
+    assert len(admitted) <= HostingPolicy.public().max_jobs_per_client and len(admitted) + len(refused) == 20
+    assert "Your address's sessions already have 6 job(s)" in refused[0].json()["detail"]
+    other = httpx.post(join, json=_join_body(config, "someone-else"), headers={"X-Forwarded-For": "198.51.100.2"},
+                       timeout=60)
+    assert other.status_code == 200
+    for i, reply in [*enumerate(replies), (None, other)]:  # the admitted jobs end before the next test
+        if reply.status_code == 200:
+            _wait_until_done(hosted_app.url, "someone-else" if i is None else f"flood-{i}")
+
+
+def _wait_until_done(url: str, session: str, timeout: float = 180.0) -> None:
+    """Read ``session``'s event stream until its job has completed."""
+    import httpx
+
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session},
+                      timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if "process_completed" in line:
+                return
+
+
 @pytest.fixture(scope="module")
 def huge_png(tmp_path_factory):
     """A 13000×13000 PNG of ~20 KB: 169 MP, which decoded to RGB would take ~500 MB."""
@@ -152,7 +198,7 @@ def test_a_huge_image_upload_is_refused_before_decoding(hosted_app, client, huge
     process = psutil.Process(hosted_app.proc.pid)
     before = process.memory_info().rss
     for _ in range(3):
-        with pytest.raises(AppError, match=r"13000×13000 = 169\.0 MP; at most 50 MP allowed"):
+        with pytest.raises(AppError, match=r"13000×13000 = 169\.0 MP; at most 17 MP allowed"):
             client.predict(image=handle_file(str(huge_png)), model="offline:image-classification",
                            api_name="/image_classification")
     assert process.memory_info().rss - before < 300 * 2**20  # a decode would cost 500 MB each

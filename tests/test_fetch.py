@@ -221,3 +221,15 @@ def test_lookups_that_hang_are_bounded_in_time_and_number():
     finally:
         hang.set()
     assert system_resolve("slow.test", 80, 5.0, getaddrinfo=stuck) == [PUBLIC]
+
+
+def test_a_url_in_any_script_is_fetched_percent_encoded(server):
+    """A non-ASCII path or query is sent as a browser sends it (it was a raw UnicodeEncodeError)."""
+    HITS.clear()
+    with pytest.raises(InputError, match="answered HTTP 404"):
+        fetch(f"http://127.0.0.1:{server}/bücher/straße.png?q=grüße", LOCAL)
+    assert HITS == ["/b%C3%BCcher/stra%C3%9Fe.png?q=gr%C3%BC%C3%9Fe"]
+    HITS.clear()
+    with pytest.raises(InputError, match="answered HTTP 404"):
+        fetch(f"http://127.0.0.1:{server}/caf%C3%A9.png", LOCAL)
+    assert HITS == ["/caf%C3%A9.png"]  # an escape already there is kept as it is, not escaped twice

@@ -111,3 +111,53 @@ def test_bytes_of_a_wav_decode(tmp_path):
     sf.write(buf, np.full(8000, 0.2, dtype=np.float32), 8000, format="WAV")
     wave, rate = decode_audio(buf.getvalue())
     assert rate == 8000 and wave.shape == (8000,)
+
+
+def _pdf_bomb(ops: int) -> bytes:
+    """A one-page PDF whose compressed content stream (a few hundred KB) inflates to ``ops`` drawing
+    operations: what PDFium cannot parse quickly, nor be interrupted in."""
+    import zlib
+
+    content = zlib.compress(b"0 0 m 500 700 l 10 10 l S\n" * ops, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out, offsets = io.BytesIO(), []
+    out.write(b"%PDF-1.4\n")
+    for i, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % i + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def test_a_pdf_page_that_takes_too_long_is_stopped_at_its_deadline():
+    import time
+
+    from workbench.inputs import load_document
+
+    bomb = _pdf_bomb(3_000_000)
+    assert len(bomb) < 1_000_000
+    start = time.monotonic()
+    with pytest.raises(InputError, match="took more than 1 s to render"):
+        load_document(bomb, 0, HostingPolicy(pdf_render_s=1.0))
+    assert time.monotonic() - start < 10  # the child was killed; this process never parsed the page
+
+
+def test_cancel_stops_a_pdf_page_being_rendered():
+    import threading
+    import time
+
+    from workbench.errors import RunCancelled
+    from workbench.inputs import load_document
+    from workbench.progress import RunControl, running
+
+    control = RunControl()
+    threading.Timer(0.5, control.cancel).start()
+    start = time.monotonic()
+    with running(control), pytest.raises(RunCancelled):
+        load_document(_pdf_bomb(3_000_000), 0, HostingPolicy(pdf_render_s=None))
+    assert time.monotonic() - start < 10

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import InputError, RunCancelled, WorkbenchError
+from workbench.progress import RunControl
 from workbench.tasks import get_task
 
 if TYPE_CHECKING:
@@ -232,10 +233,11 @@ def check_configs(manager: PipelineManager, task: str, configs: Sequence[Config]
 
 
 def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
-            configs: Sequence[Config]) -> Comparison:
+            configs: Sequence[Config], *, control: RunControl | None = None) -> Comparison:
     """Run ``inputs`` with ``params`` through each configuration (in order, named A, B, C) and
     measure agreement pairwise. A configuration that fails is reported in its row; the others run.
-    Bad inputs and too many configurations are refused before any model loads."""
+    Bad inputs and too many configurations are refused before any model loads. Cancelling
+    ``control`` stops the comparison (``RunCancelled``) within the run under way."""
     import torch
 
     from workbench.bench import PeakMemory
@@ -250,10 +252,13 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
         try:
             with PeakMemory(torch.device(key.device)) as peak:
                 run.result = run_task(manager, spec.name, inputs, params, model=config.model,
-                                      revision=config.revision, device=config.device, dtype=config.dtype)
+                                      revision=config.revision, device=config.device, dtype=config.dtype,
+                                      control=control)
             run.peak_mb = peak.peak_mb
             loaded = next((e for e in manager.loaded() if e.key == key), None)
             run.weights_mb = loaded.bytes / 2**20 if loaded else None
+        except RunCancelled:
+            raise
         except WorkbenchError as exc:
             run.error = str(exc)
         runs.append(run)

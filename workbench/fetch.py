@@ -41,7 +41,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from workbench.errors import InputError
 from workbench.hosting import HostingPolicy
@@ -222,8 +222,14 @@ def _parse(url: str) -> tuple[str, str, int, str]:
                          "download the file and upload it.")
     if not parts.hostname:
         raise InputError(f"`{url}` has no host name.")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, parts.hostname, port or (443 if scheme == "https" else 80), target
+    try:  # a name in any script, as browsers send it: IDNA ("bücher.example" -> "xn--bcher-kva.example")
+        host = parts.hostname if parts.hostname.isascii() else parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InputError(f"`{url}` has a host name that is not valid ({parts.hostname}).") from None
+    # a path or query in any script, percent-encoded as browsers do (escapes already there are kept)
+    target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~") + (
+        f"?{quote(parts.query, safe='/%:@!$&()*+,;=?~')}" if parts.query else "")
+    return scheme, host, port or (443 if scheme == "https" else 80), target
 
 
 def _unreachable_message(url: str, hop_url: str, detail: str, policy: HostingPolicy) -> str:

@@ -66,14 +66,22 @@ class HostingPolicy:
     max_audio_samples: int | None = None  # samples decoded from one file (all channels), from its header
     max_text_chars: int | None = None  # characters of one text input
     max_text_lines: int | None = None  # lines of a one-item-per-line input (embeddings: the similarity table)
+    pdf_render_s: float | None = 120.0  # seconds one PDF page may take to render (a child process, then killed)
+    pdf_render_bytes: int | None = None  # address space of that child process
+    ocr_s: float | None = None  # seconds Tesseract may take on one page
     delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
+    max_sessions: int = 10_000  # browser sessions whose state Gradio keeps (the oldest dropped first; ~4 MB each)
     # -- queue ---------------------------------------------------------------------------------
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
     max_jobs_per_session: int | None = None  # queued + running jobs of one browser session
+    max_jobs_per_client: int | None = None  # queued + running jobs of one client address, all its sessions
+    trusted_proxy: bool = False  # behind a proxy that sets X-Forwarded-For (a Space): the client is its last hop
     # -- benchmarks ----------------------------------------------------------------------------
     max_bench_items: int | None = None
     max_bench_batch_sizes: int | None = None
     max_bench_batch_size: int | None = None
+    max_bench_repeats: int | None = None
+    max_bench_configs: int | None = None  # devices × dtypes in one benchmark
 
     @classmethod
     def local(cls) -> "HostingPolicy":
@@ -88,9 +96,11 @@ class HostingPolicy:
             max_upload_bytes=25 * MB, max_image_pixels=17_000_000,  # 4096×4096 at most: ~50 MB decoded
             max_video_frame_pixels=2_600_000, max_video_decoded_pixels=2_500_000_000,  # 1080p; ~40 s of it
             max_audio_seconds=15 * 60.0, max_audio_samples=15 * 60 * 48_000,  # 15 min at 48 kHz mono
-            max_text_chars=50_000, max_text_lines=256, delete_cache_s=3600,
-            queue_max_size=64, max_jobs_per_session=3,
-            max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64,
+            max_text_chars=50_000, max_text_lines=256, pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
+            delete_cache_s=3600, max_sessions=128,
+            queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6,
+            max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64, max_bench_repeats=3,
+            max_bench_configs=4,
         )
 
     @classmethod
@@ -98,11 +108,13 @@ class HostingPolicy:
         """Hosted when ``hosted`` is true, or ``SPACE_ID`` / ``WORKBENCH_HOSTED=1`` is set; then the
         operator's overrides: ``WORKBENCH_MODEL_ALLOWLIST`` (comma-separated ids, ``org/*`` allowed),
         ``WORKBENCH_MAX_MODEL_BYTES``, ``WORKBENCH_MAX_UPLOAD_MB``, ``WORKBENCH_QUEUE_MAX``,
-        ``WORKBENCH_JOBS_PER_SESSION``."""
+        ``WORKBENCH_JOBS_PER_SESSION``, ``WORKBENCH_JOBS_PER_CLIENT``; on a Space (``SPACE_ID``), or with
+        ``WORKBENCH_TRUST_PROXY=1``, the client address is read from ``X-Forwarded-For``."""
         env = os.environ if env is None else env
         if hosted is None:
             hosted = bool(env.get("SPACE_ID", "").strip()) or _flag(env.get("WORKBENCH_HOSTED"))
         policy = cls.public() if hosted else cls.local()
+        on_space = bool(env.get("SPACE_ID", "").strip())
         allow = [s.strip() for s in env.get("WORKBENCH_MODEL_ALLOWLIST", "").split(",") if s.strip()]
         upload_mb = _int(env.get("WORKBENCH_MAX_UPLOAD_MB"), None)
         return replace(
@@ -112,6 +124,8 @@ class HostingPolicy:
             max_upload_bytes=upload_mb * MB if upload_mb else policy.max_upload_bytes,
             queue_max_size=_int(env.get("WORKBENCH_QUEUE_MAX"), policy.queue_max_size),
             max_jobs_per_session=_int(env.get("WORKBENCH_JOBS_PER_SESSION"), policy.max_jobs_per_session),
+            max_jobs_per_client=_int(env.get("WORKBENCH_JOBS_PER_CLIENT"), policy.max_jobs_per_client),
+            trusted_proxy=on_space or _flag(env.get("WORKBENCH_TRUST_PROXY")),
         )
 
     def allows_model(self, repo_id: str) -> bool:

@@ -35,6 +35,8 @@ from workbench.uploads import has_scheme, user_path
 
 #: Resolution PDF pages are rendered at (72 dpi x scale).
 PDF_SCALE = 2.0
+#: The most seconds Tesseract may take on one page.
+OCR_TIMEOUT_S = 60.0
 #: Accepted image formats, as said in messages.
 IMAGE_FORMATS = "PNG, JPEG, GIF, BMP, TIFF, WebP"
 
@@ -208,38 +210,25 @@ def load_document(value: Any, page: int = 0, policy: HostingPolicy | None = None
                     return load_image(path, policy)
             value, what = path.read_bytes(), f"The PDF `{path.name}`"
     if isinstance(value, (bytes, bytearray)) and bytes(value[:5]) == b"%PDF-":
-        return _render_pdf_page(bytes(value), page, scale, what, policy.max_image_pixels)
+        return _render_pdf_page(bytes(value), page, scale, what, policy)
     return load_image(value, policy)
 
 
-def _render_pdf_page(data: bytes, page: int, scale: float, what: str, max_pixels: int) -> Image.Image:
-    import pypdfium2 as pdfium
+def _render_pdf_page(data: bytes, page: int, scale: float, what: str, policy: HostingPolicy) -> Image.Image:
+    """One page, rendered in a child process bounded by the policy's time and memory for a page and
+    stopped by the run's Cancel (``workbench.pdf_render``)."""
+    from workbench.pdf_render import render_page
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise InputError(f"{what} could not be opened (corrupt, encrypted, or not a PDF): {exc}") from exc
-    try:
-        count = len(pdf)
-        if not 0 <= page < count:
-            choose = "it has only page 1" if count == 1 else f"choose a page from 1 to {count}"
-            raise InputError(f"{what} has {count} page{'s' * (count != 1)}; there is no page {page + 1}: {choose}.")
-        pdf_page = pdf[page]
-        try:
-            width, height = pdf_page.get_size()  # points: the pixels at scale 1
-            if width * height * scale * scale > max_pixels:  # a huge page: render it smaller, not refuse it
-                scale = (max_pixels / max(width * height, 1.0)) ** 0.5
-            image = pdf_page.render(scale=scale).to_pil()
-        finally:
-            pdf_page.close()
-    finally:
-        pdf.close()
-    return image.convert("RGB")
+    return render_page(data, page, scale=scale, max_pixels=policy.max_image_pixels, what=what,
+                       timeout_s=policy.pdf_render_s, max_bytes=policy.pdf_render_bytes)
 
 
-def ocr_words(image: Image.Image, *, lang: str | None = None) -> list[tuple[str, list[int]]]:
+def ocr_words(image: Image.Image, *, lang: str | None = None,
+              timeout_s: float = OCR_TIMEOUT_S) -> list[tuple[str, list[int]]]:
     """Words on ``image`` found by Tesseract, each with its box ``[x0, y0, x1, y1]`` on the 0–1000
-    scale LayoutLM and the document-question-answering pipeline use (``word_boxes=``).
+    scale LayoutLM and the document-question-answering pipeline use (``word_boxes=``). Tesseract
+    is stopped after ``timeout_s`` (pytesseract kills it), and a run cancelled meanwhile stops right
+    after (``workbench.progress.current``).
 
         from workbench.samples import sample_document
         [w for w, _ in ocr_words(sample_document()[0])][:3]
@@ -250,14 +239,22 @@ def ocr_words(image: Image.Image, *, lang: str | None = None) -> list[tuple[str,
     except ImportError as exc:
         raise InputError("OCR needs pytesseract and Tesseract: `pip install pytesseract` and "
                          "`apt-get install tesseract-ocr`; or give the words and boxes yourself.") from exc
+    from workbench.progress import current
+
     image = load_image(image)
     try:
-        data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
+        data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT, timeout=timeout_s)
     except pytesseract.TesseractNotFoundError as exc:
         raise InputError("OCR needs the Tesseract program, which is not installed (or not on PATH). Install it "
                          "with `apt-get install tesseract-ocr` (macOS: `brew install tesseract`).") from exc
     except pytesseract.TesseractError as exc:
         raise InputError(f"Tesseract failed: {exc}") from exc
+    except RuntimeError as exc:  # pytesseract's own timeout ("Tesseract process timeout")
+        if "timeout" not in str(exc).lower():
+            raise
+        raise InputError(f"OCR took more than {timeout_s:g} s on this page; try a smaller or sharper page.") from exc
+    if (control := current()) is not None:
+        control.check()
     width, height = image.size
     words = []
     for text, x, y, w, h in zip(data["text"], data["left"], data["top"], data["width"], data["height"]):
@@ -286,7 +283,14 @@ def load_table(value: Any, policy: HostingPolicy | None = None):
     if isinstance(value, pd.DataFrame):
         frame = value.copy()
     elif isinstance(value, dict) and set(value) >= {"headers", "data"}:
-        frame = pd.DataFrame(value["data"], columns=value["headers"])
+        rows, headers = value["data"], value["headers"]
+        if not isinstance(headers, list) or not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+            raise InputError("A table must be {'headers': [...], 'data': [[...], ...]}: a list of column names and "
+                             "one list of cells per row.")
+        try:
+            frame = pd.DataFrame(rows, columns=headers)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"The table's rows must each have one cell per column ({len(headers)}): {exc}") from exc
     elif isinstance(value, dict):
         try:
             frame = pd.DataFrame(value)

@@ -14,6 +14,7 @@ error that is not out-of-memory is re-raised as it is.
 
 from __future__ import annotations
 
+import functools
 import gc
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -49,6 +50,38 @@ def is_oom(exc: BaseException) -> bool:
         message = str(exc.args[0]).lower()
         return any(m in message for m in OOM_MESSAGES)
     return False
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc at ``arenas`` arenas (``mallopt(M_ARENA_MAX)``; call before threads start):
+    a server that runs each job in a new thread otherwise gets up to 8 arenas per core, and memory
+    freed in one is not given back while another is fragmented. False where this is not glibc.
+
+        limit_malloc_arenas(2)
+        # -> True on Linux
+    """
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    return bool(mallopt and mallopt(-8, int(arenas)))  # -8: M_ARENA_MAX
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's ``malloc_trim``; microseconds): after a
+    large request the process shrinks back instead of keeping its peak."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def release_memory(device: Any = None) -> None:

@@ -109,18 +109,26 @@ def current() -> RunControl | None:
 
 
 @contextlib.contextmanager
-def watch(pipe: Any, control: RunControl | None) -> Iterator[None]:
-    """Report ``pipe``'s stages to ``control`` (and stop it when cancelled) during the block."""
-    if control is None:
-        yield
-        return
-    install(pipe)
+def running(control: RunControl | None) -> Iterator[None]:
+    """Make ``control`` this thread's current run for the block, so that work deep inside it
+    (a PDF page's renderer, OCR) can check for Cancel (``current()``)."""
     previous = current()
     _current.control = control
     try:
         yield
     finally:
         _current.control = previous
+
+
+@contextlib.contextmanager
+def watch(pipe: Any, control: RunControl | None) -> Iterator[None]:
+    """Report ``pipe``'s stages to ``control`` (and stop it when cancelled) during the block."""
+    if control is None:
+        yield
+        return
+    install(pipe)
+    with running(control):
+        yield
 
 
 def install(pipe: Any) -> None:

