@@ -24,7 +24,7 @@ import gradio as gr
 from components.api_docs import STRING, document
 from components.context import make_context
 from components.events import gr_error
-from components.fair_queue import limit_jobs_per_session
+from components.fair_queue import limit_jobs
 from components.mcp import describe_tools
 from components.task_tab import build_task_tab
 from workbench.errors import InputError
@@ -64,16 +64,16 @@ def demo_for(pipeline: Any, model: str | None = None, *, manager: PipelineManage
                            tasks=[spec.name])
     with gr.Blocks(title=f"{spec.title} · Pipeline Workbench") as demo:
         build_task_tab(spec, manager, context, model=model, device=device, dtype=dtype)
-    _finish(demo, manager)
+    _finish(demo, manager, context.workers)
     return demo
 
 
-def _finish(demo: gr.Blocks, manager: PipelineManager) -> None:
+def _finish(demo: gr.Blocks, manager: PipelineManager, workers: Any = None) -> None:
     """The queue and its hosted bounds, as the app sets them; every endpoint an MCP tool."""
     policy = manager.policy
     demo.queue(max_size=policy.queue_max_size)
-    if policy.max_jobs_per_session:
-        limit_jobs_per_session(demo, policy.max_jobs_per_session)
+    if policy.max_jobs_per_session or policy.max_jobs_per_client:
+        limit_jobs(demo, policy, workers)
     describe_tools(demo)
 
 

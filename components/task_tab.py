@@ -220,7 +220,8 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     # runs end at their next chunk, batch or layer, saying so. No `cancels=[event]`: a cancelled
     # event's outputs are wiped and flagged "Error" by Gradio.
     if tab.streams:  # an MCP client has no browser session to stop: an API endpoint, not an MCP tool
-        tab.stop_button.click(not_a_tool(stop), inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop",
+        tab.stop_button.click(not_a_tool(stop), inputs=None, outputs=tab.info, queue=False,
+                              api_name=f"{tab.spec.api_name}_stop",
                               api_description=f"Stop this session's {tab.spec.title.lower()} run: generation ends "
                                               "after the current token and the run returns the text so far. "
                                               "Returns the run's info line, marked stopped.")

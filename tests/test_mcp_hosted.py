@@ -86,7 +86,7 @@ def test_mcp_calls_share_one_sessions_limit_and_others_are_still_served(mcp, hos
 
     from gradio_client import Client
 
-    other = Client(hosted_mcp_app.url, verbose=False)
+    other = Client(hosted_mcp_app.url, verbose=False, headers={"X-Forwarded-For": "198.51.100.2"})
     with ThreadPoolExecutor(1) as pool:
         flood = pool.submit(mcp.calls, [(f"{PREFIX}summarization", SLOW)] * 8)
         time.sleep(1.0)
@@ -107,10 +107,14 @@ def _queue_size(url: str) -> int:
 
 
 def test_a_full_queue_refuses_mcp_calls(mcp, hosted_mcp_app):
-    """Three other sessions fill the queue (4 waiting, across tasks): an MCP call is refused as busy."""
+    """Three other users fill the queue (4 waiting): an MCP call — of a caller with no job at all — is
+    refused as busy, for another task too."""
     from gradio_client import Client
 
-    sessions = [Client(hosted_mcp_app.url, verbose=False) for _ in range(3)]
+    # three users at three addresses (a Space's proxy adds the last X-Forwarded-For): no one address
+    # may hold half the queue, so it takes three to fill it
+    sessions = [Client(hosted_mcp_app.url, verbose=False, headers={"X-Forwarded-For": f"203.0.113.{i}"})
+                for i in range(1, 4)]
     jobs = [c.submit(**SLOW, api_name="/summarization") for c in sessions for _ in range(3)]
     try:
         deadline = time.monotonic() + 120
