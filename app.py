@@ -3,7 +3,9 @@
 ``python app.py`` serves it on http://127.0.0.1:7860 (``--host``/``--port``, or
 ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``). ``--hosted`` (or ``WORKBENCH_HOSTED=1``, or running
 as a Hugging Face Space: ``SPACE_ID`` set) turns on hosted mode: the limits of
-``workbench.hosting.HostingPolicy.public()`` for a public audience. This file only assembles: the
+``workbench.hosting.HostingPolicy.public()`` for a public audience. ``--mcp`` (or Gradio's own
+``GRADIO_MCP_SERVER=True``) also serves every task endpoint as an MCP tool at ``/gradio_api/mcp/``
+(``components.mcp``). This file only assembles: the
 tabs are built from the task registry by ``components/``, and the work is done by ``workbench/``.
 Models load on first use, so the first page is served within seconds.
 """
@@ -20,8 +22,10 @@ import workbench.zerogpu  # noqa: F401  (first: on a ZeroGPU Space `spaces` must
 import gradio as gr
 
 from components.banner import hosted_banner, hub_banner
+from components.context import make_context
 from components.fair_queue import limit_jobs
 from components.layout import CSS
+from components.mcp import describe_tools
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
@@ -33,21 +37,6 @@ if TYPE_CHECKING:
 
 TITLE = "Pipeline Workbench"
 log = logging.getLogger("workbench.app")
-
-
-def make_context(*, concurrency_limit: int = 2, list_local: bool = True) -> TabContext:
-    """What the tabs need to know about this machine and the models available here
-    (``list_local=False``, on a public host: the model pickers list no cached or local models)."""
-    from workbench.devices import available_devices, available_dtypes
-    from workbench.models import hub_reachable, local_models
-    from workbench.offline import offline_tasks
-    from workbench.tasks import TASKS
-
-    cached = local_models()
-    per_task = {name: local_models(spec) for name, spec in TASKS.items()} if cached and list_local else {}
-    return TabContext(devices=available_devices(), dtypes=available_dtypes("auto"), online=hub_reachable(),
-                      offline_tasks=frozenset(offline_tasks()), cached=frozenset(m.repo_id for m in cached),
-                      local_models=per_task, concurrency_limit=concurrency_limit)
 
 
 def build_app(manager: PipelineManager, *, context: TabContext | None = None) -> gr.Blocks:
@@ -70,6 +59,7 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
                 render_benchmark_tab(manager, context.workers)
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
+    describe_tools(demo)  # every endpoint an MCP tool named after it, its parameters described (--mcp)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
     if policy.max_jobs_per_session or policy.max_jobs_per_client:
         limit_jobs(demo, policy, context.workers)
@@ -93,6 +83,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="seconds jobs in flight may take to finish after SIGTERM (default: $WORKBENCH_GRACE_S or 25)")
     p.add_argument("--hosted", action="store_true", default=None,
                    help="hosted mode for a public audience (default: on when $SPACE_ID or $WORKBENCH_HOSTED=1 is set)")
+    p.add_argument("--mcp", action="store_true", default=None,
+                   help="also serve every task endpoint as an MCP tool at /gradio_api/mcp/ (default: on when "
+                        "$GRADIO_MCP_SERVER=True, Gradio's own switch)")
     return p.parse_args(argv)
 
 
@@ -135,9 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     # a busy host misses it and launch() then gives up, although the server is up.
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
     # client in words; every handler of ours turns its errors into gr.Error already (components.events).
+    # mcp_server=None: Gradio reads $GRADIO_MCP_SERVER; the MCP tools are the API endpoints (components.mcp)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
                 _frontend=False, prevent_thread_lock=True, show_error=True,
-                state_session_capacity=policy.max_sessions)
+                state_session_capacity=policy.max_sessions, mcp_server=args.mcp)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio
     threading.Thread(target=_warm_audio, name="warm-audio", daemon=True).start()
     demo.block_thread()

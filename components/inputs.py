@@ -14,6 +14,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from components.checked_image import CheckedImage
+from components.file_urls import fetch_urls_under
 from workbench.hosting import HostingPolicy
 from workbench.kinds import KINDS
 from workbench.presets import load_presets
@@ -105,8 +106,9 @@ def _placeholder(spec: TaskSpec, name: str) -> str | None:
 
 
 def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
-    w.add(name, gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
-                        elem_id=f"{task}-document"), example=True, description=KINDS["document"].description)
+    w.add(name, fetch_urls_under(gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
+                                         elem_id=f"{task}-document"), policy),
+          example=True, description=KINDS["document"].description)
     with gr.Row():
         w.add(f"{name}_url", gr.Textbox(value="", label="…or the URL of a page image or PDF", placeholder="https://…",
                                         elem_id=f"{task}-url", scale=3),
@@ -116,8 +118,9 @@ def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hos
 
 
 def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
-    w.add(name, CheckedImage(label="Image (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
-                             sources=["upload", "clipboard", "webcam"], height=260, elem_id=f"{task}-image"),
+    w.add(name, fetch_urls_under(CheckedImage(label="Image (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
+                                              sources=["upload", "clipboard", "webcam"], height=260,
+                                              elem_id=f"{task}-image"), policy),
           example=True, description=KINDS["image"].description)
     w.add(f"{name}_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
                                     elem_id=f"{task}-url"),
@@ -126,15 +129,17 @@ def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hostin
 
 def _video(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
     # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
-    w.add(name, gr.Video(label="Video (upload a clip, or record with the webcam)", sources=["upload", "webcam"],
-                         include_audio=True, height=260, elem_id=f"{task}-video"), example=True,
-          description=KINDS["video"].description)
+    w.add(name, fetch_urls_under(gr.Video(label="Video (upload a clip, or record with the webcam)",
+                                          sources=["upload", "webcam"], include_audio=True, height=260,
+                                          elem_id=f"{task}-video"), policy),
+          example=True, description=KINDS["video"].description)
 
 
 def _audio(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
-    w.add(name, gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg, m4a)", type="filepath",
-                         sources=["microphone", "upload"], elem_id=f"{task}-audio"), example=True,
-          description=KINDS["audio"].description)
+    w.add(name, fetch_urls_under(gr.Audio(label="Audio (microphone or file: wav, flac, mp3, ogg, m4a)",
+                                          type="filepath", sources=["microphone", "upload"],
+                                          elem_id=f"{task}-audio"), policy),
+          example=True, description=KINDS["audio"].description)
 
 
 def _table(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
@@ -163,9 +168,10 @@ WIDGETS: dict[str, Callable[[InputWidgets, TaskSpec, str, str, HostingPolicy], N
 
 def build_inputs(spec: TaskSpec, *, policy: HostingPolicy | None = None) -> InputWidgets:
     """Create the input widgets of ``spec``, each by its input kind (``WIDGETS``; ids ``{task}-{input}``,
-    ``{task}-url``…); an uploaded image over ``policy.max_image_pixels`` is refused from its header,
-    before anything decodes it."""
+    ``{task}-url``…) under ``policy`` (local by default): an uploaded image over
+    ``policy.max_image_pixels`` is refused from its header, before anything decodes it; a file input
+    given an http(s) URL (an API or MCP client) fetches it under the policy (``components.file_urls``)."""
     w = InputWidgets(spec)
     for name in spec.inputs:
-        WIDGETS[spec.input_kind(name).name](w, spec, name, spec.name, policy or HostingPolicy())
+        WIDGETS[spec.input_kind(name).name](w, spec, name, spec.name, policy or HostingPolicy.local())
     return w

@@ -72,9 +72,11 @@ def preset_revision(spec: TaskSpec, model: str | None) -> str:
 
 
 def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value: str, devices: list[str],
-                       dtypes: list[str], id_prefix: str | None = None, local_paths: bool = True) -> ModelWidgets:
+                       dtypes: list[str], id_prefix: str | None = None, local_paths: bool = True,
+                       device: str | None = None, dtype: str | None = None) -> ModelWidgets:
     """Create the controls (ids ``{task}-model``, ``{task}-revision``, ``{task}-device``, ``{task}-dtype``;
-    ``id_prefix`` replaces ``{task}`` for a second picker of the same task, e.g. Chat's).
+    ``id_prefix`` replaces ``{task}`` for a second picker of the same task, e.g. Chat's). ``device`` and
+    ``dtype`` are the menus' first values (default: the first of ``devices``, ``dtypes``).
 
     ``local_paths=False`` (a public host) says the box takes Hub ids only; the choices should then
     hold no cached or local models either (see ``model_choices``)."""
@@ -93,10 +95,10 @@ def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value:
             "The model's branch, tag or commit on the Hub; empty: main.", schema=STRING)
     with gr.Row():
         # Not filterable: only the listed choices can be picked (typing "float16" must not select bfloat16).
-        device = document(gr.Dropdown(choices=devices, value=devices[0], label="Device", filterable=False,
+        device = document(gr.Dropdown(choices=devices, value=device or devices[0], label="Device", filterable=False,
                                       elem_id=f"{task}-device"),
                           "Where to run: `auto` picks the fastest device this machine has.")
-        dtype = document(gr.Dropdown(choices=dtypes, value=dtypes[0], label="dtype", filterable=False,
+        dtype = document(gr.Dropdown(choices=dtypes, value=dtype or dtypes[0], label="dtype", filterable=False,
                                      elem_id=f"{task}-dtype"),
                          "The weights' precision: `auto` picks the device's usual one.")
     model.input(lambda m: preset_revision(spec, m), inputs=model, outputs=revision, api_visibility="private",

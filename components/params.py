@@ -13,8 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from components.api_docs import (BOOLEAN, INTEGER, NUMBER, OPTIONAL_INTEGER, OPTIONAL_NUMBER, STRING,
-                                 document)
+from components.api_docs import BOOLEAN, INTEGER, NUMBER, STRING, document
 from workbench.errors import InputError
 from workbench.tasks import Param, TaskSpec
 
@@ -51,6 +50,20 @@ def describe(p: Param) -> str:
     return f"{p.label or p.name}{info} ({what}; {default})"
 
 
+def number_schema(p: Param, *, optional: bool) -> dict[str, Any]:
+    """The JSON schema of a number parameter with its bounds, so API and MCP clients see the range
+    (``optional``: null too, the model's default).
+
+    >>> number_schema(Param("top_k", "int", 5, minimum=1, maximum=50), optional=False)
+    {'type': 'integer', 'minimum': 1, 'maximum': 50}
+    >>> number_schema(Param("temperature", "float", minimum=0.05), optional=True)
+    {'anyOf': [{'type': 'number', 'minimum': 0.05}, {'type': 'null'}]}
+    """
+    typed = dict(INTEGER if p.kind == "int" else NUMBER)
+    typed.update({k: v for k, v in (("minimum", p.minimum), ("maximum", p.maximum)) if v is not None})
+    return {"anyOf": [typed, {"type": "null"}]} if optional else typed
+
+
 def build_param(task: str, p: Param) -> gr.components.Component:
     """The widget of one parameter (id ``{task}-param-{name}``)."""
     common = dict(label=p.label or p.name, info=p.info or None, elem_id=f"{task}-param-{p.name}")
@@ -58,13 +71,13 @@ def build_param(task: str, p: Param) -> gr.components.Component:
     if p.kind in ("int", "float") and p.default is not None and p.minimum is not None and p.maximum is not None:
         return document(gr.Slider(minimum=p.minimum, maximum=p.maximum, value=p.default,
                                   step=p.step or (1 if p.kind == "int" else 0.01), **common),
-                        doc, schema=INTEGER if p.kind == "int" else NUMBER)
+                        doc, schema=number_schema(p, optional=False))
     if p.kind in ("int", "float"):
         # Empty = the model's default. A text box, because a number box shows (and sends) 0 when empty.
         span = _range(p)
         hint = f"model default{f' ({span})' if span else ''}"
         return document(gr.Textbox(value="", placeholder=hint, max_lines=1, **common), doc,
-                        schema=OPTIONAL_INTEGER if p.kind == "int" else OPTIONAL_NUMBER)
+                        schema=number_schema(p, optional=True))
     if p.kind == "bool":
         return document(gr.Checkbox(value=bool(p.default), label=common["label"], info=common["info"],
                                     elem_id=common["elem_id"]), doc, schema=BOOLEAN)

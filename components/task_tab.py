@@ -17,6 +17,7 @@ from components.api_docs import STRING, document
 from components.events import PROGRESS, client_id, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
 from components.inputs import InputWidgets, build_inputs
+from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
 from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
@@ -218,8 +219,9 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
     # Stop/Cancel sets the run's cancel event: a stream sends its last update marked stopped, other
     # runs end at their next chunk, batch or layer, saying so. No `cancels=[event]`: a cancelled
     # event's outputs are wiped and flagged "Error" by Gradio.
-    if tab.streams:
-        tab.stop_button.click(stop, inputs=None, outputs=tab.info, queue=False, api_name=f"{tab.spec.api_name}_stop",
+    if tab.streams:  # an MCP client has no browser session to stop: an API endpoint, not an MCP tool
+        tab.stop_button.click(not_a_tool(stop), inputs=None, outputs=tab.info, queue=False,
+                              api_name=f"{tab.spec.api_name}_stop",
                               api_description=f"Stop this session's {tab.spec.title.lower()} run: generation ends "
                                               "after the current token and the run returns the text so far. "
                                               "Returns the run's info line, marked stopped.")
@@ -252,8 +254,15 @@ def _hold_run_while_recording(audio: gr.Audio, run_button: gr.Button) -> None:
     audio.clear(release, **options)
 
 
-def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> TaskTab:
-    """Create one task's tab content (call inside a ``gr.Tab``)."""
+def _with(choices: list[str], value: str | None) -> list[str]:
+    """``choices`` with ``value`` added when it is not among them (a given pipeline's own device)."""
+    return choices if value is None or value in choices else [*choices, value]
+
+
+def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext, *, model: str | None = None,
+                   device: str | None = None, dtype: str | None = None) -> TaskTab:
+    """Create one task's tab content (call inside a ``gr.Tab``); ``model``, ``device`` and ``dtype``
+    preset its model controls (default: the task's default model, ``auto``)."""
     task = spec.name
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
@@ -266,10 +275,12 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                   reserved=frozenset(inputs.keys) | frozenset(ModelWidgets.keys))
             choices = model_choices(spec, cached=set(context.cached), offline_tasks=set(context.offline_tasks),
                                     local=context.local_models.get(task, []))
+            if model and model not in [v for _, v in choices]:
+                choices = [(model, model), *choices]
             picker = build_model_picker(spec, choices=choices,
-                                        value=default_model(spec, choices, online=context.online),
-                                        devices=context.devices, dtypes=context.dtypes,
-                                        local_paths=manager.policy.allow_local_paths)
+                                        value=model or default_model(spec, choices, online=context.online),
+                                        devices=_with(context.devices, device), dtypes=_with(context.dtypes, dtype),
+                                        local_paths=manager.policy.allow_local_paths, device=device, dtype=dtype)
             streams = spec.streams
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")

@@ -57,7 +57,8 @@ def run_tab(tab: TaskTab, named: dict[str, Any], session: str = "") -> list[Any]
 
 
 def test_components_do_not_import_torch():
-    code = ("import sys, components.task_tab, components.models_tab, components.banner, app; "
+    code = ("import sys, components.task_tab, components.models_tab, components.banner, components.demo, "
+            "components.mcp, components.file_urls, app; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 

@@ -362,3 +362,22 @@ def test_runs_are_not_disturbed_by_a_build_of_another_dtype():
     finally:
         torch.set_default_dtype(previous)
     assert during == before
+
+
+def test_an_adopted_pipeline_is_served_as_it_is_and_never_evicted():
+    from transformers import pipeline
+
+    folder = offline_model_path(TASK)
+    pipe = pipeline(TASK, model=folder, device="cpu")  # built outside the manager
+    m = PipelineManager(max_models=1)
+    loaded = m.adopt(pipe)
+    assert loaded.key.task == TASK and loaded.key.model == folder and loaded.source.kind == "given"
+    assert (loaded.key.device, loaded.key.dtype) == ("cpu", "float32") and m.load_count == 0
+    assert m.get("sentiment-analysis", folder, device="cpu", dtype="float32") is pipe
+    other = m.get("fill-mask")  # over max_models=1: the LRU entry would go, but not the adopted one
+    assert m.get(TASK, folder, device="cpu", dtype="float32") is pipe and other is m.get("fill-mask")
+    assert m.unload(loaded.key) and m.get(TASK, folder, device="cpu", dtype="float32") is not pipe  # loaded anew
+    named = m.adopt(pipe, model="my-classifier")
+    assert m.get(TASK, "my-classifier", device="cpu", dtype="float32") is pipe and named.key.model == "my-classifier"
+    with pytest.raises(Exception, match="not a pipeline of a registered task"):
+        m.adopt(object())

@@ -202,13 +202,15 @@ class Table(InputKind):
         return f"pd.DataFrame({table!r})"
 
 
+#: How an API or MCP client gives a file: an upload, the file's http(s) URL, or its bytes as a ``data:`` URI.
+FILE = "`handle_file(path)`, an http(s) URL, or a `data:` URI"
 KINDS: Mapping[str, InputKind] = {k.name: k for k in (
     Text("text", "The input text."),
     Lines("lines", "The texts, one per line."),
-    Image("image", "The image: an uploaded file (`handle_file(path)`); or leave it empty and give `image_url`."),
-    Document("document", "The document (`handle_file(path)`): a page image or a PDF; or give `image_url`."),
-    Audio("audio", "The audio file (`handle_file(path)`): wav, flac, mp3, ogg, m4a or webm."),
-    Video("video", "The video file (`handle_file(path)`): mp4, webm, mkv, mov or avi."),
+    Image("image", f"The image file ({FILE}); or leave it empty and give `image_url`."),
+    Document("document", f"The document ({FILE}): a page image or a PDF; or give `image_url`."),
+    Audio("audio", f"The audio file ({FILE}): wav, flac, mp3, ogg, m4a or webm."),
+    Video("video", f"The video clip ({FILE}): mp4, webm, mkv, mov or avi."),
     Table("table", "The table: {'headers': [...], 'data': [[...], ...]} (all cells as text)."),
 )}
 #: The kind of an input when the task does not say (``TaskSpec.kinds``), by input name.

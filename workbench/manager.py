@@ -118,6 +118,10 @@ class PipelineManager:
     bytes loaded there too (hosted default: half of each GPU's memory; ``default_device_bytes``).
     ``hub`` is how models are looked up on the Hub (tests pass their own).
 
+    ``adopt(pipe)`` serves a pipeline built elsewhere (``transformers.pipeline(...)``) under the key
+    its own task, model, device and dtype give; an adopted pipeline counts against the bounds but is
+    never evicted, since the manager could not load it again as it was given.
+
     The byte bound holds while several models load at once: each load reserves its estimated bytes
     (from the weight files' sizes, scaled to the dtype) before it starts, evicting least recently
     used pipelines or waiting for other loads to finish, and releases the reservation when it ends.
@@ -139,6 +143,7 @@ class PipelineManager:
         self._cache: OrderedDict[LoadKey, Loaded] = OrderedDict()
         self._inflight: dict[LoadKey, Future[Loaded]] = {}
         self._reserved: dict[LoadKey, int] = {}  # estimated bytes of loads in progress
+        self._adopted: set[LoadKey] = set()  # given by the caller (adopt): never evicted
         self.load_count = 0  # loads actually performed (cache hits and joined loads do not count)
 
     # -- public API -------------------------------------------------------------------------
@@ -197,6 +202,41 @@ class PipelineManager:
             release_memory()
         return loaded, True
 
+    def adopt(self, pipe: Any, *, task: str | None = None, model: str | None = None) -> Loaded:
+        """Serve ``pipe``, a pipeline (or adapter) built outside the manager, as it is: ``get``/``load``
+        with its task, ``model``, device and dtype return this very object. ``task`` defaults to the
+        registered task of ``pipe.task`` (``workbench.tasks.spec_of_pipeline``), ``model`` to its
+        model's ``name_or_path``. It counts against ``max_models``/``max_bytes`` but is never evicted
+        (only ``unload``/``clear`` drop it). Adopting another pipeline under a key in use replaces it.
+
+            pipe = transformers.pipeline("text-classification", model="path/to/model")
+            loaded = manager.adopt(pipe)
+            manager.get("text-classification", loaded.key.model, device="cpu", dtype="float32") is pipe  # True
+        """
+        from workbench.tasks import spec_of_pipeline
+
+        spec = get_task(task) if task else spec_of_pipeline(pipe)
+        if spec is None:
+            raise WorkbenchError(f"`{type(pipe).__name__}` (task {getattr(pipe, 'task', None)!r}) is not a pipeline of "
+                                 "a registered task; pass task= to say which task it runs.")
+        model_obj = pipe.model
+        name = (model or str(getattr(model_obj, "name_or_path", "") or "")).strip() or type(model_obj).__name__
+        device = getattr(pipe, "device", None) or next(model_obj.parameters()).device
+        key = self.key(spec.name, name, device=str(device), dtype=str(model_obj.dtype))
+        params = sum(p.numel() for p in model_obj.parameters())
+        nbytes = sum(t.numel() * t.element_size() for t in (*model_obj.parameters(), *model_obj.buffers()))
+        loaded = Loaded(key, pipe, ModelSource("given", name), key.device, key.dtype, params, nbytes, 0.0,
+                        random_weights=False, description=f"a {type(pipe).__name__} given to the workbench")
+        with self._lock:
+            self._cache[key] = loaded
+            self._cache.move_to_end(key)
+            self._adopted.add(key)
+            evicted = self._evict(keep=key, device=key.device)
+        if evicted:
+            del evicted
+            release_memory()
+        return loaded
+
     def local_models(self, task: str) -> list[str]:
         """Model names that load for ``task`` with no network: ``offline:<task>`` and fitting HF-cache models."""
         return available_offline(task)
@@ -216,6 +256,7 @@ class PipelineManager:
         """Drop one pipeline and free its memory; False if it was not loaded."""
         with self._lock:
             entry = self._cache.pop(key, None)
+            self._adopted.discard(key)
         if entry is None:
             return False
         device = entry.device
@@ -228,6 +269,7 @@ class PipelineManager:
         with self._lock:
             n = len(self._cache)
             self._cache.clear()
+            self._adopted.clear()
         release_memory()
         return n
 
@@ -248,7 +290,7 @@ class PipelineManager:
             everywhere = over_all()
             if not everywhere and not self._over_device(device, extra):
                 break
-            if k != keep and (everywhere or k.device == device):
+            if k != keep and k not in self._adopted and (everywhere or k.device == device):
                 evicted.append(self._cache.pop(k))
         return evicted
 

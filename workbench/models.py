@@ -22,7 +22,7 @@ from workbench.hub import Hub, check_revision, folder_files, loadable_files, wei
 from workbench.offline import OFFLINE_PREFIX, offline_info, offline_model_path, offline_models, offline_tasks
 from workbench.tasks import TaskSpec, get_task
 
-SourceKind = Literal["offline", "local", "cache", "hub"]
+SourceKind = Literal["offline", "local", "cache", "hub", "given"]  # given: a pipeline built by the caller
 
 
 @dataclass(frozen=True)

@@ -318,6 +318,32 @@ def pipeline_spec(pipeline_task: str) -> TaskSpec | None:
     return _BY_NAME[name] if name and _BY_NAME[name].pipeline_task else None
 
 
+def spec_of_pipeline(pipe: Any) -> TaskSpec | None:
+    """The registered task that runs ``pipe`` as it is — a transformers pipeline (by its ``task``, as
+    ``transformers.pipeline()`` sets it, else by its class) or a workbench adapter — or ``None``.
+
+    >>> from types import SimpleNamespace as NS
+    >>> spec_of_pipeline(NS(task="sentiment-analysis")).name, spec_of_pipeline(NS(task="no-such-task"))
+    ('text-classification', None)
+    """
+    name = str(getattr(pipe, "task", "") or "")
+    if name and (spec := pipeline_spec(name)) is not None:
+        return spec
+    if name in _BY_NAME or name in _BY_ALIAS:
+        spec = get_task(name)
+        if spec.adapter and type(pipe).__name__ == spec.adapter.rpartition(":")[2]:
+            return spec  # one of our adapters (transformers 5 has no such pipeline)
+    if not name and hasattr(pipe, "model"):  # a pipeline class built by hand: its task is its class's
+        try:
+            from transformers.pipelines import SUPPORTED_TASKS
+        except ImportError:
+            return None
+        for task, entry in SUPPORTED_TASKS.items():
+            if type(pipe) is entry.get("impl") and (spec := pipeline_spec(task)) is not None:
+                return spec
+    return None
+
+
 def get_task(name: str) -> TaskSpec:
     """The spec of a task, by name or alias; an unknown name lists the valid ones.
 
