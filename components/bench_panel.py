@@ -173,8 +173,8 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         stops[session] = control.cancel_event
         at = {"fraction": 0.0, "what": "starting"}
 
-        def report(fraction: float, what: str) -> None:
-            at.update(fraction=fraction, what=what)
+        def report(fraction: float, desc: str = "") -> None:  # called as gr.Progress is
+            at.update(fraction=fraction, what=desc)
 
         def produce() -> Iterator[tuple[Any, str]]:
             yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event)
