@@ -115,7 +115,7 @@ class ChatPanel:
             self._stops[session] = event
         try:
             for result in stream_chat(self.manager, conversation, params, system_prompt=system, stop_event=event,
-                                      **options):
+                                      task=self.spec.name, **options):
                 if event.is_set() and not result.done:
                     continue  # after Stop only the final update is shown
                 yield self._outputs(conversation, result)
@@ -206,7 +206,7 @@ def _wire(panel: ChatPanel, concurrency_limit: int) -> None:
     panel.stop_button.click(stop, inputs=None, outputs=None, queue=False, api_visibility="private")
     panel.clear.click(lambda: ([], "", "", gr.update(visible=False), "", ""), outputs=panel.out_components,
                       queue=False, api_visibility="private")
-    endpoint = gr.api(_chat_endpoint(panel.manager), api_name=f"{panel.spec.api_name}_chat",
+    endpoint = gr.api(_chat_endpoint(panel.manager, panel.spec.name), api_name=f"{panel.spec.api_name}_chat",
                       api_description="Chat: OpenAI-style messages in, the assistant's message out.",
                       concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
     document_endpoint(endpoint, CHAT_API_PARAMETERS, {"message": "The assistant's answer: {'role': 'assistant', "
@@ -227,7 +227,7 @@ CHAT_API_PARAMETERS = {
 }
 
 
-def _chat_endpoint(manager: PipelineManager) -> Callable[..., dict[str, str]]:
+def _chat_endpoint(manager: PipelineManager, task: str) -> Callable[..., dict[str, str]]:
     def text_generation_chat(messages: list[dict[str, Any]], system_prompt: str = "", max_new_tokens: int = 64,
                              do_sample: bool = False, temperature: float | None = None, top_p: float | None = None,
                              model: str = "offline:chat", revision: str = "", device: str = "auto",
@@ -239,7 +239,7 @@ def _chat_endpoint(manager: PipelineManager) -> Callable[..., dict[str, str]]:
         params = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
                   "top_p": top_p}
         try:
-            return chat(manager, messages, {k: v for k, v in params.items() if v is not None},
+            return chat(manager, messages, {k: v for k, v in params.items() if v is not None}, task=task,
                         system_prompt=system_prompt, model=model, revision=revision or None, device=device,
                         dtype=dtype).message
         except Exception as exc:

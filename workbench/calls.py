@@ -17,10 +17,23 @@ No torch or gradio at import: heavy modules are imported inside the methods.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 Decoded = dict[str, Any]
 """The decoded inputs of one run, by input name (``workbench.service.decode_inputs``)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a call makes of a run's decoded inputs once the pipeline is loaded: the inputs it calls
+    with (audio at the model's rate, a clip's sampled frames, a page's OCR words), the keywords it
+    calls with (``chunk_length_s`` for long audio) and notes for the user — new values, never the
+    caller's dicts changed."""
+
+    inputs: Decoded
+    kwargs: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def kwargs_code(kwargs: Mapping[str, Any]) -> str:
@@ -30,6 +43,10 @@ def kwargs_code(kwargs: Mapping[str, Any]) -> str:
 
 class Call:
     """The default call: the first input positionally (``pipe(x, **kw)``)."""
+
+    def prepare(self, pipe: Any, x: Decoded, kw: Mapping[str, Any]) -> Prepared:
+        """The inputs and keywords to call ``pipe`` with (see ``Prepared``); by default, as given."""
+        return Prepared(dict(x), dict(kw))
 
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         return pipe(next(iter(x.values())), **kw)
@@ -61,17 +78,22 @@ class Named(Call):
 
 
 class Audio(Call):
-    """Audio decoded at the model's sampling rate (known only once the pipeline is loaded); a clip
-    longer than a speech-recognition model's window is transcribed in chunks (``kw`` says so)."""
+    """Audio resampled to the model's sampling rate (known only once the pipeline is loaded); a clip
+    longer than a speech-recognition model's window is transcribed in chunks, and the note says so."""
 
-    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    def prepare(self, pipe: Any, x: Decoded, kw: Mapping[str, Any]) -> Prepared:
         from workbench.inputs import load_audio
 
         rate = sampling_rate(pipe)
-        x["audio"] = load_audio(x["audio"], rate)
-        window = chunk_window_s(pipe)
-        if window and len(x["audio"]) > window * rate and not kw.get("chunk_length_s"):
-            kw["chunk_length_s"] = window  # a long clip: transcribe it in the model's windows, not refuse it
+        wave = load_audio(x["audio"], rate)
+        window, kwargs, notes = chunk_window_s(pipe), dict(kw), ()
+        if window and len(wave) > window * rate and not kw.get("chunk_length_s"):
+            kwargs["chunk_length_s"] = window  # a long clip: transcribe it in the model's windows, not refuse it
+            notes = (f"Longer than the model's {window:g} s window: transcribed in chunks "
+                     f"(chunk_length_s={window:g}).",)
+        return Prepared({**x, "audio": wave}, kwargs, notes)
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         return pipe(x["audio"], **kw)
 
 
@@ -145,15 +167,20 @@ class ImageEmbeddings(Call):
 class DocumentQA(Named):
     """A page image and a question; words found by OCR when the processor does not OCR itself."""
 
-    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    def prepare(self, pipe: Any, x: Decoded, kw: Mapping[str, Any]) -> Prepared:
         from workbench.errors import InputError
         from workbench.inputs import ocr_words
 
         processor = getattr(pipe, "image_processor", None)
-        if not getattr(processor, "apply_ocr", False):  # the processor does not OCR: we do, and keep the words
-            x["word_boxes"] = ocr_words(x["image"])
-            if not x["word_boxes"]:
-                raise InputError("No words were found on this page (OCR); try a sharper or larger page image.")
+        if getattr(processor, "apply_ocr", False):  # the processor OCRs the page itself
+            return Prepared(dict(x), dict(kw))
+        words = ocr_words(x["image"])  # the processor does not OCR: we do, and keep the words to show them
+        if not words:
+            raise InputError("No words were found on this page (OCR); try a sharper or larger page image.")
+        return Prepared({**x, "word_boxes": words}, dict(kw))
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+        if x.get("word_boxes"):
             return pipe(image=x["image"], question=x["question"], word_boxes=x["word_boxes"], **kw)
         return pipe(image=x["image"], question=x["question"], **kw)
 
@@ -176,13 +203,17 @@ class ImageChat(Call):
 
 
 class Video(Call):
-    """A clip decoded with PyAV into as many frames, sampled evenly, as the model takes."""
+    """A clip decoded with PyAV into as many frames, sampled evenly, as the model takes (the note
+    says which)."""
 
-    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
+    def prepare(self, pipe: Any, x: Decoded, kw: Mapping[str, Any]) -> Prepared:
         from workbench.video import load_video
 
         frames = pipe.frames_per_clip() if hasattr(pipe, "frames_per_clip") else 16
-        x["video"] = load_video(x["video"], frames)
+        video = load_video(x["video"], frames)
+        return Prepared({**x, "video": video}, dict(kw), (f"Frames: {video.sampling}",))
+
+    def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         return pipe(x["video"], **kw)
 
 

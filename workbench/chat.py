@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from workbench.errors import InputError, WorkbenchError
 from workbench.messages import first_line
 from workbench.results import RunFacts
-from workbench.tasks import get_task
+from workbench.tasks import TaskSpec, get_task
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
 
-TASK = "text-generation"
 DEFAULT_CHAT_MODEL = "offline:chat"
 ROLES = ("system", "user", "assistant")
 #: The text-generation parameters that make no sense for chat (the answer never includes the prompt).
@@ -140,10 +139,29 @@ def chat_snippet(loaded: Any, messages: list[dict[str, str]], kwargs: Mapping[st
     return "\n".join(lines)
 
 
+def chat_task(task: str | None = None) -> TaskSpec:
+    """The task a chat runs as: ``task``, which must offer a Chat mode (``spec.chat``), or the first
+    registered task that does.
+
+    >>> chat_task().name
+    'text-generation'
+    """
+    from workbench.errors import WorkbenchError
+    from workbench.tasks import TASKS
+
+    if task is not None:
+        spec = get_task(task)
+        if not spec.chat:
+            raise WorkbenchError(f"{spec.name} has no Chat mode; chat with one of: "
+                                 f"{', '.join(n for n, s in TASKS.items() if s.chat)}.")
+        return spec
+    return next(s for s in TASKS.values() if s.chat)
+
+
 def stream_chat(manager: PipelineManager, messages: Any, params: Mapping[str, Any] | None = None, *,
                 system_prompt: str | None = None, model: str | None = None, revision: str | None = None,
-                device: str = "auto", dtype: str = "auto",
-                stop_event: threading.Event | None = None) -> Iterator[ChatResult]:
+                device: str = "auto", dtype: str = "auto", stop_event: threading.Event | None = None,
+                task: str | None = None) -> Iterator[ChatResult]:
     """Answer the conversation ``messages`` (OpenAI-style) with a text-generation model, yielding
     the answer as it grows (``done=False``) and a last ``ChatResult`` with ``done=True``.
 
@@ -152,14 +170,17 @@ def stream_chat(manager: PipelineManager, messages: Any, params: Mapping[str, An
     model loads. Setting ``stop_event`` ends generation after the current token (``stopped=True``).
     """
     from workbench.generation import stream_generate
+    from workbench.load_request import LoadRequest
+    from workbench.progress import RunControl
     from workbench.service import _load, _warnings, explained
 
-    spec = get_task(TASK)
+    spec = chat_task(task)
     conversation = with_system(normalize_messages(messages), system_prompt)
     kwargs = spec.call_kwargs({k: v for k, v in dict(params or {}).items() if k not in NOT_FOR_CHAT})
     for name in NOT_FOR_CHAT:
         kwargs.pop(name, None)
-    loaded, load_s = _load(manager, spec, (model or "").strip() or DEFAULT_CHAT_MODEL, revision, device, dtype)
+    request = LoadRequest(spec.name, (model or "").strip() or DEFAULT_CHAT_MODEL, revision, device, dtype)
+    loaded, load_s = _load(manager, request, RunControl(stop_event))
     prompt = render_prompt(loaded.pipe, conversation, loaded.key.model)
     base = ChatResult.of(loaded, message={"role": "assistant", "content": ""}, messages=conversation, prompt=prompt,
                          timings={"load_s": load_s}, code=chat_snippet(loaded, conversation, kwargs),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from workbench.errors import InputError, RunCancelled, WorkbenchError
+from workbench.load_request import LoadRequest
 from workbench.progress import RunControl
 from workbench.tasks import TaskSpec, get_task
 
@@ -40,6 +41,10 @@ class Config:
     revision: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+
+    def request(self, task: str) -> LoadRequest:
+        """This configuration's load request for ``task``."""
+        return LoadRequest(task, self.model, self.revision, self.device, self.dtype)
 
 
 @dataclass
@@ -103,7 +108,7 @@ def check_configs(manager: PipelineManager, task: str, configs: Sequence[Config]
         raise InputError("Choose at least one configuration (a model) to compare.")
     if len(configs) > MAX_CONFIGS:
         raise InputError(f"Compare at most {MAX_CONFIGS} configurations at once; {len(configs)} were given.")
-    keys = [manager.key(task, c.model, revision=c.revision, device=c.device, dtype=c.dtype) for c in configs]
+    keys = [c.request(task).key() for c in configs]
     distinct = len(set(keys))
     if manager.max_models is not None and distinct > manager.max_models:
         raise WorkbenchError(
@@ -122,27 +127,28 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
     import torch
 
     from workbench.bench import PeakMemory
-    from workbench.service import decode_inputs, run_task
+    from workbench.progress import running
+    from workbench.service import decode_inputs, run
 
     spec = get_task(task)
     keys = check_configs(manager, spec.name, configs)
-    decode_inputs(spec, inputs, manager.policy)  # a bad input fails here, before any load
+    with running(control):  # decoded (and a URL fetched) once for every configuration; a bad input fails here
+        decoded = decode_inputs(spec, inputs, manager.policy)
     runs = []
     for name, config, key in zip(NAMES, configs, keys):
-        run = ConfigRun(name, config)
+        config_run = ConfigRun(name, config)
         try:
             with PeakMemory(torch.device(key.device)) as peak:
-                run.result = run_task(manager, spec.name, inputs, params, model=config.model,
-                                      revision=config.revision, device=config.device, dtype=config.dtype,
-                                      control=control)
-            run.peak_mb = peak.peak_mb
+                *_, config_run.result = run(manager, spec.name, inputs, params, request=key, control=control,
+                                      decoded=decoded)
+            config_run.peak_mb = peak.peak_mb
             loaded = next((e for e in manager.loaded() if e.key == key), None)
-            run.weights_mb = loaded.bytes / 2**20 if loaded else None
+            config_run.weights_mb = loaded.bytes / 2**20 if loaded else None
         except RunCancelled:
             raise
         except WorkbenchError as exc:
-            run.error = str(exc)
-        runs.append(run)
+            config_run.error = str(exc)
+        runs.append(config_run)
     comparison = Comparison(spec.name, runs)
     ok = [r for r in runs if r.result is not None]
     for i, x in enumerate(ok):

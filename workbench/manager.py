@@ -14,29 +14,19 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from workbench.building import exclusive_build
-from workbench.devices import dtype_name, resolve_device, resolve_dtype
+from workbench.devices import dtype_name, resolve_device
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
-from workbench.hub import Hub, broken_file, check_revision, estimate_bytes
+from workbench.hub import Hub, broken_file, estimate_bytes
+from workbench.load_request import LoadKey, LoadRequest
 from workbench.memory import release_memory
 from workbench.messages import first_line
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
-from workbench.offline import OFFLINE_PREFIX, offline_info
+from workbench.offline import offline_info
 from workbench.tasks import TaskSpec, get_task
-
-
-@dataclass(frozen=True)
-class LoadKey:
-    """What identifies one loaded pipeline: the same key always gives the same object."""
-
-    task: str
-    model: str
-    revision: str | None
-    device: str
-    dtype: str
 
 
 @dataclass
@@ -148,30 +138,30 @@ class PipelineManager:
 
     # -- public API -------------------------------------------------------------------------
 
-    def key(self, task: str, model: str | None = None, *, revision: str | None = None,
+    def key(self, task: str | LoadRequest, model: str | None = None, *, revision: str | None = None,
             device: str = "auto", dtype: str = "auto") -> LoadKey:
-        """The cache key for these options, with device and dtype resolved ("auto" -> cpu/float32)."""
-        spec = get_task(task)
-        dev = resolve_device(device)
-        dt = resolve_dtype(dtype, dev)
-        model = (model or "").strip() or f"{OFFLINE_PREFIX}{spec.name}"
-        return LoadKey(spec.name, model, check_revision(revision), str(dev), str(dt).removeprefix("torch."))
+        """The cache key of a ``LoadRequest`` (or of its five values): ``LoadRequest.key``."""
+        return _request(task, model, revision, device, dtype).key()
 
-    def get(self, task: str, model: str | None = None, *, revision: str | None = None,
+    def get(self, task: str | LoadRequest, model: str | None = None, *, revision: str | None = None,
             device: str = "auto", dtype: str = "auto") -> Any:
         """A ready pipeline for ``task`` — called like the transformers pipeline of that task."""
         return self.load(task, model, revision=revision, device=device, dtype=dtype).pipe
 
-    def load(self, task: str, model: str | None = None, *, revision: str | None = None,
+    def load(self, task: str | LoadRequest, model: str | None = None, *, revision: str | None = None,
              device: str = "auto", dtype: str = "auto") -> Loaded:
         """Like ``get`` but returns the ``Loaded`` record (timings, size, source)."""
         return self.fetch(task, model, revision=revision, device=device, dtype=dtype)[0]
 
-    def fetch(self, task: str, model: str | None = None, *, revision: str | None = None,
-              device: str = "auto", dtype: str = "auto") -> tuple[Loaded, bool]:
+    def fetch(self, task: str | LoadRequest | LoadKey, model: str | None = None, *, revision: str | None = None,
+              device: str = "auto", dtype: str = "auto",
+              on_load: Callable[[LoadKey], None] | None = None) -> tuple[Loaded, bool]:
         """Like ``load``, and whether this call did the load: ``False`` for a cache hit and for a
-        call that waited on another caller's load of the same key (single flight)."""
-        key = self.key(task, model, revision=revision, device=device, dtype=dtype)
+        call that waited on another caller's load of the same key (single flight). ``task`` may be a
+        ``LoadRequest``, or a ``LoadKey`` already normalised; ``on_load(key)`` is called when this
+        call is the one that loads (a run's progress says "loading…")."""
+        key = task if isinstance(task, LoadKey) else self.key(task, model, revision=revision, device=device,
+                                                                dtype=dtype)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -183,6 +173,8 @@ class PipelineManager:
         if not owner:
             return future.result(), False
         try:
+            if on_load is not None:
+                on_load(key)
             loaded = self._load(key)
         except BaseException as exc:
             with self._lock:
@@ -409,6 +401,14 @@ class PipelineManager:
                 raise
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: its file `{broken}` is corrupt or "
                                      f"incomplete ({first_line(exc)}). Download it again, or pick another model.") from exc
+
+
+def _request(task: str | LoadRequest, model: str | None, revision: str | None, device: str,
+             dtype: str) -> LoadRequest:
+    """``task`` as it is when it is a ``LoadRequest``, else the request of the five values."""
+    if isinstance(task, LoadRequest):
+        return task
+    return LoadRequest(task, model, revision, device, dtype)
 
 
 def _resolve_load_kwargs(kwargs: Any) -> dict[str, Any]:

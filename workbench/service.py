@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench.errors import InputError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
+from workbench.load_request import LoadKey, LoadRequest
 from workbench.memory import is_oom
 from workbench.messages import first_line
 from workbench.progress import RunControl, running, watch
@@ -107,33 +108,23 @@ def explained(spec: TaskSpec, loaded: Loaded) -> Iterator[None]:
         raise err from exc
 
 
-def _load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
-          device: str, dtype: str, control: RunControl | None = None) -> tuple[Loaded, float]:
-    if control is not None:
-        _announce_load(manager, spec, model, revision, device, dtype, control)
+def _load(manager: PipelineManager, request: LoadRequest, control: RunControl) -> tuple[Loaded, float]:
+    """The run's pipeline, and the seconds this run spent loading it (0 when it was loaded already);
+    the stage says "loading …" when this run is the one that loads."""
+    def announce(key: LoadKey) -> None:
+        control.set_stage(f"loading {key.model} on {key.device} (first use)")
+
     start = time.perf_counter()
     try:
-        loaded, loaded_now = manager.fetch(spec.name, model, revision=revision, device=device, dtype=dtype)
+        loaded, loaded_now = manager.fetch(request, on_load=announce)
     except WorkbenchError:
         raise
     except Exception as exc:
         if is_oom(exc):
-            raise OutOfMemoryError(f"Out of memory loading `{model}` on {device}: choose a smaller model, "
-                                   "bfloat16, or unload other models in the Models tab.") from exc
+            raise OutOfMemoryError(f"Out of memory loading `{request.model}` on {request.device}: choose a smaller "
+                                   "model, bfloat16, or unload other models in the Models tab.") from exc
         raise
-    seconds = time.perf_counter() - start if loaded_now else 0.0
-    return loaded, seconds
-
-
-def _announce_load(manager: PipelineManager, spec: TaskSpec, model: str | None, revision: str | None,
-                   device: str, dtype: str, control: RunControl) -> None:
-    """Set the stage to "loading …" when the pipeline is not loaded yet."""
-    try:
-        key = manager.key(spec.name, model, revision=revision, device=device, dtype=dtype)
-    except Exception:  # a bad device or dtype: the load reports it properly
-        return
-    if all(e.key != key for e in manager.loaded()):
-        control.set_stage(f"loading {key.model} on {key.device} (first use)")
+    return loaded, time.perf_counter() - start if loaded_now else 0.0
 
 
 def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | None = None, *,
@@ -152,96 +143,82 @@ def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | No
     return out
 
 
-def _notes(decoded: Mapping[str, Any]) -> list[str]:
-    """Facts about the decoded inputs worth a line in the UI (how a video's frames were sampled)."""
-    video = decoded.get("video")
-    return [f"Frames: {video.sampling}"] if hasattr(video, "sampling") else []
-
-
-def _prepare(manager: PipelineManager, spec: TaskSpec, inputs: Mapping[str, Any], model: str | None,
-             revision: str | None, device: str, dtype: str,
-             control: RunControl) -> tuple[dict[str, Any], float, Loaded, float]:
-    """What every run does first: decode and check the inputs (before any load, so a bad input
-    costs nothing), then load the model. Returns the decoded inputs, their seconds, the loaded
-    pipeline and its load seconds."""
-    control.set_stage("reading inputs")
-    t0 = time.perf_counter()
-    with running(control):  # a PDF page's renderer stops on Cancel too
-        decoded = decode_inputs(spec, inputs, manager.policy)
-    inputs_s = time.perf_counter() - t0
-    loaded, load_s = _load(manager, spec, model, revision, device, dtype, control)
-    return decoded, inputs_s, loaded, load_s
-
-
-def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
-             *, model: str | None = None, revision: str | None = None, device: str = "auto",
-             dtype: str = "auto", control: RunControl | None = None) -> RunResult:
-    """Run ``task`` once on ``inputs`` (named as in ``spec.inputs``) with call-time ``params``.
-
-    Inputs are validated before any model loads, so a bad input costs nothing. Raises
-    ``WorkbenchError`` subclasses with messages meant for the user. ``control`` follows the run's
-    stage and position and can cancel it (``RunCancelled`` is raised at the next chunk, batch or
-    layer; see ``workbench.progress``).
-    """
+def run(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+        *, request: LoadRequest | LoadKey | None = None, control: RunControl | None = None,
+        decoded: Mapping[str, Any] | None = None) -> Iterator[RunResult]:
+    """The one way a task runs: check ``params``, decode ``inputs`` (before any load, so a bad input
+    costs nothing; or take them ``decoded`` already — Compare decodes once for all its runs), load
+    ``request`` (default: the task's offline model), then call. Yields a ``RunResult`` per streamed
+    piece of text for the tasks that stream (``spec.streams``: ``done=False``) and always a last one
+    with ``done=True``. ``control`` follows the run's stage and position and cancels it
+    (``RunCancelled`` at the next chunk, batch, layer or token; a stream keeps its text and ends
+    ``stopped``). Raises ``WorkbenchError`` subclasses with messages meant for the user."""
     spec = get_task(task)
     control = control or RunControl()
-    if spec.streams:  # one path for generation: the stream's, which fits max new tokens
-        *_, last = stream_task(manager, task, inputs, params, model=model, revision=revision, device=device,
-                               dtype=dtype, control=control)
-        return last
+    request = request or LoadRequest(spec.name)
     params = dict(params or {})
     kwargs, post = spec.call_kwargs(params), spec.post_kwargs(params)
     _required(spec, params)
-    decoded, inputs_s, loaded, load_s = _prepare(manager, spec, inputs, model, revision, device, dtype, control)
+    control.set_stage("reading inputs")
+    t0 = time.perf_counter()
+    if decoded is None:
+        with running(control):  # a PDF page's renderer stops on Cancel too
+            decoded = decode_inputs(spec, inputs, manager.policy)
+    inputs_s = time.perf_counter() - t0
+    loaded, load_s = _load(manager, request, control)
+    if spec.streams:
+        yield from _stream(spec, loaded, dict(decoded), inputs, kwargs, control, load_s, inputs_s)
+        return
     control.set_stage("preprocessing")
     items = [v for v in decoded.values() if isinstance(v, list)]
     if items and len(items[0]) > 1:  # one pipeline call per item (the sentences of the embeddings tab)
         control.expect(len(items[0]), "input")
     t1 = time.perf_counter()
-    called = dict(kwargs)  # the caller may add what the input needs (chunk_length_s for long audio)
     with explained(spec, loaded), watch(loaded.pipe, control):
-        output = spec.call(loaded.pipe, decoded, called, dict(post))
+        prepared = spec.call.prepare(loaded.pipe, dict(decoded), kwargs)
+        output = spec.call(loaded.pipe, prepared.inputs, prepared.kwargs, dict(post))
     control.set_stage("done")
     inference_s = time.perf_counter() - t1
-    notes = _notes(decoded)
-    if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
-        notes.append(f"Longer than the model's {called['chunk_length_s']:g} s window: transcribed in chunks "
-                     f"(chunk_length_s={called['chunk_length_s']:g}).")
-    return RunResult.of(
-        loaded, task=spec.name, output=output, inputs=decoded,
+    yield RunResult.of(
+        loaded, task=spec.name, output=output, inputs=prepared.inputs,
         timings={"load_s": load_s, "inputs_s": inputs_s, "inference_s": inference_s},
-        code=code_snippet(spec, loaded, inputs, {**called, **post}), warnings=_warnings(loaded, output, kwargs),
-        notes=notes)
+        code=code_snippet(spec, loaded, inputs, {**prepared.kwargs, **post}),
+        warnings=_warnings(loaded, output, kwargs), notes=list(prepared.notes))
+
+
+def _stream(spec: TaskSpec, loaded: Loaded, decoded: dict[str, Any], inputs: Mapping[str, Any],
+            kwargs: dict[str, Any], control: RunControl, load_s: float, inputs_s: float) -> Iterator[RunResult]:
+    from workbench.generation import stream_generate
+
+    full_text = kwargs.pop("return_full_text", True)
+    control.set_stage("generating")
+    prompt = decoded["text"]
+    base = RunResult.of(loaded, task=spec.name, output=None, inputs=decoded, timings={"load_s": load_s},
+                        code=code_snippet(spec, loaded, inputs, {**kwargs, "return_full_text": full_text}),
+                        warnings=_warnings(loaded, check_empty=False))
+    with explained(spec, loaded):
+        for u in stream_generate(loaded.pipe, prompt, stop_event=control.cancel_event, **kwargs):
+            timings = {"load_s": load_s, "inputs_s": inputs_s, **u.timings()}
+            text = prompt + u.text if full_text else u.text
+            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
+                          warnings=[*base.warnings, *u.notes])
+
+
+def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+             *, model: str | None = None, revision: str | None = None, device: str = "auto",
+             dtype: str = "auto", control: RunControl | None = None) -> RunResult:
+    """``run`` to its end: the final ``RunResult`` of ``task`` on ``inputs`` with call-time ``params``,
+    loading ``model`` at ``revision`` on ``device`` in ``dtype``."""
+    *_, last = run(manager, task, inputs, params, request=LoadRequest(task, model, revision, device, dtype),
+                   control=control)
+    return last
 
 
 def stream_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
                 *, model: str | None = None, revision: str | None = None, device: str = "auto", dtype: str = "auto",
                 stop_event: threading.Event | None = None, control: RunControl | None = None) -> Iterator[RunResult]:
-    """Like ``run_task`` for the tasks that stream (``spec.streams``: text generation), yielding a
-    ``RunResult`` per streamed piece of text (``done=False``) and a last one with ``done=True``;
+    """``run``'s updates as they come (a stream for text generation, one result for other tasks);
     setting ``stop_event`` (or cancelling ``control``, which holds it) ends generation early,
-    keeping the text so far. Other tasks yield their single ``run_task`` result."""
-    from workbench.generation import stream_generate
-
-    spec = get_task(task)
-    control = control or RunControl(stop_event)
-    if not spec.streams:
-        yield run_task(manager, task, inputs, params, model=model, revision=revision, device=device, dtype=dtype,
-                       control=control)
-        return
-    params = dict(params or {})
-    kwargs = spec.call_kwargs(params)
-    full_text = kwargs.pop("return_full_text", True)
-    decoded, inputs_s, loaded, load_s = _prepare(manager, spec, inputs, model, revision, device, dtype, control)
-    control.set_stage("generating")
-    stop_event = control.cancel_event
-    prompt = decoded["text"]
-    base = RunResult.of(loaded, task=spec.name, output=None, inputs=decoded, timings={"load_s": load_s},
-                        code=code_snippet(spec, loaded, inputs, spec.call_kwargs(params)),
-                        warnings=_warnings(loaded, check_empty=False))
-    with explained(spec, loaded):
-        for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event, **kwargs):
-            timings = {"load_s": load_s, "inputs_s": inputs_s, **u.timings()}
-            text = prompt + u.text if full_text else u.text
-            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
-                          warnings=[*base.warnings, *u.notes])
+    keeping the text so far."""
+    return run(manager, task, inputs, params, request=LoadRequest(task, model, revision, device, dtype),
+               control=control or RunControl(stop_event))
