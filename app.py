@@ -29,7 +29,8 @@ from components.mcp import describe_tools
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
-from components.task_tab import TabContext, group_tabs
+from components.context import TabContext
+from components.task_tab import group_tabs
 from workbench.tasks import tasks_by_group
 
 if TYPE_CHECKING:

@@ -16,14 +16,15 @@ import gradio as gr
 
 from components.api_docs import document_endpoint
 from components.events import gr_error, session_id
-from components.model_picker import ModelWidgets, build_model_picker, model_choices
+from components.info import timings_markdown
+from components.model_picker import ModelWidgets, build_model_picker
 from components.params import ParamWidgets, build_param
-from workbench.errors import WorkbenchError
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
-    from components.task_tab import TabContext, TaskTab
+    from components.context import TabContext
+    from components.task_tab import TaskTab
     from workbench.chat import ChatResult
     from workbench.manager import PipelineManager
 
@@ -95,7 +96,6 @@ class ChatPanel:
                             device=device or "auto", dtype=dtype or "auto")
 
     def _outputs(self, history: list[dict[str, str]], result: ChatResult, text: str = "") -> list[Any]:
-        from components.task_tab import timings_markdown
 
         return [[*history, result.message], text, timings_markdown(result), gr.update(visible=False),
                 result.prompt, result.code]

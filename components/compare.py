@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 import gradio as gr
 
 from components.api_docs import document_compare
+from components.info import timings_markdown
 from components.outputs import Renderer, renderer_for
 from components.runs import Owner, Progress, drive
 from workbench.errors import RunCancelled
 from workbench.progress import RunControl
 
 if TYPE_CHECKING:
-    from components.task_tab import TabContext, TaskTab
+    from components.context import TabContext
+    from components.task_tab import TaskTab
     from workbench.compare import Comparison
 
 NAMES = "ABC"
@@ -107,7 +109,6 @@ class CompareWidgets:
         the browser going away cancels it, and it counts against the tab's limits until it stops);
         yields the summary line's progress, then the outputs. User errors become ``gr.Error``."""
         from components.events import gr_error
-        from components.task_tab import timings_markdown
         from workbench.compare import Config, compare
 
         configs = []

@@ -68,7 +68,8 @@ class ModelsTab:
 
 def build_models_tab(manager: PipelineManager) -> ModelsTab:
     """Create the Models tab content."""
-    from workbench.models import cached_snapshot, hub_reachable
+    from workbench.hub import hub_reachable
+    from workbench.models import cached_snapshot
 
     operator = manager.policy.allow_operator_controls
     status = gr.Markdown(label="Status", elem_id="models-status")

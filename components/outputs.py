@@ -354,11 +354,18 @@ RENDERERS: dict[str, type[Renderer]] = {
 }
 
 
+class JsonRenderer(Renderer):
+    """An output kind without a widget of its own (a task added with its own kind): the output as JSON."""
+
+    def build(self):
+        self.components = [gr.JSON(label="Output", elem_id=self.elem_id)]
+        return self.components
+
+    def values(self, result):
+        return [result.json()]
+
+
 def renderer_for(spec: TaskSpec, *, id_prefix: str | None = None) -> Renderer:
-    """The renderer of ``spec.output`` (an unknown kind is a registry bug, reported with the known kinds);
+    """The renderer of ``spec.output`` (``JsonRenderer`` for a kind with no widget of its own);
     ``id_prefix`` replaces the task name in its widgets' ids."""
-    try:
-        return RENDERERS[spec.output](spec, id_prefix=id_prefix)
-    except KeyError:
-        raise KeyError(f"no renderer for output kind {spec.output!r} of {spec.name}; "
-                       f"known: {sorted(RENDERERS)}") from None
+    return RENDERERS.get(spec.output, JsonRenderer)(spec, id_prefix=id_prefix)

@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import gradio as gr
 
 from components.api_docs import STRING, document
+from components.chat import render_chat_modes
+from components.compare import render_compare
+from components.context import TabContext
 from components.events import PROGRESS, client_id, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
+from components.info import CANCELLING, progress_markdown, timings_markdown
 from components.inputs import InputWidgets, build_inputs
 from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
@@ -31,53 +35,6 @@ from workbench.zerogpu import gpu  # a GPU for each run on a ZeroGPU Space; a no
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
     from workbench.results import RunResult
-
-#: The info line between Cancel and the run's own "Cancelled." (at its next chunk, batch or layer).
-CANCELLING = "⏳ cancelling…"
-
-
-@dataclass(frozen=True)
-class TabContext:
-    """What every tab shares, computed once by the app: machine and model availability."""
-
-    devices: list[str]
-    dtypes: list[str]
-    online: bool
-    offline_tasks: frozenset[str]
-    cached: frozenset[str] = frozenset()  # repo ids in the local HF cache
-    local_models: dict[str, list[Any]] = field(default_factory=dict)  # task -> CachedModel list
-    concurrency_limit: int = 2
-    workers: Workers = field(default_factory=Workers)  # every run's worker until it has really stopped
-
-
-def timings_markdown(result: RunResult, notes: list[str] | tuple[str, ...] = ()) -> str:
-    """The info line under an output: model, device/dtype, timings, notes."""
-    t = result.timings
-    parts = [f"**{result.model}** on `{result.device}` · `{result.dtype}`",
-             f"load {t.get('load_s', 0):.2f} s" + (" (already loaded)" if not t.get("load_s") else "")]
-    if "inputs_s" in t:
-        parts.append(f"inputs {t['inputs_s']:.2f} s")
-    if "inference_s" in t:
-        parts.append(f"preprocess + inference {t['inference_s']:.3f} s")
-    if "time_to_first_token_s" in t:
-        parts.append(f"first token {t['time_to_first_token_s']:.3f} s")
-    if "tokens_per_s" in t:
-        parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
-    if "new_tokens" in t:
-        parts.append(f"{int(t['new_tokens'])} new tokens")
-    if not result.done:
-        parts.append("generating…")
-    elif result.stopped:
-        parts.append("**stopped**")
-    lines = [" · ".join(parts), *result.notes, *notes]
-    lines += [f"> ⚠ {w}" for w in result.warnings]
-    return "\n\n".join(lines)
-
-
-def progress_markdown(control: RunControl) -> str:
-    """The info line while a run works: its stage and time so far."""
-    return f"⏳ {control.describe()} · {control.elapsed():.0f} s"
-
 
 @dataclass
 class TaskTab:
@@ -302,8 +259,6 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                   streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
     build_examples(tab.inputs, tab.params)
     _wire(tab, context.concurrency_limit)
-    from components.compare import render_compare  # here: it imports this module's helpers
-
     render_compare(tab, context)
     return tab
 
@@ -318,8 +273,6 @@ def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, cont
                 for spec in specs:
                     with gr.Tab(spec.title, elem_id=f"tab-{spec.name}"):
                         if spec.chat:  # Completion and Chat sub-tabs
-                            from components.chat import render_chat_modes
-
                             tab = render_chat_modes(spec, manager, context,
                                                     lambda spec=spec: build_task_tab(spec, manager, context))
                         else:

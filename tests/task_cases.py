@@ -37,16 +37,18 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def default_inputs(spec: TaskSpec) -> dict[str, Any]:
-    values = {}
+    """One input of each of the task's input kinds (``spec.input_kind``): a sample file, the sample
+    table, or a text (``DEFAULT_INPUTS`` by input name, else a sentence)."""
+    samples = {"image": "image.png", "document": "document.png", "audio": "tone.wav", "video": "clip.mp4"}
+    values: dict[str, Any] = {}
     for name in spec.inputs:
-        if name == "image":
-            values[name] = sample_file("document.png" if spec.modality == "document" else "image.png")
-        elif name == "audio":
-            values[name] = sample_file("tone.wav")
-        elif name == "table":
+        kind = spec.input_kind(name).name
+        if kind in samples:
+            values[name] = sample_file(samples[kind])
+        elif kind == "table":
             values[name] = sample_table()
         else:
-            values[name] = DEFAULT_INPUTS[name]
+            values[name] = DEFAULT_INPUTS.get(name, DEFAULT_INPUTS["text"])
     return values
 
 

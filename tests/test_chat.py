@@ -116,7 +116,7 @@ def test_stop_ends_the_answer_early(manager, slow_model):
 
 @pytest.fixture(scope="module")
 def context():
-    from components.task_tab import TabContext
+    from components.context import TabContext
 
     return TabContext(devices=["cpu"], dtypes=["float32"], online=False, offline_tasks=frozenset({"text-generation"}))
 

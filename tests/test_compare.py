@@ -120,7 +120,8 @@ def test_a_byte_bound_the_models_exceed_together_is_reported():
 
 @pytest.fixture(scope="module")
 def served(manager):
-    from components.task_tab import TabContext, group_tabs
+    from components.context import TabContext
+    from components.task_tab import group_tabs
     from tests.app_server import serving
     from workbench.tasks import get_task
 

@@ -11,7 +11,8 @@ import pytest
 
 from workbench.errors import ModelNotFoundError
 from workbench.manager import PipelineManager
-from workbench.models import hub_reachable, local_models, resolve_model
+from workbench.hub import hub_reachable
+from workbench.models import local_models, resolve_model
 from workbench.offline import offline_model_path
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -86,11 +87,11 @@ def test_unreachable_hub_fails_fast_without_offline_flags(monkeypatch):
     """With HF_HUB_OFFLINE unset the workbench probes the Hub itself and gives up within seconds."""
     import time
 
-    import workbench.models as models
+    import workbench.hub as hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("WORKBENCH_OFFLINE", raising=False)
-    monkeypatch.setattr(models, "_HUB_STATE", {})  # forget any earlier probe
+    monkeypatch.setattr(hub, "_HUB_STATE", {})  # forget any earlier probe
     import huggingface_hub.constants as c
 
     # a loopback port nobody listens on stands in for an unreachable Hub: no traffic leaves the machine

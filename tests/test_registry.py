@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from workbench.offline import offline_tasks
-from workbench.samples import sample_document, sample_image, sample_table, sample_waveform
 from workbench.tasks import ALIASES, TASKS, UnknownTaskError, get_task
 
 ISSUE_TASKS = {
@@ -61,37 +60,17 @@ def test_every_task_has_an_offline_model():
 
 
 def _call(spec, pipe):
-    """Call a pipeline the way its task expects, with one real input of its modality."""
-    kwargs = spec.call_kwargs({"candidate_labels": "house, tree, sky"} if any(p.name == "candidate_labels" for p in spec.params) else {})
-    image = sample_image()
-    wave, sr = sample_waveform()
-    if spec.name == "fill-mask":
-        return pipe(f"Paris is the {pipe.tokenizer.mask_token} of France.", **kwargs)
-    if spec.name == "question-answering":
-        return pipe(question="What is the capital of France?", context="Paris is the capital of France.", **kwargs)
-    if spec.name == "table-question-answering":
-        return pipe(table=sample_table(), query="Which city is in Germany?", **kwargs)
-    if spec.name == "document-question-answering":
-        doc, words = sample_document()
-        return pipe(image=doc, question="What is the total?", word_boxes=words, **kwargs)
-    if spec.name == "visual-question-answering":
-        return pipe(image=image, question="What color is the house?", **kwargs)
-    if spec.name == "image-text-to-text":
-        return pipe(images=image, text="<image> Describe the picture.", **kwargs)
-    if spec.name in ("object-detection", "zero-shot-object-detection", "image-segmentation"):
-        kwargs["threshold"] = 0.0  # random weights rarely cross real thresholds
-    if spec.modality == "audio":
-        return pipe(wave, **kwargs)
-    if spec.modality == "image":
-        return pipe(image, **kwargs)
-    if spec.modality == "video":
-        from workbench.samples import sample_file
+    """Call a pipeline as a run of its task does (its ``spec.call``), on the task's own case: the
+    first preset example, else one input of each kind (``tests.task_cases``)."""
+    from tests.task_cases import task_case
+    from workbench.service import decode_inputs
 
-        return pipe(sample_file("clip.mp4"), **kwargs)
-    return pipe("I love this movie, it is wonderful.", **kwargs)
+    inputs, params = task_case(spec)
+    prepared = spec.call.prepare(pipe, decode_inputs(spec, inputs), spec.call_kwargs(params))
+    return spec.call(pipe, prepared.inputs, prepared.kwargs, spec.post_kwargs(params)), prepared.inputs
 
 
-def _check_shape(spec, out):
+def _check_shape(spec, out, inputs):
     kind = spec.output
     if kind in ("labels", "video-labels"):
         if isinstance(out, dict):  # zero-shot text classification: {"sequence", "labels", "scores"}
@@ -108,7 +87,7 @@ def _check_shape(spec, out):
         first = out[0] if isinstance(out, list) else out
         assert isinstance(first, dict) and any(isinstance(v, str) for v in first.values())
     elif kind == "embeddings":
-        assert np.asarray(out, dtype=np.float32).ndim >= 2
+        assert np.asarray(out["embeddings"], dtype=np.float32).ndim >= 1 and out["embeddings"]
     elif kind == "table-answer":
         assert {"answer", "coordinates", "cells", "aggregator"} <= set(out)
     elif kind == "audio":
@@ -116,7 +95,7 @@ def _check_shape(spec, out):
     elif kind in ("boxes", "masks"):
         assert isinstance(out, list) and all({"label", "score"} <= set(r) for r in out)
     elif kind == "depth":
-        assert out["depth"].size == sample_image().size
+        assert out["depth"].size == inputs["image"].size
     elif kind == "mask-generation":
         assert "masks" in out and "scores" in out
     elif kind == "vqa":
@@ -129,4 +108,4 @@ def _check_shape(spec, out):
 def test_every_task_runs_on_its_offline_model(manager, name):
     spec = TASKS[name]
     pipe = manager.get(name)
-    _check_shape(spec, _call(spec, pipe))
+    _check_shape(spec, *_call(spec, pipe))

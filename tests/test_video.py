@@ -151,7 +151,8 @@ def test_service_reports_the_sampling_and_refuses_bad_input_before_loading(manag
 def served(manager):
     import gradio as gr
 
-    from components.task_tab import TabContext, build_task_tab
+    from components.context import TabContext
+    from components.task_tab import build_task_tab
     from tests.app_server import serving
     from workbench.tasks import get_task
 

@@ -28,8 +28,7 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 import torch
 
-Features = dict[str, Any]
-"""One forward pass's inputs (tensors and metadata by name), for the runner's backends and our adapters."""
+from workbench.features import Features
 
 #: Token-aligned inputs a pipeline may return, and what a padded position holds (None: the pad token).
 TOKEN_PAD: dict[str, int | None] = {
@@ -99,7 +98,7 @@ class PipelineBackend(Backend):
         tok = getattr(pipe, "tokenizer", None)
         self.pad_id = getattr(tok, "pad_token_id", None)
         self.padding_side = getattr(tok, "padding_side", None) or "right"
-        self.equal_lengths = generates(pipe)
+        self.equal_lengths = generates(pipe)  # make_backend says so from the task's spec when it knows it
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -340,29 +339,27 @@ def is_adapter(pipe: Any) -> bool:
     return isinstance(pipe, Adapter)
 
 
-def generates(pipe: Any) -> bool:
-    """Whether ``pipe`` generates (its task's ``spec.generative``; for a pipeline task the registry
-    does not know, whether its model can generate): padding would change what it generates, so
-    such pipelines batch equal lengths only."""
-    from workbench.tasks import pipeline_spec
-
-    spec = pipeline_spec(getattr(pipe, "task", "") or "")
+def generates(pipe: Any, spec: Any = None) -> bool:
+    """Whether ``pipe`` generates (``spec.generative`` when its task's spec is given; else whether
+    its model can generate): padding would change what it generates, so such pipelines batch
+    equal lengths only."""
     if spec is not None:
-        return spec.generative
+        return bool(spec.generative)
     can_generate = getattr(getattr(pipe, "model", None), "can_generate", None)
     return bool(can_generate()) if callable(can_generate) else False
 
 
-def make_backend(pipe: Any, params: dict[str, Any]) -> Backend:
+def make_backend(pipe: Any, params: dict[str, Any], spec: Any = None) -> Backend:
     """The backend for ``pipe``: our adapters' own, else the one its task's ``spec.call`` names
-    (``workbench.calls``), else the generic ``PipelineBackend``."""
+    (``workbench.calls``; ``spec`` is the ``TaskSpec`` the caller runs — ``workbench.runner.backend_for``
+    finds it from ``pipe.task``), else the generic ``PipelineBackend``."""
     if is_adapter(pipe):
         return AdapterBackend(pipe, params)
     from transformers import Pipeline
 
-    from workbench.tasks import pipeline_spec
-
     if not isinstance(pipe, Pipeline):
         raise TypeError(f"run_batch takes a transformers Pipeline or a workbench adapter, not {type(pipe).__name__}")
-    spec = pipeline_spec(getattr(pipe, "task", "") or "")
-    return spec.call.backend(pipe, params) if spec is not None else PipelineBackend(pipe, params)
+    backend = spec.call.backend(pipe, params) if spec is not None else PipelineBackend(pipe, params)
+    if spec is not None and hasattr(backend, "equal_lengths"):
+        backend.equal_lengths = generates(pipe, spec)
+    return backend

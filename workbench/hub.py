@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 from workbench.errors import ModelNotFoundError, WorkbenchError
 from workbench.messages import with_type
@@ -29,6 +33,47 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgp
                    ".ot", ".mlmodel", ".npz", ".pb", ".keras")
 #: Tried in this order: the first format present is the one transformers loads.
 LOADED_FORMATS = (".safetensors", ".bin")
+
+
+_HUB_STATE: dict[str, float | bool] = {}
+_HUB_LOCK = threading.Lock()
+_HUB_TTL_S = 60.0
+
+
+def hub_offline_forced() -> bool:
+    """``HF_HUB_OFFLINE=1`` (or the workbench's own ``WORKBENCH_OFFLINE=1``) forces offline mode."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "WORKBENCH_OFFLINE"))
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hub answers a TCP connection within ``timeout`` seconds (cached for a minute).
+
+    The check runs in a daemon thread so a hanging DNS lookup cannot block the caller longer.
+    """
+    if hub_offline_forced():
+        return False
+    with _HUB_LOCK:
+        if time.monotonic() - float(_HUB_STATE.get("at", -1e9)) < _HUB_TTL_S:
+            return bool(_HUB_STATE["ok"])
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    ok = bool(result and result[0])
+    with _HUB_LOCK:
+        _HUB_STATE.update(ok=ok, at=time.monotonic())
+    return ok
 
 
 def _model_info(repo_id: str, revision: str | None) -> Any:
@@ -48,7 +93,7 @@ class Hub:
     """The Hub as the workbench sees it. ``model_info(repo_id, revision)`` returns a
     ``huggingface_hub.ModelInfo`` with file sizes; ``download(repo_id, revision, files)`` returns the
     local folder holding those files; ``reachable()`` says whether to try at all (default:
-    ``workbench.models.hub_reachable``)."""
+    ``hub_reachable``)."""
 
     reachable: Callable[[], bool] | None = None
     model_info: Callable[[str, str | None], Any] = _model_info
@@ -57,8 +102,6 @@ class Hub:
     def is_reachable(self) -> bool:
         if self.reachable is not None:
             return self.reachable()
-        from workbench.models import hub_reachable
-
         return hub_reachable()
 
     def files(self, repo_id: str, revision: str | None) -> Files:

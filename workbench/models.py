@@ -7,14 +7,9 @@
 from __future__ import annotations
 
 import importlib
-import os
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError
 from workbench.hosting import HostingPolicy
@@ -37,51 +32,6 @@ class ModelSource:
     @property
     def local_files_only(self) -> bool:
         return self.kind != "hub"
-
-
-# ---------------------------------------------------------------------------------------------
-# Is the Hub reachable?
-
-
-_HUB_STATE: dict[str, float | bool] = {}
-_HUB_LOCK = threading.Lock()
-_HUB_TTL_S = 60.0
-
-
-def hub_offline_forced() -> bool:
-    """``HF_HUB_OFFLINE=1`` (or the workbench's own ``WORKBENCH_OFFLINE=1``) forces offline mode."""
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "WORKBENCH_OFFLINE"))
-
-
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether the Hub answers a TCP connection within ``timeout`` seconds (cached for a minute).
-
-    The check runs in a daemon thread so a hanging DNS lookup cannot block the caller longer.
-    """
-    if hub_offline_forced():
-        return False
-    with _HUB_LOCK:
-        if time.monotonic() - float(_HUB_STATE.get("at", -1e9)) < _HUB_TTL_S:
-            return bool(_HUB_STATE["ok"])
-    from huggingface_hub import constants
-
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 0.5)
-    ok = bool(result and result[0])
-    with _HUB_LOCK:
-        _HUB_STATE.update(ok=ok, at=time.monotonic())
-    return ok
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,10 +180,15 @@ def task_auto_classes(spec: TaskSpec) -> tuple[type, ...]:
 
 
 def adapter_class(spec: TaskSpec) -> type:
-    """Import the adapter class named in ``spec.adapter`` (``"module:Class"`` under workbench.adapters)."""
+    """Import the adapter class named in ``spec.adapter`` as ``"module:Class"`` (like ``pipeline_class``).
+
+    >>> from workbench.tasks import get_task
+    >>> adapter_class(get_task("summarization")).__name__
+    'SummarizationAdapter'
+    """
     assert spec.adapter, f"{spec.name} runs as a transformers pipeline"
     module, _, cls = spec.adapter.partition(":")
-    return getattr(importlib.import_module(f"workbench.adapters.{module}"), cls)
+    return getattr(importlib.import_module(module), cls)
 
 
 #: A base-model (``AutoModel``) task also needs a config of its modality: a config attribute of those.

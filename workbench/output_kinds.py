@@ -239,7 +239,7 @@ class Boxes(OutputKind):
 
 
 _LABELS = ("The labels with their scores (`confidences`), best first.",)
-KINDS: Mapping[str, OutputKind] = {k.name: k for k in (
+KINDS: dict[str, OutputKind] = {k.name: k for k in (
     Labels("labels", _LABELS),
     Labels("vqa", ("The answers with their scores, best first (a generated answer has no score).",)),
     Labels("answer", ("The context with the answer spans marked (`entity` holds the score).",)),
@@ -255,3 +255,19 @@ KINDS: Mapping[str, OutputKind] = {k.name: k for k in (
     OutputKind("mask-generation", ("The image with the best masks.",)),
     OutputKind("depth", ("The depth map as an image.",)),
 )}
+
+
+def output_kind(name: str) -> OutputKind:
+    """The registered output kind ``name``; ``KeyError`` listing the known ones."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown output kind {name!r}; known: {', '.join(sorted(KINDS))} (a new task may bring its "
+                       "own: workbench.tasks.register(spec, output_kind=...))") from None
+
+
+def register(kind: OutputKind) -> None:
+    """Add a new output kind (a task registered with it uses it); a name already taken fails."""
+    if kind.name in KINDS and KINDS[kind.name] is not kind:
+        raise ValueError(f"output kind {kind.name!r} is already registered")
+    KINDS[kind.name] = kind

@@ -67,10 +67,14 @@ def resolve_example_value(value: Any) -> Any:
 
 @lru_cache(maxsize=None)
 def load_presets(task: str) -> Presets:
-    """The presets of ``task`` (empty when it has no file)."""
+    """The presets of ``task``: its spec's own (``spec.presets``), else ``presets/<task>.json``
+    (empty when it has neither)."""
     spec = get_task(task)
     path = PRESETS_DIR / f"{spec.name}.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
+    if spec.presets is not None:
+        data = dict(spec.presets)
+    else:
+        data = json.loads(path.read_text()) if path.exists() else {}
     models = tuple(PresetModel(m["id"], m.get("revision"), m.get("note", ""), m.get("model_type", ""),
                                tuple(m.get("parts", ()))) for m in data.get("models", []))
     examples = tuple(Example({k: resolve_example_value(v) for k, v in e["inputs"].items()}, dict(e.get("params", {})))

@@ -39,9 +39,11 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from workbench.batching import Backend, Features, make_backend
+from workbench.batching import Backend, make_backend
+from workbench.features import Features
 from workbench.kernels import CpuKernels, model_kernels
 from workbench.memory import Backoff
+from workbench.tasks import TaskSpec, pipeline_spec
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -113,7 +115,7 @@ class BatchResult:
 def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
               max_padding: float | None = None, pass_overhead: int | str | None = "auto",
               kernels: str = "auto", progress: Progress | None = None, window: int | None = None,
-              sort: bool = True, **params: Any) -> BatchResult:
+              sort: bool = True, spec: TaskSpec | None = None, **params: Any) -> BatchResult:
     """Run ``pipe`` over ``inputs`` in length-sorted batches; results in the caller's order.
 
     ``batch_size`` caps the forward passes per batch and ``max_tokens`` the padded positions
@@ -125,19 +127,20 @@ def run_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_toke
     is how many inputs are read and sorted at a time (default ``DEFAULT_WINDOW``); ``sort=False``
     keeps the input order and fills batches in turn (plain pipeline batching, for comparisons).
     Other keywords go to the pipeline as in ``pipe(inputs, **params)``; feature-extraction also
-    takes ``pooling`` and ``normalize``.
+    takes ``pooling`` and ``normalize``. ``spec`` is the task ``pipe`` runs (default: the registered
+    task of ``pipe.task``); it says how to batch it (``backend_for``).
     """
     stats = RunStats(batch_size, max_tokens)
     results = list(iter_batch(pipe, inputs, batch_size=batch_size, max_tokens=max_tokens, max_padding=max_padding,
                               pass_overhead=pass_overhead, kernels=kernels, progress=progress, window=window,
-                              sort=sort, stats=stats, **params))
+                              sort=sort, stats=stats, spec=spec, **params))
     return BatchResult(results, stats)
 
 
 def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tokens: int | None = None,
                max_padding: float | None = None, pass_overhead: int | str | None = "auto", kernels: str = "auto",
                progress: Progress | None = None, window: int | None = None, sort: bool = True,
-               stats: RunStats | None = None, **params: Any) -> Iterator[Any]:
+               stats: RunStats | None = None, spec: TaskSpec | None = None, **params: Any) -> Iterator[Any]:
     """Like ``run_batch`` but returns an iterator of results, in order, produced window by
     window, so a long generator is processed with bounded memory. Arguments are checked at once;
     pass ``stats`` to read the run's stats."""
@@ -152,7 +155,7 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
                         "in a list")
     stats = stats if stats is not None else RunStats(batch_size, max_tokens)
     stats.final_batch_size, stats.final_max_tokens = batch_size, max_tokens
-    backend = make_backend(pipe, params)
+    backend = backend_for(pipe, params, spec)
     stats.counts_tokens = backend.counts_tokens
     stats.pass_overhead = _pass_overhead(pass_overhead, backend) if sort else None
     context = model_kernels(backend.model, kernels)
@@ -161,6 +164,14 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
     window = max(1, window or DEFAULT_WINDOW)
     scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None, context)
     return _windows(scheduler, iter(inputs), window, stats)
+
+
+def backend_for(pipe: Any, params: dict[str, Any], spec: TaskSpec | None = None) -> Backend:
+    """The batch runner's backend for ``pipe`` running ``spec`` (default: the registered task of
+    ``pipe.task``; none for a pipeline the registry does not know: the generic backend)."""
+    if spec is None:
+        spec = pipeline_spec(getattr(pipe, "task", "") or "")
+    return make_backend(pipe, params, spec)
 
 
 def _pass_overhead(value: int | str | None, backend: Backend) -> int | None:

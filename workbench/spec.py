@@ -12,6 +12,7 @@ is called is ``workbench/calls.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
@@ -198,8 +199,9 @@ class TaskSpec:
     """Everything the workbench knows about one task.
 
     ``pipeline_task`` names the transformers 5 pipeline that runs it; ``adapter`` names our own
-    implementation as ``"module:Class"`` under ``workbench.adapters`` for the tasks transformers 5
-    removed. Exactly one of the two is set. ``inputs`` are the named inputs a call takes, in order
+    implementation as ``"module:Class"`` (``workbench.adapters.seq2seq:SummarizationAdapter`` for
+    the tasks transformers 5 removed; any importable module for a task added with ``register``).
+    Exactly one of the two is set. ``inputs`` are the named inputs a call takes, in order
     (``("question", "context")`` for QA); the first one is what a list of inputs iterates over.
 
     The rest says how the task behaves everywhere else, so that nothing outside the registry
@@ -211,7 +213,10 @@ class TaskSpec:
     UI labels of its inputs where the default does not fit; ``kinds`` the kind of each input
     (``workbench.kinds``: ``text``, ``lines``, ``image``, ``document``…) where the input's name does
     not say it (default: image, audio, video and table by name, else text); ``bench`` its benchmark
-    workloads (default: by modality).
+    workloads (default: by modality). ``presets`` are its recommended models and examples, shaped
+    like a ``presets/<task>.json`` file (default: that file), and ``offline`` builds its offline
+    model (a ``workbench.offline`` builder; default: the built-in one) — so a task added with
+    ``workbench.tasks.register`` is one entry.
     """
 
     name: str
@@ -234,6 +239,8 @@ class TaskSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     kinds: Mapping[str, str] = field(default_factory=dict)
     bench: BenchSpec | None = None
+    presets: Mapping[str, Any] | None = None  # models and examples, as a presets/<task>.json holds them
+    offline: Callable[[Path], str] | None = field(default=None, compare=False)  # builds offline:<task>
 
     def __post_init__(self) -> None:
         if (self.pipeline_task is None) == (self.adapter is None):
@@ -247,10 +254,7 @@ class TaskSpec:
         if unknown:
             raise ValueError(f"task {self.name!r}: unknown input kind(s) {sorted(unknown)}; known: {sorted(KINDS)}")
         object.__setattr__(self, "kinds", MappingProxyType(kinds))
-        from workbench.output_kinds import KINDS as OUTPUT_KINDS
 
-        if self.output not in OUTPUT_KINDS:
-            raise ValueError(f"task {self.name!r}: unknown output kind {self.output!r}; known: {sorted(OUTPUT_KINDS)}")
         if self.call is None:
             object.__setattr__(self, "call", POSITIONAL if len(self.inputs) == 1 else NAMED)
         if self.bench is None:
@@ -259,9 +263,9 @@ class TaskSpec:
     @property
     def output_kind(self) -> OutputKindSpec:
         """The kind of output (``workbench.output_kinds``): its agreement, labels, text, API docs."""
-        from workbench.output_kinds import KINDS
+        from workbench.output_kinds import output_kind
 
-        return KINDS[self.output]
+        return output_kind(self.output)
 
     def input_kind(self, name: str) -> InputKind:
         """The kind of input ``name`` (``workbench.kinds``): how it is decoded, described and shown."""

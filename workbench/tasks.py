@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from workbench.calls import AUDIO, DOCUMENT_QA, IMAGE_CHAT, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, VIDEO
+from workbench.output_kinds import KINDS as _OUTPUT_KINDS
+from workbench.output_kinds import OutputKind as OutputKindSpec
 from workbench.spec import (BenchSpec, Group, Modality, OutputKind, Param, TaskSpec,  # noqa: F401 (re-exported)
                             UnknownTaskError, template_check)
 
@@ -82,7 +84,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "question-answering", "text", "Text", "answer", ("question", "context"), "Question answering",
         "Extract the span of a context that answers a question.",
-        adapter="question_answering:QuestionAnsweringAdapter",
+        adapter="workbench.adapters.question_answering:QuestionAnsweringAdapter",
         params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
                 _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1),
                 # unset by default, as in 4.57: max_seq_len min(384, the model's), doc_stride min(128, half of it)
@@ -112,14 +114,15 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "summarization", "text", "Text", "text", ("text",), "Summarization",
         "Condense a document with a sequence-to-sequence model.",
-        adapter="seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
+        adapter="workbench.adapters.seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
             _p("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
         generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
     ),
     TaskSpec(
         "translation", "text", "Text", "text", ("text",), "Translation",
         "Translate with a sequence-to-sequence model (Marian, T5, NLLB, M2M100, mBART).",
-        adapter="seq2seq:TranslationAdapter", aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
+        adapter="workbench.adapters.seq2seq:TranslationAdapter",
+        aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
         params=SEQ2SEQ_PARAMS + (_p("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
                              _p("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
         generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
@@ -127,7 +130,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
         "Any prompt to a sequence-to-sequence model (FLAN-T5, T5, BART): questions, instructions, rewrites.",
-        adapter="seq2seq:Text2TextGenerationAdapter", params=SEQ2SEQ_PARAMS,
+        adapter="workbench.adapters.seq2seq:Text2TextGenerationAdapter", params=SEQ2SEQ_PARAMS,
         generative=True,
     ),
     TaskSpec(
@@ -202,7 +205,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "image-to-text", "image", "Vision", "text", ("image",), "Image captioning",
         "Caption an image (BLIP, GIT, ViT-GPT2), optionally from a text prompt.",
-        adapter="captioning:ImageToTextAdapter",
+        adapter="workbench.adapters.captioning:ImageToTextAdapter",
         params=(_p("prompt", "text", None, "prompt", info="optional start of the caption"),
                 _p("max_new_tokens", "int", 30, "max new tokens", minimum=1, maximum=256, step=1)),
         generative=True, bench=BenchSpec(("images", "file"), {"max_new_tokens": 16}),
@@ -257,7 +260,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "visual-question-answering", "multimodal", "Documents & multimodal", "vqa",
         ("image", "question"), "Visual QA", "Ask a question about an image (ViLT, BLIP-VQA).",
-        adapter="vqa:VisualQuestionAnsweringAdapter", aliases=("vqa",),
+        adapter="workbench.adapters.vqa:VisualQuestionAnsweringAdapter", aliases=("vqa",),
         params=(_p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),),
         bench=BenchSpec(("images", "file"), item=_image_question),
     ),
@@ -270,6 +273,9 @@ _SPECS: tuple[TaskSpec, ...] = (
     ),
 )
 
+_unknown = sorted({s.output for s in _SPECS} - set(_OUTPUT_KINDS))
+if _unknown:  # a typo in the table fails at import, naming the kinds there are
+    raise ValueError(f"unknown output kind(s) {_unknown} in the task table; known: {sorted(_OUTPUT_KINDS)}")
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for s in _SPECS}
 _BY_ALIAS: dict[str, str] = {a: s.name for s in _SPECS for a in s.aliases}
 TASKS: Mapping[str, TaskSpec] = MappingProxyType(_BY_NAME)
@@ -278,9 +284,12 @@ ALIASES: Mapping[str, str] = MappingProxyType(_BY_ALIAS)
 DEFAULT_BENCH_TASK = "feature-extraction"
 
 
-def register(spec: TaskSpec) -> None:
+def register(spec: TaskSpec, *, output_kind: OutputKindSpec | None = None) -> None:
     """Add ``spec`` to the registry (after the built-in tasks): its tab, endpoint, snippet, runner
-    backend and benchmark workloads follow from the spec alone. A name or alias already taken fails.
+    backend, benchmark workloads, presets (``spec.presets``) and offline model (``spec.offline``)
+    follow from this one entry; ``output_kind`` brings a kind of output no task had
+    (``workbench.output_kinds``: drawn as JSON unless ``components.outputs`` has a widget for it).
+    A name or alias already taken fails, and so does an output kind nobody registered.
 
     >>> from dataclasses import replace
     >>> register(replace(get_task("text-classification"), name="my-classification", aliases=()))
@@ -288,9 +297,18 @@ def register(spec: TaskSpec) -> None:
     'text-classification'
     >>> unregister("my-classification")
     """
+    from workbench import offline, output_kinds
+
     taken = {spec.name, *spec.aliases} & (set(_BY_NAME) | set(_BY_ALIAS))
     if taken:
         raise ValueError(f"task name(s) {sorted(taken)} are already registered; choose another name")
+    if output_kind is not None:
+        if output_kind.name != spec.output:
+            raise ValueError(f"task {spec.name!r} has output {spec.output!r}, not {output_kind.name!r}")
+        output_kinds.register(output_kind)
+    output_kinds.output_kind(spec.output)  # an unknown kind fails here, naming the known ones
+    if spec.offline is not None:
+        offline.builder(spec.name)(spec.offline)
     _BY_NAME[spec.name] = spec
     _BY_ALIAS.update({a: spec.name for a in spec.aliases})
 
@@ -299,9 +317,13 @@ def unregister(name: str) -> None:
     """Remove a task added by ``register`` (the built-in tasks stay)."""
     if any(s.name == name for s in _SPECS):
         raise ValueError(f"{name!r} is a built-in task; only tasks added by register() can be removed")
+    from workbench import offline
+
     spec = _BY_NAME.pop(name)
     for alias in spec.aliases:
         _BY_ALIAS.pop(alias, None)
+    if spec.offline is not None:
+        offline.forget_builder(spec.name)
 
 
 def pipeline_spec(pipeline_task: str) -> TaskSpec | None:

@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import torch
 
-from workbench.batching import Features  # noqa: F401 (the one definition; adapters import it from here)
+from workbench.features import Features  # noqa: F401 (adapters import it from here)
 from workbench.errors import ModelTaskMismatchError
 
 
@@ -77,19 +77,15 @@ class Adapter:
                         local_files_only: bool = False, config: Any = None) -> "Adapter":
         """Load the model with the fitting Auto* class, plus its tokenizer / image processor.
 
-        ``config`` is the model's config when the caller has loaded and checked it already (the
-        ``PipelineManager`` does); without it, it is loaded here, and a model that does not fit
-        raises ``ModelTaskMismatchError`` naming the tasks it does fit.
+        ``config`` is the model's config, loaded and checked to fit by the caller (the
+        ``PipelineManager``, which names the tasks a misfit does fit); without it, it is loaded here
+        and a model none of ``auto_classes`` takes raises ``ModelTaskMismatchError``.
         """
         from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
         common = dict(revision=revision, trust_remote_code=trust_remote_code, local_files_only=local_files_only)
         if config is None:
-            from workbench.models import check_fits
-            from workbench.tasks import get_task
-
             config = AutoConfig.from_pretrained(path, **common)
-            check_fits(config, get_task(cls.task), path)
         auto = cls.auto_class_for(config, path)
         model = auto.from_pretrained(path, config=config, dtype=dtype, **common).to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(path, **common) if cls.uses_tokenizer else None

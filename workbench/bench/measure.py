@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from workbench.batching import make_backend
+from workbench.runner import backend_for
 
 
 def sync(device: torch.device) -> None:
@@ -139,7 +139,7 @@ def flop_model(pipe: Any, params: dict[str, Any], items: list[Any]) -> Callable[
         return sdpa_flop_count(q, k, v)
 
     mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_flash}
-    backend = make_backend(pipe, params)
+    backend = backend_for(pipe, params)
     passes = [p for item_passes in backend.prepare(items[:64]) for p in item_passes]
     by_cost = {backend.cost(p): p for p in passes}
     costs = sorted(by_cost)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
-from workbench.batching import make_backend
 from workbench.bench.outputs import digest
 from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress
 from workbench.bench.machine import environment, local_revision
@@ -27,7 +26,7 @@ from workbench.kernels import CpuKernels, matmul_peaks, model_kernels
 from workbench.memory import is_oom
 from workbench.offline.random_models import resolve_bench_model
 from workbench.progress import RunControl, watch
-from workbench.runner import run_batch
+from workbench.runner import backend_for, run_batch
 from workbench.workloads import make_workload
 
 if TYPE_CHECKING:
@@ -155,7 +154,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
     chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
     env.setdefault("runner_kernels", {})[where] = "onednn" if isinstance(chosen, CpuKernels) else "torch"
-    backend = make_backend(pipe, params)
+    backend = backend_for(pipe, params)
     pass_costs = [[backend.cost(p) for p in passes] for passes in backend.prepare(work.items)]
     costs = [c for cs in pass_costs for c in cs]
     try:

@@ -66,6 +66,12 @@ def builder(task: str, *, name: str | None = None) -> Callable[[Builder], Builde
     return register
 
 
+def forget_builder(name: str) -> None:
+    """Remove a builder added for a task that is unregistered again (``workbench.tasks.unregister``)."""
+    _BUILDERS.pop(name, None)
+    _TASK_OF.pop(name, None)
+
+
 def _load_builders() -> dict[str, Builder]:
     for name in _MODULES:
         try:
@@ -117,15 +123,13 @@ def minilm_path() -> str | None:
 
 def offline_model_path(task: str, *, prefer_real: bool = True) -> str:
     """The local folder of ``task``'s offline model (or of the offline model named ``task``, e.g.
-    ``chat``), built on first use (safe across processes).
+    ``chat``), built on first use (safe across processes). ``task`` is a registered task's own name
+    (``get_task(alias).name``), as the manager's keys hold it.
 
     With ``prefer_real`` (the default), feature-extraction gives the real packaged MiniLM when it
     is installed; tests that need the tiny random BERT pass ``prefer_real=False``.
     """
-    from workbench.tasks import get_task
-
     builders = _load_builders()
-    task = task if task in builders else get_task(task).name
     if prefer_real and task == REAL_TASK and (real := minilm_path()):
         return real
     if task not in builders:

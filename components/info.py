@@ -1,0 +1,42 @@
+"""The info line under a run's output: what ran, how long each stage took, the notes; and the
+line while it works. Shared by the task tabs, Chat and Compare."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.progress import RunControl
+    from workbench.results import RunFacts
+
+#: The info line between Cancel and the run's own "Cancelled." (at its next chunk, batch or layer).
+CANCELLING = "⏳ cancelling…"
+
+
+def timings_markdown(result: RunFacts, notes: list[str] | tuple[str, ...] = ()) -> str:
+    """The info line under an output: model, device/dtype, timings, notes."""
+    t = result.timings
+    parts = [f"**{result.model}** on `{result.device}` · `{result.dtype}`",
+             f"load {t.get('load_s', 0):.2f} s" + (" (already loaded)" if not t.get("load_s") else "")]
+    if "inputs_s" in t:
+        parts.append(f"inputs {t['inputs_s']:.2f} s")
+    if "inference_s" in t:
+        parts.append(f"preprocess + inference {t['inference_s']:.3f} s")
+    if "time_to_first_token_s" in t:
+        parts.append(f"first token {t['time_to_first_token_s']:.3f} s")
+    if "tokens_per_s" in t:
+        parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
+    if "new_tokens" in t:
+        parts.append(f"{int(t['new_tokens'])} new tokens")
+    if not result.done:
+        parts.append("generating…")
+    elif result.stopped:
+        parts.append("**stopped**")
+    lines = [" · ".join(parts), *result.notes, *notes]
+    lines += [f"> ⚠ {w}" for w in result.warnings]
+    return "\n\n".join(lines)
+
+
+def progress_markdown(control: RunControl) -> str:
+    """The info line while a run works: its stage and time so far."""
+    return f"⏳ {control.describe()} · {control.elapsed():.0f} s"
