@@ -111,12 +111,20 @@ class TextEmbeddings(Call):
     """One embedding per line of text, pooled and compared by cosine similarity; batched by the
     runner's ``EmbeddingBackend`` (whole-window tokenisation, rows trimmed to real tokens)."""
 
+    #: Sentences embedded per forward pass (the tab takes at most a few hundred).
+    BATCH = 32
+
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
         import numpy as np
 
-        from workbench.embeddings import cosine_matrix, pool
+        from workbench.embeddings import cosine_matrix
 
-        vectors = [pool(pipe(s, **kw), **post) for s in x["text"]]
+        # the runner's own backend, so the tab pools exactly as the benchmark and the jobs do
+        backend = self.backend(pipe, {**kw, **post})
+        texts = list(x["text"])
+        passes = [p for item in backend.prepare(texts) for p in item]
+        rows = [row for i in range(0, len(passes), self.BATCH) for row in backend.run(passes[i:i + self.BATCH]).rows]
+        vectors = [np.asarray(backend.finish([row]), dtype=np.float32) for row in rows]
         pooled = all(v.ndim == 1 for v in vectors)
         sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
         return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
