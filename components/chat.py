@@ -19,6 +19,7 @@ from components.events import gr_error, session_id
 from components.info import timings_markdown
 from components.model_picker import ModelWidgets, build_model_picker
 from components.params import ParamWidgets, build_param
+from workbench.chat import NOT_FOR_CHAT
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from workbench.chat import ChatResult
     from workbench.manager import PipelineManager
 
-NOT_FOR_CHAT = ("return_full_text",)  # as workbench.chat.NOT_FOR_CHAT (not imported: no torch here)
 
 
 def chat_model_choices(spec: TaskSpec) -> list[tuple[str, str]]:

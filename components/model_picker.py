@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from components.api_docs import STRING, document
-from workbench.offline import OFFLINE_PREFIX, REAL_MODEL, REAL_TASK
+from workbench.offline import OFFLINE_PREFIX, REAL_MODEL, real_weights
 from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
@@ -38,7 +38,7 @@ def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tas
     cached = cached or set()
     out: list[tuple[str, str]] = []
     if offline_tasks is None or spec.name in offline_tasks:
-        note = (f"real {REAL_MODEL} weights" if spec.name == REAL_TASK
+        note = (f"real {REAL_MODEL} weights" if real_weights(spec.name)
                 else "tiny, random weights, for trying things out")
         out.append((f"{OFFLINE_PREFIX}{spec.name} — built-in offline model ({note})", f"{OFFLINE_PREFIX}{spec.name}"))
     seen = set()

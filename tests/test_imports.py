@@ -96,3 +96,15 @@ def test_no_import_circles():
 
 def test_the_check_finds_a_circle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_gradios_private_launch_switch_is_still_there():
+    """app.py (and the test servers) launch with ``_frontend=False``: Gradio's only way to skip its
+    start-up self-check (one HEAD request with a 3 s timeout, which a loaded host misses, and then
+    ``launch()`` gives up although the server is up). It is private: an upgrade that drops it must
+    fail here, not as a start-up that silently depends on the machine's load."""
+    import inspect
+
+    import gradio as gr
+
+    assert "_frontend" in inspect.signature(gr.Blocks.launch).parameters

@@ -27,8 +27,8 @@ class Recorder(RunControl):
         super().set_stage(stage)
         self.seen.append(self.describe())
 
-    def end_pass(self) -> None:
-        super().end_pass()
+    def end_pass(self, passes: int = 1) -> None:
+        super().end_pass(passes)
         self.seen.append(self.describe())
 
 

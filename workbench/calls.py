@@ -120,10 +120,18 @@ class TextEmbeddings(Call):
         from workbench.embeddings import cosine_matrix
 
         # the runner's own backend, so the tab pools exactly as the benchmark and the jobs do
+        from workbench.progress import current
+
         backend = self.backend(pipe, {**kw, **post})
-        texts = list(x["text"])
-        passes = [p for item in backend.prepare(texts) for p in item]
-        rows = [row for i in range(0, len(passes), self.BATCH) for row in backend.run(passes[i:i + self.BATCH]).rows]
+        passes = [p for item in backend.prepare(list(x["text"])) for p in item]
+        control, rows = current(), []
+        for i in range(0, len(passes), self.BATCH):
+            if control is not None:
+                control.begin_pass()
+            chunk = passes[i:i + self.BATCH]
+            rows += backend.run(chunk).rows
+            if control is not None:
+                control.end_pass(len(chunk))  # progress counts sentences: "input 64/4000"
         vectors = [np.asarray(backend.finish([row]), dtype=np.float32) for row in rows]
         pooled = all(v.ndim == 1 for v in vectors)
         sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None

@@ -186,11 +186,11 @@ def stream_chat(manager: PipelineManager, messages: Any, params: Mapping[str, An
                          timings={"load_s": load_s}, code=chat_snippet(loaded, conversation, kwargs),
                          warnings=_warnings(loaded, check_empty=False), done=False)
     with explained(spec, loaded):
-        for u in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
-            timings = {"load_s": load_s, **u.timings()}
-            answer = {"role": "assistant", "content": u.text}
-            yield replace(base, message=answer, messages=[*conversation, answer], timings=timings, done=u.done,
-                          stopped=u.stopped, notes=list(u.notes))
+        for update in stream_generate(loaded.pipe, prompt, stop_event=stop_event or threading.Event(), **kwargs):
+            timings = {"load_s": load_s, **update.timings()}
+            answer = {"role": "assistant", "content": update.text}
+            yield replace(base, message=answer, messages=[*conversation, answer], timings=timings, done=update.done,
+                          stopped=update.stopped, notes=list(update.notes))
 
 
 def chat(manager: PipelineManager, messages: Any, params: Mapping[str, Any] | None = None,

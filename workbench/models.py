@@ -237,12 +237,8 @@ def fitting_tasks(config) -> list[str]:
 def check_fits(config, spec: TaskSpec, name: str) -> None:
     """Raise ``ModelTaskMismatchError`` naming the tasks the model *can* do."""
     if config_fits(config, spec):
-        if spec.name == "zero-shot-classification" and not any(
-                str(label).lower().startswith("entail") for label in (getattr(config, "label2id", None) or {})):
-            raise ModelTaskMismatchError(
-                f"Model `{name}` has no 'entailment' label, so it is not an NLI model; zero-shot classification "
-                "needs one (e.g. facebook/bart-large-mnli)."
-            )
+        if spec.config_check is not None and (problem := spec.config_check(config)):
+            raise ModelTaskMismatchError(f"Model `{name}` {problem}")
         return
     arch = ", ".join(getattr(config, "architectures", None) or [type(config).__name__])
     others = [t for t in fitting_tasks(config) if t != spec.name]

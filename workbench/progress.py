@@ -75,8 +75,9 @@ class RunControl:
         self.stage, self.steps = "inference", 0
         self.check()
 
-    def end_pass(self) -> None:
-        self.done += 1
+    def end_pass(self, passes: int = 1) -> None:
+        """``passes`` passes (or inputs) are done; a cancelled run stops here."""
+        self.done += passes
         if self.total is not None and self.done > self.total:  # an estimate was short
             self.total = self.done
         self.check()

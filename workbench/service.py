@@ -197,11 +197,12 @@ def _stream(spec: TaskSpec, loaded: Loaded, decoded: dict[str, Any], inputs: Map
                         code=code_snippet(spec, loaded, inputs, {**kwargs, "return_full_text": full_text}),
                         warnings=_warnings(loaded, check_empty=False))
     with explained(spec, loaded):
-        for u in stream_generate(loaded.pipe, prompt, stop_event=control.cancel_event, **kwargs):
-            timings = {"load_s": load_s, "inputs_s": inputs_s, **u.timings()}
-            text = prompt + u.text if full_text else u.text
-            yield replace(base, output=[{"generated_text": text}], timings=timings, done=u.done, stopped=u.stopped,
-                          warnings=[*base.warnings, *u.notes])
+        for update in stream_generate(loaded.pipe, prompt, stop_event=control.cancel_event, **kwargs):
+            timings = {"load_s": load_s, "inputs_s": inputs_s, **update.timings()}
+            text = prompt + update.text if full_text else update.text
+            yield replace(base, output=[{"generated_text": text}], timings=timings, done=update.done,
+                          stopped=update.stopped,
+                          warnings=[*base.warnings, *update.notes])
 
 
 def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,

@@ -216,7 +216,9 @@ class TaskSpec:
     workloads (default: by modality). ``presets`` are its recommended models and examples, shaped
     like a ``presets/<task>.json`` file (default: that file), and ``offline`` builds its offline
     model (a ``workbench.offline`` builder; default: the built-in one) — so a task added with
-    ``workbench.tasks.register`` is one entry.
+    ``workbench.tasks.register`` is one entry. ``config_check(config)`` says, in words, what a model
+    that fits the task's Auto classes still lacks for it (zero-shot classification: an entailment
+    label), or ``None``.
     """
 
     name: str
@@ -240,6 +242,7 @@ class TaskSpec:
     kinds: Mapping[str, str] = field(default_factory=dict)
     bench: BenchSpec | None = None
     presets: Mapping[str, Any] | None = None  # models and examples, as a presets/<task>.json holds them
+    config_check: Callable[[Any], str | None] | None = field(default=None, compare=False)  # what else a model needs
     offline: Callable[[Path], str] | None = field(default=None, compare=False)  # builds offline:<task>
 
     def __post_init__(self) -> None:

@@ -22,27 +22,35 @@ from workbench.spec import (BenchSpec, Group, Modality, OutputKind, Param, TaskS
                             UnknownTaskError, template_check)
 
 
-def _p(name: str, kind: str, default: Any = None, label: str = "", **kw: Any) -> Param:
+def _param(name: str, kind: str, default: Any = None, label: str = "", **kw: Any) -> Param:
     return Param(name, kind, default, label or name.replace("_", " "), **kw)  # type: ignore[arg-type]
 
 
-TOP_K = _p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1)
-THRESHOLD = _p("threshold", "float", 0.5, "score threshold", minimum=0.0, maximum=1.0, step=0.01)
-CANDIDATES = _p("candidate_labels", "labels", None, "candidate labels", info="comma-separated", required=True)
+TOP_K = _param("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1)
+THRESHOLD = _param("threshold", "float", 0.5, "score threshold", minimum=0.0, maximum=1.0, step=0.01)
+CANDIDATES = _param("candidate_labels", "labels", None, "candidate labels", info="comma-separated", required=True)
 #: The sequence-to-sequence tabs leave length and beams to the model, as 4.57's pipelines did: its
 #: generation_config and task_specific_params (t5-small: 4 beams, 30–200 tokens for summaries),
 #: else 4 beams and 256 new tokens. A value typed in the tab wins over both.
 SEQ2SEQ_PARAMS = (
-    _p("max_new_tokens", "int", None, "max new tokens", minimum=1, maximum=1024, step=1),
-    _p("num_beams", "int", None, "beams", minimum=1, maximum=8, step=1),
-    _p("do_sample", "bool", False, "sample"),
-    _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
-    _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
+    _param("max_new_tokens", "int", None, "max new tokens", minimum=1, maximum=1024, step=1),
+    _param("num_beams", "int", None, "beams", minimum=1, maximum=8, step=1),
+    _param("do_sample", "bool", False, "sample"),
+    _param("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
+    _param("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
 )
 #: Labels the benchmark's zero-shot workloads score.
 LABELS = ("news", "travel", "food", "technology", "weather")
 TEXTS = BenchSpec(("natural", "uniform", "long-tail", "file"), {"truncation": True})
 GENERATE16 = BenchSpec(TEXTS.workloads, {"max_new_tokens": 16})
+
+
+def _nli_check(config: Any) -> str | None:
+    """Zero-shot classification needs an NLI model: one with an entailment label."""
+    if any(str(label).lower().startswith("entail") for label in (getattr(config, "label2id", None) or {})):
+        return None
+    return ("has no 'entailment' label, so it is not an NLI model; zero-shot classification needs one "
+            "(e.g. facebook/bart-large-mnli).")
 
 
 def _masked(text: str, mask_token: str) -> str:
@@ -70,27 +78,27 @@ _SPECS: tuple[TaskSpec, ...] = (
         "text-classification", "text", "Text", "labels", ("text",), "Text classification",
         "Sentiment, topic or any label set a fine-tuned classifier knows.",
         pipeline_task="text-classification", aliases=("sentiment-analysis",),
-        params=(_p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),
-                _p("function_to_apply", "choice", None, "score function", choices=("sigmoid", "softmax", "none"))),
+        params=(_param("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),
+                _param("function_to_apply", "choice", None, "score function", choices=("sigmoid", "softmax", "none"))),
         bench=TEXTS,
     ),
     TaskSpec(
         "token-classification", "text", "Text", "entities", ("text",), "Named entities",
         "Tag each token: people, places, organisations, parts of speech.",
         pipeline_task="token-classification", aliases=("ner",),
-        params=(_p("aggregation_strategy", "choice", "simple", "aggregation",
+        params=(_param("aggregation_strategy", "choice", "simple", "aggregation",
                    choices=("none", "simple", "first", "average", "max")),),
     ),
     TaskSpec(
         "question-answering", "text", "Text", "answer", ("question", "context"), "Question answering",
         "Extract the span of a context that answers a question.",
         adapter="workbench.adapters.question_answering:QuestionAnsweringAdapter",
-        params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
-                _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1),
+        params=(_param("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
+                _param("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1),
                 # unset by default, as in 4.57: max_seq_len min(384, the model's), doc_stride min(128, half of it)
-                _p("doc_stride", "int", None, "doc stride", minimum=8, maximum=512, step=8),
-                _p("max_seq_len", "int", None, "max sequence length", minimum=32, maximum=4096, step=32),
-                _p("handle_impossible_answer", "bool", False, "allow no answer")),
+                _param("doc_stride", "int", None, "doc stride", minimum=8, maximum=512, step=8),
+                _param("max_seq_len", "int", None, "max sequence length", minimum=32, maximum=4096, step=32),
+                _param("handle_impossible_answer", "bool", False, "allow no answer")),
         bench=BenchSpec(TEXTS.workloads, item=_qa),
     ),
     TaskSpec(
@@ -103,11 +111,11 @@ _SPECS: tuple[TaskSpec, ...] = (
         "text-generation", "text", "Text", "text", ("text",), "Text generation",
         "Continue a prompt, streaming tokens as they come.",
         pipeline_task="text-generation", chat=True,
-        params=(_p("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=2048, step=1),
-                _p("do_sample", "bool", False, "sample"),
-                _p("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
-                _p("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
-                _p("return_full_text", "bool", True, "include prompt")),
+        params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=2048, step=1),
+                _param("do_sample", "bool", False, "sample"),
+                _param("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
+                _param("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
+                _param("return_full_text", "bool", True, "include prompt")),
         streams=True, generative=True, labels={"text": "Prompt"},
         bench=BenchSpec(TEXTS.workloads, {"max_new_tokens": 16, "do_sample": False}),
     ),
@@ -115,7 +123,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "summarization", "text", "Text", "text", ("text",), "Summarization",
         "Condense a document with a sequence-to-sequence model.",
         adapter="workbench.adapters.seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
-            _p("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
+            _param("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
         generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
     ),
     TaskSpec(
@@ -123,8 +131,8 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Translate with a sequence-to-sequence model (Marian, T5, NLLB, M2M100, mBART).",
         adapter="workbench.adapters.seq2seq:TranslationAdapter",
         aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
-        params=SEQ2SEQ_PARAMS + (_p("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
-                             _p("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
+        params=SEQ2SEQ_PARAMS + (_param("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
+                             _param("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
         generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
     ),
     TaskSpec(
@@ -137,18 +145,19 @@ _SPECS: tuple[TaskSpec, ...] = (
         "zero-shot-classification", "text", "Text", "labels", ("text",), "Zero-shot classification",
         "Score any labels you name, using an NLI model.",
         pipeline_task="zero-shot-classification",
-        params=(CANDIDATES, _p("multi_label", "bool", False, "multi-label"),
-                _p("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.",
+        params=(CANDIDATES, _param("multi_label", "bool", False, "multi-label"),
+                _param("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.",
                    check=template_check)),
-        bench=BenchSpec(TEXTS.workloads, {"candidate_labels": list(LABELS)}),
+        bench=BenchSpec(TEXTS.workloads, {"candidate_labels": list(LABELS)}), config_check=_nli_check,
     ),
     TaskSpec(
         "feature-extraction", "text", "Text", "embeddings", ("text",), "Embeddings & similarity",
         "Sentence embeddings (mean-pooled, normalised) and their cosine similarities.",
         pipeline_task="feature-extraction",
-        params=(_p("pooling", "choice", "mean", "pooling", choices=("mean", "cls", "none"), stage="post"),
-                _p("normalize", "bool", True, "normalise", stage="post")),
-        call=TEXT_EMBEDDINGS, kinds={"text": "lines"}, labels={"text": "Sentences (one per line; several give a similarity matrix)"},
+        params=(_param("pooling", "choice", "mean", "pooling", choices=("mean", "cls", "none"), stage="post"),
+                _param("normalize", "bool", True, "normalise", stage="post")),
+        call=TEXT_EMBEDDINGS, kinds={"text": "lines"},
+        labels={"text": "Sentences (one per line; several give a similarity matrix)"},
         bench=TEXTS,
     ),
     TaskSpec(
@@ -175,8 +184,8 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "image-segmentation", "image", "Vision", "masks", ("image",), "Image segmentation",
         "Semantic, instance or panoptic masks.", pipeline_task="image-segmentation",
-        params=(_p("subtask", "choice", None, "subtask", choices=("semantic", "instance", "panoptic")),
-                _p("threshold", "float", 0.9, "score threshold", minimum=0.0, maximum=1.0, step=0.01)),
+        params=(_param("subtask", "choice", None, "subtask", choices=("semantic", "instance", "panoptic")),
+                _param("threshold", "float", 0.9, "score threshold", minimum=0.0, maximum=1.0, step=0.01)),
     ),
     TaskSpec(
         "depth-estimation", "image", "Vision", "depth", ("image",), "Depth estimation",
@@ -186,38 +195,38 @@ _SPECS: tuple[TaskSpec, ...] = (
         "zero-shot-image-classification", "image", "Vision", "labels", ("image",),
         "Zero-shot image classification", "Score any labels you name against an image (CLIP).",
         pipeline_task="zero-shot-image-classification",
-        params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
+        params=(CANDIDATES, _param("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a photo of {}.", check=template_check)),
         bench=BenchSpec(("images", "file"), {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]}),
     ),
     TaskSpec(
         "zero-shot-object-detection", "image", "Vision", "boxes", ("image",), "Zero-shot detection",
         "Box the objects you name (OWL-ViT).", pipeline_task="zero-shot-object-detection",
-        params=(CANDIDATES, _p("threshold", "float", 0.1, "score threshold", minimum=0.0, maximum=1.0, step=0.01)),
+        params=(CANDIDATES, _param("threshold", "float", 0.1, "score threshold", minimum=0.0, maximum=1.0, step=0.01)),
         bench=BenchSpec(("images", "file"), {"threshold": 0.1}, item=_image_queries),
     ),
     TaskSpec(
         "image-feature-extraction", "image", "Vision", "embeddings", ("image",), "Image embeddings",
         "Image embeddings (pooled) and their cosine similarities.",
-        pipeline_task="image-feature-extraction", params=(_p("pool", "bool", True, "pool"),),
+        pipeline_task="image-feature-extraction", params=(_param("pool", "bool", True, "pool"),),
         call=IMAGE_EMBEDDINGS,
     ),
     TaskSpec(
         "image-to-text", "image", "Vision", "text", ("image",), "Image captioning",
         "Caption an image (BLIP, GIT, ViT-GPT2), optionally from a text prompt.",
         adapter="workbench.adapters.captioning:ImageToTextAdapter",
-        params=(_p("prompt", "text", None, "prompt", info="optional start of the caption"),
-                _p("max_new_tokens", "int", 30, "max new tokens", minimum=1, maximum=256, step=1)),
+        params=(_param("prompt", "text", None, "prompt", info="optional start of the caption"),
+                _param("max_new_tokens", "int", 30, "max new tokens", minimum=1, maximum=256, step=1)),
         generative=True, bench=BenchSpec(("images", "file"), {"max_new_tokens": 16}),
     ),
     TaskSpec(
         "mask-generation", "image", "Vision", "mask-generation", ("image",), "Mask generation (SAM)",
         "Segment everything with a promptable mask model.", pipeline_task="mask-generation",
-        params=(_p("points_per_batch", "int", 64, "points per batch", minimum=1, maximum=256, step=1),
-                _p("points_per_crop", "int", None, "points per side", minimum=1, maximum=64, step=1,
+        params=(_param("points_per_batch", "int", 64, "points per batch", minimum=1, maximum=256, step=1),
+                _param("points_per_crop", "int", None, "points per side", minimum=1, maximum=64, step=1,
                    info="prompt grid is this many points squared; default 32 (1024 points, slow on CPU)"),
-                _p("pred_iou_thresh", "float", 0.88, "IoU threshold", minimum=0.0, maximum=1.0, step=0.01),
-                _p("stability_score_thresh", "float", 0.95, "stability threshold", minimum=0.0, maximum=1.0, step=0.01)),
+                _param("pred_iou_thresh", "float", 0.88, "IoU threshold", minimum=0.0, maximum=1.0, step=0.01),
+                _param("stability_score_thresh", "float", 0.95, "stability threshold", minimum=0.0, maximum=1.0, step=0.01)),
         batchable=False,
     ),
     TaskSpec(
@@ -232,8 +241,8 @@ _SPECS: tuple[TaskSpec, ...] = (
         "automatic-speech-recognition", "audio", "Audio", "text", ("audio",), "Speech recognition",
         "Transcribe speech (Whisper, Wav2Vec2).", pipeline_task="automatic-speech-recognition",
         aliases=("asr",),
-        params=(_p("chunk_length_s", "float", None, "chunk length (s)", minimum=0, maximum=30, step=1),
-                _p("return_timestamps", "choice", None, "timestamps", choices=("word", "char", True))),
+        params=(_param("chunk_length_s", "float", None, "chunk length (s)", minimum=0, maximum=30, step=1),
+                _param("return_timestamps", "choice", None, "timestamps", choices=("word", "char", True))),
         call=AUDIO, generative=True,
     ),
     TaskSpec(
@@ -244,7 +253,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "zero-shot-audio-classification", "audio", "Audio", "labels", ("audio",),
         "Zero-shot audio classification", "Score any labels you name against a sound (CLAP).",
         pipeline_task="zero-shot-audio-classification",
-        params=(CANDIDATES, _p("hypothesis_template", "text", None, "hypothesis template",
+        params=(CANDIDATES, _param("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a sound of {}.", check=template_check)),
         call=AUDIO, bench=BenchSpec(("audio", "file"), {"candidate_labels": ["speech", "music", "a dog barking"]}),
     ),
@@ -253,22 +262,22 @@ _SPECS: tuple[TaskSpec, ...] = (
         "document-question-answering", "document", "Documents & multimodal", "answer",
         ("image", "question"), "Document QA", "Ask a question about a scanned page (LayoutLM).",
         pipeline_task="document-question-answering",
-        params=(_p("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
-                _p("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1)),
+        params=(_param("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
+                _param("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1)),
         call=DOCUMENT_QA, kinds={"image": "document"},
     ),
     TaskSpec(
         "visual-question-answering", "multimodal", "Documents & multimodal", "vqa",
         ("image", "question"), "Visual QA", "Ask a question about an image (ViLT, BLIP-VQA).",
         adapter="workbench.adapters.vqa:VisualQuestionAnsweringAdapter", aliases=("vqa",),
-        params=(_p("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),),
+        params=(_param("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),),
         bench=BenchSpec(("images", "file"), item=_image_question),
     ),
     TaskSpec(
         "image-text-to-text", "multimodal", "Documents & multimodal", "text", ("image", "text"),
         "Image + text chat", "Chat about an image with a vision-language model.",
         pipeline_task="image-text-to-text",
-        params=(_p("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
+        params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
         batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
     ),
 )

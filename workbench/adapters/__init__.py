@@ -7,12 +7,14 @@ task                       adapter                                             A
 question-answering         ``question_answering.QuestionAnsweringAdapter``     ForQuestionAnswering
 summarization              ``seq2seq.SummarizationAdapter``                    ForSeq2SeqLM
 translation                ``seq2seq.TranslationAdapter``                      ForSeq2SeqLM
+text2text-generation       ``seq2seq.Text2TextGenerationAdapter``              ForSeq2SeqLM
 image-to-text              ``captioning.ImageToTextAdapter``                   BLIP, GIT, ViT-GPT2…
 visual-question-answering  ``vqa.VisualQuestionAnsweringAdapter``              ForVisualQA
 =========================  ==================================================  ===================
 
-The task registry (``workbench.tasks``) names them as ``"module:Class"``; modules are imported
-only when a task needs them, so importing this package is cheap.
+The task registry (``workbench.tasks``) names them as ``"module:Class"``
+(``workbench.adapters.seq2seq:SummarizationAdapter``); each module is imported when its task is
+first loaded. Importing this package imports ``base``, and so torch.
 """
 
 from workbench.adapters.base import Adapter

@@ -3,7 +3,7 @@
 An adapter wraps a transformers model loaded with an Auto* class (plus its tokenizer and/or image
 processor) and is called like the old pipeline: one input gives one result, a list gives a list.
 
-The contract (stable; ``workbench/runner.py`` relies on it)
+The contract (stable; the batch runner's ``workbench.batching.AdapterBackend`` relies on it)
 ------------------------------------------------------------
 An *item* is one element of the list you would pass to ``__call__``: a string (summarization,
 translation), an image (captioning), ``{"question", "context"}`` (QA) or ``{"image", "question"}``

@@ -166,6 +166,16 @@ def _build(task: str, build: Builder, dest: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def real_weights(task: str) -> bool:
+    """Whether ``task``'s offline model has real weights (feature extraction's packaged MiniLM),
+    not random ones.
+
+    >>> real_weights("text-classification")
+    False
+    """
+    return task == REAL_TASK and minilm_path() is not None
+
+
 def offline_info(path: str) -> OfflineInfo | None:
     """Describe ``path`` if it is an offline model (a random-weight stand-in or the packaged MiniLM)."""
     p = Path(path)
