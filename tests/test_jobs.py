@@ -320,3 +320,53 @@ def test_benchmark_export_runs_as_a_job(manager, tmp_path, capsys):
 def test_run_job_dispatches_to_the_local_engine(manager, tmp_path):
     summary = run_job(_job(tmp_path, _write("text", tmp_path)), manager=manager, progress=False)
     assert summary.engine == "local" and summary.rows == len(TEXTS)
+
+
+# ---- references (--labels) ------------------------------------------------------------------------
+
+
+def test_a_job_with_references_scores_every_row_and_the_whole(manager, tmp_path):
+    from workbench.metrics import score
+
+    data = tmp_path / "labelled.csv"
+    texts = ["I love it", "awful", "fine", "bad", "great fun", ""]
+    pd.DataFrame({"text": texts, "label": ["POSITIVE", "negative", "1", "neutral", "0", "POSITIVE"]}).to_csv(
+        data, index=False)
+    summary = run_local(_job(tmp_path, data, labels="label"), manager=manager, progress=False)
+    out = _rows(summary.output)
+    ran = out[out["error"].isna()]
+    assert len(ran) == 5  # the empty text is that row's error, not scored
+    # the references as the model names its labels ("1" is id2label's POSITIVE); the one it lacks stays as given
+    assert ran["reference"].tolist() == ["POSITIVE", "NEGATIVE", "POSITIVE", "neutral", "NEGATIVE"]
+    assert ran["reference_known"].tolist() == [True, True, True, False, True]
+    top = [json.loads(o)[0]["label"] for o in ran["output"]]
+    assert ran["prediction"].tolist() == top
+    assert ran["correct"].tolist() == [p == r for p, r in zip(top, ran["reference"])]
+    want = score("classification", top, ran["reference"].tolist())
+    assert summary.metric["values"] == want.values and summary.metric["n"] == 5
+    assert "1 reference(s) name labels this model does not have" in summary.text()
+
+
+def test_a_bad_reference_column_fails_before_the_model_loads(tmp_path):
+    from workbench.manager import PipelineManager
+
+    data = tmp_path / "texts.csv"
+    pd.DataFrame({"text": ["a", "b"]}).to_csv(data, index=False)
+    manager = PipelineManager(max_models=1)
+    with pytest.raises(ValueError, match="the data has no column gold"):
+        run_local(_job(tmp_path, data, labels="gold"), manager=manager, progress=False)
+    with pytest.raises(ValueError, match="no per-row metric .* tasks that have one: .*text-classification"):
+        run_local(_job(tmp_path, data, task="text-generation", labels="text"), manager=manager, progress=False)
+    assert manager.load_count == 0
+
+
+def test_the_cli_takes_labels(manager, tmp_path, capsys):
+    data = tmp_path / "speech.csv"
+    pd.DataFrame({"text": ["one two three"], "gold": ["one two three"]}).to_csv(data, index=False)
+    args = ["run", "--task", "token-classification", "--input", str(data), "--output", str(tmp_path / "o.parquet"),
+            "--labels", "gold", "--quiet"]
+    assert main(args) == EXIT_USAGE  # an entity reference is `TYPE: words`, said before the model loads
+    assert "Reference 1 in `gold`: An entity reference is `TYPE: words; TYPE: words`" in capsys.readouterr().err
+    pd.DataFrame({"text": ["John lives in Paris"], "gold": ["PER: John; LOC: Paris"]}).to_csv(data, index=False)
+    assert main(args) == EXIT_OK
+    assert "entities on 1 labelled rows: precision" in capsys.readouterr().out

@@ -47,17 +47,22 @@ def _same(local: str, distributed: str) -> None:
 
 
 def test_ray_equals_local_on_a_csv(manager, tmp_path):
+    """The same job, references and all, on both engines: the same rows and the same metric."""
     data = tmp_path / "texts.csv"
     texts = natural_texts(40, seed=2)
     texts[7] = ""
-    pd.DataFrame({"text": texts}).to_csv(data, index=False)
-    job = JobSpec("text-classification", input=str(data), output=str(tmp_path / "local.parquet"), shard_rows=16)
-    run_job(job, manager=manager, progress=False)
+    labels = ["POSITIVE" if i % 3 else "negative" for i in range(40)]
+    labels[5] = "neutral"  # a label the model lacks
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    job = JobSpec("text-classification", input=str(data), output=str(tmp_path / "local.parquet"), shard_rows=16,
+                  labels="label")
+    local = run_job(job, manager=manager, progress=False)
     # two actors on this module's 2-CPU Ray: a fixed pool of two took both CPUs and never read a row
     summary = run_job(job.updated(engine="ray", output=str(tmp_path / "ray"), concurrency=2), progress=False)
     assert (summary.engine, summary.rows, summary.failed) == ("ray", 40, 1)
     assert len(list((tmp_path / "ray").glob("*.parquet"))) >= 2  # a file per block of at most 16 rows
     _same(str(tmp_path / "local.parquet"), str(tmp_path / "ray"))
+    assert summary.metric == local.metric and local.metric["n"] == 39
 
 
 def test_ray_reads_a_folder_of_images_through_the_cli(manager, tmp_path):

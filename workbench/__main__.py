@@ -118,6 +118,9 @@ def _add_run_parser(sub: Any) -> None:
     r.add_argument("--engine", default=None, choices=ENGINES, help="local (default) or ray (Ray Data)")
     r.add_argument("--concurrency", type=int, default=None, help="ray: at most this many pipeline actors; the pool grows to it as CPUs/GPUs allow (default 1)")
     r.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
+    r.add_argument("--labels", default=None, metavar="COLUMN",
+                   help="a column of references: each row says whether it is right (`correct`), and the summary "
+                        "gives the task's metric (accuracy, F1, WER, chrF…)")
     r.add_argument("--resume", action="store_true", help="continue a killed job from its last shard")
     r.add_argument("--save-config", default=None, metavar="JOB.json", help="also write the job to this file")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -141,7 +144,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
 
     changes: dict[str, Any] = {name: getattr(args, name) for name in (
         "task", "model", "revision", "input", "output", "format", "split", "device", "dtype", "kernels", "engine",
-        "shard_rows", "concurrency", "num_gpus")}
+        "shard_rows", "concurrency", "num_gpus", "labels")}
     if args.column:
         changes["columns"] = tuple(args.column)
     if args.param:
@@ -224,13 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from workbench.errors import WorkbenchError
+    from workbench.errors import InputError, WorkbenchError
 
     try:
         return {"bench": cmd_bench, "run": cmd_run, "offline": cmd_offline}[args.command](args)
     except (WorkbenchError, ValueError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, (ValueError, KeyError)) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, (ValueError, KeyError, InputError)) else EXIT_FAILED
 
 
 if __name__ == "__main__":

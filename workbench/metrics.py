@@ -134,8 +134,14 @@ def parse_entities(reference: Any) -> list[tuple[str, str]]:
                 raise InputError(f"An entity reference is `TYPE: words; TYPE: words`; `{part}` has no type.")
             out.append((kind.strip().upper(), words.strip()))
         return out
-    return [(str(e.get("entity_group") or e.get("type") or e.get("entity")).upper().removeprefix("B-")
-             .removeprefix("I-"), str(e.get("word") or e.get("text")).strip()) for e in reference or []]
+    out = []
+    for e in reference or []:
+        if isinstance(e, (list, tuple)) and len(e) == 2:  # already (type, words)
+            out.append((str(e[0]).upper(), str(e[1]).strip()))
+        else:
+            out.append((str(e.get("entity_group") or e.get("type") or e.get("entity")).upper().removeprefix("B-")
+                        .removeprefix("I-"), str(e.get("word") or e.get("text")).strip()))
+    return out
 
 
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -213,10 +219,71 @@ def _similarity(predicted: Sequence[Any], references: Sequence[Any], **_: Any) -
     return Score("similarity", {"spearman": _round(0.0 if math.isnan(rho) else 100 * rho)}, len(gold))
 
 
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def normalized(text: Any) -> str:
+    """A text as SQuAD compares answers: lower case, no punctuation, no articles, single spaces.
+
+    >>> normalized("The  Eiffel Tower!")
+    'eiffel tower'
+    """
+    return " ".join(_ARTICLES.sub(" ", _PUNCT.sub(" ", str(text or "").lower())).split())
+
+
+def correct(metric: str, predicted: Any, reference: Any, match: Callable[[Any], str | None] | None = None,
+            text: str | None = None) -> bool:
+    """Whether one output is right, for a per-row column: the same label (``match``: the model's
+    label names, ``label_matcher``), the same entities, or the same text once ``normalized`` (any
+    of ``|``-separated answers for ``squad``).
+
+    >>> correct("squad", "the Eiffel tower", "Eiffel Tower|tour Eiffel"), correct("asr", "hello", "Hello!")
+    (True, True)
+    """
+    if metric == "classification":
+        match = match or label_matcher(None)
+        return match(reference) is not None and match(reference) == (match(predicted) or str(predicted))
+    if metric == "entities":
+        return sorted(parse_entities(predicted)) == sorted(parse_entities(reference))
+    if metric == "similarity":
+        return False  # a correlation over pairs has no per-row right or wrong
+    answers = str(reference).split("|") if metric == "squad" else [reference]
+    return normalized(predicted) in {normalized(a) for a in answers}
+
+
 METRICS: Mapping[str, Callable[..., Score]] = {
     "classification": _classification, "entities": _entities, "squad": _squad, "asr": _asr,
     "translation": _translation, "summary": _summary, "similarity": _similarity,
 }
+
+
+def check_references(metric: str, references: Sequence[Any], column: str = "references") -> None:
+    """Refuse references that cannot be scored by ``metric`` — before any model loads — with what
+    is wrong and what is accepted: none at all, empty ones, entity lists that do not parse,
+    similarity scores that are not numbers.
+
+    >>> check_references("similarity", ["0.5", "high"], "score")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.InputError: Reference 2 in `score` is `high`; similarity references are numbers (e.g. 0 to 5).
+    """
+    if not references:
+        raise InputError(f"`{column}` holds no references.")
+    for i, value in enumerate(references, 1):
+        if value is None or (isinstance(value, float) and value != value) or not str(value).strip():
+            raise InputError(f"Reference {i} in `{column}` is empty; every labelled row needs one.")
+        if metric == "entities":
+            try:
+                parse_entities(value)
+            except (InputError, ValueError) as exc:
+                raise InputError(f"Reference {i} in `{column}`: {exc}") from None
+        elif metric == "similarity":
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"Reference {i} in `{column}` is `{value}`; similarity references are numbers "
+                                 "(e.g. 0 to 5).") from None
 
 
 def score(metric: str, predicted: Sequence[Any], references: Sequence[Any], **context: Any) -> Score:

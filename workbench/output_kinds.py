@@ -193,6 +193,11 @@ class OutputKind:
         """How much two outputs of this kind agree (``None``: no measure for this kind)."""
         return None
 
+    def prediction(self, output: Any) -> Any:
+        """What a metric scores of one output (``workbench.metrics``): the top label, the text, the
+        answer, the entities; by default the compact answer ``top``."""
+        return self.top(output)
+
     def top(self, output: Any) -> Any:
         """The compact answer a benchmark compares across runs (same label, same text…)."""
         output = unwrap(output)
@@ -215,6 +220,15 @@ class Labels(OutputKind):
     def top(self, output: Any) -> Any:
         labels = scored_labels(output)
         return labels[0][0] if labels else None
+
+
+@dataclass(frozen=True)
+class Entities(OutputKind):
+    """Token classification's entities: a metric scores the list itself (type and words)."""
+
+    def prediction(self, output: Any) -> Any:
+        return [{"entity_group": e.get("entity_group") or e.get("entity"), "word": e.get("word")}
+                for e in unwrap(output) or [] if isinstance(e, dict)]
 
 
 @dataclass(frozen=True)
@@ -244,7 +258,7 @@ KINDS: dict[str, OutputKind] = {k.name: k for k in (
     Labels("vqa", ("The answers with their scores, best first (a generated answer has no score).",)),
     Labels("answer", ("The context with the answer spans marked (`entity` holds the score).",)),
     Labels("video-labels", (*_LABELS, "The frames the model saw, each with its number and time.")),
-    OutputKind("entities", ("The input text with the entities found (`entity`, `start`, `end`).",)),
+    Entities("entities", ("The input text with the entities found (`entity`, `start`, `end`).",)),
     Text("text", ("The generated text (transcript, caption, summary, translation…).",)),
     Embeddings("embeddings", ("One embedding per input (a row per item, or per token without pooling).",
                               "The cosine similarity of every pair of inputs (empty with a single input).")),

@@ -218,7 +218,8 @@ class TaskSpec:
     model (a ``workbench.offline`` builder; default: the built-in one) — so a task added with
     ``workbench.tasks.register`` is one entry. ``config_check(config)`` says, in words, what a model
     that fits the task's Auto classes still lacks for it (zero-shot classification: an entailment
-    label), or ``None``.
+    label), or ``None``. ``metric`` names its standard metric against the user's references
+    (``workbench.metrics``; ``None``: quality is agreement with a reference configuration only).
     """
 
     name: str
@@ -242,6 +243,7 @@ class TaskSpec:
     kinds: Mapping[str, str] = field(default_factory=dict)
     bench: BenchSpec | None = None
     presets: Mapping[str, Any] | None = None  # models and examples, as a presets/<task>.json holds them
+    metric: str | None = None  # its standard metric against references (workbench.metrics.METRICS)
     config_check: Callable[[Any], str | None] | None = field(default=None, compare=False)  # what else a model needs
     offline: Callable[[Path], str] | None = field(default=None, compare=False)  # builds offline:<task>
 

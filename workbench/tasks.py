@@ -81,6 +81,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),
                 _param("function_to_apply", "choice", None, "score function", choices=("sigmoid", "softmax", "none"))),
         bench=TEXTS,
+        metric="classification",
     ),
     TaskSpec(
         "token-classification", "text", "Text", "entities", ("text",), "Named entities",
@@ -88,6 +89,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="token-classification", aliases=("ner",),
         params=(_param("aggregation_strategy", "choice", "simple", "aggregation",
                    choices=("none", "simple", "first", "average", "max")),),
+        metric="entities",
     ),
     TaskSpec(
         "question-answering", "text", "Text", "answer", ("question", "context"), "Question answering",
@@ -100,12 +102,14 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _param("max_seq_len", "int", None, "max sequence length", minimum=32, maximum=4096, step=32),
                 _param("handle_impossible_answer", "bool", False, "allow no answer")),
         bench=BenchSpec(TEXTS.workloads, item=_qa),
+        metric="squad",
     ),
     TaskSpec(
         "fill-mask", "text", "Text", "labels", ("text",), "Fill mask",
         "Predict the masked word; write the model's mask token (e.g. [MASK]) in the text.",
         pipeline_task="fill-mask", params=(TOP_K,),
         bench=BenchSpec(TEXTS.workloads, {"tokenizer_kwargs": {"truncation": True}, "top_k": 5}, item=_masked),
+        metric="classification",
     ),
     TaskSpec(
         "text-generation", "text", "Text", "text", ("text",), "Text generation",
@@ -125,6 +129,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         adapter="workbench.adapters.seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
             _param("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
         generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
+        metric="summary",
     ),
     TaskSpec(
         "translation", "text", "Text", "text", ("text",), "Translation",
@@ -134,12 +139,14 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=SEQ2SEQ_PARAMS + (_param("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
                              _param("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
         generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
+        metric="translation",
     ),
     TaskSpec(
         "text2text-generation", "text", "Text", "text", ("text",), "Text-to-text generation",
         "Any prompt to a sequence-to-sequence model (FLAN-T5, T5, BART): questions, instructions, rewrites.",
         adapter="workbench.adapters.seq2seq:Text2TextGenerationAdapter", params=SEQ2SEQ_PARAMS,
         generative=True,
+        metric="translation",
     ),
     TaskSpec(
         "zero-shot-classification", "text", "Text", "labels", ("text",), "Zero-shot classification",
@@ -149,6 +156,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _param("hypothesis_template", "text", None, "hypothesis template", info="default: This example is {}.",
                    check=template_check)),
         bench=BenchSpec(TEXTS.workloads, {"candidate_labels": list(LABELS)}), config_check=_nli_check,
+        metric="classification",
     ),
     TaskSpec(
         "feature-extraction", "text", "Text", "embeddings", ("text",), "Embeddings & similarity",
@@ -159,6 +167,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         call=TEXT_EMBEDDINGS, kinds={"text": "lines"},
         labels={"text": "Sentences (one per line; several give a similarity matrix)"},
         bench=TEXTS,
+        metric="similarity",
     ),
     TaskSpec(
         "table-question-answering", "table", "Text", "table-answer", ("table", "query"), "Table QA",
@@ -176,6 +185,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "image-classification", "image", "Vision", "labels", ("image",), "Image classification",
         "Label an image.", pipeline_task="image-classification", params=(TOP_K,),
+        metric="classification",
     ),
     TaskSpec(
         "object-detection", "image", "Vision", "boxes", ("image",), "Object detection",
@@ -198,6 +208,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(CANDIDATES, _param("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a photo of {}.", check=template_check)),
         bench=BenchSpec(("images", "file"), {"candidate_labels": ["a house", "a tree", "the sun", "a dog"]}),
+        metric="classification",
     ),
     TaskSpec(
         "zero-shot-object-detection", "image", "Vision", "boxes", ("image",), "Zero-shot detection",
@@ -218,6 +229,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("prompt", "text", None, "prompt", info="optional start of the caption"),
                 _param("max_new_tokens", "int", 30, "max new tokens", minimum=1, maximum=256, step=1)),
         generative=True, bench=BenchSpec(("images", "file"), {"max_new_tokens": 16}),
+        metric="translation",
     ),
     TaskSpec(
         "mask-generation", "image", "Vision", "mask-generation", ("image",), "Mask generation (SAM)",
@@ -235,6 +247,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="video-classification", params=(TOP_K,), call=VIDEO,
         # transformers' pipeline reads only the first num_frames frames; ours samples the whole clip
         load_kwargs={"pipeline_class": "workbench.video_pipeline:VideoClassificationPipeline"},
+        metric="classification",
     ),
     # ---- audio --------------------------------------------------------------------------------
     TaskSpec(
@@ -244,10 +257,12 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("chunk_length_s", "float", None, "chunk length (s)", minimum=0, maximum=30, step=1),
                 _param("return_timestamps", "choice", None, "timestamps", choices=("word", "char", True))),
         call=AUDIO, generative=True,
+        metric="asr",
     ),
     TaskSpec(
         "audio-classification", "audio", "Audio", "labels", ("audio",), "Audio classification",
         "Label a sound or a spoken command.", pipeline_task="audio-classification", params=(TOP_K,), call=AUDIO,
+        metric="classification",
     ),
     TaskSpec(
         "zero-shot-audio-classification", "audio", "Audio", "labels", ("audio",),
@@ -256,6 +271,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(CANDIDATES, _param("hypothesis_template", "text", None, "hypothesis template",
                                info="default: This is a sound of {}.", check=template_check)),
         call=AUDIO, bench=BenchSpec(("audio", "file"), {"candidate_labels": ["speech", "music", "a dog barking"]}),
+        metric="classification",
     ),
     # ---- documents & multimodal ---------------------------------------------------------------
     TaskSpec(
@@ -265,6 +281,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("top_k", "int", 1, "top k", minimum=1, maximum=20, step=1),
                 _param("max_answer_len", "int", 15, "max answer length", minimum=1, maximum=512, step=1)),
         call=DOCUMENT_QA, kinds={"image": "document"},
+        metric="squad",
     ),
     TaskSpec(
         "visual-question-answering", "multimodal", "Documents & multimodal", "vqa",
@@ -272,6 +289,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         adapter="workbench.adapters.vqa:VisualQuestionAnsweringAdapter", aliases=("vqa",),
         params=(_param("top_k", "int", 5, "top k", minimum=1, maximum=50, step=1),),
         bench=BenchSpec(("images", "file"), item=_image_question),
+        metric="squad",
     ),
     TaskSpec(
         "image-text-to-text", "multimodal", "Documents & multimodal", "text", ("image", "text"),

@@ -52,6 +52,7 @@ class JobSummary:
     seconds: float
     resumed_at: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    metric: dict[str, Any] | None = None  # with references: {"metric", the values, "n", "notes"}
 
     @property
     def items_per_s(self) -> float:
@@ -67,6 +68,10 @@ class JobSummary:
                  f"{self.seconds:.1f} s ({self.items_per_s:.1f} rows/s, {self.engine} engine)"
                  + (f", resumed at row {self.resumed_at}" if self.resumed_at else "")]
         lines += [f"  {count} × {message}" for message, count in list(self.errors.items())[:5]]
+        if self.metric:
+            values = ", ".join(f"{k} {v:g}" for k, v in self.metric["values"].items())
+            lines.append(f"{self.metric['metric']} on {self.metric['n']} labelled rows: {values}")
+            lines += [f"  {note}" for note in self.metric["notes"]]
         return "\n".join(lines)
 
 
@@ -86,13 +91,14 @@ def run_local(job: JobSpec, *, manager: "PipelineManager | None" = None, resume:
                          "the folder to start over")
     if resume and not parts.exists() and out.exists():
         print(f"`{out}` is complete already; nothing to resume", file=sys.stderr)
-        return summarize(out, job.engine, 0.0)
+        return summarize(out, job.engine, 0.0, task=job.task)
     source = open_source(job.input, job.format, split=job.split)  # type: ignore[arg-type]
     job.column_map(source.columns)  # a wrong column fails before the model loads
+    check_job_references(job, source)
     parts.mkdir(parents=True, exist_ok=True)
     start = _check_parts(parts, job)
     predictor = Predictor(job, manager)
-    schema = output_schema(job.task)
+    schema = predictor.schema
     bar = _bar(source.total, start, job, progress)
     began = time.perf_counter()
     try:
@@ -107,7 +113,20 @@ def run_local(job: JobSpec, *, manager: "PipelineManager | None" = None, resume:
             bar.close()
     seconds = time.perf_counter() - began
     _join(parts, out, schema)
-    return summarize(out, job.engine, seconds, resumed_at=start)
+    return summarize(out, job.engine, seconds, resumed_at=start, task=job.task)
+
+
+def check_job_references(job: JobSpec, source: Any) -> None:
+    """The first rows' references checked by the task's metric before the model loads (a malformed
+    one later in the data makes only its own row unscored)."""
+    if not job.labels:
+        return
+    from workbench.jobs.rows import labelled_metric
+    from workbench.metrics import check_references
+
+    first = next(iter(source.frames(min(job.shard_rows, 1000))), None)
+    if first is not None:
+        check_references(labelled_metric(job.task), first[job.labels].tolist(), job.labels)
 
 
 def _bar(total: int | None, start: int, job: JobSpec, enabled: bool) -> Any:
@@ -175,9 +194,36 @@ def _join(parts: Path, out: Path, schema: pa.Schema) -> None:
     shutil.rmtree(parts)
 
 
-def summarize(out: str | Path, engine: str, seconds: float, *, resumed_at: int = 0) -> JobSummary:
-    """Count the rows, failures and error messages of a finished output (a file or Ray's folder)."""
+def summarize(out: str | Path, engine: str, seconds: float, *, resumed_at: int = 0,
+              task: str | None = None) -> JobSummary:
+    """Count the rows, failures and error messages of a finished output (a file or Ray's folder);
+    with references, score the rows that ran by the task's metric (``job_metric``)."""
     errors = pq.read_table(out, columns=["error"]).column("error").to_pylist()
     counts = collections.Counter(e for e in errors if e is not None)
     return JobSummary(str(out), engine, len(errors), len(errors) - sum(counts.values()), sum(counts.values()),
-                      seconds, resumed_at, dict(counts.most_common()))
+                      seconds, resumed_at, dict(counts.most_common()), job_metric(out, task) if task else None)
+
+
+def job_metric(out: str | Path, task: str) -> dict[str, Any] | None:
+    """The task's metric over a labelled output's rows that ran (``None`` without references):
+    read from the output itself (``prediction``, ``reference``), so the local and Ray engines agree."""
+    names = pq.read_schema(out).names if Path(out).is_file() else pq.ParquetDataset(out).schema.names
+    if "reference" not in names:
+        return None
+    from workbench.jobs.rows import labelled_metric
+    from workbench.metrics import score
+
+    table = pq.read_table(out, columns=[c for c in ("prediction", "reference", "reference_known", "error", "text")
+                                        if c in names]).to_pydict()
+    rows = [i for i, (e, r) in enumerate(zip(table["error"], table["reference"])) if e is None and r is not None]
+    metric = labelled_metric(task)
+    if not rows:
+        return None
+    preds = [table["prediction"][i] for i in rows]
+    refs = [table["reference"][i] for i in rows]
+    unknown = [i for i in rows if not table["reference_known"][i]]
+    result = score(metric, preds, refs, texts=[table["text"][i] for i in rows] if "text" in table else None)
+    notes = list(result.notes)
+    if unknown:
+        notes.append(f"{len(unknown)} reference(s) name labels this model does not have; they count as wrong.")
+    return {"metric": result.metric, "values": result.values, "n": result.n, "notes": notes}

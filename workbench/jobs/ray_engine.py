@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from workbench.jobs.local import JobSummary, summarize
 from workbench.jobs.readers import ROW_ID, detect_format, hf_dataset, media_files, open_source
-from workbench.jobs.rows import Predictor, output_schema
+from workbench.jobs.rows import Predictor
 from workbench.jobs.spec import JobSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ class PipelineActor:
     def __init__(self, job: dict[str, Any]) -> None:
         self.job = JobSpec.from_dict(job)
         self.predictor = Predictor(self.job)
-        self.schema = output_schema(self.job.task)
+        self.schema = self.predictor.schema
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:
         return pa.Table.from_pandas(self.predictor(batch), schema=self.schema, preserve_index=False)
@@ -123,4 +123,4 @@ def run_ray(job: JobSpec, *, progress: bool = True, **init: Any) -> JobSummary:
     results = ds.map_batches(PipelineActor, fn_constructor_kwargs={"job": job.to_dict()}, batch_format="pandas",
                              batch_size=job.shard_rows, compute=pool, num_gpus=job.num_gpus or None)
     results.write_parquet(str(out), mode="overwrite")
-    return summarize(out, "ray", time.perf_counter() - began)
+    return summarize(out, "ray", time.perf_counter() - began, task=job.task)

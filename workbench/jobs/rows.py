@@ -23,7 +23,7 @@ import pyarrow as pa
 from workbench.calls import sampling_rate
 from workbench.jobs.readers import ROW_ID
 from workbench.jobs.spec import JobSpec
-from workbench.tasks import get_task
+from workbench.tasks import TASKS, get_task
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -33,10 +33,35 @@ def is_embedding(task: str) -> bool:
     return get_task(task).output == "embeddings"
 
 
-def output_schema(task: str) -> pa.Schema:
-    """The output's columns: ``id``, ``output`` (JSON) or ``embedding`` (float32 list), ``error``."""
+#: The columns a job with references (``--labels``) adds: what the metric scores of each output, the
+#: row's reference, whether the model has the reference's label, and whether the output is right.
+LABELLED = (pa.field("prediction", pa.string()), pa.field("reference", pa.string()),
+            pa.field("reference_known", pa.bool_()), pa.field("correct", pa.bool_()))
+
+
+def output_schema(task: str, labelled: bool = False) -> pa.Schema:
+    """The output's columns: ``id``, ``output`` (JSON) or ``embedding`` (float32 list), ``error``;
+    with references (``labelled``), ``LABELLED`` too (and the input ``text`` for entity metrics)."""
     value = pa.field("embedding", pa.list_(pa.float32())) if is_embedding(task) else pa.field("output", pa.string())
-    return pa.schema([pa.field("id", pa.int64()), value, pa.field("error", pa.string())])
+    fields = [pa.field("id", pa.int64()), value, pa.field("error", pa.string())]
+    if labelled:
+        fields += list(LABELLED)
+        if get_task(task).metric == "entities":
+            fields.append(pa.field("text", pa.string()))
+    return pa.schema(fields)
+
+
+def labelled_metric(task: str) -> str:
+    """The metric a job with references scores ``task`` by; ``ValueError`` for a task without one."""
+    from workbench.metrics import HEADLINE
+
+    metric = get_task(task).metric
+    if metric is None or metric == "similarity":
+        with_metric = ", ".join(sorted(n for n, s in TASKS.items() if s.metric and s.metric != "similarity"))
+        raise ValueError(f"{task} has no per-row metric for a job's references (--labels); tasks that have one: "
+                         f"{with_metric}")
+    assert metric in HEADLINE
+    return metric
 
 
 def call_params(job: JobSpec) -> dict[str, Any]:
@@ -66,7 +91,16 @@ class Predictor:
         self.rate = sampling_rate(self.pipe)
         self.params = call_params(job)
         self.mapping: dict[str, str] | None = None
-        self.schema = output_schema(job.task)
+        self.schema = output_schema(job.task, labelled=bool(job.labels))
+        self.metric = labelled_metric(job.task) if job.labels else None
+        if self.metric is not None:
+            from workbench.metrics import label_matcher
+
+            config = getattr(self.pipe.model, "config", None)
+            id2label = getattr(config, "id2label", None) if self.metric == "classification" else None
+            zero_shot = any(p.name == "candidate_labels" for p in self.spec.params) or self.spec.name == "fill-mask"
+            self.match = label_matcher(None if zero_shot else list((id2label or {}).values()),
+                                       None if zero_shot else id2label)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.mapping is None:
@@ -85,7 +119,44 @@ class Predictor:
         results: list[Any] = [None] * len(frame)
         for i, (result, error) in zip(good, self._run([items[i] for i in good])):
             results[i], errors[i] = result, error
-        return self._frame(frame[ROW_ID].to_numpy(dtype=np.int64), results, errors)
+        out = self._frame(frame[ROW_ID].to_numpy(dtype=np.int64), results, errors)
+        return self._scored(out, frame, results, errors) if self.metric is not None else out
+
+    def _scored(self, out: pd.DataFrame, frame: pd.DataFrame, results: list[Any],
+                errors: list[str | None]) -> pd.DataFrame:
+        """``LABELLED``'s columns for each row: what the metric scores, the reference, and whether it is right."""
+        from workbench.metrics import correct
+
+        column = self.job.labels
+        if column not in frame.columns:
+            raise ValueError(f"the input has no reference column `{column}`; its columns: "
+                             f"{', '.join(c for c in frame.columns if c != ROW_ID)}")
+        kind = self.spec.output_kind
+        refs = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[column]]
+        preds = [None if e is not None else kind.prediction(r) for r, e in zip(results, errors)]
+        text_column = self.mapping.get(self.spec.inputs[0]) if self.mapping else None  # type: ignore[union-attr]
+        texts = [str(v) for v in frame[text_column]] if text_column in frame.columns else [None] * len(frame)
+        out["prediction"] = [None if p is None else (p if isinstance(p, str) else json.dumps(_jsonable(p)))
+                             for p in preds]
+        # a label as the model names it, so the summary compares names (a reference it lacks stays as given)
+        out["reference"] = [r if r is None or self.metric != "classification" else self.match(r) or r for r in refs]
+        out["reference_known"] = [r is not None and (self.metric != "classification" or self.match(r) is not None)
+                                  for r in refs]
+        out["correct"] = [self._correct(p, r, t) for p, r, t in zip(preds, refs, texts)]
+        if "text" in self.schema.names:
+            out["text"] = texts
+        return out
+
+    def _correct(self, predicted: Any, reference: str | None, text: str | None) -> bool:
+        from workbench.errors import InputError
+        from workbench.metrics import correct
+
+        if predicted is None or reference is None:
+            return False
+        try:
+            return bool(correct(self.metric, predicted, reference, self.match, text))  # type: ignore[arg-type]
+        except (InputError, ValueError):  # a malformed reference: that row is not right
+            return False
 
     # -- steps --------------------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ class JobSpec:
     ``max_tokens`` the runner's budget of padded positions per batch (None: no cap). ``shard_rows``
     rows are read, run and written at a time (a window of the runner, one Parquet shard); with
     ``engine="ray"`` a block is at most that many rows, ``concurrency`` actors each hold one
-    pipeline and ``num_gpus`` GPUs."""
+    pipeline and ``num_gpus`` GPUs. ``labels`` names a column of references: each output row says
+    whether it is right, and the summary gives the task's metric (``workbench.metrics``)."""
 
     task: str
     input: str | None = None
@@ -59,6 +60,7 @@ class JobSpec:
     shard_rows: int = 1024
     concurrency: int = 1
     num_gpus: float = 0.0
+    labels: str | None = None  # a column of references: each row's correctness and the summary's metric
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", get_task(self.task).name)
@@ -156,6 +158,10 @@ class JobSpec:
                              "dataset saved with `datasets`")
         if not self.output:
             raise ValueError("give --output OUT.parquet: where the results go")
+        if self.labels:
+            from workbench.jobs.rows import labelled_metric
+
+            labelled_metric(self.task)  # a task without a per-row metric fails before anything loads
         return self
 
     def resolved_batch_size(self) -> int:
@@ -197,8 +203,13 @@ class JobSpec:
                                      f"give --column {name}=COLUMN")
                 mapping[name] = guess
         missing = [c for c in mapping.values() if c not in available]
+        if self.labels and self.labels not in available:
+            missing.append(self.labels)
         if missing:
             raise ValueError(f"the data has no column {', '.join(missing)}; its columns: {', '.join(available)}")
+        if self.labels and self.labels in mapping.values():
+            raise ValueError(f"`{self.labels}` is both an input column and the references (--labels); give the "
+                             "input with --column")
         return {name: mapping[name] for name in names}
 
 
