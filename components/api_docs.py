@@ -114,7 +114,8 @@ def document_compare(keys: list[str], components: list[Any], *, summary: Any, ru
         text, schema = fields[field]
         document(component, text.format(row=row.upper()), schema=schema)
     document(summary, "How much the configurations' outputs agree (Markdown).", label="Agreement")
-    document(runs, "One row per configuration: model, device, dtype, load and inference seconds, peak memory.")
+    document(runs, "One row per configuration: model, device, dtype, load and inference seconds, peak memory, "
+                   "and its score against the reference when one was given.")
     document(raw, "The whole comparison as JSON.", label="Raw comparison")
     for row, (renderer, info) in enumerate(zip(renderers, infos)):
         renderer.document()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 NAMES = "ABC"
 FIELDS = ("model", "revision", "device", "dtype")
-RUN_COLUMNS = ["config", "model", "revision", "device", "dtype", "load_s", "inference_s", "peak_mb", "weights_mb",
+RUN_COLUMNS = ["config", "model", "revision", "device", "dtype", "load_s", "inference_s", "peak_mb", "weights_mb", "score",
                "status"]
 
 
@@ -73,6 +73,10 @@ def agreement_markdown(comparison: Comparison) -> str:
         elif "mean_iou" in row:
             lines.append(f"- **{pair}**: boxes {row['boxes'][0]} vs {row['boxes'][1]}, {row['matched']} matched, "
                          f"mean IoU {row['mean_iou']:.3f}")
+    scored = [r for r in comparison.runs if r.score]
+    if scored:
+        lines.append("\n**Against the reference:** " + "; ".join(
+            f"{r.name} " + ", ".join(f"{k} {v:g}" for k, v in r.score.items()) for r in scored))
     lines += [f"> {n}" for n in comparison.notes]
     return "### Agreement\n" + ("\n".join(lines) if lines else "Run at least two configurations to compare them.")
 
@@ -121,9 +125,11 @@ class CompareWidgets:
         inputs, params = self.tab.inputs.to_service(named), self.tab.params.to_service(named)
         control, comparison = RunControl(), None
         owner = Owner(session, client, self.tab.spec.name, self.tab.concurrency_limit)
+        reference = named.get("reference")
 
         def produce() -> Iterator[Comparison]:
-            yield compare(self.tab.manager, self.tab.spec.name, inputs, params, configs, control=control)
+            yield compare(self.tab.manager, self.tab.spec.name, inputs, params, configs, control=control,
+                          reference=reference)
 
         skip = [gr.skip()] * (len(self.out_components) - 1)
         try:
@@ -179,6 +185,17 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
                 ]
             keys += [f"{f}_{low}" for f in FIELDS]
             components += widgets
+        if spec.metric is not None and spec.metric != "similarity":
+            reference = gr.Textbox(label="Reference (optional): the right answer for this input",
+                                   placeholder=_REFERENCE_HINT.get(spec.metric, "the right answer"),
+                                   elem_id=f"{task}-compare-reference")
+            from components.api_docs import STRING, document
+
+            document(reference, f"The right answer for this input ({_REFERENCE_HINT.get(spec.metric)}): each "
+                     f"configuration is scored against it by the task's metric ({spec.metric}); empty: no score.",
+                     schema=STRING)
+            keys.append("reference")
+            components.append(reference)
         button = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare-run")
         summary = gr.Markdown(elem_id=f"{task}-compare-summary")
         runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, label="Runs", elem_id=f"{task}-compare-runs")
@@ -193,7 +210,8 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
         with gr.Accordion("Raw comparison (JSON)", open=False):
             raw = gr.JSON(elem_id=f"{task}-compare-json")
     widgets = CompareWidgets(tab, keys, components, button, summary, runs, raw, renderers, infos)
-    document_compare(keys, components, summary=summary, runs=runs, raw=raw, renderers=renderers, infos=infos)
+    document_compare([k for k in keys if k != "reference"], [c for k, c in zip(keys, components) if k != "reference"],
+                     summary=summary, runs=runs, raw=raw, renderers=renderers, infos=infos)
 
     def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
         yield from widgets.run(values, session_id(request), client_id(request, tab.manager.policy))
@@ -204,6 +222,12 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
                  api_description=f"{spec.title}: one input through up to three configurations, with agreement.",
                  concurrency_limit=context.concurrency_limit, concurrency_id=task)
     return widgets
+
+
+#: What a reference looks like, by metric (the Compare field's placeholder and API description).
+_REFERENCE_HINT = {"classification": "a label, e.g. POSITIVE", "entities": "TYPE: words; e.g. PER: Mary; LOC: London",
+                   "squad": "the answer; several separated by |", "asr": "the transcript",
+                   "translation": "the translation (or caption)", "summary": "a reference summary"}
 
 
 def _default_dtype(dtypes: list[str], row: str) -> str:

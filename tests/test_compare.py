@@ -154,3 +154,25 @@ def test_compare_endpoint(served):
     assert "A vs B" in vision[0] and len(vision[3]["confidences"]) == 3
     with pytest.raises(AppError, match="empty"):
         client.predict(text="", model_a="offline:text-classification", api_name="/text_classification_compare")
+
+
+def test_each_configuration_is_scored_against_a_reference(manager):
+    from workbench.errors import InputError
+    from workbench.metrics import score
+
+    configs = [Config("offline:automatic-speech-recognition", dtype="float32"),
+               Config("offline:automatic-speech-recognition", dtype="bfloat16")]
+    from workbench.samples import sample_file
+
+    comparison = compare(manager, "automatic-speech-recognition", {"audio": sample_file("tone.wav")},
+                         {}, configs, reference="a tone")
+    for run in comparison.runs:
+        assert run.score == score("asr", [run.result.output["text"]], ["a tone"]).values
+        assert run.row()["score"].startswith("wer ")
+    # a label: matched to the model's own names (the reference in another case still scores)
+    labelled = compare(manager, "text-classification", {"text": "I love it"}, {},
+                       [Config("offline:text-classification")], reference="positive")
+    top = labelled.runs[0].result.output[0]["label"]
+    assert labelled.runs[0].score["accuracy"] == (100.0 if top == "POSITIVE" else 0.0)
+    with pytest.raises(InputError, match="has no metric against a single reference"):
+        compare(manager, "text-generation", {"text": "Hi"}, {"max_new_tokens": 2}, [Config()], reference="x")

@@ -57,6 +57,7 @@ class ConfigRun:
     error: str | None = None
     peak_mb: float | None = None
     weights_mb: float | None = None
+    score: dict[str, float] | None = None  # against the reference, when one was given
 
     def row(self) -> dict[str, Any]:
         """A JSON-able summary row for tables and the API."""
@@ -68,6 +69,7 @@ class ConfigRun:
                 "inference_s": round(r.timings.get("inference_s", 0.0), 4) if r else None,
                 "peak_mb": None if self.peak_mb is None else round(self.peak_mb, 1),
                 "weights_mb": None if self.weights_mb is None else round(self.weights_mb, 2),
+                "score": ", ".join(f"{k} {v:g}" for k, v in self.score.items()) if self.score else "",
                 "status": "ok" if r else f"error: {self.error}"}
 
 
@@ -101,6 +103,26 @@ def agreement(spec: TaskSpec, a: RunResult, b: RunResult) -> dict[str, Any] | No
 # Running
 
 
+def _score_runs(spec: TaskSpec, runs: list[ConfigRun], reference: str, decoded: Mapping[str, Any],
+                id2labels: Mapping[str, Any]) -> None:
+    """Each run's output scored against ``reference`` by the task's metric (a label matched to the
+    names its own model gives them: ``id2labels`` by configuration)."""
+    from workbench.metrics import label_matcher, score
+
+    open_set = any(p.name == "candidate_labels" for p in spec.params) or spec.name == "fill-mask"
+    for run in runs:
+        if run.result is None:
+            continue
+        match = None
+        if spec.metric == "classification" and not open_set and id2labels.get(run.name):
+            id2label = id2labels[run.name]
+            match = label_matcher(list(id2label.values()), id2label)
+        prediction = spec.output_kind.prediction(run.result.output)
+        references = [match(reference) or reference] if match else [reference]
+        text = decoded.get(spec.inputs[0]) if isinstance(decoded.get(spec.inputs[0]), str) else None
+        run.score = score(spec.metric, [prediction], references, texts=[text]).values
+
+
 def check_configs(manager: PipelineManager, task: str, configs: Sequence[Config]) -> list[Any]:
     """The manager keys of ``configs``; raises a clear error for none, more than three, or more
     distinct models than the manager keeps loaded at once."""
@@ -119,11 +141,14 @@ def check_configs(manager: PipelineManager, task: str, configs: Sequence[Config]
 
 
 def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
-            configs: Sequence[Config], *, control: RunControl | None = None) -> Comparison:
+            configs: Sequence[Config], *, control: RunControl | None = None,
+            reference: str | None = None) -> Comparison:
     """Run ``inputs`` with ``params`` through each configuration (in order, named A, B, C) and
     measure agreement pairwise. A configuration that fails is reported in its row; the others run.
     Bad inputs and too many configurations are refused before any model loads. Cancelling
-    ``control`` stops the comparison (``RunCancelled``) within the run under way."""
+    ``control`` stops the comparison (``RunCancelled``) within the run under way. With a
+    ``reference`` (the right answer for this input), each configuration is also scored against it
+    by the task's metric (``workbench.metrics``)."""
     import torch
 
     from workbench.bench import PeakMemory
@@ -132,9 +157,16 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
 
     spec = get_task(task)
     keys = check_configs(manager, spec.name, configs)
+    reference = (reference or "").strip() or None
+    if reference is not None:
+        from workbench.metrics import check_references
+
+        if spec.metric is None or spec.metric == "similarity":
+            raise InputError(f"{spec.name} has no metric against a single reference; leave the reference empty.")
+        check_references(spec.metric, [reference], "the reference")
     with running(control):  # decoded (and a URL fetched) once for every configuration; a bad input fails here
         decoded = decode_inputs(spec, inputs, manager.policy)
-    runs = []
+    runs, id2labels = [], {}
     for name, config, key in zip(NAMES, configs, keys):
         config_run = ConfigRun(name, config)
         try:
@@ -143,12 +175,16 @@ def compare(manager: PipelineManager, task: str, inputs: Mapping[str, Any], para
                                       decoded=decoded)
             config_run.peak_mb = peak.peak_mb
             loaded = next((e for e in manager.loaded() if e.key == key), None)
+            model_config = getattr(getattr(loaded.pipe, "model", None), "config", None) if loaded else None
+            id2labels[name] = getattr(model_config, "id2label", None)
             config_run.weights_mb = loaded.bytes / 2**20 if loaded else None
         except RunCancelled:
             raise
         except WorkbenchError as exc:
             config_run.error = str(exc)
         runs.append(config_run)
+    if reference is not None:
+        _score_runs(spec, runs, reference, decoded, id2labels)
     comparison = Comparison(spec.name, runs)
     ok = [r for r in runs if r.result is not None]
     for i, x in enumerate(ok):
