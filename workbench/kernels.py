@@ -449,6 +449,16 @@ def _int8_route(model: Any, device: torch.device, kernels: str) -> bool:
     return int8_kernel_choice(bool(weight.reduce_range)).kernel == "onednn-int8"
 
 
+def int8_kernels(model: Any) -> ContextManager[Any]:
+    """For a single run (a tab, Compare): the oneDNN int8 route for ``model``'s int8 linear layers
+    where ``int8_kernel_choice`` picks it, float layers left as they are; else no change."""
+    params = getattr(model, "parameters", None)
+    first = next((p for p in params() if p.is_floating_point() and _plain(p)), None) if callable(params) else None
+    if first is None or not _int8_route(model, first.device, "auto"):
+        return contextlib.nullcontext()
+    return CpuKernels(first.dtype, linear=False, int8=True)
+
+
 def kernels_name(context: Any) -> str:
     """How the runner reports a ``model_kernels`` context: ``torch``, ``onednn``, ``onednn-int8``…"""
     return context.name if isinstance(context, CpuKernels) else "torch"
