@@ -152,6 +152,19 @@ def _warnings(loaded: Loaded, output: Any = None, kwargs: Mapping[str, Any] | No
     return out
 
 
+def _kernels(loaded: Loaded) -> tuple[Any, bool]:
+    """The int8 route for a quantized CPU model (``workbench.kernels.int8_kernels``) and whether it
+    applies; float models run as transformers runs them."""
+    from workbench.quantize import is_quantized
+
+    if not is_quantized(loaded.dtype):
+        return contextlib.nullcontext(), False
+    from workbench.kernels import int8_kernels, kernels_name
+
+    context = int8_kernels(getattr(loaded.pipe, "model", None))
+    return context, kernels_name(context) != "torch"
+
+
 def _notes(decoded: Mapping[str, Any]) -> list[str]:
     """Facts about the decoded inputs worth a line in the UI (how a video's frames were sampled)."""
     video = decoded.get("video")
@@ -198,11 +211,15 @@ def run_task(manager: PipelineManager, task: str, inputs: Mapping[str, Any], par
         control.expect(len(items[0]), "input")
     t1 = time.perf_counter()
     called = dict(kwargs)  # the caller may add what the input needs (chunk_length_s for long audio)
-    with explained(spec, loaded), watch(loaded.pipe, control):
+    kernels, routed = _kernels(loaded)
+    with explained(spec, loaded), watch(loaded.pipe, control), kernels:
         output = spec.call(loaded.pipe, decoded, called, dict(post))
     control.set_stage("done")
     inference_s = time.perf_counter() - t1
     notes = _notes(decoded)
+    if routed:
+        notes.append("Its int8 linear layers ran through oneDNN's int8 kernel (faster than plain torchao's here; "
+                     "the same int32 sums).")
     if called.get("chunk_length_s") and not kwargs.get("chunk_length_s"):
         notes.append(f"Longer than the model's {called['chunk_length_s']:g} s window: transcribed in chunks "
                      f"(chunk_length_s={called['chunk_length_s']:g}).")
