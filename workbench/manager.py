@@ -381,6 +381,9 @@ class PipelineManager:
                 if quantize:  # int8/int4: torchao's quantize_ on the built model (workbench/quantize.py)
                     quantize_model(built.model, quantize, model_type=getattr(config, "model_type", "") or name,
                                    device=device)
+                    from workbench.kernels import int8_kernels
+
+                    int8_kernels(built.model)  # measures, once per process, which int8 kernel runs it
                 return built
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: {first_line(exc)}") from exc
