@@ -127,7 +127,7 @@ def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value:
                                            elem_id=f"{task}-dtype"),
                          "The weights' precision: `auto` picks the device's usual one; `int8` (int8 weights, "
                          "dynamic int8 activations; CPU or CUDA) and `int4` (4-bit weights; CUDA) quantize the "
-                         "linear layers with torchao.", schema=STRING)
+                         "linear layers with torchao.")
     model.input(lambda m: preset_revision(spec, m), inputs=model, outputs=revision, api_visibility="private",
                 queue=False)
     device.input(_dtypes_for, inputs=[device, dtype], outputs=dtype, api_visibility="private", queue=False)
