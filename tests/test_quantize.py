@@ -235,8 +235,12 @@ def served(manager):
 
     context = TabContext(devices=["auto", "cpu"], dtypes=available_dtypes("cpu"), online=False,
                          offline_tasks=frozenset({TASK}))
+    from components.bench_panel import render_benchmark_tab
+
     with gr.Blocks() as demo:
         group_tabs({"Text": [get_task(TASK)]}, manager, context)
+        with gr.Tab("Benchmark"):
+            render_benchmark_tab(manager)
     with serving(demo) as url:
         yield url
 
@@ -257,3 +261,17 @@ def test_api_runs_int8_and_refuses_int4_with_the_message(served):
                               api_name="/text_classification_compare")
     assert "A vs B" in compared[0] and [r[4] for r in compared[1]["data"]] == ["float32", "int8"]
     assert np.isfinite([r[6] for r in compared[1]["data"]]).all()  # inference_s of both
+
+
+def test_benchmark_endpoint_measures_int8_against_float32(served):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    out = client.predict(task=TASK, model=f"offline:{TASK}", workload="uniform", devices=["cpu"], dtypes=["int8"],
+                         batch_sizes="2", n=6, repeats=1, max_tokens=0, upload=[], column="", api_name="/benchmark")
+    summary = next(v for v in out if isinstance(v, str) and v.startswith("### "))
+    table = next(v for v in out if isinstance(v, dict) and "headers" in v)
+    rows = [dict(zip(table["headers"], r)) for r in table["data"]]
+    assert {r["dtype"] for r in rows} == {"float32", "int8"}
+    assert all(r["same_labels"] is not None and r["max_abs_diff"] is not None for r in rows if r["dtype"] == "int8")
+    assert "int8: " in summary and "as float32 for" in summary and "cpu/int8: " in summary  # its kernels
