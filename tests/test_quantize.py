@@ -268,7 +268,7 @@ def test_benchmark_endpoint_measures_int8_against_float32(served):
 
     client = Client(served, verbose=False)
     out = client.predict(task=TASK, model=f"offline:{TASK}", workload="uniform", devices=["cpu"], dtypes=["int8"],
-                         batch_sizes="2", n=6, repeats=1, max_tokens=0, upload=[], column="", api_name="/benchmark")
+                         batch_sizes="2", n=8, repeats=1, max_tokens=0, upload=[], column="", api_name="/benchmark")
     summary = next(v for v in out if isinstance(v, str) and v.startswith("### "))
     table = next(v for v in out if isinstance(v, dict) and "headers" in v)
     rows = [dict(zip(table["headers"], r)) for r in table["data"]]
