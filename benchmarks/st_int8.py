@@ -61,7 +61,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="st-int8-"))
     folder = work / "model"
     shutil.copytree(args.model, folder)
-    results: dict = {"texts": len(texts), "sizes": sizes, "repeats": args.repeats}
+    import os
+
+    results: dict = {"texts": len(texts), "sizes": sizes, "repeats": args.repeats,
+                     "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
     print("sentence-transformers, torch, float32", flush=True)
     results["torch_float32"] = {"rows": measure(SentenceTransformer(str(folder), device="cpu"), texts, reference,
@@ -110,6 +113,7 @@ def main() -> None:
                            "onnxruntime": onnxruntime.__version__, "openvino": ov.__version__,
                            "nncf": nncf.__version__, "transformers": transformers.__version__,
                            "torch": torch.__version__}
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).write_text(json.dumps(results, indent=1))
     shutil.rmtree(work, ignore_errors=True)
     del OVModelForFeatureExtraction
