@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--sizes", default="1,8,32,64")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip-torch", action="store_true", help="leave out sentence-transformers' torch float32 rows")
     args = parser.parse_args()
 
     import torch
@@ -66,9 +67,10 @@ def main() -> None:
     results: dict = {"texts": len(texts), "sizes": sizes, "repeats": args.repeats,
                      "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
-    print("sentence-transformers, torch, float32", flush=True)
-    results["torch_float32"] = {"rows": measure(SentenceTransformer(str(folder), device="cpu"), texts, reference,
-                                                sizes, args.repeats)}
+    if not args.skip_torch:
+        print("sentence-transformers, torch, float32", flush=True)
+        results["torch_float32"] = {"rows": measure(SentenceTransformer(str(folder), device="cpu"), texts, reference,
+                                                    sizes, args.repeats)}
 
     # ONNX Runtime, dynamic int8: export, quantize (AVX-512 VNNI config where the CPU has it), load
     vnni = "avx512_vnni" in Path("/proc/cpuinfo").read_text()
@@ -76,10 +78,10 @@ def main() -> None:
     onnx = SentenceTransformer(str(folder), backend="onnx", device="cpu")
     onnx.save_pretrained(str(folder))
     export_dynamic_quantized_onnx_model(onnx, config, str(folder))
-    quantized = SentenceTransformer(str(folder), backend="onnx", device="cpu",
-                                    model_kwargs={"file_name": f"onnx/model_qint8_{config}.onnx"})
+    name = next(p.relative_to(folder) for p in (folder / "onnx").glob(f"model_*int8_{config}.onnx"))  # qint8 or quint8
+    quantized = SentenceTransformer(str(folder), backend="onnx", device="cpu", model_kwargs={"file_name": str(name)})
     print(f"onnxruntime int8 ({config})", flush=True)
-    results["onnxruntime_int8"] = {"config": config, "rows": measure(quantized, texts, reference, sizes, args.repeats)}
+    results["onnxruntime_int8"] = {"config": config, "file": str(name), "rows": measure(quantized, texts, reference, sizes, args.repeats)}
 
     # OpenVINO, static int8 (NNCF post-training quantization) calibrated on these texts
     import nncf
