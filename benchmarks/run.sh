@@ -17,8 +17,14 @@ bench --task feature-extraction --dtype float32 --repeats 3 --kernels torch --ou
 # a distilbert-base-size text classifier (random weights, DistilBertConfig() defaults)
 bench --task text-classification --model random:distilbert-base --dtype float32 --repeats 2 \
   --out "$out"/distilbert-base
+# int8 (torchao, workbench/quantize.py): MiniLM's runner in float32, bfloat16 and int8; distilbert-base in int8
+bench --task feature-extraction --dtype float32,bfloat16,int8 --runners runner --repeats 2 --out "$out"/minilm-int8
+bench --task text-classification --model random:distilbert-base --dtype float32,int8 --runners runner --repeats 2 \
+  --out "$out"/distilbert-base-int8
+# sentence-transformers' ONNX Runtime int8 and OpenVINO int8 on the same texts, in a throw-away venv
+bash benchmarks/onnx-openvino.sh "$out"/minilm-st-int8
 # on a machine with a CUDA GPU: the same model on the GPU
 if .venv/bin/python -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
-  bench --task feature-extraction --device cuda --dtype float32,float16,bfloat16 --repeats 3 \
+  bench --task feature-extraction --device cuda --dtype float32,float16,bfloat16,int8,int4 --repeats 3 \
     --batch-sizes 1,8,32,64,128 --out "$out"/minilm-cuda
 fi

@@ -172,7 +172,8 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
         for name in NAMES:
             low = name.lower()
             with gr.Row():
-                values = {"a": default, "b": default}.get(low, "")
+                # A float32, B bfloat16, C int8 where this machine runs it: one model's cost of each precision
+                values = {"a": default, "b": default, "c": default if "int8" in context.dtypes else ""}.get(low, "")
                 widgets = [
                     gr.Dropdown(choices=model_choices, value=values, allow_custom_value=True, filterable=True,
                                 label=f"{name}: model", scale=4, elem_id=f"{task}-compare-model-{low}"),
@@ -231,7 +232,8 @@ _REFERENCE_HINT = {"classification": "a label, e.g. POSITIVE", "entities": "TYPE
 
 
 def _default_dtype(dtypes: list[str], row: str) -> str:
-    """Row A in float32 and row B in bfloat16 where offered (the same model in two precisions)."""
-    wanted = {"a": "float32", "b": "bfloat16"}.get(row)
+    """Row A in float32, row B in bfloat16 and row C in int8 where offered (the same model in three
+    precisions: the agreement shows what each costs on the user's own input)."""
+    wanted = {"a": "float32", "b": "bfloat16", "c": "int8"}.get(row)
     return wanted if wanted in dtypes else dtypes[0]
 

@@ -14,9 +14,12 @@ CANCELLING = "⏳ cancelling…"
 
 
 def timings_markdown(result: RunFacts, notes: list[str] | tuple[str, ...] = ()) -> str:
-    """The info line under an output: model, device/dtype, timings, notes."""
+    """The info line under an output: model, device/dtype (and the precision that really ran, with
+    the attention implementation), timings, notes."""
     t = result.timings
-    parts = [f"**{result.model}** on `{result.device}` · `{result.dtype}`",
+    ran = f" — ran as {result.precision}" if result.precision and result.precision != result.dtype else ""
+    attention = f" · attention `{result.attention}`" if result.attention else ""
+    parts = [f"**{result.model}** on `{result.device}` · `{result.dtype}`{ran}{attention}",
              f"load {t.get('load_s', 0):.2f} s" + (" (already loaded)" if not t.get("load_s") else "")]
     if "inputs_s" in t:
         parts.append(f"inputs {t['inputs_s']:.2f} s")

@@ -32,6 +32,33 @@ class ModelWidgets:
         return [self.model, self.revision, self.device, self.dtype]
 
 
+class PrecisionDropdown(gr.Dropdown):
+    """The dtype menu: ``gr.Dropdown`` (same browser widget) offering only what this machine runs,
+    whose ``preprocess`` refuses any other value — an API call asking for ``int4`` on a CPU — with
+    the workbench's own message ("`int4` (4-bit weights) needs a CUDA GPU; on cpu choose `int8`…")
+    instead of Gradio's "not in the list of choices"."""
+
+    is_template = True  # the browser side is gr.Dropdown's
+
+    def preprocess(self, payload: Any) -> Any:
+        choices = [value for _, value in self.choices]
+        if isinstance(payload, str) and payload not in choices:
+            raise gr.Error(unavailable_precision(payload, choices), print_exception=False)
+        return super().preprocess(payload)
+
+
+def unavailable_precision(name: str, choices: list[str]) -> str:
+    """Why ``name`` is not among this machine's precision ``choices``, and what to pick instead."""
+    from workbench.devices import precision_name, resolve_device
+    from workbench.errors import WorkbenchError
+
+    try:
+        precision_name(name, resolve_device("auto"))
+    except WorkbenchError as exc:
+        return str(exc)
+    return f"`{name}` is not offered here; choose one of {', '.join(choices)}."
+
+
 def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tasks: set[str] | None = None,
                   local: list[Any] | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs for the model dropdown: offline model, presets, other cached models."""
@@ -98,9 +125,11 @@ def build_model_picker(spec: TaskSpec, *, choices: list[tuple[str, str]], value:
         device = document(gr.Dropdown(choices=devices, value=device or devices[0], label="Device", filterable=False,
                                       elem_id=f"{task}-device"),
                           "Where to run: `auto` picks the fastest device this machine has.")
-        dtype = document(gr.Dropdown(choices=dtypes, value=dtype or dtypes[0], label="dtype", filterable=False,
-                                     elem_id=f"{task}-dtype"),
-                         "The weights' precision: `auto` picks the device's usual one.")
+        dtype = document(PrecisionDropdown(choices=dtypes, value=dtype or dtypes[0], label="dtype", filterable=False,
+                                           elem_id=f"{task}-dtype"),
+                         "The weights' precision: `auto` picks the device's usual one; `int8` (int8 weights, "
+                         "dynamic int8 activations; CPU or CUDA) and `int4` (4-bit weights; CUDA) quantize the "
+                         "linear layers with torchao.")
     model.input(lambda m: preset_revision(spec, m), inputs=model, outputs=revision, api_visibility="private",
                 queue=False)
     device.input(_dtypes_for, inputs=[device, dtype], outputs=dtype, api_visibility="private", queue=False)

@@ -20,8 +20,8 @@ from workbench.tasks import TASKS
 if TYPE_CHECKING:
     from workbench.manager import LoadKey, PipelineManager
 
-LOADED_COLUMNS = ["task", "model", "revision", "source", "device", "dtype", "parameters", "memory_mb", "load_s",
-                  "random_weights"]
+LOADED_COLUMNS = ["task", "model", "revision", "source", "device", "dtype", "precision", "attention", "parameters",
+                  "memory_mb", "load_s", "random_weights"]
 
 
 def key_label(key: LoadKey) -> str:
@@ -137,5 +137,7 @@ def _document(**components: gr.components.Component) -> None:
                                   "(see the `loaded` table).", schema=OPTIONAL_STRING)
     document(components["message"], "What was unloaded.")
     document(components["status"], "Whether the Hub is reachable and how many pipelines are loaded.")
-    document(components["loaded"], "The loaded pipelines: task, model, device, dtype, weights' size.")
+    document(components["loaded"], "The loaded pipelines: task, model, device, dtype asked for, the precision the "
+                                   "parameters really have (e.g. `int8 in 36 of 37 linear layers, float32 elsewhere`), the "
+                                   "attention implementation, weights' size (quantized weights at their real size).")
     document(components["presets"], "The preset models of every task and whether each is in the local cache.")

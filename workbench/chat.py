@@ -126,13 +126,13 @@ def render_prompt(pipe: Any, messages: list[dict[str, str]], name: str = "the mo
 def chat_snippet(loaded: Any, messages: list[dict[str, str]], kwargs: Mapping[str, Any]) -> str:
     """The code of the same chat call with a plain transformers pipeline."""
     from workbench.kinds import quoted
-    from workbench.snippets import model_expr
+    from workbench.snippets import device_and_dtype, model_expr
 
     model, comments = model_expr(loaded)
     rev = f", revision={quoted(loaded.key.revision)}" if loaded.key.revision else ""
+    where, quantize = device_and_dtype(loaded)
     lines = ["from transformers import pipeline", "", *comments,
-             f'pipe = pipeline("text-generation", model={model}{rev}, device="{loaded.device}", '
-             f'dtype="{loaded.dtype}")',
+             f'pipe = pipeline("text-generation", model={model}{rev}{where})', *quantize,
              "messages = [", *[f"    {m!r}," for m in messages], "]",
              f"result = pipe(messages{''.join(f', {k}={v!r}' for k, v in kwargs.items())})",
              'answer = result[0]["generated_text"][-1]  # {"role": "assistant", "content": ...}']

@@ -13,6 +13,14 @@ while the model lives. In half precision the same mode also runs attention as pl
 softmax, a few batch rows at a time, where SDPA's CPU flash kernel is slower (1.2-1.6× on BERT-like
 shapes).
 
+int8 models (``workbench.quantize``: torchao's ``Int8Tensor`` weights, dynamic per-token int8
+activations) run their linear layers, in plain torchao, through ``torch._int_mm``, which on a CPU
+without AVX-512 VNNI is a plain C++ loop (0.4-0.7 GOP/s here, 40× slower than float32). The same
+mode can route them to oneDNN's int8 linear (``torch.ops.onednn.qlinear_pointwise``: AVX2's
+``vpmaddubsw``, VNNI or AMX, whatever the CPU has) with the activations quantized by torchao's own
+function: the int32 sums are the same, so the outputs equal plain torchao's to float rounding
+(``INT8_TOLERANCE``). ``int8_kernel_choice`` measures both once per process and picks.
+
 >>> import torch
 >>> with linear_kernels("cpu", torch.float32, "onednn"):
 ...     y = torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3))
@@ -49,6 +57,11 @@ ATTENTION_ROW_BYTES = 8 << 20
 HALF = (torch.bfloat16, torch.float16)
 #: Weights are packed into oneDNN's blocked layout once, for batches of about this many rows.
 PACK_ROWS = 1024
+#: The int8 probes (rows, in, out): small, because plain torchao may run at 0.4 GOP/s on this CPU.
+INT8_PROBE_SHAPES = ((64, 384, 1536), (256, 1536, 384))
+#: The oneDNN int8 route is used only when its outputs are within this of plain torchao's (the
+#: largest absolute difference over the largest absolute output: float rounding of the scales).
+INT8_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -61,10 +74,24 @@ class KernelChoice:
     onednn_gflops: float | None
 
 
+@dataclass(frozen=True)
+class Int8Choice:
+    """What ``auto`` picked for int8 linear layers: ``onednn-int8`` or ``torchao`` (plain), the
+    GOP/s of each on the probes (geometric mean), and the oneDNN route's relative difference."""
+
+    kernel: str
+    torchao_gops: float
+    onednn_gops: float | None
+    relative_difference: float | None
+
+
 _choices: dict[torch.dtype, KernelChoice] = {}
+_int8_choices: dict[bool, Int8Choice] = {}
 _lock = threading.Lock()
 #: A model weight -> {transposed: (its version when packed, the packed copy)}; gone with the weight.
 _packed: WeakIdKeyDictionary = WeakIdKeyDictionary()
+#: An int8 weight (torchao ``Int8Tensor``) -> (oneDNN's packed int8 weight, its scales, zero points).
+_packed_int8: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
 def onednn_linear_available() -> bool:
@@ -159,27 +186,129 @@ def kernel_choice(dtype: torch.dtype) -> KernelChoice:
         return _choices.setdefault(dtype, choice)
 
 
+def _plain(t: Any) -> bool:
+    """A plain tensor or parameter, not a tensor subclass (a torchao quantized weight reports its
+    original dtype but must not be packed as a float weight)."""
+    return type(t) in (torch.Tensor, torch.nn.Parameter)
+
+
+def _int8_weight(weight: Any) -> bool:
+    """A torchao int8 weight with dynamic per-token symmetric int8 activations and one scale per
+    output row: what ``workbench.quantize`` makes for ``int8`` and ``int8_linear`` computes."""
+    from workbench.quantize import is_int8_dynamic
+
+    return is_int8_dynamic(weight)
+
+
+def _packed_int8_weight(weight: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    with _lock:
+        hit = _packed_int8.get(weight)
+    if hit is None:
+        qdata = weight.qdata.contiguous()
+        scales = weight.scale.reshape(-1).to(torch.float32).contiguous()
+        hit = (torch.ops.onednn.qlinear_prepack(qdata, None), scales,
+               torch.zeros(qdata.shape[0], dtype=torch.long))
+        with _lock:
+            _packed_int8[weight] = hit
+    return hit
+
+
+def int8_linear(x: torch.Tensor, weight: Any, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear`` for a torchao int8 weight (``_int8_weight``) on a float32 CPU ``x``, through
+    oneDNN's int8 linear: the activations are quantized per token by torchao's own function (as
+    plain torchao does), shifted to unsigned (``+128``: oneDNN's u8 × s8), multiplied with the int8
+    weight into int32 sums, scaled by the weight's row scales, then by each token's scale; the
+    bias is added last. Without VNNI the CPU's ``vpmaddubsw`` saturates pairs of products past
+    int16, so the weights and activations must be 7-bit there (torchao's ``reduce_range``, which
+    ``workbench.quantize`` sets on such CPUs)."""
+    from torchao.quantization.quantize_.common import _choose_quant_func_and_quantize_tensor
+
+    packed, w_scales, w_zeros = _packed_int8_weight(weight)
+    flat = x.reshape(-1, x.shape[-1])
+    q = _choose_quant_func_and_quantize_tensor(flat, weight.act_quant_kwargs)
+    unsigned = torch.bitwise_xor(q.qdata.view(torch.uint8), 128)  # v + 128 for an int8 v
+    y = torch.ops.onednn.qlinear_pointwise(unsigned, 1.0, 128, packed, w_scales, w_zeros, None, 1.0, 0,
+                                            torch.float32, "none", [], "")
+    y.mul_(q.scale.reshape(-1, 1).to(torch.float32))
+    if bias is not None:
+        y.add_(bias)
+    return y.reshape(*x.shape[:-1], y.shape[-1])
+
+
+def onednn_int8_available() -> bool:
+    """Whether this torch build has oneDNN's int8 linear op and its weight packing."""
+    return (torch.backends.mkldnn.is_available() and hasattr(torch.ops.onednn, "qlinear_pointwise")
+            and hasattr(torch.ops.onednn, "qlinear_prepack"))
+
+
+def int8_kernel_choice(reduce_range: bool) -> Int8Choice:
+    """Measure plain torchao's int8 linear and the oneDNN route (``int8_linear``) once per process
+    (per activation range), on ``INT8_PROBE_SHAPES``; pick oneDNN when it is ``MIN_GAIN``× faster
+    (geometric mean) and within ``INT8_TOLERANCE`` of torchao's outputs."""
+    with _lock:
+        if reduce_range in _int8_choices:
+            return _int8_choices[reduce_range]
+    from workbench.quantize import quantize_linear
+
+    gen = torch.Generator().manual_seed(0)
+    plain, ours, rel = 1.0, 1.0, 0.0
+    available = onednn_int8_available()
+    with torch.inference_mode():
+        for m, k, n in INT8_PROBE_SHAPES:
+            layer = torch.nn.Linear(k, n)
+            with torch.no_grad():
+                layer.weight.copy_(torch.randn(n, k, generator=gen) * 0.05)
+                layer.bias.copy_(torch.randn(n, generator=gen))
+            quantize_linear(layer, reduce_range=reduce_range)
+            x = torch.randn(m, k, generator=gen)
+            ops = 2.0 * m * k * n
+            plain *= _gflops(lambda: F.linear(x, layer.weight, layer.bias), ops, 0.05) ** (1 / len(INT8_PROBE_SHAPES))
+            if available:
+                try:
+                    ours *= _gflops(lambda: int8_linear(x, layer.weight, layer.bias), ops, 0.05) ** (
+                        1 / len(INT8_PROBE_SHAPES))
+                    ref, got = F.linear(x, layer.weight, layer.bias), int8_linear(x, layer.weight, layer.bias)
+                    rel = max(rel, float((ref - got).abs().max() / ref.abs().max()))
+                except RuntimeError:
+                    available = False
+    best = "onednn-int8" if available and ours >= MIN_GAIN * plain and rel <= INT8_TOLERANCE else "torchao"
+    choice = Int8Choice(best, round(plain, 2), round(ours, 2) if available else None, rel if available else None)
+    with _lock:
+        return _int8_choices.setdefault(reduce_range, choice)
+
+
 class CpuKernels(TorchFunctionMode):
     """Routes CPU ``F.linear`` and 2-D ``torch.addmm`` (GPT-2's Conv1D) in ``dtype`` to oneDNN
     when no gradient is being recorded; a model's weights (``nn.Parameter``) are packed once
     (``pack_weight``), other weights are used as they are. In half precision, attention runs as
     matmuls and a softmax over a few batch rows at a time, faster than SDPA's flash kernel
-    (``half_attention``). Every other call runs as it would."""
+    (``half_attention``). With ``int8``, linear layers with torchao int8 weights run through
+    oneDNN's int8 linear (``int8_linear``); ``linear=False`` leaves the float ones to torch. Every
+    other call runs as it would."""
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, dtype: torch.dtype, *, linear: bool = True, int8: bool = False) -> None:
         super().__init__()
         self.dtype = dtype
-        self.linear = onednn_dtype_supported(dtype)  # else linear layers stay torch's, attention still ours
+        self.linear = linear and onednn_dtype_supported(dtype)  # else linear layers stay torch's, attention still ours
+        self.int8 = int8
+
+    @property
+    def name(self) -> str:
+        """What the mode routes, as the runner reports it: ``onednn``, ``onednn-int8`` or both."""
+        return "+".join(n for n, on in (("onednn", self.linear), ("onednn-int8", self.int8)) if on) or "torch"
 
     def _fits(self, *tensors: torch.Tensor | None) -> bool:
-        return self.linear and all(t is None or (isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == self.dtype)
-                   for t in tensors)
+        return self.linear and all(t is None or (_plain(t) and t.device.type == "cpu" and t.dtype == self.dtype)
+                                   for t in tensors)
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         if func is F.linear and not torch.is_grad_enabled():
             x, weight = args[0], args[1] if len(args) > 1 else kwargs.get("weight")
             bias = args[2] if len(args) > 2 else kwargs.get("bias")
+            if (self.int8 and _int8_weight(weight) and _plain(x) and x.device.type == "cpu"
+                    and x.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32)):
+                return int8_linear(x, weight, bias)
             if self._fits(x, weight, bias) and x.dim() >= 2 and weight.dim() == 2:
                 if isinstance(weight, torch.nn.Parameter):
                     weight = pack_weight(weight)
@@ -289,14 +418,50 @@ def linear_kernels(device: torch.device | str, dtype: torch.dtype, kernels: str 
 def model_kernels(model: Any, kernels: str = "auto") -> ContextManager[Any]:
     """``linear_kernels`` for a model's device and the dtype of its first floating parameter.
     ``auto`` keeps torch's kernels for a model whose linear layers are all smaller than
-    ``MIN_LINEAR_WEIGHT`` elements: there the mode's per-call Python cost outweighs the gain."""
+    ``MIN_LINEAR_WEIGHT`` elements: there the mode's per-call Python cost outweighs the gain.
+    A CPU model with torchao int8 weights also gets the oneDNN int8 route where
+    ``int8_kernel_choice`` picks it (``onednn``: always, where the op exists; ``torch``: never)."""
     params = getattr(model, "parameters", None)
-    first = next((p for p in params() if p.is_floating_point()), None) if callable(params) else None
+    first = next((p for p in params() if p.is_floating_point() and _plain(p)), None) if callable(params) else None
     if first is None:
         return contextlib.nullcontext()
+    int8 = _int8_route(model, first.device, kernels)
     if kernels == "auto" and largest_linear(model) < MIN_LINEAR_WEIGHT:
         kernels = "torch"
-    return linear_kernels(first.device, first.dtype, kernels)
+    context = linear_kernels(first.device, first.dtype, kernels)
+    if not int8:
+        return context
+    return CpuKernels(first.dtype, linear=isinstance(context, CpuKernels), int8=True)
+
+
+def _int8_route(model: Any, device: torch.device, kernels: str) -> bool:
+    """Whether ``model``'s int8 linear layers should run through ``int8_linear``."""
+    if kernels == "torch" or device.type != "cpu" or not onednn_int8_available():
+        return False
+    if kernels == "auto" and os.environ.get("WORKBENCH_KERNELS", "").strip().lower() == "torch":
+        return False
+    weight = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Linear) and _int8_weight(m.weight)),
+                  None)
+    if weight is None:
+        return False
+    if kernels == "onednn":  # full-range weights saturate without VNNI: never routed there
+        return bool(weight.reduce_range) or bool(torch.cpu._is_vnni_supported())
+    return int8_kernel_choice(bool(weight.reduce_range)).kernel == "onednn-int8"
+
+
+def int8_kernels(model: Any) -> ContextManager[Any]:
+    """For a single run (a tab, Compare): the oneDNN int8 route for ``model``'s int8 linear layers
+    where ``int8_kernel_choice`` picks it, float layers left as they are; else no change."""
+    params = getattr(model, "parameters", None)
+    first = next((p for p in params() if p.is_floating_point() and _plain(p)), None) if callable(params) else None
+    if first is None or not _int8_route(model, first.device, "auto"):
+        return contextlib.nullcontext()
+    return CpuKernels(first.dtype, linear=False, int8=True)
+
+
+def kernels_name(context: Any) -> str:
+    """How the runner reports a ``model_kernels`` context: ``torch``, ``onednn``, ``onednn-int8``…"""
+    return context.name if isinstance(context, CpuKernels) else "torch"
 
 
 def largest_linear(model: Any) -> int:
@@ -349,3 +514,35 @@ def matmul_peak(device: torch.device | str, dtype: torch.dtype, *, size: int | N
                 seconds: float = 0.6) -> float:
     """The best matmul FLOP/s this device reaches in ``dtype`` (``matmul_peaks``' best kernel)."""
     return max(matmul_peaks(device, dtype, size=size, seconds=seconds).values())
+
+
+def int8_matmul_peaks(device: torch.device | str, *, seconds: float = 0.6,
+                      check: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """The OP/s of square int8 products (int32 sums) per kernel an int8 model may use: ``int_mm``
+    (``torch._int_mm``, plain torchao's) and, on a CPU with oneDNN's int8 linear, ``onednn-int8``
+    (the weight packed once, activations unsigned, as ``int8_linear``). Sizes grow from 256 while
+    each kernel's share of ``seconds`` lasts, so a slow fallback (``_int_mm`` without VNNI: under
+    1 GOP/s) stops early. The benchmark's MFU of an int8 row divides by the best of them."""
+    device = torch.device(device)
+    sizes = [1024, 2048, 4096, 8192] if device.type == "cuda" else [256, 512, 1024, 2048]
+    best: dict[str, float] = {}
+    spent: dict[str, float] = {}
+    share = seconds / 2
+    with torch.inference_mode():
+        for n in sizes:
+            a = torch.randint(-127, 128, (n, n), dtype=torch.int8, device=device)
+            b = torch.randint(-127, 128, (n, n), dtype=torch.int8, device=device)
+            products: dict[str, Any] = {"int_mm": lambda: torch._int_mm(a, b)}
+            if device.type == "cpu" and onednn_int8_available():
+                packed = torch.ops.onednn.qlinear_prepack(b, None)
+                unsigned, scales, zeros = a.view(torch.uint8), torch.ones(n), torch.zeros(n, dtype=torch.long)
+                products["onednn-int8"] = lambda: torch.ops.onednn.qlinear_pointwise(
+                    unsigned, 1.0, 128, packed, scales, zeros, None, 1.0, 0, torch.float32, "none", [], "")
+            for name, product in products.items():
+                if spent.get(name, 0.0) >= share:
+                    continue
+                start = time.perf_counter()
+                gops = _gflops(product, 2.0 * n**3, share / len(sizes), device, check=check)
+                best[name] = max(best.get(name, 0.0), 1e9 * gops)
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+    return best

@@ -43,14 +43,13 @@ class LoadRequest:
     def key(self) -> LoadKey:
         """The manager's cache key: every value normalised (``DeviceError``, ``DtypeError`` or a
         revision error for what this machine cannot load)."""
-        from workbench.devices import resolve_device, resolve_dtype
+        from workbench.devices import precision_name, resolve_device
         from workbench.hub import check_revision
         from workbench.offline import OFFLINE_PREFIX
         from workbench.tasks import get_task
 
         spec = get_task(self.task)
         device = resolve_device(self.device or "auto")
-        dtype = resolve_dtype(self.dtype or "auto", device)
+        dtype = precision_name(self.dtype or "auto", device)  # int8 stays int8: another entry than float32
         model = (self.model or "").strip() or f"{OFFLINE_PREFIX}{spec.name}"
-        return LoadKey(spec.name, model, check_revision(self.revision), str(device),
-                       str(dtype).removeprefix("torch."))
+        return LoadKey(spec.name, model, check_revision(self.revision), str(device), dtype)

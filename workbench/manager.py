@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from workbench.building import exclusive_build
-from workbench.devices import dtype_name, resolve_device
+from workbench.devices import resolve_device, resolve_dtype
 from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMemoryError, WorkbenchError
 from workbench.hosting import HostingPolicy
 from workbench.hub import Hub, broken_file, estimate_bytes
@@ -26,12 +26,16 @@ from workbench.memory import release_memory
 from workbench.messages import first_line
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
+from workbench.quantize import is_quantized, mismatch, model_bytes, precision_of, quantize_model
 from workbench.tasks import TaskSpec, get_task
 
 
 @dataclass
 class Loaded:
-    """A loaded pipeline and the facts the UI shows about it (plain values except ``pipe``)."""
+    """A loaded pipeline and the facts the UI shows about it (plain values except ``pipe``).
+    ``dtype`` is the precision asked for (``int8``, ``bfloat16``…); ``precision`` what the parameters
+    really are after the load (``workbench.quantize.Precision.label``), ``attention`` the attention
+    implementation in use, and ``notes`` say where the two differ."""
 
     key: LoadKey
     pipe: Any = field(repr=False)
@@ -43,12 +47,16 @@ class Loaded:
     load_seconds: float
     random_weights: bool
     description: str
+    precision: str = ""
+    attention: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-able row for tables: task, model, device, dtype, size, load time…"""
+        """A JSON-able row for tables: task, model, device, dtype, what ran, size, load time…"""
         return {
             "task": self.key.task, "model": self.key.model, "revision": self.key.revision,
             "source": self.source.kind, "device": self.device, "dtype": self.dtype,
+            "precision": self.precision, "attention": self.attention,
             "parameters": self.parameters, "memory_mb": round(self.bytes / 2**20, 2),
             "load_s": round(self.load_seconds, 3), "random_weights": self.random_weights,
         }
@@ -309,7 +317,7 @@ class PipelineManager:
             if bound is not None and nbytes > bound:
                 raise OutOfMemoryError(
                     f"Model `{key.model}` needs about {human_bytes(nbytes)} as {key.dtype}, more than the "
-                    f"{human_bytes(bound)} {where}; pick a smaller model or bfloat16.")
+                    f"{human_bytes(bound)} {where}; pick a smaller model, bfloat16 or int8.")
         deadline = time.monotonic() + RESERVE_WAIT_S
         evicted: list[Loaded] = []
         with self._freed:
@@ -338,22 +346,29 @@ class PipelineManager:
 
         spec = get_task(key.task)
         source = resolve_model(key.model, spec, key.revision, policy=self.policy, hub=self.hub)
-        device, dtype = torch.device(key.device), getattr(torch, key.dtype)
+        device = torch.device(key.device)
+        dtype = resolve_dtype(key.dtype, device)  # a quantized model is built in its compute dtype
         start = time.perf_counter()
         config = self._checked_config(spec, source, key.model)
+        # a quantized model is quantized after its build: the build's peak is the float model's size
         self._reserve(key, estimate_bytes(source.weights_bytes, config, dtype))
-        pipe = self._build(spec, source, config, device, dtype, key.model)
+        pipe = self._build(spec, source, config, device, dtype, key.model,
+                           quantize=key.dtype if is_quantized(key.dtype) else None)
         seconds = time.perf_counter() - start
         model = pipe.model
         if any(t.is_meta for t in (*model.parameters(), *model.buffers())):  # never cache a half-built model
             raise WorkbenchError(f"Model `{key.model}` did not load completely (some weights stayed on the meta "
                                  "device); try again, and report it if it persists.")
         params = sum(p.numel() for p in model.parameters())
-        nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+        nbytes = model_bytes(model)  # quantized weights at their real size: what the byte bound counts
         info = offline_info(source.path) if source.kind == "offline" else None
-        return Loaded(key, pipe, source, str(device), dtype_name(key.dtype), params, nbytes, seconds,
+        precision = precision_of(model)
+        note = mismatch(key.dtype, precision)
+        return Loaded(key, pipe, source, str(device), key.dtype, params, nbytes, seconds,
                       random_weights=bool(info and info.random_weights),
-                      description=info.description if info else source.path)
+                      description=info.description if info else source.path,
+                      precision=precision.label(), attention=precision.attention_label(),
+                      notes=[note] if note else [])
 
     def _checked_config(self, spec: TaskSpec, source: ModelSource, name: str) -> Any:
         """The model's config, loaded once and checked to fit the task; handed down to the build."""
@@ -378,7 +393,8 @@ class PipelineManager:
         check_fits(config, spec, name)
         return config
 
-    def _build(self, spec: TaskSpec, source: ModelSource, config: Any, device, dtype, name: str) -> Any:
+    def _build(self, spec: TaskSpec, source: ModelSource, config: Any, device, dtype, name: str, *,
+               quantize: str | None = None) -> Any:
         # Every source but "hub" is a folder on disk (a cache hit is its snapshot folder), so nothing
         # here can reach the network except an explicit Hub id.
         common = dict(revision=source.revision, trust_remote_code=self.trust_remote_code)
@@ -388,12 +404,20 @@ class PipelineManager:
         try:
             with exclusive_build():  # transformers' loading sets process-wide state: one build at a time
                 if spec.adapter:
-                    return adapter_class(spec).from_pretrained(source.path, config=config, device=device,
-                                                               dtype=dtype, **common)
-                from transformers import pipeline
+                    built = adapter_class(spec).from_pretrained(source.path, config=config, device=device,
+                                                                dtype=dtype, **common)
+                else:
+                    from transformers import pipeline
 
-                return pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
-                                **_resolve_load_kwargs(spec.load_kwargs), **common)
+                    built = pipeline(spec.pipeline_task, model=source.path, device=device, dtype=dtype,
+                                     **_resolve_load_kwargs(spec.load_kwargs), **common)
+                if quantize:  # int8/int4: torchao's quantize_ on the built model (workbench/quantize.py)
+                    quantize_model(built.model, quantize, model_type=getattr(config, "model_type", "") or name,
+                                   device=device)
+                    from workbench.kernels import int8_kernels
+
+                    int8_kernels(built.model)  # measures, once per process, which int8 kernel runs it
+                return built
         except OSError as exc:
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: {first_line(exc)}") from exc
         except Exception as exc:

@@ -32,13 +32,19 @@ class RunFacts:
     done: bool = True
     stopped: bool = False
     notes: list[str] = field(default_factory=list)  # facts about this run for the info line (frame sampling…)
+    precision: str = ""  # what the parameters really were (``Loaded.precision``): "int8 in 36 of 37 linear layers, float32 elsewhere"
+    attention: str = ""  # the attention implementation in use: "sdpa", "eager"…
 
     @classmethod
     def of(cls, loaded: "Loaded", **fields: Any) -> Any:
-        """A result of ``loaded``'s pipeline: model, device, dtype, random weights and description
-        from it; the other fields as given."""
+        """A result of ``loaded``'s pipeline: model, device, dtype, the precision that really ran,
+        the attention implementation, random weights and description from it (and its notes, e.g.
+        a dtype that transformers did not apply, before the run's own); the other fields as given."""
+        notes = [*getattr(loaded, "notes", []), *fields.pop("notes", [])]
         return cls(model=loaded.key.model, device=loaded.device, dtype=loaded.dtype,
-                   random_weights=loaded.random_weights, description=loaded.description, **fields)
+                   random_weights=loaded.random_weights, description=loaded.description,
+                   precision=getattr(loaded, "precision", ""), attention=getattr(loaded, "attention", ""),
+                   notes=notes, **fields)
 
 
 @dataclass(kw_only=True)

@@ -10,7 +10,8 @@ is what the pipeline returns for that item in a list call), but
   ``batch_size`` rows and the ``max_tokens`` budget;
 - on a CPU where oneDNN's linear layer is faster than torch's default (``workbench.kernels``), runs
   the model's linear layers with it, weights packed once — IEEE float32 as well (results equal
-  torch's to rounding), in this thread only;
+  torch's to rounding), in this thread only; an int8 model's linear layers likewise through
+  oneDNN's int8 linear where that beats plain torchao (``stats.kernels`` says ``onednn-int8``);
 - counts ``batch_size`` in forward passes (a QA context with three windows is three passes);
 - streams: a generator or a dataset column is read in windows, so memory stays bounded
   (``iter_batch`` yields results in the caller's order as each window finishes);
@@ -41,7 +42,7 @@ import numpy as np
 
 from workbench.batching import Backend, make_backend
 from workbench.features import Features
-from workbench.kernels import CpuKernels, model_kernels
+from workbench.kernels import kernels_name, model_kernels
 from workbench.memory import Backoff
 from workbench.tasks import TaskSpec, pipeline_spec
 
@@ -159,7 +160,7 @@ def iter_batch(pipe: Any, inputs: Iterable[Any], *, batch_size: int = 8, max_tok
     stats.counts_tokens = backend.counts_tokens
     stats.pass_overhead = _pass_overhead(pass_overhead, backend) if sort else None
     context = model_kernels(backend.model, kernels)
-    stats.kernels = "onednn" if isinstance(context, CpuKernels) else "torch"
+    stats.kernels = kernels_name(context)
     total = len(inputs) if isinstance(inputs, Sized) else None
     window = max(1, window or DEFAULT_WINDOW)
     scheduler = _Scheduler(backend, stats, sort, progress, total, max_padding if sort else None, context)

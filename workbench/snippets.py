@@ -63,21 +63,43 @@ def _pipeline_class(spec: TaskSpec, where: str) -> tuple[list[str], str]:
         f"{where}, pipeline_class={name}"
 
 
+def device_and_dtype(loaded: Any) -> tuple[str, list[str]]:
+    """The ``device=…, dtype=…`` keywords of the load, and for a quantized precision the lines
+    that quantize ``pipe.model`` after it (a pipeline has no ``dtype="int8"``). An adapter's
+    ``PipelineManager().get`` takes ``int8`` itself, so it needs no extra lines.
+
+    >>> from types import SimpleNamespace as NS
+    >>> device_and_dtype(NS(device="cpu", dtype="float32"))
+    (', device="cpu", dtype="float32"', [])
+    """
+    from workbench.quantize import is_quantized
+
+    if not is_quantized(loaded.dtype):
+        return f', device="{loaded.device}", dtype="{loaded.dtype}"', []
+    import torch
+
+    from workbench.quantize import compute_dtype, snippet_lines
+
+    built = str(compute_dtype(loaded.dtype, torch.device(loaded.device))).removeprefix("torch.")
+    return f', device="{loaded.device}", dtype="{built}"', snippet_lines(loaded.dtype, loaded.device)
+
+
 def code_snippet(spec: TaskSpec, loaded: Any, inputs: Mapping[str, Any], kwargs: Mapping[str, Any]) -> str:
     """The code that reproduces a run of ``spec`` with ``loaded`` (a ``manager.Loaded``) on ``inputs``
     (as the UI/API gave them) with the call keywords ``kwargs`` (post-processing options included)."""
     model, comments = model_expr(loaded)
     rev = f", revision={quoted(loaded.key.revision)}" if loaded.key.revision else ""
-    where = f', device="{loaded.device}", dtype="{loaded.dtype}"'
+    where, quantize = device_and_dtype(loaded)
     if spec.is_adapter:
         head = ["from workbench.manager import PipelineManager", "",
                 f"# transformers 5 has no {spec.name} pipeline; the workbench runs it with its own adapter",
                 *[c for c in comments if c.startswith("#")],
-                f"pipe = PipelineManager().get({quoted(spec.name)}, {quoted(loaded.key.model)}{rev}{where})"]
+                f"pipe = PipelineManager().get({quoted(spec.name)}, {quoted(loaded.key.model)}{rev}"
+                f', device="{loaded.device}", dtype="{loaded.dtype}")']
     else:
         imports, where = _pipeline_class(spec, where)
         head = ["from transformers import pipeline", *imports, "", *comments,
-                f"pipe = pipeline({quoted(spec.pipeline_task or spec.name)}, model={model}{rev}{where})"]
+                f"pipe = pipeline({quoted(spec.pipeline_task or spec.name)}, model={model}{rev}{where})", *quantize]
     setup: list[str] = []
     exprs = _input_exprs(spec, inputs, setup)
     body = spec.call.snippet(spec.inputs, exprs, dict(kwargs))

@@ -54,6 +54,45 @@ def _diff(a: Any, b: Any) -> tuple[float, bool]:
     return 0.0, a == b
 
 
+def cosines(reference: list[Any], other: list[Any]) -> np.ndarray | None:
+    """Per item, the cosine similarity of the (mean-pooled over tokens) embeddings; None when the
+    outputs are not embeddings."""
+    if not reference or not isinstance(reference[0], np.ndarray):
+        return None
+    out = []
+    for a, b in zip(reference, other):
+        u, v = a.reshape(-1, a.shape[-1]).mean(0), np.asarray(b).reshape(-1, a.shape[-1]).mean(0)
+        out.append(float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12)))
+    return np.asarray(out)
+
+
+def _text(result: Any) -> str | None:
+    from workbench.compare import generated_text
+
+    first = result[0] if isinstance(result, list) and result else result
+    if isinstance(first, list) and first:
+        first = first[0]
+    if not isinstance(first, dict) or not any(isinstance(first.get(k), str) for k in (
+            "generated_text", "summary_text", "translation_text", "text")):
+        return None
+    return generated_text(result)
+
+
+def agreement_columns(reference: list[Any], other: list[Any]) -> dict[str, float]:
+    """The agreement columns of a benchmark row against the reference outputs: ``cosine_mean`` and
+    ``cosine_min`` for embeddings, ``token_match`` (the mean share of matching words,
+    ``workbench.compare.token_diff``) for generated text; empty for other outputs."""
+    cos = cosines(reference, other)
+    if cos is not None and len(cos):
+        return {"cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5)}
+    texts = [(_text(a), _text(b)) for a, b in zip(reference, other)]
+    if texts and all(a is not None and b is not None for a, b in texts):
+        from workbench.compare import token_diff
+
+        return {"token_match": round(float(np.mean([token_diff(a, b)["token_match"] for a, b in texts])), 4)}
+    return {}
+
+
 def agreement(reference: list[Any], other: list[Any]) -> tuple[str, float]:
     """How close a run in another dtype is: mean cosine of (pooled) embeddings, or the share of
     items with the same top label. Returns ``(name, value)``."""

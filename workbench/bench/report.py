@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.bench.outputs import agreement, compare
+from workbench.bench.outputs import agreement, agreement_columns, compare, cosines
 from workbench.bench.config import BenchConfig
 
 if TYPE_CHECKING:
@@ -23,13 +23,17 @@ if TYPE_CHECKING:
 
 COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
-           "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "seconds", "runs"]
+           "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "cosine_mean", "cosine_min",
+           "token_match", "seconds", "runs"]
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
 SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
 #: The columns of ``BenchResult.to_markdown``.
 MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
-                    "same_labels"]
+                    "same_labels", "cosine_mean", "cosine_min", "token_match"]
+#: Below these a quantized precision's outputs are too far from float32's to recommend it unasked:
+#: mean cosine of the embeddings, share of the same labels (or texts), mean share of matching words.
+ACCEPTABLE = {"cosine": 0.99, "same top label": 0.95, "token_match": 0.9}
 
 
 @dataclass
@@ -122,7 +126,7 @@ def row(runner: str, bs: int, device: str, dtype: str, m: Measure, n: int, token
                forward_calls=m.forward_calls)
     if reference is not None and m.outputs is not None:
         diff, same = compare(reference, m.outputs)
-        row.update(max_abs_diff=float(f"{diff:.3g}"), same_labels=round(same, 4))
+        row.update(max_abs_diff=float(f"{diff:.3g}"), same_labels=round(same, 4), **agreement_columns(reference, m.outputs))
     return row
 
 
@@ -147,17 +151,26 @@ def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) 
     def top(rows: "pd.DataFrame") -> dict[str, Any]:
         return rows.loc[rows["items_per_s"].idxmax()].to_dict()
 
+    from workbench.quantize import is_quantized
+
+    verdicts = {d: _quantized_verdict(d, ok, outputs) for d in dict.fromkeys(ok["dtype"]) if is_quantized(d)}
     best = top(ok)
+    passed_over = ""
+    if is_quantized(best["dtype"]) and not verdicts[best["dtype"]][1]:
+        fine = ok[~ok["dtype"].isin([d for d, (_, good) in verdicts.items() if not good])]
+        if not fine.empty:
+            passed_over = f" ({best['dtype']} runs faster, but its outputs are too far from float32's to pick unasked.)"
+            best = top(fine)
     who = "our runner" if best["runner"] == "runner" else "plain pipeline batching"
     parts = [f"Best: {who}, batch size {int(best['batch_size'])}, {best['dtype']} on {best['device']} — "
-             f"{best['items_per_s']:.1f} items/s."]
+             f"{best['items_per_s']:.1f} items/s.{passed_over}"]
     same = ok[(ok["device"] == best["device"]) & (ok["dtype"] == best["dtype"])]
     plain, ours = same[same["runner"] == "plain"], same[same["runner"] == "runner"]
     if not plain.empty and not ours.empty:
         p, o = top(plain), top(ours)
         parts.append(f"Our runner is {o['items_per_s'] / p['items_per_s']:.1f}× plain batching's best "
                      f"(batch {int(p['batch_size'])}) in {best['dtype']}.")
-    dtypes = list(dict.fromkeys(ok["dtype"]))
+    dtypes = [d for d in dict.fromkeys(ok["dtype"]) if not is_quantized(d)]
     if len(dtypes) > 1:
         per = {d: top(ok[ok["dtype"] == d]) for d in dtypes}
         base = per.get("float32", per[dtypes[0]])
@@ -176,4 +189,40 @@ def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) 
             times = other["items_per_s"] / plain_base["items_per_s"].max()
             text += f" (our runner in {other['dtype']}: {times:.1f}× plain {base['dtype']}'s best)"
         parts.append(text + ".")
+    parts += [text for text, _ in verdicts.values()]
     return " ".join(parts)
+
+
+def _quantized_verdict(dtype: str, ok: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) -> tuple[str, bool]:
+    """A quantized precision in words — its speed against each float dtype's best row and how far its
+    outputs are from float32's — and whether that agreement is good enough to recommend it
+    (``ACCEPTABLE``): e.g. "int8: 1.9× bfloat16, 2.4× float32, mean cosine 0.998 to float32 (min 0.990)"."""
+    def top(rows: "pd.DataFrame") -> dict[str, Any]:
+        return rows.loc[rows["items_per_s"].idxmax()].to_dict()
+
+    mine = top(ok[ok["dtype"] == dtype])
+    speeds = []
+    for other in ("bfloat16", "float16", "float32"):
+        rows = ok[(ok["dtype"] == other) & (ok["device"] == mine["device"])]
+        if not rows.empty:
+            speeds.append(f"{mine['items_per_s'] / top(rows)['items_per_s']:.1f}× {other}")
+    text = f"{dtype}: " + (", ".join(speeds) if speeds else f"{mine['items_per_s']:.1f} items/s")
+    reference = outputs.get((mine["device"], "float32")) or next(
+        (v for (dev, d), v in outputs.items() if d == "float32"), None)
+    got = outputs.get((mine["device"], dtype))
+    if reference is None or got is None:
+        return text + " (no float32 run to compare its outputs with)", True
+    name, value = agreement(reference, got)
+    cos = cosines(reference, got)
+    if cos is not None:
+        text += f", mean cosine {value:.3f} to float32 (min {cos.min():.3f})"
+    else:
+        text += f", {name} as float32 for {value:.0%} of inputs"
+        columns = agreement_columns(reference, got)
+        if "token_match" in columns:
+            name, value = "token_match", columns["token_match"]
+            text += f", {value:.0%} of generated words the same"
+    good = value >= ACCEPTABLE.get(name, 0.0)
+    if not good:
+        text += " — too far from float32 to use without checking on your own inputs"
+    return text + ".", good

@@ -22,7 +22,7 @@ from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
 from workbench.errors import RunCancelled, WorkbenchError
-from workbench.kernels import CpuKernels, matmul_peaks, model_kernels
+from workbench.kernels import int8_kernel_choice, int8_matmul_peaks, kernels_name, matmul_peaks, model_kernels
 from workbench.memory import is_oom
 from workbench.offline.random_models import resolve_bench_model
 from workbench.progress import RunControl, watch
@@ -85,9 +85,11 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
     sizes = list(config.batch_sizes)
     report = progress or (lambda fraction, what: None)
-    pairs = [(d, t) for d in config.devices for t in config.dtypes]
+    pairs = [(d, t) for d in config.devices for t in _with_reference(config.dtypes)]
     steps = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(config.runners))
     env = environment(manager, config)
+    if tuple(_with_reference(config.dtypes)) != tuple(config.dtypes):
+        env["reference_dtype"] = "float32 added: the reference the quantized rows' agreement columns compare with"
     combos: list[_Combo] = []
 
     def result() -> BenchResult:
@@ -123,14 +125,26 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     return out
 
 
+def _with_reference(dtypes: tuple[str, ...]) -> list[str]:
+    """The dtypes to sweep: those asked for, with float32 first when a quantized precision is asked
+    for without it (every quantized row says how far it is from float32 on the same inputs)."""
+    from workbench.devices import dtype_name
+    from workbench.quantize import is_quantized
+
+    names = [dtype_name(d) for d in dtypes]
+    if any(is_quantized(d) for d in names) and "float32" not in names:
+        return ["float32", *dtypes]
+    return list(dtypes)
+
+
 def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
              sizes: list[int], env: dict[str, Any], control: RunControl, report: Callable[[str], None]) -> _Combo:
     """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up
     (``control`` checked between these steps and kept as the combination's, for its runs)."""
-    from workbench.devices import resolve_device, resolve_dtype
+    from workbench.devices import precision_name, resolve_device
 
     device = resolve_device(device_name)
-    dname = str(resolve_dtype(dtype_name, device)).removeprefix("torch.")
+    dname = precision_name(dtype_name, device)
     report(f"loading {config.model or task} on {device} in {dname}")
     loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
                           dtype=dname)
@@ -149,11 +163,19 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     where = f"{device}/{dname}"
     control.check()
     report(f"measuring matmul peak on {device} in {dname}")
-    peaks = matmul_peaks(device, getattr(torch, dname), check=control.check)
+    peaks = (int8_matmul_peaks(device, check=control.check) if dname == "int8"
+             else matmul_peaks(device, loaded_dtype(pipe, dname), check=control.check))
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("matmul_gflops_by_kernel", {})[where] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
     chosen = model_kernels(getattr(pipe, "model", None), config.kernels)
-    env.setdefault("runner_kernels", {})[where] = "onednn" if isinstance(chosen, CpuKernels) else "torch"
+    env.setdefault("runner_kernels", {})[where] = kernels_name(chosen)
+    if dname == "int8" and device.type == "cpu":
+        from dataclasses import asdict
+
+        from workbench.quantize import reduce_range
+
+        env.setdefault("int8_kernel_choice", {})[where] = asdict(int8_kernel_choice(reduce_range(device)))
+    env.setdefault("precision", {})[where] = loaded.precision
     backend = backend_for(pipe, params)
     pass_costs = [[backend.cost(p) for p in passes] for passes in backend.prepare(work.items)]
     costs = [c for cs in pass_costs for c in cs]
@@ -181,6 +203,19 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     return combo
 
 
+def loaded_dtype(pipe: Any, name: str) -> torch.dtype:
+    """The float dtype a combination computes in: ``name``'s, or for a quantized precision its
+    model's (int4's bfloat16)."""
+    from workbench.quantize import is_quantized
+
+    if not is_quantized(name):
+        return getattr(torch, name)
+    params = getattr(getattr(pipe, "model", None), "parameters", None)
+    first = next((p for p in params() if p.is_floating_point() and type(p) in (torch.Tensor, torch.nn.Parameter)),
+                 None) if callable(params) else None
+    return first.dtype if first is not None else torch.float32
+
+
 def _rows(combos: list[_Combo], sizes: list[int]) -> tuple[list[dict[str, Any]], dict[tuple[str, str], list[Any]]]:
     """The table's rows for every measure with at least one run, and each combination's best
     outputs (for comparing dtypes). Outputs are compared with the unbatched plain pipeline in
@@ -190,8 +225,9 @@ def _rows(combos: list[_Combo], sizes: list[int]) -> tuple[list[dict[str, Any]],
         m = combo.measures.get(("plain", sizes[0]))
         if reference is None and combo.dtype == "float32" and sizes[0] == 1 and m is not None and m.outputs:
             reference = m.outputs
-    if reference is None:
-        firsts = [m.outputs for c in combos for m in c.measures.values() if m.outputs is not None]
+    if reference is None:  # float32's first row when it ran (a quantized row is compared with float32)
+        ordered = sorted(combos, key=lambda c: c.dtype != "float32")
+        firsts = [m.outputs for c in ordered for m in c.measures.values() if m.outputs is not None]
         reference = firsts[0] if firsts else None
     rows, outputs = [], {}
     for combo in combos:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.jobs.readers import ROW_ID, open_source
-from workbench.jobs.rows import Predictor, output_schema
+from workbench.jobs.rows import Predictor
 from workbench.jobs.spec import JobSpec
 
 if TYPE_CHECKING:

@@ -125,8 +125,6 @@ class Predictor:
     def _scored(self, out: pd.DataFrame, frame: pd.DataFrame, results: list[Any],
                 errors: list[str | None]) -> pd.DataFrame:
         """``LABELLED``'s columns for each row: what the metric scores, the reference, and whether it is right."""
-        from workbench.metrics import correct
-
         column = self.job.labels
         if column not in frame.columns:
             raise ValueError(f"the input has no reference column `{column}`; its columns: "
