@@ -106,8 +106,10 @@ class ChatPanel:
         from workbench.chat import NoChatTemplateError, stream_chat
 
         past = history_messages(history)
-        if not (text or "").strip():
-            raise gr.Error("Write a message first.", print_exception=False)
+        if not (text or "").strip():  # an empty send changes nothing but the info line
+            yield [gr.skip(), gr.skip(), "Write a message first (Enter sends it, Shift+Enter starts a new line).",
+                   gr.skip(), gr.skip(), gr.skip()]
+            return
         conversation = [*past, {"role": "user", "content": text}]
         params, options = self._options(values)
         event = threading.Event()
@@ -122,7 +124,9 @@ class ChatPanel:
         except NoChatTemplateError as exc:
             yield [history, text, f"> ⚠ {exc}", gr.update(visible=True), "", ""]
         except Exception as exc:
-            raise gr_error(exc, self.manager.policy) from exc
+            # the reason stays on the page in the info line (a toast fades), the message is kept to send again
+            reason = gr_error(exc, self.manager.policy).message  # logs what is not the user's to fix
+            yield [gr.skip(), text, f"**Error:** {reason}", gr.skip(), gr.skip(), gr.skip()]
         finally:
             with self._lock:
                 if self._stops.get(session) is event:
@@ -134,7 +138,8 @@ class ChatPanel:
         past = history_messages(history)
         users = [i for i, m in enumerate(past) if m["role"] == "user"]
         if not users:
-            raise gr.Error("There is no message to answer again yet.", print_exception=False)
+            yield [gr.skip(), gr.skip(), "There is no message to answer again yet.", gr.skip(), gr.skip(), gr.skip()]
+            return
         last = users[-1]
         for out in self.respond(past[:last], past[last]["content"], system, *values, session=session):
             out[1] = text  # keep whatever the user is typing
@@ -154,21 +159,28 @@ def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabConte
     gr.Markdown("Chat with an instruct model: the conversation goes through the model's own chat template "
                 "(see *Prompt the model got*). Models without a chat template only continue text: use "
                 "Completion for those.", elem_id=f"{prefix}-description")
-    with gr.Row(equal_height=False):
+    # wb-conversation-first: on a phone the conversation comes first and the settings fold away
+    # (components.layout), instead of the conversation sitting 1900 px down, under them
+    with gr.Row(equal_height=False, elem_classes=["wb-conversation-first"]):
         with gr.Column(scale=1):
-            system = gr.Textbox(label="System prompt (optional)", lines=2, placeholder="e.g. You are a concise assistant.",
-                                elem_id=f"{prefix}-system")
-            with gr.Accordion("Parameters", open=True):
-                chosen = [p for p in spec.params if p.name not in NOT_FOR_CHAT]
-                params = ParamWidgets(spec, chosen, [build_param(prefix, p) for p in chosen])
-            choices = chat_model_choices(spec)
-            picker = build_model_picker(spec, choices=choices, value=choices[0][1], devices=context.devices,
-                                        dtypes=context.dtypes, id_prefix=prefix,
-                                        local_paths=manager.policy.allow_local_paths)
+            with gr.Accordion("Settings: system prompt, parameters, model", open=True, elem_classes=["wb-fold"],
+                              elem_id=f"{prefix}-settings"):
+                system = gr.Textbox(label="System prompt (optional)", lines=2,
+                                    placeholder="e.g. You are a concise assistant.", elem_id=f"{prefix}-system")
+                with gr.Accordion("Parameters", open=True):
+                    chosen = [p for p in spec.params if p.name not in NOT_FOR_CHAT]
+                    params = ParamWidgets(spec, chosen, [build_param(prefix, p) for p in chosen])
+                choices = chat_model_choices(spec)
+                picker = build_model_picker(spec, choices=choices, value=choices[0][1], devices=context.devices,
+                                            dtypes=context.dtypes, id_prefix=prefix,
+                                            local_paths=manager.policy.allow_local_paths)
         with gr.Column(scale=2):
             chatbot = gr.Chatbot(label="Conversation", height=380, elem_id=f"{prefix}-chatbot")
-            message = gr.Textbox(label="Message", placeholder="Write a message and press Enter", lines=2,
-                                 elem_id=f"{prefix}-message")
+            # lines=1 with room to grow: Gradio sends on Enter and leaves Shift+Enter to the textarea (a
+            # new line); with lines=2 it is the other way round
+            message = gr.Textbox(label="Message", placeholder="Write a message: Enter sends, Shift+Enter is a new line",
+                                 lines=1, max_lines=8, elem_id=f"{prefix}-message",
+                                 elem_classes=["wb-send-on-enter"])
             with gr.Row():
                 send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-send")
                 stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
