@@ -103,6 +103,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     devices = [d for d in available_devices() if d != "auto"]
     dtypes = list(dict.fromkeys(t for d in devices for t in available_dtypes(d) if t != "auto"))
     stops: dict[str, threading.Event] = {}  # session -> its run's stop flag
+    failures: dict[str, str] = {}  # session -> why its last run failed, until show_error puts it on the page
 
     gr.Markdown(
         "Compare **plain pipeline batching** (`pipe(items, batch_size=N)`) with the workbench's **batch runner** "
@@ -189,7 +190,9 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                 else:
                     outcome = event.value
         except Exception as exc:
-            raise gr_error(exc, manager.policy, user_errors=USER_ERRORS) from None
+            error = gr_error(exc, manager.policy, user_errors=USER_ERRORS)
+            failures[session] = error.message  # shown on the status line by show_error: a toast fades
+            raise error from None
         finally:
             stops.pop(session, None)
         result, note = outcome
@@ -213,11 +216,18 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                        job_command=job_command, job_file=job_file)
     widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
-    run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
-              inputs_kwargs=dict(zip(KEYS, widgets)),
-              outputs=[status, *results], show_progress_on=status, api_name="benchmark",
-              concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API).success(
-        export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
+    event = run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
+                      inputs_kwargs=dict(zip(KEYS, widgets)),
+                      outputs=[status, *results], show_progress_on=status, api_name="benchmark",
+                      concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API)
+    event.success(export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
+
+    def show_error(request: gr.Request) -> str:
+        reason = failures.pop(session_id(request), None) or "The benchmark failed before it started."
+        return f"**Error:** {reason}"
+
+    # the reason stays on the status line until the next run (the toast fades)
+    event.failure(show_error, inputs=None, outputs=status, api_visibility="private", queue=False)
     # "Cancelling…" is on the page before the run is told to stop: told first, the run could end and say
     # "Cancelled" before that reached the page, and be overwritten by it.
     cancel.click(on_cancel, outputs=status, api_visibility="private", queue=False).then(

@@ -6,12 +6,18 @@ there. ``CheckedImage`` is ``gr.Image`` (same browser widget) with ``type="filep
 ``image_mode=None``, whose ``preprocess`` first reads only the image's header: a file that is not an
 image, or one over ``max_pixels``, is refused with a clear message (``gr.Error``), and an accepted
 upload reaches the task as its file path, decoded once, by ``workbench.inputs.load_image``.
+
+A refused upload reaches the run as a ``Refused`` value, not as an error raised in ``preprocess``:
+Gradio would end the event there, before the tab knows whose run it was, so the reason would live
+only in a toast. The tab's inputs raise it inside the run (``InputWidgets.to_service``), where the
+reason is shown under the output and kept there, and API clients get it as the run's error.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +53,13 @@ def check_image_header(source: str | Path | IO[bytes], *, max_pixels: int, name:
     return width, height
 
 
+@dataclass(frozen=True)
+class Refused:
+    """An upload ``CheckedImage`` refused, and why (raised as ``InputError`` inside the run)."""
+
+    reason: str
+
+
 class CheckedImage(gr.Image):
     """``gr.Image`` that hands the task a file path, after checking the upload's header
     (``check_image_header``) and never decoding it. Takes ``gr.Image``'s keyword arguments except
@@ -64,16 +77,19 @@ class CheckedImage(gr.Image):
         # so without this the browser got no `sources`, `height`... and the Image widget crashed.
         return super().get_config(cls or gr.Image)
 
-    def preprocess(self, payload: Any) -> str | None:
+    def preprocess(self, payload: Any) -> str | Refused | None:
         if payload is None:
             return None
         name = f"The uploaded file `{payload.orig_name}`" if payload.orig_name else "The uploaded image"
-        if payload.url and payload.url.startswith("data:"):
-            try:
-                data = base64.b64decode(payload.url.split(",", 1)[1], validate=False)
-            except (IndexError, ValueError):
-                raise gr.Error("The image data URI is not valid base64.", print_exception=False) from None
-            check_image_header(io.BytesIO(data), max_pixels=self.max_pixels, name="The image data URI")
-        elif payload.path:
-            check_image_header(payload.path, max_pixels=self.max_pixels, name=name)
+        try:
+            if payload.url and payload.url.startswith("data:"):
+                try:
+                    data = base64.b64decode(payload.url.split(",", 1)[1], validate=False)
+                except (IndexError, ValueError):
+                    raise gr.Error("The image data URI is not valid base64.", print_exception=False) from None
+                check_image_header(io.BytesIO(data), max_pixels=self.max_pixels, name="The image data URI")
+            elif payload.path:
+                check_image_header(payload.path, max_pixels=self.max_pixels, name=name)
+        except gr.Error as exc:
+            return Refused(exc.message)
         return super().preprocess(payload)

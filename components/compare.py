@@ -9,7 +9,7 @@ timings and peak memory, the agreement between them, and the API endpoint
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
@@ -17,7 +17,7 @@ import gradio as gr
 from components.api_docs import document_compare
 from components.info import timings_markdown
 from components.outputs import Renderer, renderer_for
-from components.runs import Owner, Progress, drive
+from components.runs import Owner, Progress, Sessions, drive
 from workbench.errors import RunCancelled
 from workbench.progress import RunControl
 
@@ -94,10 +94,17 @@ class CompareWidgets:
     raw: gr.JSON
     renderers: list[Renderer]
     infos: list[gr.Markdown]
+    errors: Sessions = field(default_factory=Sessions)  # each session's last failure, for error_outputs
 
     @property
     def keys(self) -> list[str]:
         return [*self.tab.inputs.keys, *self.tab.params.keys, *self.config_keys]
+
+    def error_outputs(self, session: str = "") -> list[Any]:
+        """Widget values after a failed comparison: the reason in the summary (it stays there until
+        the next comparison, unlike the toast), everything else emptied."""
+        message = self.errors.pop_error(session) or "The comparison failed before it started."
+        return [f"**Error:** {message}", *[None] * (len(self.out_components) - 1)]
 
     @property
     def in_components(self) -> list[gr.components.Component]:
@@ -122,7 +129,6 @@ class CompareWidgets:
                 configs.append(Config(model, (named.get(f"revision_{name.lower()}") or "").strip() or None,
                                       named.get(f"device_{name.lower()}") or "auto",
                                       named.get(f"dtype_{name.lower()}") or "auto"))
-        inputs, params = self.tab.inputs.to_service(named), self.tab.params.to_service(named)
         control, comparison = RunControl(), None
         owner = Owner(session, client, self.tab.spec.name, self.tab.concurrency_limit)
         reference = named.get("reference")
@@ -133,6 +139,7 @@ class CompareWidgets:
 
         skip = [gr.skip()] * (len(self.out_components) - 1)
         try:
+            inputs, params = self.tab.inputs.to_service(named), self.tab.params.to_service(named)
             for event in drive(produce, control, name=f"compare-{self.tab.spec.name}", workers=self.tab.workers,
                                owner=owner):
                 if isinstance(event, Progress):
@@ -143,7 +150,9 @@ class CompareWidgets:
             yield ["**Cancelled.**", *skip]
             return
         except Exception as exc:
-            raise gr_error(exc, self.tab.manager.policy) from exc
+            error = gr_error(exc, self.tab.manager.policy)
+            self.errors.failed(session, error.message)
+            raise error from exc
         table = [[row[c] for c in RUN_COLUMNS] for row in (r.row() for r in comparison.runs)]
         out: list[Any] = [agreement_markdown(comparison), {"headers": RUN_COLUMNS, "data": table}, comparison.json()]
         for i, renderer in enumerate(self.renderers):
@@ -199,7 +208,8 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
             components.append(reference)
         button = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare-run")
         summary = gr.Markdown(elem_id=f"{task}-compare-summary")
-        runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, label="Runs", elem_id=f"{task}-compare-runs")
+        runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, label="Runs", wrap=True,
+                            elem_classes=["wb-narrow-table"], elem_id=f"{task}-compare-runs")
         renderers, infos = [], []
         with gr.Row(equal_height=False):
             for name in NAMES:
@@ -217,11 +227,15 @@ def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
         yield from widgets.run(values, session_id(request), client_id(request, tab.manager.policy))
 
-    button.click(named_signature(run, widgets.keys, request=True),
+    def show_error(request: gr.Request) -> list[Any]:
+        return widgets.error_outputs(session_id(request))
+
+    event = button.click(named_signature(run, widgets.keys, request=True),
                  inputs_kwargs=dict(zip(widgets.keys, widgets.in_components)), outputs=widgets.out_components,
                  api_name=f"{spec.api_name}_compare",
                  api_description=f"{spec.title}: one input through up to three configurations, with agreement.",
                  concurrency_limit=context.concurrency_limit, concurrency_id=task)
+    event.failure(show_error, inputs=None, outputs=widgets.out_components, api_visibility="private", queue=False)
     return widgets
 
 

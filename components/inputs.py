@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from components.checked_image import CheckedImage
+from components.checked_image import CheckedImage, Refused
 from components.file_urls import fetch_urls_under
 from workbench.hosting import HostingPolicy
 from workbench.kinds import KINDS
@@ -60,13 +60,18 @@ class InputWidgets:
         return self.components[self.keys.index(key)]
 
     def to_service(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The ``inputs`` for ``run_task`` from widget values keyed as ``keys``."""
+        """The ``inputs`` for ``run_task`` from widget values keyed as ``keys``; an upload its widget
+        refused (``Refused``) raises ``InputError`` with the reason."""
+        from workbench.errors import InputError
+
         out: dict[str, Any] = {}
         for name in self.spec.inputs:
             value = values.get(name)
             url = values.get(f"{name}_url")
             if isinstance(url, str) and url.strip():
                 value = url.strip()
+            elif isinstance(value, Refused):
+                raise InputError(value.reason)
             out[name] = value
         if values.get("page") not in (None, ""):
             out["page"] = int(values["page"])
@@ -105,16 +110,34 @@ def _placeholder(spec: TaskSpec, name: str) -> str | None:
     return None
 
 
+def _preview_page(path: Any, page: Any, policy: HostingPolicy) -> Any:
+    """The page a document upload will be read from (a PDF's page rendered small), or nothing."""
+    from workbench.errors import WorkbenchError
+    from workbench.inputs import load_document
+
+    if not path:
+        return None
+    try:
+        return load_document(path, max(int(page or 1), 1) - 1, policy, scale=1.0)
+    except (WorkbenchError, ValueError, OSError):
+        return None  # Run says why
+
+
 def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
-    w.add(name, fetch_urls_under(gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
-                                         elem_id=f"{task}-document"), policy),
-          example=True, description=KINDS["document"].description)
+    document = fetch_urls_under(gr.File(label="Document: a page image or a PDF", file_types=["image", ".pdf"],
+                                        height=90, elem_id=f"{task}-document"), policy)
+    w.add(name, document, example=True, description=KINDS["document"].description)
     with gr.Row():
         w.add(f"{name}_url", gr.Textbox(value="", label="…or the URL of a page image or PDF", placeholder="https://…",
                                         elem_id=f"{task}-url", scale=3),
               description="An http(s) URL of the page image or PDF (used instead of the file when given).")
-        w.add("page", gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page", scale=1),
-              description="The PDF page to read, from 1.")
+        page = gr.Number(value=1, label="PDF page", precision=0, minimum=1, elem_id=f"{task}-page", scale=1)
+        w.add("page", page, description="The PDF page to read, from 1.")
+    # the uploaded page itself, not only a file chip (a PDF's page as it will be read)
+    preview = gr.Image(label="The page", interactive=False, height=220, elem_id=f"{task}-document-preview")
+    for trigger in (document.change, page.change):
+        trigger(lambda path, n: _preview_page(path, n, policy), inputs=[document, page], outputs=preview,
+                api_visibility="private", show_progress="hidden")
 
 
 def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
