@@ -9,6 +9,7 @@ widgets take when the example is clicked (a table becomes the dataframe widget's
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -48,26 +49,55 @@ def example_components(inputs: InputWidgets, params: ParamWidgets) -> list[gr.co
     return [inputs.component(k) for k in inputs.example_keys] + params.components
 
 
-def example_label(example: Example) -> str:
-    """A short button label: the example's text, else its file names; and its parameters.
+def example_label(example: Example, labels: dict[str, str] | None = None) -> str:
+    """A short button label: the example's text, else its file names; and its parameters, named by
+    their widgets' ``labels`` (a parameter's name where it has none).
 
     >>> example_label(Example({"audio": "/x/tone.wav"}, {"return_timestamps": True}))
     'tone.wav (return_timestamps=True)'
+    >>> example_label(Example({"image": "/x/cat.png"}, {"points_per_crop": 4}), {"points_per_crop": "points per side"})
+    'cat.png (points per side=4)'
     """
+    labels = labels or {}
     texts = [v for k, v in example.inputs.items() if isinstance(v, str) and k not in ("image", "audio", "video")]
     files = [os.path.basename(v) for k, v in example.inputs.items()
              if isinstance(v, str) and k in ("image", "audio", "video")]
     label = texts[0] if texts else ", ".join(files) or "example"
     label = label if len(label) <= 60 else label[:59] + "…"
-    extra = ", ".join(f"{k}={v}" for k, v in example.params.items())
+    extra = ", ".join(f"{labels.get(k, k)}={v}" for k, v in example.params.items())
     return f"{label} ({extra})" if extra and not texts else label
 
 
-def build_examples(inputs: InputWidgets, params: ParamWidgets) -> gr.Examples | None:
-    """The tab's ``gr.Examples`` from ``presets/<task>.json`` (``None`` when it has none)."""
+#: Widgets whose example values the browser can set by itself (no file to upload or serve).
+_PLAIN = (gr.Textbox, gr.Number, gr.Slider, gr.Checkbox, gr.Dropdown, gr.Radio, gr.CheckboxGroup)
+
+
+def build_examples(inputs: InputWidgets, params: ParamWidgets,
+                   run_button: gr.Button | None = None) -> gr.Examples | None:
+    """The tab's ``gr.Examples`` from ``presets/<task>.json`` (``None`` when it has none).
+
+    Gradio fills an example's widgets by a round trip to the server, which a busy host takes a
+    second over; a Run pressed in between ran the old values ("The text is empty"). So a click
+    here also fills the plain widgets (text, numbers, choices) in the browser at once and, given
+    ``run_button``, holds Run until Gradio's own fill (files included) has landed."""
     examples = load_presets(inputs.spec.name).examples
     if not examples:
         return None
-    return gr.Examples(examples=[example_row(inputs, params, e) for e in examples],
-                       inputs=example_components(inputs, params), label="Examples (from presets)",
-                       example_labels=[example_label(e) for e in examples], examples_per_page=6)
+    rows = [example_row(inputs, params, e) for e in examples]
+    components = example_components(inputs, params)
+    labels = {p.name: p.label or p.name for p in params.params}
+    gallery = gr.Examples(examples=rows, inputs=components, label="Examples (from presets)",
+                          example_labels=[example_label(e, labels) for e in examples], examples_per_page=6)
+    plain = [i for i, c in enumerate(components) if isinstance(c, _PLAIN)]
+    outputs: list[gr.components.Component] = [components[i] for i in plain]
+    hold = "[]"
+    if run_button is not None:
+        outputs.append(run_button)
+        hold = json.dumps([{"__type__": "update", "interactive": False}])
+    values = json.dumps([[row[i] for i in plain] for row in rows], default=str)
+    gallery.dataset.click(None, inputs=gallery.dataset, outputs=outputs, api_visibility="private",
+                          js=f"(i) => [...({values})[i], ...{hold}]")
+    if run_button is not None:
+        gallery.load_input_event.then(lambda: gr.Button(interactive=True), outputs=run_button, queue=False,
+                                      show_progress="hidden", api_visibility="private")
+    return gallery

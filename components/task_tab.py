@@ -231,7 +231,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
             params = ParamWidgets(spec, required.params + optional.params, required.components + optional.components,
                                   reserved=frozenset(inputs.keys) | frozenset(ModelWidgets.keys))
             choices = model_choices(spec, cached=set(context.cached), offline_tasks=set(context.offline_tasks),
-                                    local=context.local_models.get(task, []))
+                                    local=context.local_models.get(task, []), online=context.online)
             if model and model not in [v for _, v in choices]:
                 choices = [(model, model), *choices]
             picker = build_model_picker(spec, choices=choices,
@@ -257,7 +257,7 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                                 "The same call in Python with transformers.", schema=STRING)
     tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button,
                   streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
-    build_examples(tab.inputs, tab.params)
+    build_examples(tab.inputs, tab.params, tab.run_button)
     _wire(tab, context.concurrency_limit)
     render_compare(tab, context)
     return tab
