@@ -24,7 +24,7 @@ import gradio as gr
 from components.banner import hosted_banner, hub_banner
 from components.context import make_context
 from components.fair_queue import limit_jobs
-from components.layout import CSS
+from components.layout import CSS, JS
 from components.mcp import describe_tools
 from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # show_error: Gradio's own refusals of a value (a slider given "nan", a file not uploaded) reach the
     # client in words; every handler of ours turns its errors into gr.Error already (components.events).
     # mcp_server=None: Gradio reads $GRADIO_MCP_SERVER; the MCP tools are the API endpoints (components.mcp)
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS,
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=policy.max_upload_bytes, css=CSS, js=JS,
                 _frontend=False, prevent_thread_lock=True, show_error=True,
                 state_session_capacity=policy.max_sessions, mcp_server=args.mcp)
     # once the server is up (not competing with the app's own start for the two cores), warm up audio

@@ -60,9 +60,16 @@ def unavailable_precision(name: str, choices: list[str]) -> str:
 
 
 def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tasks: set[str] | None = None,
-                  local: list[Any] | None = None) -> list[tuple[str, str]]:
-    """(label, value) pairs for the model dropdown: offline model, presets, other cached models."""
+                  local: list[Any] | None = None, online: bool = True) -> list[tuple[str, str]]:
+    """(label, value) pairs for the model dropdown: offline model, presets, other cached models.
+    ``online=False`` (the Hub cannot be reached) says so on each preset that is not cached.
+
+    >>> from workbench.tasks import get_task
+    >>> model_choices(get_task("fill-mask"), online=False)[1][0].endswith("[on the Hub: cannot load now, offline]")
+    True
+    """
     cached = cached or set()
+    hub = "from the Hub" if online else "on the Hub: cannot load now, offline"
     out: list[tuple[str, str]] = []
     if offline_tasks is None or spec.name in offline_tasks:
         note = (f"real {REAL_MODEL} weights" if real_weights(spec.name)
@@ -70,7 +77,7 @@ def model_choices(spec: TaskSpec, *, cached: set[str] | None = None, offline_tas
         out.append((f"{OFFLINE_PREFIX}{spec.name} — built-in offline model ({note})", f"{OFFLINE_PREFIX}{spec.name}"))
     seen = set()
     for m in load_presets(spec.name).models:
-        where = "cached" if m.id in cached else "from the Hub"
+        where = "cached" if m.id in cached else hub
         out.append((f"{m.id} — {m.note} [{where}]" if m.note else f"{m.id} [{where}]", m.id))
         seen.add(m.id)
     for m in local or []:

@@ -192,6 +192,8 @@ def load_document(value: Any, page: int = 0, policy: HostingPolicy | None = None
     (800, 500)
     """
     policy = policy or _LOCAL
+    if value is None:
+        raise InputError("No document given: upload a page image or a PDF, or give an http(s) URL of one.")
     what = "The PDF"
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value).strip()

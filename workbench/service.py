@@ -25,6 +25,7 @@ from workbench.messages import first_line
 from workbench.progress import RunControl, running, watch
 from workbench.results import RunResult
 from workbench.snippets import code_snippet
+from workbench.spec import INPUT_LABELS
 from workbench.tasks import TaskSpec, get_task
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def decode_inputs(spec: TaskSpec, inputs: Mapping[str, Any], policy: HostingPoli
     if unknown:
         raise InputError(f"{spec.name} takes the inputs {', '.join(spec.inputs)}; "
                          f"got also {', '.join(sorted(unknown))}.")
-    return {name: spec.input_kind(name).decode(inputs.get(name), policy, what=name, page=inputs.get("page"))
+    # messages name an input as its field is labelled: "The question about the table is empty", not "The query…"
+    return {name: spec.input_kind(name).decode(inputs.get(name), policy, what=INPUT_LABELS.get(name, name).lower(),
+                                               page=inputs.get("page"))
             for name in spec.inputs}
 
 

@@ -233,7 +233,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "mask-generation", "image", "Vision", "mask-generation", ("image",), "Mask generation (SAM)",
-        "Segment everything with a promptable mask model.", pipeline_task="mask-generation",
+        "Segment everything: the model is prompted with a grid of points over the whole image (points per side).", pipeline_task="mask-generation",
         params=(_param("points_per_batch", "int", 64, "points per batch", minimum=1, maximum=256, step=1),
                 _param("points_per_crop", "int", None, "points per side", minimum=1, maximum=64, step=1,
                    info="prompt grid is this many points squared; default 32 (1024 points, slow on CPU)"),
@@ -293,7 +293,8 @@ _SPECS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "image-text-to-text", "multimodal", "Documents & multimodal", "text", ("image", "text"),
-        "Image + text chat", "Chat about an image with a vision-language model.",
+        "Image + text prompt", "Ask a vision-language model one question about an image (one turn: each Run is "
+        "a new prompt; for a conversation use Text generation's Chat).",
         pipeline_task="image-text-to-text",
         params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
         batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
