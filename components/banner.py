@@ -60,7 +60,7 @@ def hub_banner(online: bool, offline_tasks: Iterable[str], cached: Iterable[str]
     lines = ["⚠ **The Hugging Face Hub cannot be reached** — models load only from this machine."]
     if tasks:
         real = f" (real {REAL_MODEL} weights for {REAL_TASK})" if REAL_TASK in tasks else ""
-        lines.append(f"Available offline: the built-in `offline:<task>` model of {len(tasks)} task(s){real}; "
+        lines.append(f"Available offline: the built-in `offline:<task>` model of {len(tasks)} task{'s' * (len(tasks) != 1)}{real}; "
                      "the others are tiny random-weight stand-ins, good for trying the workbench, not for answers.")
     if cached:
         shown = ", ".join(f"`{m}`" for m in cached[:12]) + (f" and {len(cached) - 12} more" if len(cached) > 12 else "")

@@ -68,18 +68,14 @@ def example_label(example: Example, labels: dict[str, str] | None = None) -> str
     return f"{label} ({extra})" if extra and not texts else label
 
 
-#: Widgets whose example values the browser can set by itself (no file to upload or serve).
-_PLAIN = (gr.Textbox, gr.Number, gr.Slider, gr.Checkbox, gr.Dropdown, gr.Radio, gr.CheckboxGroup)
-
-
 def build_examples(inputs: InputWidgets, params: ParamWidgets,
                    run_button: gr.Button | None = None) -> gr.Examples | None:
     """The tab's ``gr.Examples`` from ``presets/<task>.json`` (``None`` when it has none).
 
     Gradio fills an example's widgets by a round trip to the server, which a busy host takes a
-    second over; a Run pressed in between ran the old values ("The text is empty"). So a click
-    here also fills the plain widgets (text, numbers, choices) in the browser at once and, given
-    ``run_button``, holds Run until Gradio's own fill (files included) has landed."""
+    second over, and a Run pressed in between ran the old values ("The text is empty"). So a click
+    here also types the example's texts into their boxes in the browser at once and, given
+    ``run_button``, holds Run until Gradio's own fill (parameters, files) has landed."""
     examples = load_presets(inputs.spec.name).examples
     if not examples:
         return None
@@ -88,16 +84,20 @@ def build_examples(inputs: InputWidgets, params: ParamWidgets,
     labels = {p.name: p.label or p.name for p in params.params}
     gallery = gr.Examples(examples=rows, inputs=components, label="Examples (from presets)",
                           example_labels=[example_label(e, labels) for e in examples], examples_per_page=6)
-    plain = [i for i, c in enumerate(components) if isinstance(c, _PLAIN)]
-    outputs: list[gr.components.Component] = [components[i] for i in plain]
-    hold = "[]"
-    if run_button is not None:
-        outputs.append(run_button)
-        hold = json.dumps([{"__type__": "update", "interactive": False}])
-    values = json.dumps([[row[i] for i in plain] for row in rows], default=str)
-    gallery.dataset.click(None, inputs=gallery.dataset, outputs=outputs, api_visibility="private",
-                          js=f"(i) => [...({values})[i], ...{hold}]")
-    if run_button is not None:
-        gallery.load_input_event.then(lambda: gr.Button(interactive=True), outputs=run_button, queue=False,
-                                      show_progress="hidden", api_visibility="private")
+    if run_button is None:
+        return gallery
+    texts = [i for i, c in enumerate(components) if isinstance(c, gr.Textbox) and c.elem_id]
+    typed = json.dumps([{components[i].elem_id: row[i] for i in texts if isinstance(row[i], str)} for row in rows])
+    # On `select`, which Gradio dispatches apart from `click`: a second listener of `click` runs only
+    # once Gradio's fill has answered. The texts are typed through the boxes' own `input` events (this
+    # event's outputs would also wait for the fill), which update Gradio's values.
+    gallery.dataset.select(None, inputs=gallery.dataset, outputs=run_button, api_visibility="private", js=f"""(i) => {{
+        for (const [id, text] of Object.entries(({typed})[i] || {{}})) {{
+          const box = document.querySelector(`#${{id}} textarea, #${{id}} input`);
+          if (box) {{ box.value = text; box.dispatchEvent(new Event("input", {{bubbles: true}})); }}
+        }}
+        return {{__type__: "update", interactive: false}};
+    }}""")
+    gallery.load_input_event.then(lambda: gr.Button(interactive=True), outputs=run_button, queue=False,
+                                  show_progress="hidden", api_visibility="private")
     return gallery

@@ -218,7 +218,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "image-feature-extraction", "image", "Vision", "embeddings", ("image",), "Image embeddings",
-        "Image embeddings (pooled) and their cosine similarities.",
+        "An image's embedding: pooled, or one vector per patch (one image a Run).",
         pipeline_task="image-feature-extraction", params=(_param("pool", "bool", True, "pool"),),
         call=IMAGE_EMBEDDINGS,
     ),
