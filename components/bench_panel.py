@@ -172,13 +172,16 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         session = session_id(request)
         control = RunControl()
         stops[session] = control.cancel_event
-        at = {"fraction": 0.0, "what": "starting"}
+        at: dict[str, Any] = {"fraction": 0.0, "what": "starting", "partial": None}
 
         def report(fraction: float, desc: str = "") -> None:  # called as gr.Progress is
             at.update(fraction=fraction, what=desc)
 
+        def on_row(partial: Any) -> None:  # the sweep's rows so far, shown at the next poll
+            at["partial"] = partial
+
         def produce() -> Iterator[tuple[Any, str]]:
-            yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event)
+            yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event, on_row)
 
         started, outcome = time.monotonic(), None
         owner = Owner(session, client_id(request, manager.policy), CONCURRENCY_ID, 1)
@@ -186,7 +189,11 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
             for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=workers, owner=owner):
                 if isinstance(event, Progress):
                     progress(at["fraction"], desc=at["what"])
-                    yield [f"⏳ {at['what']} · {time.monotonic() - started:.0f} s", *[gr.skip()] * len(results)]
+                    status_line = progress_line(at["what"], at["fraction"], time.monotonic() - started)
+                    partial, at["partial"] = at["partial"], None
+                    # the rows measured so far fill the table and plots as they come
+                    shown = _partial_outputs(partial) if partial is not None else [gr.skip()] * len(results)
+                    yield [status_line, *shown]
                 else:
                     outcome = event.value
         except Exception as exc:
@@ -257,8 +264,39 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
     return job.command(config=path.name), str(path)
 
 
+def progress_line(what: str, fraction: float, elapsed: float) -> str:
+    """The status line while a benchmark runs: what it measures, how far it is, and a time left
+    extrapolated from the time so far (once a few percent are done).
+
+    >>> progress_line("cpu float32: runner, batch 8, run 1/2", 0.25, 30.0)
+    '⏳ cpu float32: runner, batch 8, run 1/2 · 25% · 30 s, about 1 min 30 s left'
+    """
+    line = f"⏳ {what} · {fraction:.0%} · {elapsed:.0f} s"
+    if fraction >= 0.03 and elapsed > 0:
+        left = elapsed * (1 - fraction) / fraction
+        line += f", about {_duration(left)} left"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _partial_outputs(result: Any) -> list[Any]:
+    """The rows of a sweep still running: the table and charts so far, the summary saying so, the
+    downloads left as they are (written once, at the end)."""
+    from workbench.bench import plot_frame
+
+    rows = len(result.table)
+    frame = plot_frame(result.table)
+    plots = [bench_chart(frame, col, title) for col, title in PLOTS]
+    return [f"### Measuring… {rows} row{'s' * (rows != 1)} so far (medians of the repeats done)", *plots,
+            result.shown_table(), gr.skip()]
+
+
 def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
-               stop: threading.Event) -> tuple[Any, str]:
+               stop: threading.Event, on_row: Any = None) -> tuple[Any, str]:
     """Run ``request``'s sweep with a progress bar; returns its result and a note for the status line
     ("" when it ran to the end). A cancelled run is no error: its result holds the rows measured so
     far, or is ``None`` when no row was."""
@@ -272,7 +310,7 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
         progress(fraction, desc=what)
 
     try:
-        return run_benchmark(manager, config, progress=report, stop_event=stop), ""
+        return run_benchmark(manager, config, progress=report, stop_event=stop, on_row=on_row), ""
     except BenchCancelled as cancelled:
         partial = cancelled.partial
         if partial is None or partial.table.empty:

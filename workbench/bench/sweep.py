@@ -58,7 +58,8 @@ class _Combo:
 
 
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
-                  stop_event: threading.Event | None = None) -> BenchResult:
+                  stop_event: threading.Event | None = None,
+                  on_row: Callable[[BenchResult], None] | None = None) -> BenchResult:
     """Measure ``config``'s sweep; see the module docstring for what each row holds.
 
     Every device × dtype is loaded and warmed up first. Then every row runs once untimed, for its
@@ -71,7 +72,10 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     Once ``stop_event`` is set the sweep stops at its next check — between these steps, before each
     matmul-peak product, and inside each pipeline call at every stage, forward pass and layer
     (``workbench.progress``) — and raises ``BenchCancelled`` with the rows measured so far (a run
-    cut short is not counted)."""
+    cut short is not counted).
+
+    ``on_row`` is called with the partial result (every row measured so far, medians of the repeats
+    done) each time a timed measurement finishes, so a caller can show rows as they come."""
     import pandas as pd
 
     from workbench.tasks import get_task
@@ -114,6 +118,8 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                 report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
                 if m.status == "ok":
                     _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+                if on_row is not None and rep >= 0:
+                    on_row(result())
     except RunCancelled:
         raise BenchCancelled(result()) from None
     out = result()
