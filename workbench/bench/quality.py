@@ -61,6 +61,29 @@ class Labelled:
         return self.metric == "similarity"
 
 
+def labelled_dir() -> Path:
+    """The shipped labelled samples (``presets/labelled``)."""
+    from workbench.presets import PRESETS_DIR
+
+    return PRESETS_DIR / "labelled"
+
+
+def sample_for(task: str) -> tuple[str, str] | None:
+    """The shipped labelled sample of ``task`` and its reference column (the last), or ``None``.
+
+    >>> sample_for("text-classification")[1], sample_for("image-classification")
+    ('label', None)
+    """
+    from workbench.tasks import get_task
+
+    path = labelled_dir() / f"{get_task(task).name}.csv"
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    return str(path), header[-1]
+
+
 def _read_table(path: str | Path) -> "pd.DataFrame":
     import pandas as pd
 
@@ -100,7 +123,8 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
         with_metric = ", ".join(sorted(name for name, s in TASKS.items() if s.metric))
         raise InputError(f"{spec.name} has no metric for references yet; tasks that have one: {with_metric}.")
     policy = policy or HostingPolicy.local()
-    where = user_path(str(path), policy, "The benchmark's labelled data")
+    shipped = Path(path).resolve().parent == labelled_dir().resolve()  # our own samples, on any host
+    where = Path(path) if shipped else user_path(str(path), policy, "The benchmark's labelled data")
     frame = _read_table(where)
     name = Path(where).name
     if frame.empty:
@@ -252,6 +276,13 @@ def higher_is_better(metric: str | None) -> bool:
         if metric in (name, headline):
             return higher
     return True
+
+
+def weighs_quality(table: "pd.DataFrame") -> bool:
+    """Whether the recommendation weighs quality against speed: rows scored against references, or
+    several models (each judged by its agreement with the first model's reference run)."""
+    ok = table[table["status"] == "ok"]
+    return bool(ok["quality"].notna().any()) or ok["model"].nunique() > 1
 
 
 def decision(table: "pd.DataFrame", *, tolerance: float = 1.0) -> tuple[str, dict[str, Any] | None]:

@@ -74,9 +74,9 @@ class BenchResult:
         ok = self.table[(self.table["status"] == "ok") & self.table["items_per_s"].notna()]
         if ok.empty:
             return None
-        if weighs_quality(self.table):
-            from workbench.bench.quality import decision
+        from workbench.bench.quality import decision, weighs_quality
 
+        if weighs_quality(self.table):
             _, chosen = decision(self.table, tolerance=self.config.quality_tolerance)
             if chosen is not None:
                 return chosen
@@ -124,6 +124,10 @@ class BenchResult:
             from workbench.bench.plot import save_plot
 
             save_plot(self, paths["png"])
+            from workbench.bench.plot import save_quality_plot
+
+            if save_quality_plot(self, out / "quality.png"):
+                paths["quality_png"] = out / "quality.png"
         return paths
 
 
@@ -172,13 +176,6 @@ def add_speedup(table: "pd.DataFrame") -> "pd.DataFrame":
     return table
 
 
-def weighs_quality(table: "pd.DataFrame") -> bool:
-    """Whether the recommendation weighs quality against speed: rows scored against references, or
-    several models (each judged by its agreement with the first model's reference run)."""
-    ok = table[table["status"] == "ok"]
-    return bool(ok["quality"].notna().any()) or ok["model"].nunique() > 1
-
-
 def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str, str], list[Any]], *,
               tolerance: float = 1.0) -> str:
     """One or two sentences per model: the best setting, how it compares with plain batching, and —
@@ -194,9 +191,9 @@ def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str, str], list[An
         mine = {(d, t): v for (m, d, t), v in outputs.items() if m == model}
         text = _recommend_model(ok[ok["model"] == model], mine)
         parts.append(f"{model}: {text}" if len(models) > 1 else text)
-    if weighs_quality(table):
-        from workbench.bench.quality import decision
+    from workbench.bench.quality import decision, weighs_quality
 
+    if weighs_quality(table):
         said, _ = decision(table, tolerance=tolerance)
         if said:
             parts.insert(0, said)

@@ -113,9 +113,12 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
 
     def result() -> BenchResult:
         rows, outputs = _rows(combos, sizes, reference)
+        _note_references(combos, env)
         table = add_speedup(pd.DataFrame(done_rows + rows, columns=COLUMNS))
-        return BenchResult(table, env, recommend(table, {**done_outputs, **outputs},
-                                                 tolerance=config.quality_tolerance), config)
+        said = recommend(table, {**done_outputs, **outputs}, tolerance=config.quality_tolerance)
+        notes = [f"{model}: {note}" if len(models) > 1 else note
+                 for model, notes in env.get("quality_notes", {}).items() for note in notes]
+        return BenchResult(table, env, " ".join([said, *notes]), config)
 
     control = RunControl(stop_event)
     try:
@@ -139,6 +142,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                     if m.status == "ok":
                         _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
             rows, outputs = _rows(combos, sizes, reference)
+            _note_references(combos, env)
             done_rows += rows
             done_outputs.update(outputs)
             combos.clear()  # this model's pipelines go before the next model loads
@@ -153,6 +157,14 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     return out
 
 
+def _note_references(combos: list[_Combo], env: dict[str, Any]) -> None:
+    """What the metric said about the references, per model (labels the model does not have…)."""
+    for combo in combos:
+        notes = [n for m in combo.measures.values() if m.quality is not None for n in m.quality.notes]
+        if notes:
+            env.setdefault("quality_notes", {})[combo.model] = list(dict.fromkeys(notes))
+
+
 def _labelled(manager: "PipelineManager", config: BenchConfig, task: str) -> "Labelled | None":
     """The labelled data of a sweep with references, read and checked before any model loads."""
     if not config.labels:
@@ -162,8 +174,12 @@ def _labelled(manager: "PipelineManager", config: BenchConfig, task: str) -> "La
                          f"`{config.labels}` holds them.")
     from workbench.bench.quality import labelled_workload
 
+    paths = [config.path] if isinstance(config.path, (str, os.PathLike)) else list(config.path)
+    if len(paths) != 1:
+        raise InputError(f"References come from one table (CSV, JSONL, Parquet) with a column `{config.labels}`; "
+                         f"got {len(paths)} files.")
     columns = tuple(c for c in (config.column or "").split(",") if c.strip())
-    return labelled_workload(task, config.path, config.labels, columns=columns, n=config.n, policy=manager.policy)
+    return labelled_workload(task, paths[0], config.labels, columns=columns, n=config.n, policy=manager.policy)
 
 
 def _with_reference(dtypes: tuple[str, ...]) -> list[str]:
