@@ -56,8 +56,10 @@ def _diff(a: Any, b: Any) -> tuple[float, bool]:
 
 def cosines(reference: list[Any], other: list[Any]) -> np.ndarray | None:
     """Per item, the cosine similarity of the (mean-pooled over tokens) embeddings; None when the
-    outputs are not embeddings."""
+    outputs are not embeddings, or not of the same width (another model's)."""
     if not reference or not isinstance(reference[0], np.ndarray):
+        return None
+    if any(np.asarray(b).shape[-1:] != a.shape[-1:] for a, b in zip(reference, other)):
         return None
     out = []
     for a, b in zip(reference, other):
@@ -67,7 +69,7 @@ def cosines(reference: list[Any], other: list[Any]) -> np.ndarray | None:
 
 
 def _text(result: Any) -> str | None:
-    from workbench.compare import generated_text
+    from workbench.output_kinds import generated_text
 
     first = result[0] if isinstance(result, list) and result else result
     if isinstance(first, list) and first:
@@ -87,7 +89,7 @@ def agreement_columns(reference: list[Any], other: list[Any]) -> dict[str, float
         return {"cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5)}
     texts = [(_text(a), _text(b)) for a, b in zip(reference, other)]
     if texts and all(a is not None and b is not None for a, b in texts):
-        from workbench.compare import token_diff
+        from workbench.output_kinds import token_diff
 
         return {"token_match": round(float(np.mean([token_diff(a, b)["token_match"] for a, b in texts])), 4)}
     return {}
