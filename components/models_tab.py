@@ -73,8 +73,7 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
 
     operator = manager.policy.allow_operator_controls
     status = gr.Markdown(label="Status", elem_id="models-status")
-    loaded = gr.Dataframe(value=loaded_table(manager), interactive=False, elem_id="models-loaded", wrap=True,
-                          elem_classes=["wb-narrow-table"],
+    loaded = gr.Dataframe(value=loaded_table(manager), interactive=False, elem_id="models-loaded",
                           label="Loaded pipelines" + (" (select a row to unload it)" if operator else ""))
     with gr.Row():
         which = gr.Dropdown(choices=[], label="Pipeline to unload", scale=3, allow_custom_value=True,
@@ -85,7 +84,9 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
     message = gr.Markdown(label="Message", elem_id="models-message")
     gr.Markdown("#### Preset models")
     presets = gr.Dataframe(label="Presets, and whether each is in the local cache", interactive=False,
-                           elem_id="models-presets", wrap=True, elem_classes=["wb-narrow-table"])
+                           elem_id="models-presets", wrap=True, elem_classes=["wb-narrow-table"],
+                           # shares of the table's width: every column shows on a phone, the long ones wrap
+                           column_widths=["16%", "24%", "12%", "10%", "10%", "28%"])
 
     def refresh() -> list[Any]:
         entries = manager.loaded()
