@@ -30,10 +30,25 @@ def key_label(key: LoadKey) -> str:
     return f"{key.task} · {key.model}{rev} · {key.device} · {key.dtype}"
 
 
+def count_label(n: Any) -> Any:
+    """A parameter count as people read it (anything else as it is).
+
+    >>> count_label(22713216), count_label(4_385_920), count_label(1_234_567_890), count_label(950), count_label(None)
+    ('22.7 M', '4.39 M', '1.23 B', '950', None)
+    """
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return n
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:g}"
+
+
 def loaded_table(manager: PipelineManager) -> Any:
     import pandas as pd
 
     rows = [e.summary() for e in manager.loaded()]
+    rows = [{**row, "parameters": count_label(row.get("parameters"))} for row in rows]  # 22.7 M, not 22713216
     return pd.DataFrame(rows, columns=LOADED_COLUMNS)
 
 
