@@ -38,6 +38,8 @@ OutputKind = Literal[
     "mask-generation",  # {"masks": [...], "scores": [...]}
     "vqa",  # [{"answer", "score"?}]
     "video-labels",  # [{"label", "score"}] -> gr.Label, plus the sampled frames
+    "matches",  # [{"keypoint_image_0": {x, y}, "keypoint_image_1": {x, y}, "score"}] -> drawn pair + table
+    "decision",  # {question: {"type", "choice"|"score"|"noul", "probabilities"...}} -> tables
 ]
 
 
@@ -166,6 +168,7 @@ MODALITY_WORKLOADS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: The usual UI labels of inputs, by name (a spec's ``labels`` override them).
 INPUT_LABELS: Mapping[str, str] = MappingProxyType({
     "text": "Text", "question": "Question", "context": "Context", "query": "Question about the table",
+    "state": "State", "questions": "Questions",
 })
 
 
