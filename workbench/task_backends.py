@@ -124,3 +124,37 @@ class DecisionBackend(Backend):
     def finish(self, rows: list[Features]) -> Any:
         return self.pipe.postprocess({"prompts": [(None, r["questions"]) for r in rows],
                                       "scores": [r["scores"] for r in rows]}, **self.post)
+
+
+class AnyToAnyBackend(PipelineBackend):
+    """Any-to-any with audio: an item ``{"audio": wave at the model's rate, "text": prompt}`` becomes
+    the pipeline's chat (one user message with both), then the generic steps (prompts of one length
+    share a ``generate``); results without ``input_text``, as the tab shows them."""
+
+    def __init__(self, pipe: Any, params: dict[str, Any]) -> None:
+        super().__init__(pipe, {"return_full_text": False, **params})
+        self.equal_lengths = True
+
+    def prepare(self, items: Sequence[Any]) -> list[list[Features]]:
+        from transformers.pipelines.any_to_any import Chat
+
+        from workbench.any_to_any import audio_message
+
+        from workbench.audio_inputs import load_audio
+        from workbench.calls import sampling_rate
+
+        rate = sampling_rate(self.pipe)
+
+        def chat(item: Any) -> Any:
+            if not isinstance(item, Mapping):
+                return item  # a chat already
+            wave = item["audio"]
+            wave = wave if hasattr(wave, "dtype") else load_audio(wave, rate)  # a file, or {"array", "sampling_rate"}
+            return Chat(audio_message(wave, item["text"]))
+
+        return super().prepare([chat(item) for item in items])
+
+    def finish(self, rows: list[Features]) -> Any:
+        from workbench.any_to_any import answers
+
+        return answers(super().finish(rows))

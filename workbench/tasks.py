@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from workbench import output_kinds as _output_kinds
+from workbench.any_to_any import ANY_TO_ANY
 from workbench.calls import AUDIO, DOCUMENT_QA, IMAGE_CHAT, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, VIDEO
 from workbench.decision import DECISION, DECISION_CALL, QUESTIONS
 from workbench.keypoints import KEYPOINT_MATCHING, MATCHES
@@ -79,6 +80,10 @@ def _image_pair(image: Any, mask_token: str) -> dict[str, Any]:
     """A picture and the same picture turned 12° (a file: itself twice)."""
     turned = image.rotate(12, fillcolor="white") if hasattr(image, "rotate") else image
     return {"image": image, "image_2": turned}
+
+
+def _audio_prompt(audio: Any, mask_token: str) -> dict[str, Any]:
+    return {"audio": audio, "text": "What is this sound?"}
 
 
 def _decision(text: str, mask_token: str) -> dict[str, Any]:
@@ -327,6 +332,15 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="image-text-to-text",
         params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
         batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
+    ),
+    TaskSpec(
+        "any-to-any", "multimodal", "Documents & multimodal", "text", ("audio", "text"), "Any-to-any (audio + text)",
+        "Prompt a multimodal model with a sound and a text (Qwen2-Audio, Granite Speech, Voxtral…); text out. "
+        "Models that also read images need torchvision in transformers' pipeline, which is not installed here.",
+        pipeline_task="any-to-any", call=ANY_TO_ANY,
+        params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
+        generative=True, labels={"text": "Prompt"},
+        bench=BenchSpec(("audio", "file"), {"max_new_tokens": 16}, item=_audio_prompt),
     ),
 )
 
