@@ -178,8 +178,8 @@ class BenchSpec:
 
     ``workloads`` are the workloads that fit it, the default first; ``params`` the call keywords
     every benchmark call gets (``truncation``: natural texts run long); ``item`` turns one
-    generated input (a text or a picture) and the tokenizer's mask token into the task's input
-    (``None``: the input as it is).
+    generated input (a text or a picture) and the tokenizer's mask token into the task's input as
+    the pipeline takes it (``None``: the input as it is); ``plain_batches`` see below.
 
     >>> BenchSpec(("natural",), item=lambda text, mask: {"question": "Why?", "context": text}).make_items(["a"])
     [{'question': 'Why?', 'context': 'a'}]
@@ -188,6 +188,10 @@ class BenchSpec:
     workloads: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     item: Callable[[Any, str], Any] | None = None
+    #: Whether transformers' own pipeline batches the task (``pipe(items, batch_size=n)``). Where it
+    #: cannot (5.25's keypoint-matching and decision pipelines fail for n > 1), the benchmark marks
+    #: its plain rows above batch size 1 instead of running them; the runner's rows still run.
+    plain_batches: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))

@@ -128,7 +128,8 @@ class DecisionBackend(Backend):
 
 class AnyToAnyBackend(PipelineBackend):
     """Any-to-any with audio: an item ``{"audio": wave at the model's rate, "text": prompt}`` becomes
-    the pipeline's chat (one user message with both), then the generic steps (prompts of one length
+    the pipeline's chat (one user message with both; a list of messages is a chat already), then
+    the generic steps (prompts of one length
     share a ``generate``); results without ``input_text``, as the tab shows them."""
 
     def __init__(self, pipe: Any, params: dict[str, Any]) -> None:
@@ -146,8 +147,10 @@ class AnyToAnyBackend(PipelineBackend):
         rate = sampling_rate(self.pipe)
 
         def chat(item: Any) -> Any:
-            if not isinstance(item, Mapping):
-                return item  # a chat already
+            if isinstance(item, Chat):
+                return item
+            if isinstance(item, list):  # the messages of a chat (the benchmark's items)
+                return Chat(item)
             wave = item["audio"]
             wave = wave if hasattr(wave, "dtype") else load_audio(wave, rate)  # a file, or {"array", "sampling_rate"}
             return Chat(audio_message(wave, item["text"]))

@@ -76,14 +76,17 @@ def _image_queries(image: Any, mask_token: str) -> dict[str, Any]:
     return {"image": image, "candidate_labels": ["a house", "a tree"]}
 
 
-def _image_pair(image: Any, mask_token: str) -> dict[str, Any]:
-    """A picture and the same picture turned 12° (a file: itself twice)."""
+def _image_pair(image: Any, mask_token: str) -> list[Any]:
+    """A picture and the same picture turned 12° (a file: itself twice), as the pipeline takes a pair."""
     turned = image.rotate(12, fillcolor="white") if hasattr(image, "rotate") else image
-    return {"image": image, "image_2": turned}
+    return [image, turned]
 
 
-def _audio_prompt(audio: Any, mask_token: str) -> dict[str, Any]:
-    return {"audio": audio, "text": "What is this sound?"}
+def _audio_prompt(audio: Any, mask_token: str) -> list[dict[str, Any]]:
+    """A clip and a prompt as the pipeline's chat (one user message)."""
+    from workbench.any_to_any import audio_message
+
+    return audio_message(audio, "What is this sound?")
 
 
 def _decision(text: str, mask_token: str) -> dict[str, Any]:
@@ -194,7 +197,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="decision", call=DECISION_CALL, kinds={"questions": "json"},
         labels={"state": "State (the text the questions are about)",
                 "questions": "Questions (JSON: name → {type: choice | score | noul, instructions, criteria})"},
-        bench=BenchSpec(TEXTS.workloads, item=_decision),
+        bench=BenchSpec(TEXTS.workloads, item=_decision, plain_batches=False),
     ),
     TaskSpec(
         "table-question-answering", "table", "Text", "table-answer", ("table", "query"), "Table QA",
@@ -274,7 +277,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         pipeline_task="keypoint-matching", call=KEYPOINT_MATCHING, kinds={"image_2": "image"},
         params=(_param("threshold", "float", 0.0, "score threshold", minimum=0.0, maximum=1.0, step=0.01),),
         labels={"image": "First image", "image_2": "Second image"},
-        bench=BenchSpec(("images", "file"), item=_image_pair),
+        bench=BenchSpec(("images", "file"), item=_image_pair, plain_batches=False),
     ),
     TaskSpec(
         "video-classification", "video", "Vision", "video-labels", ("video",), "Video classification",
