@@ -130,10 +130,10 @@ class AnyToAnyBackend(PipelineBackend):
     """Any-to-any with audio: an item ``{"audio": wave at the model's rate, "text": prompt}`` becomes
     the pipeline's chat (one user message with both; a list of messages is a chat already), then
     the generic steps (prompts of one length
-    share a ``generate``); results without ``input_text``, as the tab shows them."""
+    share a ``generate``); results as the pipeline gives them (with ``input_text``)."""
 
     def __init__(self, pipe: Any, params: dict[str, Any]) -> None:
-        super().__init__(pipe, {"return_full_text": False, **params})
+        super().__init__(pipe, params)
         self.equal_lengths = True
 
     def prepare(self, items: Sequence[Any]) -> list[list[Features]]:
@@ -156,8 +156,3 @@ class AnyToAnyBackend(PipelineBackend):
             return Chat(audio_message(wave, item["text"]))
 
         return super().prepare([chat(item) for item in items])
-
-    def finish(self, rows: list[Features]) -> Any:
-        from workbench.any_to_any import answers
-
-        return answers(super().finish(rows))
