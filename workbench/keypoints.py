@@ -75,7 +75,7 @@ def draw_matches(image_0: Any, image_1: Any, matches: Sequence[Mapping[str, Any]
         b = (sized[0].width + x1 * scales[1], y1 * scales[1])
         hue = max(0.0, min(1.0, float(m["score"]) / top)) / 3  # 0 red .. 1/3 green
         colour = tuple(round(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.9, 0.95))
-        draw.line([a, b], fill=colour, width=max(1, radius // 2))
+        draw.line([a, b], fill=colour, width=max(2, radius // 2))
         for x, y in (a, b):
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=1)
     return canvas
