@@ -17,11 +17,6 @@ from typing import Any, Mapping, Sequence
 from workbench.calls import Audio, Decoded, kwargs_code
 
 
-def audio_message(wave: Any, prompt: str) -> list[dict[str, Any]]:
-    """The chat of one user message holding the clip and the prompt."""
-    return [{"role": "user", "content": [{"type": "audio", "audio": wave}, {"type": "text", "text": prompt}]}]
-
-
 def answers(output: Any) -> list[dict[str, Any]]:
     """The pipeline's results without their ``input_text`` (the chat again, the clip's samples in it)."""
     items = output if isinstance(output, list) else [output]
@@ -33,7 +28,9 @@ class AnyToAny(Audio):
     ``pipe(text=messages, return_full_text=False, **kw)``."""
 
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
-        return answers(pipe(text=audio_message(x["audio"], x["text"]), return_full_text=False, **kw))
+        from workbench.inputs import audio_chat
+
+        return answers(pipe(text=audio_chat(x["audio"], x["text"]), return_full_text=False, **kw))
 
     def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
         return ['messages = [{"role": "user", "content": [{"type": "audio", "audio": ' + exprs["audio"] + '}, '

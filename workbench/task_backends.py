@@ -139,7 +139,7 @@ class AnyToAnyBackend(PipelineBackend):
     def prepare(self, items: Sequence[Any]) -> list[list[Features]]:
         from transformers.pipelines.any_to_any import Chat
 
-        from workbench.any_to_any import audio_message
+        from workbench.inputs import audio_chat
 
         from workbench.audio_inputs import load_audio
         from workbench.calls import sampling_rate
@@ -153,6 +153,6 @@ class AnyToAnyBackend(PipelineBackend):
                 return Chat(item)
             wave = item["audio"]
             wave = wave if hasattr(wave, "dtype") else load_audio(wave, rate)  # a file, or {"array", "sampling_rate"}
-            return Chat(audio_message(wave, item["text"]))
+            return Chat(audio_chat(wave, item["text"]))
 
         return super().prepare([chat(item) for item in items])

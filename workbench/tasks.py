@@ -84,9 +84,9 @@ def _image_pair(image: Any, mask_token: str) -> list[Any]:
 
 def _audio_prompt(audio: Any, mask_token: str) -> list[dict[str, Any]]:
     """A clip and a prompt as the pipeline's chat (one user message)."""
-    from workbench.any_to_any import audio_message
+    from workbench.inputs import audio_chat
 
-    return audio_message(audio, "What is this sound?")
+    return audio_chat(audio, "What is this sound?")
 
 
 def _decision(text: str, mask_token: str) -> dict[str, Any]:
