@@ -226,3 +226,17 @@ def test_named_api_endpoints(manager):
         text, raw, info, code = client.predict(audio=handle_file(sample_file("tone.wav")), text="What is it?",
                                                max_new_tokens=4, api_name="/any_to_any")
         assert isinstance(text, str) and "offline:any-to-any" in info
+
+
+@pytest.mark.parametrize("task", NEW_TASKS)
+def test_compare_uses_the_tasks_output_kind(manager, task):
+    from workbench.compare import Config, compare
+
+    inputs, params = _example(task)
+    comparison = compare(manager, task, inputs, params, [Config(dtype="float32"), Config(dtype="bfloat16")])
+    keys = {"keypoint-matching": {"matches", "same_matches", "max_score_diff"},
+            "decision": {"questions", "same_answers", "max_probability_diff"},
+            "any-to-any": {"same_text", "token_match"}}[task]
+    assert keys <= set(comparison.agreement[0])
+    if task == "decision":
+        assert comparison.agreement[0]["questions"] == [3, 3] and comparison.agreement[0]["max_probability_diff"] < 0.05
