@@ -31,7 +31,11 @@ class BenchCancelled(WorkbenchError):
 class BenchConfig:
     """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
     ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``);
-    ``batch_sizes`` may be given as text (``"1,8,32"``)."""
+    ``batch_sizes`` may be given as text (``"1,8,32"``). ``model`` may name several models,
+    comma-separated (``models``): each is swept in turn, through the manager. ``labels`` names the
+    reference column of the labelled data in ``path`` (``workbench.bench.quality``; ``column`` then
+    names the input columns): every row is scored by the task's metric, and the recommendation
+    names the fastest configuration within ``quality_tolerance`` points of the best quality."""
 
     task: str
     model: str | None = None
@@ -49,9 +53,21 @@ class BenchConfig:
     path: str | None = None
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    labels: str | None = None
+    quality_tolerance: float = 1.0
 
     def __post_init__(self) -> None:
         self.batch_sizes = tuple(batch_sizes(self.batch_sizes))  # "1,8,32" or a list: parsed once, here
+
+    @property
+    def models(self) -> list[str | None]:
+        """The models to sweep, in order (``[None]``: the task's default).
+
+        >>> BenchConfig("text-classification", model="offline:text-classification, ./mine").models
+        ['offline:text-classification', './mine']
+        """
+        names = [m.strip() for m in (self.model or "").split(",") if m.strip()]
+        return names or [None]
 
 
 def batch_sizes(text: str | Sequence[int]) -> list[int]:

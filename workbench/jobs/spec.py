@@ -225,10 +225,12 @@ def _guess_column(name: str, available: list[str]) -> str | None:
 
 def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *, input: str | None = None,
                        output: str | None = None) -> JobSpec:
-    """The job that runs a benchmark's fastest configuration (device, dtype, batch size; model,
-    token budget, kernels and parameters of its config) over a dataset. ``result`` is a
-    ``BenchResult``, its ``to_json()`` dict, or the path of its ``bench.json``. Raises
-    ``ValueError`` when no row of the benchmark finished."""
+    """The job that runs a benchmark's recommended configuration (model, device, dtype, batch size:
+    its ``recommended`` — the fastest within the quality tolerance when quality was weighed —, else
+    its fastest row; token budget, kernels and parameters of its config) over a dataset. A sweep
+    with references carries its reference column to the job (``labels``) where the task has a
+    per-row metric. ``result`` is a ``BenchResult``, its ``to_json()`` dict, or the path of its
+    ``bench.json``. Raises ``ValueError`` when no row of the benchmark finished."""
     if isinstance(result, (str, Path)):
         data = json.loads(Path(result).read_text(encoding="utf-8"))
     elif isinstance(result, Mapping):
@@ -238,9 +240,16 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
     rows = [r for r in data.get("rows", []) if r.get("status") == "ok" and r.get("items_per_s") is not None]
     if not rows:
         raise ValueError("no benchmark row finished, so there is no configuration to export; run it again")
-    best = max(rows, key=lambda r: r["items_per_s"])
+    best = data.get("recommended") or max(rows, key=lambda r: r["items_per_s"])
     config = data["config"]
-    return JobSpec(task=config["task"], input=input, output=output, model=config.get("model"),
+    model = best.get("model") or config.get("model")
+    labels = config.get("labels")
+    if labels:
+        try:
+            labelled_metric(config["task"])
+        except ValueError:  # similarity pairs: a benchmark's metric, not a job's
+            labels = None
+    return JobSpec(task=config["task"], input=input, output=output, model=model, labels=labels,
                    revision=config.get("revision"), columns=(config["column"],) if config.get("column") else (),
                    device=str(best["device"]), dtype=str(best["dtype"]), batch_size=int(best["batch_size"]),
                    max_tokens=config.get("max_tokens"), kernels=config.get("kernels", "auto"),
