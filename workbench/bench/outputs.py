@@ -67,7 +67,7 @@ def cosines(reference: list[Any], other: list[Any]) -> np.ndarray | None:
 
 
 def _text(result: Any) -> str | None:
-    from workbench.compare import generated_text
+    from workbench.output_kinds import generated_text
 
     first = result[0] if isinstance(result, list) and result else result
     if isinstance(first, list) and first:
@@ -87,7 +87,7 @@ def agreement_columns(reference: list[Any], other: list[Any]) -> dict[str, float
         return {"cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5)}
     texts = [(_text(a), _text(b)) for a, b in zip(reference, other)]
     if texts and all(a is not None and b is not None for a, b in texts):
-        from workbench.compare import token_diff
+        from workbench.output_kinds import token_diff
 
         return {"token_match": round(float(np.mean([token_diff(a, b)["token_match"] for a, b in texts])), 4)}
     return {}

@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from workbench.calls import sampling_rate
 from workbench.jobs.readers import ROW_ID
-from workbench.jobs.spec import JobSpec
-from workbench.tasks import TASKS, get_task
+from workbench.jobs.spec import JobSpec, labelled_metric
+from workbench.tasks import get_task
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -49,19 +49,6 @@ def output_schema(task: str, labelled: bool = False) -> pa.Schema:
         if get_task(task).metric == "entities":
             fields.append(pa.field("text", pa.string()))
     return pa.schema(fields)
-
-
-def labelled_metric(task: str) -> str:
-    """The metric a job with references scores ``task`` by; ``ValueError`` for a task without one."""
-    from workbench.metrics import HEADLINE
-
-    metric = get_task(task).metric
-    if metric is None or metric == "similarity":
-        with_metric = ", ".join(sorted(n for n, s in TASKS.items() if s.metric and s.metric != "similarity"))
-        raise ValueError(f"{task} has no per-row metric for a job's references (--labels); tasks that have one: "
-                         f"{with_metric}")
-    assert metric in HEADLINE
-    return metric
 
 
 def call_params(job: JobSpec) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from workbench.tasks import get_task
+from workbench.tasks import TASKS, get_task
 
 if TYPE_CHECKING:
     from workbench.bench import BenchResult
@@ -167,8 +167,6 @@ class JobSpec:
         if not self.output:
             raise ValueError("give --output OUT.parquet: where the results go")
         if self.labels:
-            from workbench.jobs.rows import labelled_metric
-
             labelled_metric(self.task)  # a task without a per-row metric fails before anything loads
         return self
 
@@ -259,3 +257,16 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
                    device=str(best["device"]), dtype=str(best["dtype"]), batch_size=int(best["batch_size"]),
                    max_tokens=config.get("max_tokens"), kernels=config.get("kernels", "auto"),
                    params=params, runner=str(best.get("runner") or "runner"))
+
+
+def labelled_metric(task: str) -> str:
+    """The metric a job with references scores ``task`` by; ``ValueError`` for a task without one."""
+    from workbench.metrics import HEADLINE
+
+    metric = get_task(task).metric
+    if metric is None or metric == "similarity":
+        with_metric = ", ".join(sorted(n for n, s in TASKS.items() if s.metric and s.metric != "similarity"))
+        raise ValueError(f"{task} has no per-row metric for a job's references (--labels); tasks that have one: "
+                         f"{with_metric}")
+    assert metric in HEADLINE
+    return metric
