@@ -32,7 +32,6 @@ batchable here; those keep the items/s rows of the general sweep.
 from __future__ import annotations
 
 import collections
-import contextlib
 import gc
 import os
 import statistics
@@ -183,8 +182,8 @@ def flops_per_token(model: Any) -> float:
 def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
                              stop_event: threading.Event | None = None) -> "BenchResult":
     """The generation sweep of ``config`` (see the module docstring). Every device × dtype is loaded
-    and warmed up; then each row runs once untimed (peak memory, tokens) and ``repeats`` times
-    timed, runners interleaved. A set ``stop_event`` stops it at the next layer (plain, runner) or
+    and warmed up (every runner once, on the first requests, 4 tokens each); then each row runs
+    ``repeats`` times, runners interleaved (their order reversed every other repeat). A set ``stop_event`` stops it at the next layer (plain, runner) or
     before the next decoding step (continuous) and raises ``BenchCancelled`` with the rows so far."""
     import pandas as pd
 
@@ -203,7 +202,7 @@ def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *,
     report = progress or (lambda fraction, what: None)
     sizes, runners = list(config.batch_sizes), list(config.runners)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]
-    steps = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(runners))
+    steps = max(1, len(pairs) * (config.repeats + 1) * len(sizes) * len(runners))
     env = environment(manager, config)
     control = RunControl(stop_event)
     combos: list[_Combo] = []
@@ -220,18 +219,18 @@ def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *,
             combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, runners, env, control,
                                    lambda what: report(done / steps, what)))
             done += len(sizes) * len(runners)
-        for rep in range(-1, config.repeats):
-            order = runners if max(rep, 0) % 2 == 0 else list(reversed(runners))
+        for rep in range(config.repeats):
+            order = runners if rep % 2 == 0 else list(reversed(runners))
             for combo in combos:
                 for bs in sizes:
                     for runner in order:
                         control.check()
                         row = combo.rows[(runner, bs)]
                         done += 1
-                        what = "peak memory and tokens" if rep < 0 else f"run {rep + 1}/{config.repeats}"
-                        report(done / steps, f"{combo.device} {combo.dtype}: {runner}, {bs} in flight, {what}")
+                        report(done / steps, f"{combo.device} {combo.dtype}: {runner}, {bs} in flight, "
+                                             f"run {rep + 1}/{config.repeats}")
                         if row.status == "ok":
-                            _measure(row, runner, combo, bs, config, control, timed=rep >= 0)
+                            _measure(row, runner, combo, bs, config, control)
     except RunCancelled:
         raise BenchCancelled(result()) from None
     out = result()
@@ -303,15 +302,16 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
                    flops_per_token(pipe.model), {(r, bs): _Row() for bs in sizes for r in runners})
     control.check()
     report(f"warming up on {device} in {dname}")
-    warm = min(len(items), 2 * max(sizes))
+    warm = min(len(items), max(sizes))
     for runner in runners:
-        _call(runner, combo, max(sizes), control, config, limit_to=warm)
+        _call(runner, combo, max(sizes), control, config, limit_to=warm, most_tokens=4)
     return combo
 
 
 def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig, *,
-          limit_to: int | None = None) -> _Run:
-    """One run of every request (or the first ``limit_to``) with ``runner`` at ``bs`` in flight."""
+          limit_to: int | None = None, most_tokens: int | None = None) -> _Run:
+    """One run of every request (or the first ``limit_to``, of at most ``most_tokens`` each: the
+    warm-up) with ``runner`` at ``bs`` in flight."""
     from transformers import StoppingCriteriaList
 
     from workbench.continuous import run_continuous
@@ -320,6 +320,8 @@ def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig
 
     n = len(combo.items) if limit_to is None else limit_to
     items, prompts, budgets = combo.items[:n], combo.prompts[:n], combo.budgets[:n]
+    if most_tokens is not None:
+        budgets = [min(b, most_tokens) for b in budgets]
     if runner == "continuous":
         out = run_continuous(combo.pipe, items, max_in_flight=bs, max_tokens=config.max_tokens,
                              max_new_tokens=budgets, ignore_eos=True, stop_event=control.cancel_event,
@@ -345,16 +347,17 @@ def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig
     return _Run(seconds, clock.timings(), clock.tokens, calls[0])
 
 
-def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig, control: Any, *,
-             timed: bool) -> None:
+def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig, control: Any) -> None:
+    """One timed run of a row, its peak memory measured around it (on Linux the kernel's peak-RSS
+    mark, reset before the clock starts: free; generation is compute-bound, so unlike the item rows
+    there is no separate untimed pass for it), the garbage collector off during the run."""
     from workbench.bench.measure import PeakMemory
     from workbench.memory import is_oom
 
     collecting = gc.isenabled()
     try:
-        with (contextlib.nullcontext() if timed else PeakMemory(combo.device)) as mem:
-            if timed:
-                gc.disable()
+        with PeakMemory(combo.device) as mem:
+            gc.disable()
             run = _call(runner, combo, bs, control, config)
     except Exception as exc:
         if is_oom(exc):
@@ -365,10 +368,10 @@ def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig
     finally:
         if collecting:
             gc.enable()
-    if timed:
-        row.runs.append(run)
-    else:
-        row.peak_mb, row.tokens = mem.peak_mb, run.tokens
+    row.runs.append(run)
+    row.peak_mb = max(row.peak_mb, mem.peak_mb)
+    if row.tokens is None:
+        row.tokens = run.tokens
 
 
 def compare_tokens(reference: list[list[int]], tokens: list[list[int]]) -> tuple[float, int | None]:
