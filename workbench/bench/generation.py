@@ -263,7 +263,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     if "continuous" in runners and (why := supports_continuous(pipe)):
         raise WorkbenchError(f"The continuous runner cannot run here: {why}.")
     control.check()
-    mean = int(config.max_new_tokens or DEFAULT_MEAN_NEW_TOKENS)
+    mean = int(config.max_new_tokens or config.params.get("max_new_tokens") or DEFAULT_MEAN_NEW_TOKENS)
     limit = position_limit(pipe.model)
     budgets = output_lengths(config.n, mean, config.seed, kind=config.output_lengths, limit=limit // 2 if limit else None)
     work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path, column=config.column,
