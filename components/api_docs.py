@@ -84,11 +84,23 @@ def document_benchmark(**components: Any) -> None:
         "upload": ("Optional: your own data for the `file` workload (CSV, JSONL, text, or image/audio files).", None),
         "column": ("Optional: the column of a CSV/JSONL upload to use (default: the first text column).",
                    OPTIONAL_STRING),
+        "models": ("Optional: more models to sweep after the first (Hub ids, local folders, `offline:<task>`); the "
+                   "summary then weighs quality against speed.", None),
+        "labels": ("Optional: the column of the uploaded table that holds each input's reference; every row is then "
+                   "scored by the task's metric (accuracy and macro-F1, entity F1, SQuAD EM/F1, WER/CER, BLEU/chrF, "
+                   "Spearman).", OPTIONAL_STRING),
+        "sample": ("Benchmark on the task's shipped labelled sample (presets/labelled) instead of an upload.", None),
+        "quality_tolerance": ("How many points below the best quality the recommended configuration may score.",
+                              None),
+        "quality_plot": ("Quality against throughput, one point per model × precision at its best batch size, the "
+                         "Pareto front and the recommended point marked (a Vega-Lite chart; hidden without quality).",
+                         None),
         "status": ("How long the run took; or, when it was cancelled, which results are shown (Markdown).", None),
-        "summary": ("The best setting, and how it compares with plain batching's best (Markdown).", None),
+        "summary": ("The best setting, how it compares with plain batching's best, and with references or several "
+                    "models the fastest configuration within the quality tolerance (Markdown).", None),
         "table": ("Every measured row: runner, batch size, device, dtype, throughput, latency, memory…", None),
         "downloads": ("The results as CSV, and as JSON with the machine's environment.", None),
-        "job_command": ("The command line that runs the fastest configuration over a whole dataset.", None),
+        "job_command": ("The command line that runs the recommended configuration over a whole dataset.", None),
         "job_file": ("The job file (JSON) that command reads.", None),
     }
     for name, component in components.items():

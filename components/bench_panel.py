@@ -25,8 +25,9 @@ from components.bench_request import KEYS, BenchRequest
 from components.events import PROGRESS, client_id, gr_error, named_signature, session_id
 from components.runs import Owner, Progress, Workers, drive
 from components.api_docs import BENCHMARK_API, document_benchmark
-from components.bench_plots import bench_chart
+from components.bench_plots import bench_chart, quality_chart
 from components.model_picker import model_choices
+from workbench.bench.quality import sample_for
 from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
 from workbench.hosting import HostingPolicy
@@ -45,6 +46,7 @@ PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward la
          ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
 #: Text generation's own charts (shown only for generation rows): against requests in flight.
 GENERATION_PLOTS = (("output_tokens_per_s", "Output tokens/s"), ("ttft_p95_ms", "Time to first token p95 (ms)"))
+QUALITY_PLOT = "Quality against throughput (best batch size per model and precision)"
 #: Errors of a Run that the user can fix: ours, and the sweep's refusals of a setting (batch sizes,
 #: workload, file or column) with messages that name the fix.
 USER_ERRORS = (WorkbenchError, ValueError, TypeError, FileNotFoundError, KeyError)
@@ -137,17 +139,32 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                             elem_id="bench-repeats")
         max_tokens = gr.Number(8192, label="Runner token budget", info="rows × longest row per batch; 0: none",
                                precision=0, elem_id="bench-max-tokens")
-    with gr.Accordion("Your own data (workload: file)", open=False):
+    with gr.Row():
+        models = gr.Dropdown(model_choices(spec), value=[], multiselect=True, allow_custom_value=True,
+                             label="More models", info="swept after the first, each through the model cache; the "
+                             "summary weighs quality against speed", elem_id="bench-models")
+    with gr.Accordion("Your own data (workload: file) and references", open=False, elem_id="bench-data"):
         with gr.Row():
             upload = gr.File(file_count="multiple", label="CSV / JSONL / text file, or image / audio files",
                              elem_id="bench-upload")
-            column = gr.Textbox(label="Column", placeholder="first text column", elem_id="bench-column")
+            column = gr.Textbox(label="Column", placeholder="first text column", elem_id="bench-column",
+                                info="with references: the input column(s), e.g. question=q,context=passage")
+        with gr.Row():
+            labels = gr.Textbox(label="Reference column", placeholder="none: speed and agreement only",
+                                info="each input's right answer: every row is scored by the task's metric",
+                                elem_id="bench-labels")
+            tolerance = gr.Number(1.0, label="Quality tolerance (points)", minimum=0, elem_id="bench-tolerance",
+                                  info="the pick: the fastest within this of the best quality")
+            sample = gr.Checkbox(False, label="Use the shipped labelled sample", elem_id="bench-sample",
+                                 visible=sample_for(spec.name) is not None,
+                                 info="presets/labelled: a few written examples with references")
     with gr.Row():
         run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="bench-cancel")
     # the run's progress is drawn on its own line, not over the previous run's summary and plots
     status = gr.Markdown(min_height=40, elem_id="bench-status")
     summary = gr.Markdown(elem_id="bench-summary")
+    quality_plot = gr.Plot(label=QUALITY_PLOT, show_label=False, visible=False, elem_id="bench-plot-quality")
     plots = []
     for row in (PLOTS[:2], PLOTS[2:]):
         with gr.Row():
@@ -163,13 +180,14 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         job_command = gr.Code(label="Run the fastest configuration over a whole dataset (set --input and --output)",
                               language="shell", interactive=False, elem_id="bench-job-command")
         job_file = gr.File(label="Job file (JSON)", interactive=False, elem_id="bench-job-file")
-    results = [summary, *plots, table, files]
+    results = [summary, quality_plot, *plots, table, files]
 
-    def on_task(name: str) -> tuple[Any, Any]:
+    def on_task(name: str) -> tuple[Any, Any, Any, Any]:
         s = get_task(name)
         loads = workloads_for(s.name)
         return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
-                gr.Dropdown(choices=loads, value=loads[0]))
+                gr.Dropdown(choices=loads, value=loads[0]), gr.Dropdown(choices=model_choices(s), value=[]),
+                gr.Checkbox(value=False, visible=sample_for(s.name) is not None))
 
     def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
         """The sweep in a worker thread (``components.runs.drive``): the status line while it works;
@@ -214,12 +232,15 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         if flag is not None:
             flag.set()
 
-    task.change(on_task, inputs=task, outputs=[model, workload], api_visibility="private", queue=False)
+    task.change(on_task, inputs=task, outputs=[model, workload, models, sample], api_visibility="private",
+                queue=False)
     document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
-                       n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column,
+                       n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
+                       labels=labels, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
                        status=status, summary=summary, plots=plots, table=table, downloads=files,
                        job_command=job_command, job_file=job_file)
-    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column]
+    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, labels,
+               sample, tolerance]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
               inputs_kwargs=dict(zip(KEYS, widgets)),
@@ -264,7 +285,7 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
 
     config = request.config()
     check_bench_bounds(manager.policy, config.n, list(config.batch_sizes), repeats=config.repeats,
-                       configs=len(config.devices) * len(config.dtypes))
+                       configs=len(config.devices) * len(config.dtypes) * len(config.models))
 
     def report(fraction: float, what: str) -> None:
         progress(fraction, desc=what)
@@ -295,7 +316,8 @@ def _generation_outputs(result: Any) -> list[Any]:
 
 def _outputs(result: Any) -> list[Any]:
     """The summary, the charts, the table and the downloads of ``result``."""
-    from workbench.bench import plot_frame
+    from workbench.bench import plot_frame, quality_frame
+    from workbench.bench.quality import weighs_quality
 
     frame = plot_frame(result.table)
     out_dir = tempfile.mkdtemp(prefix="wb-bench-")
@@ -308,4 +330,7 @@ def _outputs(result: Any) -> list[Any]:
                f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
                f"runner's linear kernels {kernels}" + (f" · commit {env['commit']}" if env.get("commit") else ""))
     plots = [bench_chart(frame, col, title) for col, title in PLOTS]
-    return [summary, *plots, result.shown_table(), [str(paths["csv"]), str(paths["json"])]]
+    points = quality_frame(result.table, tolerance=result.config.quality_tolerance)
+    weighed = weighs_quality(result.table) and not points.empty
+    scatter = gr.Plot(quality_chart(points, QUALITY_PLOT) if weighed else None, visible=weighed)
+    return [summary, scatter, *plots, result.shown_table(), [str(paths["csv"]), str(paths["json"])]]

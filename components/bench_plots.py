@@ -42,3 +42,33 @@ def bench_chart(frame: pd.DataFrame, y: str, title: str, *, height: int = 220,
                     strokeDash=dash,
                     tooltip=["series:N", "batch_size:Q", alt.Tooltip(f"{y}:Q", title=title)])
             .properties(height=height))  # no width: gr.Plot fits the chart to its container
+
+
+def quality_chart(frame: pd.DataFrame, title: str, *, height: int = 280) -> alt.Chart:
+    """Quality against throughput (``workbench.bench.quality_frame``): a point per model × device ×
+    precision at its best batch size, the Pareto front joined by a dotted line, the recommended
+    point circled.
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"items_per_s": [10.0, 30.0], "quality": [90.0, 89.5], "quality_name": ["accuracy"] * 2,
+    ...                   "label": ["float32 · cpu", "int8 · cpu"], "pareto": [True, True], "chosen": [False, True],
+    ...                   "batch_size": [8, 8], "runner": ["runner"] * 2})
+    >>> [layer["mark"]["type"] for layer in quality_chart(f, "q").to_dict()["layer"]]
+    ['line', 'point', 'point']
+    """
+    import altair as alt
+
+    name = str(frame["quality_name"].iloc[0]) if len(frame) else "quality"
+    x = alt.X("items_per_s:Q", title="throughput at the best batch size (items/s)", scale=alt.Scale(type="log", base=2))
+    y = alt.Y("quality:Q", title=name, scale=alt.Scale(zero=False))
+    data = frame[["items_per_s", "quality", "label", "pareto", "chosen", "batch_size", "runner"]]
+    base = alt.Chart(data, title=title)
+    front = base.transform_filter("datum.pareto").mark_line(strokeDash=[2, 3], color="#666").encode(
+        x=x, y=y, order="items_per_s:Q")
+    points = base.mark_point(filled=True, size=90).encode(
+        x=x, y=y, color=alt.Color("label:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+        tooltip=["label:N", "runner:N", "batch_size:Q", alt.Tooltip("items_per_s:Q", title="items/s"),
+                 alt.Tooltip("quality:Q", title=name)])
+    chosen = base.transform_filter("datum.chosen").mark_point(size=400, color="crimson", strokeWidth=2).encode(
+        x=x, y=y)
+    return alt.layer(front, points, chosen).properties(height=height)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 #: The Run event's inputs by name: the widgets' keys, and the keywords of the ``/benchmark`` endpoint.
 KEYS = ("task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats", "max_tokens", "upload",
-        "column")
+        "column", "models", "labels", "sample", "quality_tolerance")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class BenchRequest:
     max_tokens: int | None
     files: tuple[str, ...]
     column: str | None
+    labels: str | None = None
+    quality_tolerance: float = 1.0
 
     @classmethod
     def from_widgets(cls, values: Mapping[str, Any]) -> BenchRequest:
@@ -49,17 +51,36 @@ class BenchRequest:
             raise InputError("Pick at least one device and one dtype.")
         workload = values.get("workload") or "natural"
         files = tuple(str(getattr(f, "name", f)) for f in values.get("upload") or ())
+        labels = (values.get("labels") or "").strip() or None
+        column = (values.get("column") or "").strip() or None
+        if not values.get("task"):
+            raise InputError("Pick a task.")
+        if values.get("sample"):  # the task's shipped labelled sample, instead of an upload
+            from workbench.bench.quality import sample_for
+
+            sample = sample_for(values["task"])
+            if sample is None:
+                raise InputError(f"There is no labelled sample for {values['task']}; upload your own data with a "
+                                 "reference column.")
+            files, labels, workload, column = (sample[0],), labels or sample[1], "file", None
+        if labels and not files:
+            raise InputError(f"References need labelled data: upload a CSV/JSONL file with the column `{labels}`, or "
+                             "tick the labelled sample.")
+        if labels:
+            workload = "file"
         if workload == "file" and not files:
             raise InputError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio "
                              "files.")
-        if not values.get("task"):
-            raise InputError("Pick a task.")
         budget = values.get("max_tokens")
-        return cls(task=values["task"], model=(values.get("model") or "").strip() or None, workload=workload,
+        extra = values.get("models") or ()
+        models = [m.strip() for m in ([values.get("model") or ""] + [str(x) for x in
+                                      ([extra] if isinstance(extra, str) else extra)]) if m and m.strip()]
+        tolerance = values.get("quality_tolerance")
+        return cls(task=values["task"], model=",".join(dict.fromkeys(models)) or None, workload=workload,
                    devices=devices, dtypes=dtypes, batch_sizes=str(values.get("batch_sizes") or ""),
                    n=int(values.get("n") or 128), repeats=int(values.get("repeats") or 1),
-                   max_tokens=int(budget) if budget else None, files=files,
-                   column=(values.get("column") or "").strip() or None)
+                   max_tokens=int(budget) if budget else None, files=files, column=column, labels=labels,
+                   quality_tolerance=float(tolerance) if tolerance is not None and tolerance == tolerance else 1.0)
 
     def config(self) -> BenchConfig:
         """The sweep's ``BenchConfig`` (bad batch sizes raise ``ValueError`` naming the fix)."""
@@ -68,4 +89,4 @@ class BenchRequest:
         return BenchConfig(task=self.task, model=self.model, batch_sizes=self.batch_sizes, devices=self.devices,
                            dtypes=self.dtypes, workload=self.workload, n=self.n, repeats=self.repeats,
                            max_tokens=self.max_tokens, path=list(self.files) if self.workload == "file" else None,
-                           column=self.column)
+                           column=self.column, labels=self.labels, quality_tolerance=self.quality_tolerance)

@@ -327,7 +327,7 @@ def test_benchmark_tab_builds_and_runs(manager):
                                              workload="uniform", devices=["cpu"], dtypes=["float32"],
                                              batch_sizes="4, 1", n=8, repeats=1, max_tokens=0))
     result, note = _benchmark(manager, request, lambda f, desc: calls.append(f), threading.Event())
-    summary, *plots, table, files = _outputs(result)
+    summary, scatter, *plots, table, files = _outputs(result)
     assert note == "" and summary.startswith("### Best:") and calls[-1] == 1.0
     assert len(plots) == 4 and len(table) == 4 and [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]
     assert list(table.columns)[:2] == ["runner", "batch_size"] and "seconds" not in table.columns

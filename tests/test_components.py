@@ -268,15 +268,17 @@ def test_main_honours_gradio_env(monkeypatch):
     assert app.parse_args(["--port", "8001"]).port == 8001
 
 
-def test_first_page_is_served_within_seconds(tmp_path):
-    """``python app.py`` answers HTTP quickly: nothing heavy happens before launch."""
+def test_first_page_is_served_before_any_model_loads(tmp_path):
+    """``python app.py`` answers HTTP with nothing heavy before launch: no model has loaded when the
+    first page is served (how fast that is, is measured by benchmarks/page_weight.py, not here; the
+    timeout only guards against a hang on a busy machine)."""
     from tests.app_server import start_app
 
-    start = time.monotonic()
-    app = start_app(tmp_path / "app.log", timeout=60)  # raises when the page does not answer within 60 s
+    log = tmp_path / "app.log"
+    app = start_app(log, timeout=180)
     try:
-        elapsed = time.monotonic() - start
-        assert elapsed < 30, f"first page after {elapsed:.1f} s"
+        text = log.read_text(errors="replace")
+        assert "Loading weights" not in text and "LOAD REPORT" not in text, text[-2000:]
     finally:
         app.stop()
 

@@ -12,6 +12,8 @@ Examples::
         --dtype float32,bfloat16 --n 512 --out benchmarks/results/minilm
     python -m workbench bench --task text-classification --model ./my-model --workload file \\
         --file reviews.csv --column text
+    python -m workbench bench --task feature-extraction --model offline:feature-extraction,./other-encoder \
+        --dtype float32,int8 --file presets/labelled/feature-extraction.csv --labels score
     python -m workbench run --task text-classification --input reviews.csv --column text \\
         --output predictions.parquet --dtype bfloat16 --batch-size auto
     python -m workbench run --config job.json --input reviews.csv --output predictions.parquet --resume
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     b.add_argument("--task", required=True, help="task name or alias, e.g. feature-extraction, text-classification")
     b.add_argument("--model", default=None, help="Hub id, local folder, or offline:<task> (default: the task's "
-                                                  "offline model)")
+                                                  "offline model); several, comma-separated, are swept in turn")
     b.add_argument("--revision", default=None, help="model revision (branch, tag or commit)")
     b.add_argument("--batch-sizes", default="1,8,32,64", help="comma-separated batch sizes")
     b.add_argument("--workload", default="natural", choices=WORKLOADS,
@@ -59,7 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--file", dest="path", default=None,
                    help="for --workload file: a CSV/JSONL file (see --column), a text file (one input per line) or "
                         "a folder of images/audio/text files")
-    b.add_argument("--column", default=None, help="column of a CSV/JSONL file (default: the first text column)")
+    b.add_argument("--column", default=None, help="column of a CSV/JSONL file (default: the first text column); with "
+                                                   "--labels the input column(s), e.g. question=q,context=passage")
+    b.add_argument("--labels", default=None, metavar="COLUMN",
+                   help="the --file column holding each input's reference: every row is scored by the task's metric "
+                        "(accuracy/F1, entity F1, SQuAD, WER, BLEU/chrF, Spearman) and the recommendation names the "
+                        "fastest configuration within --quality-tolerance of the best quality")
+    b.add_argument("--quality-tolerance", type=float, default=1.0,
+                   help="how many points below the best quality the recommended configuration may score")
     b.add_argument("--device", default="cpu", help="comma-separated devices: cpu, cuda, cuda:1, mps, auto")
     b.add_argument("--dtype", default="float32", help="comma-separated dtypes: float32, bfloat16, float16 (GPU)")
     b.add_argument("--n", type=int, default=512, help="number of inputs")
@@ -199,7 +208,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
         repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
         runners=_csv(args.runners) if args.runners else (), path=args.path, column=args.column,
-        max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths)
+        max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths, labels=args.labels,
+        quality_tolerance=args.quality_tolerance)
     bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                                         file=sys.stderr)
 

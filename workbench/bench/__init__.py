@@ -38,6 +38,8 @@ _EXPORTS = {
     "ForwardTimer": "workbench.bench.measure", "PeakMemory": "workbench.bench.measure",
     "flop_model": "workbench.bench.measure",
     "plot_frame": "workbench.bench.plot", "save_plot": "workbench.bench.plot",
+    "quality_frame": "workbench.bench.plot", "save_quality_plot": "workbench.bench.plot",
+    "Labelled": "workbench.bench.quality", "labelled_workload": "workbench.bench.quality",
     "COLUMNS": "workbench.bench.report", "MARKDOWN_COLUMNS": "workbench.bench.report",
     "SHOWN_COLUMNS": "workbench.bench.report", "BenchResult": "workbench.bench.report",
     "add_speedup": "workbench.bench.report", "plain_padding": "workbench.bench.report",

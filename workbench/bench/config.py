@@ -36,10 +36,15 @@ class BenchCancelled(WorkbenchError):
 class BenchConfig:
     """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
     ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``);
-    ``batch_sizes`` may be given as text (``"1,8,32"``). ``runners`` default to the task's
-    (``default_runners``). For generation rows (``workbench.bench.generation``) ``max_new_tokens`` is
-    the mean of the requests' output lengths (None: 64), drawn ``output_lengths`` = ``long-tail``
-    (seeded lognormal) or ``fixed``, and a batch size is the most requests in flight."""
+    ``batch_sizes`` may be given as text (``"1,8,32"``). ``model`` may name several models,
+    comma-separated (``models``): each is swept in turn, through the manager. ``labels`` names the
+    reference column of the labelled data in ``path`` (``workbench.bench.quality``; ``column`` then
+    names the input columns): every row is scored by the task's metric, and the recommendation
+    names the fastest configuration within ``quality_tolerance`` points of the best quality.
+    ``runners`` default to the task's (``default_runners``). For generation rows
+    (``workbench.bench.generation``) ``max_new_tokens`` is the mean of the requests' output lengths
+    (None: 64), drawn ``output_lengths`` = ``long-tail`` (seeded lognormal) or ``fixed``, and a batch
+    size is the most requests in flight."""
 
     task: str
     model: str | None = None
@@ -57,6 +62,8 @@ class BenchConfig:
     path: str | None = None
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    labels: str | None = None
+    quality_tolerance: float = 1.0
     max_new_tokens: int | None = None
     output_lengths: str = "long-tail"
 
@@ -78,6 +85,16 @@ def default_runners(task: str) -> tuple[str, ...]:
         return GENERATION_RUNNERS if generation_bench(get_task(task)) else ITEM_RUNNERS
     except Exception:  # an unknown task: the sweep says so, with the valid ones
         return ITEM_RUNNERS
+
+    @property
+    def models(self) -> list[str | None]:
+        """The models to sweep, in order (``[None]``: the task's default).
+
+        >>> BenchConfig("text-classification", model="offline:text-classification, ./mine").models
+        ['offline:text-classification', './mine']
+        """
+        names = [m.strip() for m in (self.model or "").split(",") if m.strip()]
+        return names or [None]
 
 
 def batch_sizes(text: str | Sequence[int]) -> list[int]:

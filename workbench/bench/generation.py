@@ -159,6 +159,7 @@ class _Row:
 
 @dataclass
 class _Combo:
+    model: str
     device: Any
     dtype: str
     pipe: Any
@@ -199,6 +200,9 @@ def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *,
     unknown = set(config.runners) - set(GENERATION_RUNNERS)
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(GENERATION_RUNNERS)}")
+    models = config.models
+    if len(models) > 1:
+        raise ValueError("generation rows sweep one model at a time; run the benchmark once per model")
     report = progress or (lambda fraction, what: None)
     sizes, runners = list(config.batch_sizes), list(config.runners)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]
@@ -254,10 +258,13 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     from workbench.offline.random_models import resolve_bench_model
     from workbench.workloads import make_workload
 
+    from workbench.offline import OFFLINE_PREFIX
+
+    model = config.models[0]
     device = resolve_device(device_name)
     dname = precision_name(dtype_name, device)
-    report(f"loading {config.model or task} on {device} in {dname}")
-    loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
+    report(f"loading {model or task} on {device} in {dname}")
+    loaded = manager.load(task, resolve_bench_model(model), revision=config.revision, device=device_name,
                           dtype=dname)
     pipe = loaded.pipe
     if "continuous" in runners and (why := supports_continuous(pipe)):
@@ -273,7 +280,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     if items and isinstance(items[0], list):  # chat messages: through the model's chat template, as the Chat mode
         from workbench.chat import render_prompt
 
-        items = [render_prompt(pipe, m, config.model or task) for m in items]
+        items = [render_prompt(pipe, m, model or task) for m in items]
         params["add_special_tokens"] = False
     room = min(2048, (limit or 2048) - max(budgets))
     params.update(do_sample=False, max_new_tokens=max(budgets), eos_token_id=None,
@@ -298,7 +305,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     peaks = matmul_peaks(device, getattr(torch, dname, torch.float32), check=control.check)
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("precision", {})[where] = loaded.precision
-    combo = _Combo(device, dname, pipe, items, params, prompts, features, budgets, max(peaks.values()),
+    combo = _Combo(model or f"{OFFLINE_PREFIX}{task}", device, dname, pipe, items, params, prompts, features, budgets, max(peaks.values()),
                    flops_per_token(pipe.model), {(r, bs): _Row() for bs in sizes for r in runners})
     control.check()
     report(f"warming up on {device} in {dname}")
@@ -401,7 +408,7 @@ def _rows(combos: list[_Combo], sizes: list[int], runners: list[str]) -> tuple[l
             run = m.median()
             if run is None and m.status == "ok":
                 continue
-            row: dict[str, Any] = {"runner": runner, "batch_size": bs, "device": str(combo.device),
+            row: dict[str, Any] = {"model": combo.model, "runner": runner, "batch_size": bs, "device": str(combo.device),
                                    "dtype": combo.dtype, "status": m.status, "runs": len(m.runs),
                                    "final_batch_size": bs, "oom_backoffs": 0}
             if run is not None:
@@ -418,7 +425,7 @@ def _rows(combos: list[_Combo], sizes: list[int], runners: list[str]) -> tuple[l
                     share, first = compare_tokens(reference, run.tokens)
                     row.update(same_tokens=round(share, 4), first_diff=first)
                 for i, (t, tokens) in enumerate(zip(run.timings, run.tokens)):
-                    requests.append({"runner": runner, "batch_size": bs, "device": str(combo.device),
+                    requests.append({"model": combo.model, "runner": runner, "batch_size": bs, "device": str(combo.device),
                                      "dtype": combo.dtype, "request": i, "prompt_tokens": len(combo.prompts[i]),
                                      "asked_tokens": combo.budgets[i], "tokens": len(tokens), "ttft_s": t.ttft_s,
                                      "itl_s": t.itl_s, "e2e_s": t.e2e_s})

@@ -56,8 +56,10 @@ def _diff(a: Any, b: Any) -> tuple[float, bool]:
 
 def cosines(reference: list[Any], other: list[Any]) -> np.ndarray | None:
     """Per item, the cosine similarity of the (mean-pooled over tokens) embeddings; None when the
-    outputs are not embeddings."""
+    outputs are not embeddings, or not of the same width (another model's)."""
     if not reference or not isinstance(reference[0], np.ndarray):
+        return None
+    if any(np.asarray(b).shape[-1:] != a.shape[-1:] for a, b in zip(reference, other)):
         return None
     out = []
     for a, b in zip(reference, other):

@@ -21,23 +21,28 @@ from workbench.bench.config import BenchConfig
 if TYPE_CHECKING:
     import pandas as pd
 
-COLUMNS = ["runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+    from workbench.metrics import Score
+
+COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "cosine_mean", "cosine_min",
-           "token_match", "seconds", "runs",
+           "token_match", "quality_metric", "quality", "metrics", "seconds", "runs",
            # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics)
            "output_tokens_per_s", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
            "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
+#: The columns of the quality measured against references (empty without them).
+QUALITY_COLUMNS = ("quality_metric", "quality", "metrics")
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
 SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
 #: The columns of ``BenchResult.to_markdown``.
-MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
+MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
-                    "same_labels", "cosine_mean", "cosine_min", "token_match"]
+                    "same_labels", "cosine_mean", "cosine_min", "token_match", "quality_metric", "quality"]
 #: The columns of ``to_markdown`` for generation rows.
-GENERATION_MARKDOWN_COLUMNS = ["runner", "batch_size", "dtype", "status", "output_tokens_per_s", "requests_per_s",
-                               "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms",
-                               "peak_mem_mb", "mfu", "forward_calls", "same_tokens", "first_diff"]
+GENERATION_MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "output_tokens_per_s",
+                               "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
+                               "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls", "same_tokens",
+                               "first_diff"]
 #: Below these a quantized precision's outputs are too far from float32's to recommend it unasked:
 #: mean cosine of the embeddings, share of the same labels (or texts), mean share of matching words.
 ACCEPTABLE = {"cosine": 0.99, "same top label": 0.95, "token_match": 0.9}
@@ -56,6 +61,7 @@ class Measure:
     oom_backoffs: int = 0
     padding_share: float = 0.0
     outputs: list[Any] | None = None
+    quality: "Score | None" = None  # the untimed run's outputs scored against the references
 
 
 @dataclass
@@ -69,21 +75,47 @@ class BenchResult:
     config: BenchConfig
     requests: "pd.DataFrame | None" = None  # generation rows: one row per request of each row's median run
 
+    @property
+    def recommended(self) -> dict[str, Any] | None:
+        """The configuration the recommendation names (model, device, dtype, runner, batch size):
+        the fastest within the tolerance of the best quality when quality is weighed, else the
+        fastest finished row; ``None`` when nothing finished."""
+        ok = self.table[(self.table["status"] == "ok") & self.table["items_per_s"].notna()]
+        if ok.empty:
+            return None
+        from workbench.bench.quality import decision, weighs_quality
+
+        if weighs_quality(self.table):
+            _, chosen = decision(self.table, tolerance=self.config.quality_tolerance)
+            if chosen is not None:
+                return chosen
+        generated = "output_tokens_per_s" in ok and ok["output_tokens_per_s"].notna().any()
+        best = ok.loc[ok["output_tokens_per_s"].astype(float).idxmax() if generated else ok["items_per_s"].idxmax()]
+        return {k: best[k].item() if hasattr(best[k], "item") else best[k]
+                for k in ("model", "device", "dtype", "runner", "batch_size", "items_per_s")}
+
     def to_json(self) -> dict[str, Any]:
         rows = json.loads(self.table.to_json(orient="records"))
         return {"environment": self.environment, "config": asdict(self.config), "recommendation": self.recommendation,
-                "rows": rows}
+                "recommended": self.recommended, "rows": rows}
+
+    def _columns(self, names: list[str]) -> list[str]:
+        """``names`` the table has, less the model column of a one-model sweep and the quality
+        columns of a sweep without references."""
+        t = self.table
+        optional = {"model": t["model"].nunique() > 1,
+                    **{c: bool(t[c].notna().any()) for c in QUALITY_COLUMNS if c in t.columns}}
+        return [c for c in names if c in t.columns and optional.get(c, True)]
 
     def shown_table(self) -> "pd.DataFrame":
         """The table with the ``SHOWN_COLUMNS``, for the UI and the CLI."""
-        return self.table[[c for c in SHOWN_COLUMNS if c in self.table.columns]]
+        return self.table[self._columns(SHOWN_COLUMNS)]
 
     def to_markdown(self) -> str:
         """The main columns as a Markdown table, then the recommendation and the environment."""
         env = self.environment
         generation = "output_tokens_per_s" in self.table and self.table["output_tokens_per_s"].notna().any()
-        names = GENERATION_MARKDOWN_COLUMNS if generation else MARKDOWN_COLUMNS
-        shown = self.table[[c for c in names if c in self.table.columns]]
+        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if generation else MARKDOWN_COLUMNS)]
         facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "output_lengths", "cpu",
                                             "torch", "transformers", "matmul_peak_gflops", "runner_kernels", "commit",
                                             "date", "load_average", "load_average_end")
@@ -107,6 +139,10 @@ class BenchResult:
             from workbench.bench.plot import save_plot
 
             save_plot(self, paths["png"])
+            from workbench.bench.plot import save_quality_plot
+
+            if save_quality_plot(self, out / "quality.png"):
+                paths["quality_png"] = out / "quality.png"
         return paths
 
 
@@ -145,9 +181,9 @@ def row(runner: str, bs: int, device: str, dtype: str, m: Measure, n: int, token
 
 
 def add_speedup(table: "pd.DataFrame") -> "pd.DataFrame":
-    """``speedup``: items/s over the best plain row of the same device and dtype."""
+    """``speedup``: items/s over the best plain row of the same model, device and dtype."""
     table = table.copy()
-    for (device, dtype), group in table.groupby(["device", "dtype"]):
+    for _, group in table.groupby(["model", "device", "dtype"], dropna=False):
         plain = group[(group.runner == "plain") & (group.status == "ok")]["items_per_s"].max()
         if plain and plain == plain:
             idx = group.index
@@ -155,12 +191,32 @@ def add_speedup(table: "pd.DataFrame") -> "pd.DataFrame":
     return table
 
 
-def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) -> str:
-    """One or two sentences: the best setting, how it compares with plain batching, and — when
-    two dtypes ran — how much faster the faster one is and how close its outputs are."""
+def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str, str], list[Any]], *,
+              tolerance: float = 1.0) -> str:
+    """One or two sentences per model: the best setting, how it compares with plain batching, and —
+    when two dtypes ran — how much faster the faster one is and how close its outputs are; then,
+    with references or several models, the fastest configuration within ``tolerance`` points of
+    the best quality (``workbench.bench.quality.decision``)."""
     ok = table[(table["status"] == "ok") & table["items_per_s"].notna()]
     if ok.empty:
         return "No run finished; see the status column."
+    models = list(dict.fromkeys(ok["model"]))
+    parts = []
+    for model in models:
+        mine = {(d, t): v for (m, d, t), v in outputs.items() if m == model}
+        text = _recommend_model(ok[ok["model"] == model], mine)
+        parts.append(f"{model}: {text}" if len(models) > 1 else text)
+    from workbench.bench.quality import decision, weighs_quality
+
+    if weighs_quality(table):
+        said, _ = decision(table, tolerance=tolerance)
+        if said:
+            parts.insert(0, said)
+    return " ".join(parts)
+
+
+def _recommend_model(ok: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) -> str:
+    """``recommend`` for one model's finished rows."""
 
     def top(rows: "pd.DataFrame") -> dict[str, Any]:
         return rows.loc[rows["items_per_s"].idxmax()].to_dict()

@@ -21,15 +21,17 @@ from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchPr
 from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
-from workbench.errors import RunCancelled, WorkbenchError
+from workbench.errors import InputError, RunCancelled, WorkbenchError
 from workbench.kernels import int8_kernel_choice, int8_matmul_peaks, kernels_name, matmul_peaks, model_kernels
 from workbench.memory import is_oom
+from workbench.offline import OFFLINE_PREFIX
 from workbench.offline.random_models import resolve_bench_model
 from workbench.progress import RunControl, watch
 from workbench.runner import backend_for, run_batch
-from workbench.workloads import make_workload
+from workbench.workloads import Workload, make_workload
 
 if TYPE_CHECKING:
+    from workbench.bench.quality import Labelled
     from workbench.manager import PipelineManager
 
 
@@ -51,10 +53,12 @@ class _Combo:
     useful_flops: float
     measures: dict[tuple[str, int], Measure]
     control: RunControl
+    model: str = ""
+    labelled: "Labelled | None" = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return str(self.device), self.dtype
+    def key(self) -> tuple[str, str, str]:
+        return self.model, str(self.device), self.dtype
 
 
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
@@ -66,7 +70,13 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     run after that pays page faults a process in steady state does not (the runner ran up to 40%
     slower right after a plain run). Then each repeat times every combination, batch size and runner
     in turn (runners alternating order), so a machine that speeds up or slows down during the sweep
-    affects every row alike. All combinations stay loaded until the end.
+    affects every row alike. All combinations stay loaded until the model's rows are measured.
+
+    Several models (``config.models``) are swept one after the other, each loaded through the
+    manager (its bounds hold: a model's pipelines are let go before the next loads); every row is
+    compared with the first model's reference run. With references (``config.labels``) the
+    labelled data is read and checked before anything loads, and the untimed run's outputs are
+    scored by the task's metric (``workbench.bench.quality``).
 
     Once ``stop_event`` is set the sweep stops at its next check — between these steps, before each
     matmul-peak product, and inside each pipeline call at every stage, forward pass and layer
@@ -90,37 +100,59 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     unknown = set(config.runners) - set(RUNNERS)
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
+    labelled = _labelled(manager, config, spec.name)
     sizes = list(config.batch_sizes)
+    models = config.models
     report = progress or (lambda fraction, what: None)
     pairs = [(d, t) for d in config.devices for t in _with_reference(config.dtypes)]
-    steps = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(config.runners))
+    per_model = max(1, len(pairs) * (config.repeats + 2) * len(sizes) * len(config.runners))
+    steps = per_model * len(models)
     env = environment(manager, config)
     if tuple(_with_reference(config.dtypes)) != tuple(config.dtypes):
         env["reference_dtype"] = "float32 added: the reference the quantized rows' agreement columns compare with"
-    combos: list[_Combo] = []
+    if labelled is not None:
+        env["references"] = labelled.description
+        env["metric"] = labelled.metric
+    combos: list[_Combo] = []  # the model being measured
+    done_rows: list[dict[str, Any]] = []
+    done_outputs: dict[tuple[str, str, str], list[Any]] = {}
+    reference: dict[str, Any] = {}
 
     def result() -> BenchResult:
-        rows, outputs = _rows(combos, sizes)
-        table = add_speedup(pd.DataFrame(rows, columns=COLUMNS))
-        return BenchResult(table, env, recommend(table, outputs), config)
+        rows, outputs = _rows(combos, sizes, reference)
+        _note_references(combos, env)
+        table = add_speedup(pd.DataFrame(done_rows + rows, columns=COLUMNS))
+        said = recommend(table, {**done_outputs, **outputs}, tolerance=config.quality_tolerance)
+        notes = [f"{model}: {note}" if len(models) > 1 else note
+                 for model, notes in env.get("quality_notes", {}).items() for note in notes]
+        return BenchResult(table, env, " ".join([said, *notes]), config)
 
     control = RunControl(stop_event)
     try:
-        for i, (device_name, dtype_name) in enumerate(pairs):
-            control.check()
-            combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, env, control,
-                                   lambda what, i=i: report(i * len(sizes) * len(config.runners) / steps, what)))
-        done = len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share of the progress
-        for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
-            order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
-            for combo, bs, runner in itertools.product(combos, sizes, order):
+        for mi, model in enumerate(models):
+            base = mi * per_model
+            for i, (device_name, dtype_name) in enumerate(pairs):
                 control.check()
-                m = combo.measures[(runner, bs)]
-                done += 1
-                what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
-                report(done / steps, f"{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
-                if m.status == "ok":
-                    _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+                combos.append(_prepare(manager, config, spec.name, model, device_name, dtype_name, sizes, env,
+                                       control, labelled, lambda what, i=i, base=base: report(
+                                           (base + i * len(sizes) * len(config.runners)) / steps, what)))
+            done = base + len(pairs) * len(sizes) * len(config.runners)  # the loads and warm-ups' share
+            for rep in range(-1, config.repeats):  # -1: the untimed pass for peak memory and outputs
+                order = list(config.runners) if max(rep, 0) % 2 == 0 else list(reversed(config.runners))
+                for combo, bs, runner in itertools.product(combos, sizes, order):
+                    control.check()
+                    m = combo.measures[(runner, bs)]
+                    done += 1
+                    what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
+                    who = f"{combo.model}: " if len(models) > 1 else ""
+                    report(done / steps, f"{who}{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
+                    if m.status == "ok":
+                        _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+            rows, outputs = _rows(combos, sizes, reference)
+            _note_references(combos, env)
+            done_rows += rows
+            done_outputs.update(outputs)
+            combos.clear()  # this model's pipelines go before the next model loads
     except RunCancelled:
         raise BenchCancelled(result()) from None
     out = result()
@@ -130,6 +162,31 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         pass
     report(1.0, "done")
     return out
+
+
+def _note_references(combos: list[_Combo], env: dict[str, Any]) -> None:
+    """What the metric said about the references, per model (labels the model does not have…)."""
+    for combo in combos:
+        notes = [n for m in combo.measures.values() if m.quality is not None for n in m.quality.notes]
+        if notes:
+            env.setdefault("quality_notes", {})[combo.model] = list(dict.fromkeys(notes))
+
+
+def _labelled(manager: "PipelineManager", config: BenchConfig, task: str) -> "Labelled | None":
+    """The labelled data of a sweep with references, read and checked before any model loads."""
+    if not config.labels:
+        return None
+    if not config.path:
+        raise InputError("References need labelled data: give the file (--file) whose column "
+                         f"`{config.labels}` holds them.")
+    from workbench.bench.quality import labelled_workload
+
+    paths = [config.path] if isinstance(config.path, (str, os.PathLike)) else list(config.path)
+    if len(paths) != 1:
+        raise InputError(f"References come from one table (CSV, JSONL, Parquet) with a column `{config.labels}`; "
+                         f"got {len(paths)} files.")
+    columns = tuple(c for c in (config.column or "").split(",") if c.strip())
+    return labelled_workload(task, paths[0], config.labels, columns=columns, n=config.n, policy=manager.policy)
 
 
 def _with_reference(dtypes: tuple[str, ...]) -> list[str]:
@@ -144,29 +201,39 @@ def _with_reference(dtypes: tuple[str, ...]) -> list[str]:
     return list(dtypes)
 
 
-def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
-             sizes: list[int], env: dict[str, Any], control: RunControl, report: Callable[[str], None]) -> _Combo:
+def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, model: str | None, device_name: str,
+             dtype_name: str, sizes: list[int], env: dict[str, Any], control: RunControl,
+             labelled: "Labelled | None", report: Callable[[str], None]) -> _Combo:
     """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up
     (``control`` checked between these steps and kept as the combination's, for its runs)."""
     from workbench.devices import precision_name, resolve_device
 
     device = resolve_device(device_name)
     dname = precision_name(dtype_name, device)
-    report(f"loading {config.model or task} on {device} in {dname}")
-    loaded = manager.load(task, resolve_bench_model(config.model), revision=config.revision, device=device_name,
+    label = model or f"{OFFLINE_PREFIX}{task}"
+    report(f"loading {label} on {device} in {dname}")
+    loaded = manager.load(task, resolve_bench_model(model), revision=config.revision, device=device_name,
                           dtype=dname)
     pipe = loaded.pipe
     control.check()
-    mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
-    work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
-                         column=config.column, mask_token=mask, policy=manager.policy)
+    if labelled is not None:
+        from workbench.tasks import get_task
+
+        work = Workload("file", labelled.items, {**get_task(task).bench.params, **labelled.params},
+                        labelled.description)
+    else:
+        mask = getattr(getattr(pipe, "tokenizer", None), "mask_token", None) or "[MASK]"
+        work = make_workload(config.workload, task, n=config.n, seed=config.seed, path=config.path,
+                             column=config.column, mask_token=mask, policy=manager.policy)
     params = {**work.params, **config.params}
     env.setdefault("workload", work.description)
     env.setdefault("params", {k: str(v) for k, v in params.items()})
-    env["model_path"] = loaded.source.path
-    env["model_revision"] = loaded.source.revision or local_revision(loaded.source.path)
-    env["model_description"] = loaded.description
-    env["parameters"] = loaded.parameters
+    facts = {"model_path": loaded.source.path,
+             "model_revision": loaded.source.revision or local_revision(loaded.source.path),
+             "model_description": loaded.description, "parameters": loaded.parameters}
+    env.setdefault("models", {})[label] = facts
+    if len(env["models"]) == 1:  # the first model's facts stay at the top, as with one model
+        env.update(facts)
     where = f"{device}/{dname}"
     control.check()
     report(f"measuring matmul peak on {device} in {dname}")
@@ -195,7 +262,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     lengths = [cs[0] if len(cs) == 1 else None for cs in pass_costs]
     combo = _Combo(device, dname, pipe, work.items, params, options, max(peaks.values()), costs, lengths,
                    sum(costs) if backend.counts_tokens else None, useful_flops,
-                   {(r, bs): Measure() for bs in sizes for r in config.runners}, control)
+                   {(r, bs): Measure() for bs in sizes for r in config.runners}, control, label, labelled)
     # warm-up: every runner once on a slice, at the smallest and largest batch size
     control.check()
     report(f"warming up on {device} in {dname}")
@@ -223,27 +290,37 @@ def loaded_dtype(pipe: Any, name: str) -> torch.dtype:
     return first.dtype if first is not None else torch.float32
 
 
-def _rows(combos: list[_Combo], sizes: list[int]) -> tuple[list[dict[str, Any]], dict[tuple[str, str], list[Any]]]:
+def _rows(combos: list[_Combo], sizes: list[int],
+          reference: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[tuple[str, str, str], list[Any]]]:
     """The table's rows for every measure with at least one run, and each combination's best
     outputs (for comparing dtypes). Outputs are compared with the unbatched plain pipeline in
-    float32 when that ran, else with the first plain row."""
-    reference: list[Any] | None = None
-    for combo in combos:
-        m = combo.measures.get(("plain", sizes[0]))
-        if reference is None and combo.dtype == "float32" and sizes[0] == 1 and m is not None and m.outputs:
-            reference = m.outputs
-    if reference is None:  # float32's first row when it ran (a quantized row is compared with float32)
+    float32 when that ran, else with the first plain row — of the first model swept: ``reference``
+    keeps it (``outputs``, and which ``model`` gave it) for the models after it."""
+    if reference.get("outputs") is None:
+        for combo in combos:
+            m = combo.measures.get(("plain", sizes[0]))
+            if combo.dtype == "float32" and sizes[0] == 1 and m is not None and m.outputs:
+                reference.update(outputs=m.outputs, model=combo.model)
+                break
+    if reference.get("outputs") is None:  # float32's first row when it ran (a quantized row is compared with float32)
         ordered = sorted(combos, key=lambda c: c.dtype != "float32")
-        firsts = [m.outputs for c in ordered for m in c.measures.values() if m.outputs is not None]
-        reference = firsts[0] if firsts else None
+        firsts = [(c.model, m.outputs) for c in ordered for m in c.measures.values() if m.outputs is not None]
+        if firsts:
+            reference.update(model=firsts[0][0], outputs=firsts[0][1])
     rows, outputs = [], {}
     for combo in combos:
         measured = {k: m for k, m in combo.measures.items() if m.seconds or m.status != "ok"}
         for (runner, bs), m in measured.items():
             if runner == "plain" and m.status == "ok":
                 m.padding_share = plain_padding(combo.costs, bs) if combo.tokens is not None else 0.0
-            rows.append(row(runner, bs, str(combo.device), combo.dtype, m, len(combo.items), combo.tokens,
-                             combo.useful_flops, combo.peak, reference))
+            r = row(runner, bs, str(combo.device), combo.dtype, m, len(combo.items), combo.tokens,
+                    combo.useful_flops, combo.peak, reference.get("outputs"))
+            r["model"] = combo.model
+            if m.quality is not None and r["status"] == "ok" and m.seconds:
+                name, value = m.quality.headline
+                r.update(quality_metric=name, quality=value,
+                         metrics=", ".join(f"{k} {v:g}" for k, v in m.quality.values.items()))
+            rows.append(r)
         ok = [m for m in measured.values() if m.status == "ok" and m.seconds and m.outputs]
         if ok:
             outputs[combo.key] = min(ok, key=lambda m: statistics.median(m.seconds)).outputs
@@ -297,6 +374,11 @@ def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, ta
     if not timed:
         m.peak_mb = max(m.peak_mb, mem.peak_mb)
         m.outputs = [digest(task, o, n) for o, n in zip(out, combo.lengths)]
+        if combo.labelled is not None:
+            from workbench.bench.quality import score_run
+            from workbench.tasks import get_task
+
+            m.quality = score_run(get_task(task), combo.pipe, out, combo.labelled, embeddings=m.outputs)
         return
     m.seconds.append(seconds)
     if timer:

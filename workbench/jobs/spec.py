@@ -233,10 +233,12 @@ def _guess_column(name: str, available: list[str]) -> str | None:
 
 def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *, input: str | None = None,
                        output: str | None = None) -> JobSpec:
-    """The job that runs a benchmark's fastest configuration (device, dtype, batch size; model,
-    token budget, kernels and parameters of its config) over a dataset. ``result`` is a
-    ``BenchResult``, its ``to_json()`` dict, or the path of its ``bench.json``. Raises
-    ``ValueError`` when no row of the benchmark finished."""
+    """The job that runs a benchmark's recommended configuration (model, device, dtype, batch size:
+    its ``recommended`` — the fastest within the quality tolerance when quality was weighed —, else
+    its fastest row; token budget, kernels and parameters of its config) over a dataset. A sweep
+    with references carries its reference column to the job (``labels``) where the task has a
+    per-row metric. ``result`` is a ``BenchResult``, its ``to_json()`` dict, or the path of its
+    ``bench.json``. Raises ``ValueError`` when no row of the benchmark finished."""
     if isinstance(result, (str, Path)):
         data = json.loads(Path(result).read_text(encoding="utf-8"))
     elif isinstance(result, Mapping):
@@ -247,12 +249,20 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
     if not rows:
         raise ValueError("no benchmark row finished, so there is no configuration to export; run it again")
     generated = [r for r in rows if r.get("output_tokens_per_s") is not None]  # generation: the most tokens/s
-    best = max(generated, key=lambda r: r["output_tokens_per_s"]) if generated else max(rows, key=lambda r: r["items_per_s"])
+    best = data.get("recommended") or (max(generated, key=lambda r: r["output_tokens_per_s"]) if generated
+                                       else max(rows, key=lambda r: r["items_per_s"]))
     config = data["config"]
     params = dict(config.get("params") or {})
     if generated:  # the benchmark's mean output length (its requests' own lengths were drawn for it)
         params.setdefault("max_new_tokens", config.get("max_new_tokens") or 64)
-    return JobSpec(task=config["task"], input=input, output=output, model=config.get("model"),
+    model = best.get("model") or config.get("model")
+    labels = config.get("labels")
+    if labels:
+        try:
+            labelled_metric(config["task"])
+        except ValueError:  # similarity pairs: a benchmark's metric, not a job's
+            labels = None
+    return JobSpec(task=config["task"], input=input, output=output, model=model, labels=labels,
                    revision=config.get("revision"), columns=(config["column"],) if config.get("column") else (),
                    device=str(best["device"]), dtype=str(best["dtype"]), batch_size=int(best["batch_size"]),
                    max_tokens=config.get("max_tokens"), kernels=config.get("kernels", "auto"),

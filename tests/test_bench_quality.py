@@ -1,0 +1,190 @@
+"""Quality next to speed in the Benchmark: labelled data scored by each task's metric, several
+models in one sweep, the Pareto front and the pick within a tolerance, the files and the job that
+the pick exports, and the refusals of bad reference files before any model loads (tiny offline
+models and the packaged MiniLM; nothing is timed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score
+
+from workbench.bench import BenchConfig, quality_frame, run_benchmark
+from workbench.bench.quality import choose, labelled_workload, pareto, sample_for
+from workbench.errors import InputError
+from workbench.manager import PipelineManager
+from workbench.offline import offline_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "presets" / "labelled" / "text-classification.csv"
+
+
+def _other_classifier() -> str:
+    """A second text classifier with other labels: the tiny zero-shot (NLI) model's folder."""
+    return offline_model_path("zero-shot-classification", prefer_real=False)
+
+
+@pytest.fixture(scope="module")
+def two_models(manager):
+    """Two models × two dtypes on the shipped sentiment sample, with references."""
+    config = BenchConfig("text-classification", model=f"offline:text-classification,{_other_classifier()}",
+                         batch_sizes=(1, 4), dtypes=("float32", "bfloat16"), path=str(SAMPLE), labels="label",
+                         n=64, repeats=1)
+    return run_benchmark(manager, config)
+
+
+def test_every_row_carries_its_model_and_its_score(two_models):
+    t = two_models.table
+    assert list(dict.fromkeys(t.model)) == ["offline:text-classification", _other_classifier()]
+    assert len(t) == 2 * 2 * 2 * 2 and (t.status == "ok").all()
+    assert (t.quality_metric == "accuracy").all() and t.quality.between(0, 100).all()
+    assert t.metrics.str.match(r"accuracy [\d.]+, macro_f1 [\d.]+").all()
+    # the NLI model has none of the sentiment labels: every reference counts as wrong, and that is said
+    other = t[t.model == _other_classifier()]
+    assert (other.quality == 0).all()
+    assert "16 reference(s) name labels this model does not have (NEGATIVE, POSITIVE)" in two_models.recommendation
+    # each row is compared with the first model's float32 reference run
+    first = t[t.model == "offline:text-classification"]
+    assert (first[first.dtype == "float32"].same_labels == 1.0).all() and (other.same_labels == 0.0).all()
+
+
+def test_the_score_is_the_metric_of_the_models_own_predictions(two_models, manager):
+    """The float32 rows' accuracy is sklearn's accuracy of the pipeline's top labels on the sample,
+    computed here without the benchmark."""
+    frame = pd.read_csv(SAMPLE)
+    pipe = manager.load("text-classification", "offline:text-classification", device="cpu", dtype="float32").pipe
+    predicted = [out["label"] for out in pipe(frame.text.tolist())]
+    expected = round(100 * accuracy_score(frame.label.tolist(), predicted), 2)
+    t = two_models.table
+    rows = t[(t.model == "offline:text-classification") & (t.dtype == "float32")]
+    assert (rows.quality == expected).all()
+
+
+def test_the_pick_is_the_fastest_within_the_tolerance_and_the_files_say_so(two_models, tmp_path):
+    frame = quality_frame(two_models.table)
+    assert len(frame) == 4 and frame.chosen.sum() == 1 and frame.pareto.any()
+    chosen = frame[frame.chosen].iloc[0]
+    best = frame.quality.max()
+    assert chosen.quality >= best - 1.0
+    assert chosen.items_per_s == frame[frame.quality >= best - 1.0].items_per_s.max()
+    picked = two_models.recommended
+    assert (picked["model"], picked["dtype"], picked["batch_size"]) == (chosen["model"], chosen["dtype"], chosen["batch_size"])
+    assert two_models.recommendation.startswith("Fastest within 1 point of the best accuracy: ")
+    paths = two_models.save(tmp_path)
+    assert paths["quality_png"].stat().st_size > 0
+    saved = json.loads(paths["json"].read_text())
+    assert saved["recommended"]["dtype"] == chosen["dtype"] and saved["config"]["labels"] == "label"
+    assert {"model", "quality", "metrics"} <= set(pd.read_csv(paths["csv"]).columns)
+    assert "| model " in paths["md"].read_text()
+
+
+def test_export_as_job_runs_the_pick_and_reports_the_same_accuracy(two_models, manager, tmp_path):
+    from workbench.jobs import job_from_benchmark
+    from workbench.jobs.local import run_local
+
+    job = job_from_benchmark(two_models, input=str(SAMPLE), output=str(tmp_path / "out.parquet"))
+    picked = two_models.recommended
+    assert (job.model, job.dtype, job.batch_size, job.labels) == (picked["model"], picked["dtype"],
+                                                                  picked["batch_size"], "label")
+    summary = run_local(job, manager=manager, progress=False)
+    t = two_models.table
+    row = t[(t.model == job.model) & (t.dtype == job.dtype) & (t.batch_size == job.batch_size)
+            & (t.runner == picked["runner"])]
+    assert summary.metric["values"]["accuracy"] == pytest.approx(row.quality.item(), abs=0.01)
+
+
+def test_pareto_and_choose_by_hand():
+    points = [{"items_per_s": 10.0, "quality": 90.0}, {"items_per_s": 20.0, "quality": 88.5},
+              {"items_per_s": 15.0, "quality": 80.0}, {"items_per_s": 40.0, "quality": 70.0}]
+    assert [p["items_per_s"] for p in pareto(points)] == [10.0, 20.0, 40.0]
+    assert choose(points, tolerance=1.0)["items_per_s"] == 10.0
+    assert choose(points, tolerance=2.0)["items_per_s"] == 20.0
+    assert choose(points, tolerance=25.0)["items_per_s"] == 40.0
+    # a word error rate: lower is better
+    wer = [{"items_per_s": 10.0, "quality": 0.10}, {"items_per_s": 30.0, "quality": 0.15}]
+    assert choose(wer, tolerance=0.01, higher_is_better=False)["items_per_s"] == 10.0
+    assert [p["items_per_s"] for p in pareto(wer, higher_is_better=False)] == [10.0, 30.0]
+
+
+def test_the_packaged_minilm_scores_real_similarity(manager):
+    """Spearman of the pairs' cosine with the written scores: real quality from the real model,
+    the int8 rows within a few points of float32."""
+    path, labels = sample_for("feature-extraction")
+    result = run_benchmark(manager, BenchConfig("feature-extraction", batch_sizes=(8,), dtypes=("float32", "int8"),
+                                                path=path, labels=labels, repeats=1))
+    t = result.table
+    assert (t.quality_metric == "spearman").all()
+    fp32 = t[t.dtype == "float32"].quality
+    assert (fp32 > 70).all()
+    assert (abs(t[t.dtype == "int8"].quality - fp32.iloc[0]) < 5).all()
+    assert result.environment["references"] == "40 pairs from feature-extraction.csv with references in `score`"
+
+
+def test_zero_shot_takes_its_candidates_from_the_references():
+    path, labels = sample_for("zero-shot-classification")
+    data = labelled_workload("zero-shot-classification", path, labels)
+    assert data.params["candidate_labels"] == sorted(set(pd.read_csv(path)[labels]))
+
+
+def test_multi_input_columns_map_like_a_job(tmp_path):
+    data = tmp_path / "qa.csv"
+    pd.DataFrame({"q": ["Who?"], "passage": ["Ann came."], "gold": ["Ann"]}).to_csv(data, index=False)
+    got = labelled_workload("question-answering", data, "gold", columns=("question=q", "context=passage"))
+    assert got.items == [{"question": "Who?", "context": "Ann came."}] and got.references == ["Ann"]
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing column", "has no reference column `label`; its columns: text, sentiment"),
+    ("empty file", "has no rows"),
+    ("empty reference", "Reference 2 in `label` is empty"),
+    ("no input", "Row 1 of `data.csv` has no text"),
+    ("wrong type", "Reference 1 in `score` is `high`; similarity references are numbers"),
+    ("no metric", "text-generation has no metric for references yet"),
+    ("not a table", "could not be read as a table"),
+])
+def test_bad_reference_files_are_refused_before_any_model_loads(tmp_path, case, match):
+    data = tmp_path / "data.csv"
+    task, labels = "text-classification", "label"
+    if case == "missing column":
+        data.write_text("text,sentiment\nGood.,POSITIVE\n")
+    elif case == "empty file":
+        data.write_text("text,label\n")
+    elif case == "empty reference":
+        data.write_text("text,label\nGood.,POSITIVE\nBad.,\n")
+    elif case == "no input":
+        data.write_text('text,label\n"",POSITIVE\n')
+    elif case == "wrong type":
+        task, labels = "feature-extraction", "score"
+        data.write_text("a,b,score\nOne.,Two.,high\n")
+    elif case == "no metric":
+        task = "text-generation"
+        data.write_text("text,label\nOnce,upon a time\n")
+    else:
+        data.write_bytes(b'text,label\n"unclosed,POSITIVE\n\xff\xfe')
+    fresh = PipelineManager(max_models=1)
+    with pytest.raises(InputError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        run_benchmark(fresh, BenchConfig(task, path=str(data), labels=labels, batch_sizes=(1,), repeats=1))
+    assert fresh.loaded() == []
+
+
+def test_the_cli_sweeps_two_models_with_references(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "text-classification",
+                           "--model", f"offline:text-classification,{_other_classifier()}", "--dtype",
+                           "float32,bfloat16", "--batch-sizes", "1,4", "--repeats", "1", "--file", str(SAMPLE),
+                           "--labels", "label", "--quality-tolerance", "2", "--out", str(out), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Fastest within 2 points of the best accuracy" in proc.stdout
+    table = pd.read_csv(out / "bench.csv")
+    assert table.model.nunique() == 2 and table.dtype.nunique() == 2 and table.quality.notna().all()
+    assert (out / "quality.png").exists()
+    bad = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "text-classification", "--file",
+                          str(SAMPLE), "--labels", "sentiment", "--out", str(out), "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "has no reference column `sentiment`" in bad.stderr
