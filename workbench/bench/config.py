@@ -71,6 +71,16 @@ class BenchConfig:
         self.batch_sizes = tuple(batch_sizes(self.batch_sizes))  # "1,8,32" or a list: parsed once, here
         self.runners = tuple(self.runners) or default_runners(self.task)
 
+    @property
+    def models(self) -> list[str | None]:
+        """The models to sweep, in order (``[None]``: the task's default).
+
+        >>> BenchConfig("text-classification", model="offline:text-classification, ./mine").models
+        ['offline:text-classification', './mine']
+        """
+        names = [m.strip() for m in (self.model or "").split(",") if m.strip()]
+        return names or [None]
+
 
 def generation_bench(spec: Any) -> bool:
     """Whether a task's benchmark gets generation rows: decoder-only text generation."""
@@ -85,16 +95,6 @@ def default_runners(task: str) -> tuple[str, ...]:
         return GENERATION_RUNNERS if generation_bench(get_task(task)) else ITEM_RUNNERS
     except Exception:  # an unknown task: the sweep says so, with the valid ones
         return ITEM_RUNNERS
-
-    @property
-    def models(self) -> list[str | None]:
-        """The models to sweep, in order (``[None]``: the task's default).
-
-        >>> BenchConfig("text-classification", model="offline:text-classification, ./mine").models
-        ['offline:text-classification', './mine']
-        """
-        names = [m.strip() for m in (self.model or "").split(",") if m.strip()]
-        return names or [None]
 
 
 def batch_sizes(text: str | Sequence[int]) -> list[int]:
