@@ -33,6 +33,10 @@ def example_input(key: str, value: Any) -> Any:
     """One preset input value -> its widget's value."""
     if key == "table" and isinstance(value, dict):
         return table_value(value)
+    if isinstance(value, (dict, list)):  # a JSON input (decision's questions): its text
+        import json
+
+        return json.dumps(value, indent=1, ensure_ascii=False)
     return value
 
 
@@ -54,9 +58,10 @@ def example_label(example: Example) -> str:
     >>> example_label(Example({"audio": "/x/tone.wav"}, {"return_timestamps": True}))
     'tone.wav (return_timestamps=True)'
     """
-    texts = [v for k, v in example.inputs.items() if isinstance(v, str) and k not in ("image", "audio", "video")]
+    media = ("image", "audio", "video")  # and their seconds (keypoint matching's image_2)
+    texts = [v for k, v in example.inputs.items() if isinstance(v, str) and k.split("_")[0] not in media]
     files = [os.path.basename(v) for k, v in example.inputs.items()
-             if isinstance(v, str) and k in ("image", "audio", "video")]
+             if isinstance(v, str) and k.split("_")[0] in media]
     label = texts[0] if texts else ", ".join(files) or "example"
     label = label if len(label) <= 60 else label[:59] + "…"
     extra = ", ".join(f"{k}={v}" for k, v in example.params.items())

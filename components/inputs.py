@@ -21,12 +21,15 @@ from workbench.presets import load_presets
 from workbench.tasks import TaskSpec
 
 #: Lines of the text inputs, by input name (their labels are the task's: ``spec.input_label``).
-TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1}
+TEXT_LINES: dict[str, int] = {"text": 4, "question": 1, "context": 6, "query": 1, "state": 4}
 #: What the text inputs mean for an API client, by input name (other inputs: their kind's description).
 API_DESCRIPTIONS: dict[str, str] = {
     "question": "The question.",
     "context": "The text that contains the answer.",
     "query": "The question about the table.",
+    "state": "The state the questions are about: a text (or JSON as text).",
+    "questions": 'The questions, as JSON text: {name: {"type": "choice" | "score" | "noul", "instructions": ..., '
+                 '"criteria": ...}}.',
 }
 
 
@@ -118,13 +121,16 @@ def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hos
 
 
 def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
-    w.add(name, fetch_urls_under(CheckedImage(label="Image (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
+    # ids {task}-image and {task}-url; a further image input (keypoint matching's image_2): {task}-{name}(-url)
+    ids = (f"{task}-image", f"{task}-url") if name == "image" else (f"{task}-{name}", f"{task}-{name}-url")
+    what = spec.labels.get(name) or ("Image" if name == "image" else spec.input_label(name))
+    w.add(name, fetch_urls_under(CheckedImage(label=f"{what} (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
                                               sources=["upload", "clipboard", "webcam"], height=260,
-                                              elem_id=f"{task}-image"), policy),
-          example=True, description=KINDS["image"].description)
+                                              elem_id=ids[0]), policy),
+          example=True, description=KINDS["image"].description.replace("`image_url`", f"`{name}_url`"))
     w.add(f"{name}_url", gr.Textbox(value="", label="…or an image URL (http/https)", placeholder="https://…",
-                                    elem_id=f"{task}-url"),
-          description="An http(s) URL of the image (used instead of `image` when given).")
+                                    elem_id=ids[1]),
+          description=f"An http(s) URL of the image (used instead of `{name}` when given).")
 
 
 def _video(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
@@ -159,10 +165,21 @@ def _text(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hosting
           description=f"{label}." if name == "text" else API_DESCRIPTIONS.get(name))
 
 
+def _json(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    import json
+
+    examples = load_presets(spec.name).examples
+    first = examples[0].inputs.get(name) if examples else None
+    value = json.dumps(first, indent=1, ensure_ascii=False) if isinstance(first, (dict, list)) else first
+    w.add(name, gr.Code(value=value, language="json", label=spec.input_label(name), lines=10, max_lines=30,
+                        elem_id=f"{task}-{name}"),
+          example=True, description=API_DESCRIPTIONS.get(name, KINDS["json"].description))
+
+
 #: How each input kind (``workbench.kinds``) is shown: a function adding its widgets to an ``InputWidgets``.
 WIDGETS: dict[str, Callable[[InputWidgets, TaskSpec, str, str, HostingPolicy], None]] = {
     "text": _text, "lines": _text, "image": _image, "document": _document, "audio": _audio, "video": _video,
-    "table": _table,
+    "table": _table, "json": _json,
 }
 
 

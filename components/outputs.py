@@ -337,6 +337,52 @@ class VideoLabelsRenderer(LabelsRenderer):
         return [*super().values(result), frames]
 
 
+class MatchesRenderer(Renderer):
+    """Keypoint matching -> the two images side by side with the matches drawn, and the table of matches."""
+
+    def build(self):
+        self.components = [
+            gr.Image(label="Matches (green: high score, red: low)", type="pil", interactive=False, elem_id=self.elem_id),
+            gr.Dataframe(headers=["#", "x₁", "y₁", "x₂", "y₂", "score"], label="Matched keypoints, best first",
+                         interactive=False, max_height=300, elem_id=f"{self.prefix}-matches"),
+        ]
+        return self.components
+
+    def values(self, result):
+        from workbench.keypoints import PAIR, draw_matches, match_rows
+
+        matches = unwrap(result.output) or []
+        first, second = (result.inputs.get(n) for n in PAIR)
+        drawn = draw_matches(first, second, matches) if hasattr(first, "size") and hasattr(second, "size") else None
+        import pandas as pd
+
+        return [drawn, pd.DataFrame(match_rows(matches), columns=["#", "x₁", "y₁", "x₂", "y₂", "score"])]
+
+    def notes(self, result):
+        return [] if unwrap(result.output) else ["No keypoints matched; try a lower score threshold."]
+
+
+class DecisionRenderer(Renderer):
+    """Decision -> a table of the answers and one of every option's probability."""
+
+    def build(self):
+        self.components = [
+            gr.Dataframe(headers=["question", "type", "answer", "confidence"], label="Answers", interactive=False,
+                         elem_id=self.elem_id),
+            gr.Dataframe(headers=["question", "option", "probability"], label="Probability of each option",
+                         interactive=False, max_height=320, elem_id=f"{self.prefix}-options"),
+        ]
+        return self.components
+
+    def values(self, result):
+        import pandas as pd
+
+        from workbench.decision import answer_rows, option_rows
+
+        return [pd.DataFrame(answer_rows(result.output), columns=["question", "type", "answer", "confidence"]),
+                pd.DataFrame(option_rows(result.output), columns=["question", "option", "probability"])]
+
+
 RENDERERS: dict[str, type[Renderer]] = {
     "labels": LabelsRenderer,
     "vqa": VqaRenderer,
@@ -351,6 +397,8 @@ RENDERERS: dict[str, type[Renderer]] = {
     "mask-generation": MaskGenerationRenderer,
     "depth": DepthRenderer,
     "video-labels": VideoLabelsRenderer,
+    "matches": MatchesRenderer,
+    "decision": DecisionRenderer,
 }
 
 

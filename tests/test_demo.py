@@ -29,8 +29,13 @@ def api_kwargs(spec, inputs: dict[str, Any], params: dict[str, Any], names: list
 
     out: dict[str, Any] = {}
     for key, value in inputs.items():
-        if key in FILES and isinstance(value, str):
+        kind = spec.input_kind(key).name if key in spec.inputs else key
+        if (key in FILES or kind in FILES) and isinstance(value, str):  # by name, or by kind (a second image)
             value = handle_file(value)
+        elif kind == "json" and not isinstance(value, str):  # decision's questions: the widget's JSON text
+            import json
+
+            value = json.dumps(value)
         elif key == "table":
             value = table_value(value.to_dict(orient="list") if isinstance(value, pd.DataFrame) else value)
         out[key] = value

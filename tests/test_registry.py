@@ -100,6 +100,18 @@ def _check_shape(spec, out, inputs):
         assert "masks" in out and "scores" in out
     elif kind == "vqa":
         assert isinstance(out, list) and all("answer" in r for r in out)
+    elif kind == "matches":  # keypoint matching: best first, each keypoint inside its image
+        assert isinstance(out, list) and out == sorted(out, key=lambda m: -m["score"])
+        for m in out:
+            for key, name in (("keypoint_image_0", "image"), ("keypoint_image_1", "image_2")):
+                width, height = inputs[name].size
+                assert 0 <= m[key]["x"] < width and 0 <= m[key]["y"] < height
+    elif kind == "decision":  # answers keyed by question, probabilities that sum to 1
+        assert set(out) == set(inputs["questions"])
+        for answer in out.values():
+            assert answer["type"] in ("choice", "score", "noul")
+            if "probabilities" in answer:
+                assert abs(sum(answer["probabilities"].values()) - 1) < 1e-4
     else:  # pragma: no cover - a new output kind must be added here
         pytest.fail(f"no shape check for output kind {kind!r}")
 

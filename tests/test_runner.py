@@ -15,6 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
+from workbench.inputs import audio_chat
+from workbench.decision import QUESTIONS as DECISION_QUESTIONS
 from workbench.errors import OutOfMemoryError
 from workbench.offline import offline_model_path
 from workbench.runner import RunStats, iter_batch, plan_batches, run_batch
@@ -92,6 +94,9 @@ CASES: dict[str, Case] = {
     "zero-shot-audio-classification": Case(_waves, {"candidate_labels": ["a dog", "music"]}),
     "document-question-answering": Case(_doc_items, {"top_k": 2}),
     "video-classification": Case(lambda: make_workload("videos", "video-classification", n=4).items, {"top_k": 2}),
+    "keypoint-matching": Case(lambda: [[im, im.rotate(12)] for im in _images()[:3]] + [_images()[:2]], {"threshold": 0.0}),
+    "decision": Case(lambda: [{"state": t, "questions": DECISION_QUESTIONS} for t in TEXTS[:3]]),
+    "any-to-any": Case(lambda: [audio_chat(w, "What is it?") for w in _waves()], {"max_new_tokens": 4}),
     "visual-question-answering": Case(lambda: [{"image": im, "question": q} for im, q in
                                                zip(_images(), ["what is this?", "is it red?", "how many trees are there?",
                                                                "what?", "is there a house?"])], {"top_k": 2}),

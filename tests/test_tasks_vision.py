@@ -21,9 +21,10 @@ from workbench.presets import load_presets
 from workbench.samples import sample_image
 from workbench.tasks import TASKS, get_task
 
-#: The image tasks run by transformers pipelines (captioning, our adapter, is in tests/test_adapters.py;
-#: video classification in tests/test_video.py), from the registry: a new one is tested here too.
-VISION_TASKS = [name for name, s in TASKS.items() if s.modality == "image" and not s.is_adapter]
+#: The one-image tasks run by transformers pipelines (captioning, our adapter, is in tests/test_adapters.py;
+#: video classification in tests/test_video.py; keypoint matching, two images, in
+#: tests/test_tasks_transformers5.py), from the registry: a new one is tested here too.
+VISION_TASKS = [name for name, s in TASKS.items() if s.modality == "image" and not s.is_adapter and s.inputs == ("image",)]
 IMAGE = sample_image()  # 224×224 RGB
 CANDIDATES = ["a house", "a tree", "the sun"]
 SAM_ALL = {"pred_iou_thresh": 0, "stability_score_thresh": 0, "points_per_crop": 4}  # 16 prompts, keep every mask

@@ -107,16 +107,12 @@ def _score_runs(spec: TaskSpec, runs: list[ConfigRun], reference: str, decoded: 
                 id2labels: Mapping[str, Any]) -> None:
     """Each run's output scored against ``reference`` by the task's metric (a label matched to the
     names its own model gives them: ``id2labels`` by configuration)."""
-    from workbench.metrics import label_matcher, score
+    from workbench.metrics import model_matcher, score
 
-    open_set = any(p.name == "candidate_labels" for p in spec.params) or spec.name == "fill-mask"
     for run in runs:
         if run.result is None:
             continue
-        match = None
-        if spec.metric == "classification" and not open_set and id2labels.get(run.name):
-            id2label = id2labels[run.name]
-            match = label_matcher(list(id2label.values()), id2label)
+        match = model_matcher(spec, id2labels.get(run.name))
         prediction = spec.output_kind.prediction(run.result.output)
         references = [match(reference) or reference] if match else [reference]
         text = decoded.get(spec.inputs[0]) if isinstance(decoded.get(spec.inputs[0]), str) else None

@@ -338,3 +338,13 @@ def image_chat(image: Any, text: str) -> list[dict[str, Any]]:
     """
     return [{"role": "user", "content": [{"type": "image", "image": image},
                                          {"type": "text", "text": require_text(text)}]}]
+
+
+def audio_chat(wave: Any, text: str) -> list[dict[str, Any]]:
+    """One user turn holding a clip and a prompt, as any-to-any audio-language models take it (the
+    processor inserts the model's own audio tokens).
+
+    >>> audio_chat([0.0, 0.1], "What is it?")[0]["content"][0]["type"]
+    'audio'
+    """
+    return [{"role": "user", "content": [{"type": "audio", "audio": wave}, {"type": "text", "text": require_text(text)}]}]

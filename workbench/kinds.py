@@ -202,11 +202,41 @@ class Table(InputKind):
         return f"pd.DataFrame({table!r})"
 
 
+@dataclass(frozen=True)
+class Json(Text):
+    """A JSON value typed as text (or given already parsed by an API client): an object or a list,
+    within ``policy.max_text_chars`` characters."""
+
+    def decode(self, value: Any, policy: HostingPolicy, *, what: str = "input", page: Any = None) -> Any:
+        import json
+
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        text = super().decode(value, policy, what=what)
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"The {what} must be JSON (an object or a list): {exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}.") from None
+        if not isinstance(parsed, (dict, list)):
+            raise InputError(f"The {what} must be a JSON object or list, not a {type(parsed).__name__}.")
+        return parsed
+
+    def snippet(self, value: Any, setup: list[str], *, what: str, page: Any = None) -> str:
+        import json
+
+        try:
+            return repr(json.loads(value) if isinstance(value, str) else value)
+        except json.JSONDecodeError:
+            return repr(value)
+
+
 #: How an API or MCP client gives a file: an upload, the file's http(s) URL, or its bytes as a ``data:`` URI.
 FILE = "`handle_file(path)`, an http(s) URL, or a `data:` URI"
 KINDS: Mapping[str, InputKind] = {k.name: k for k in (
     Text("text", "The input text."),
     Lines("lines", "The texts, one per line."),
+    Json("json", "A JSON object or list, as text."),
     Image("image", f"The image file ({FILE}); or leave it empty and give `image_url`."),
     Document("document", f"The document ({FILE}): a page image or a PDF; or give `image_url`."),
     Audio("audio", f"The audio file ({FILE}): wav, flac, mp3, ogg, m4a or webm."),

@@ -92,6 +92,22 @@ def label_matcher(labels: Sequence[str] | None, id2label: Mapping[Any, str] | No
     return match
 
 
+def model_matcher(spec: Any, id2label: Mapping[Any, str] | None) -> Callable[[Any], str | None] | None:
+    """How references map to one model's label names, for ``spec``'s task (a ``TaskSpec``): through
+    its ``id2label`` for a classifier with fixed labels (``label_matcher``); ``None`` — references as
+    given — where the labels are the caller's (zero-shot's candidates, fill-mask's tokens) or the
+    metric does not score labels."""
+    open_set = any(p.name == "candidate_labels" for p in spec.params) or spec.name == "fill-mask"
+    if spec.metric != "classification" or open_set or not id2label:
+        return None
+    return label_matcher(list(id2label.values()), id2label)
+
+
+def model_id2label(pipe: Any) -> Mapping[Any, str] | None:
+    """A pipeline's ``model.config.id2label``, if it has one."""
+    return getattr(getattr(getattr(pipe, "model", None), "config", None), "id2label", None)
+
+
 # ---------------------------------------------------------------------------------------------
 # the metrics
 

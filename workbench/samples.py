@@ -137,6 +137,9 @@ def sample_file(name: str) -> str:
         tmp = path.with_suffix(".tmp" + path.suffix)
         if name == "image.png":
             sample_image().save(tmp)
+        elif name == "image-turned.png":  # the same scene seen again: turned 12° and cropped (keypoint matching)
+            turned = sample_image().rotate(12, resample=Image.Resampling.BICUBIC, fillcolor="white")
+            turned.crop((16, 8, 208, 216)).save(tmp)
         elif name == "document.png":
             sample_document()[0].save(tmp)
         elif name == "tone.wav":
@@ -145,6 +148,6 @@ def sample_file(name: str) -> str:
         elif name == "clip.mp4":
             write_video(tmp, sample_video_frames())
         else:
-            raise KeyError(f"no sample named {name!r}; samples: image.png, document.png, tone.wav, clip.mp4")
+            raise KeyError(f"no sample named {name!r}; samples: image.png, image-turned.png, document.png, tone.wav, clip.mp4")
         tmp.replace(path)
     return str(path)

@@ -38,6 +38,8 @@ OutputKind = Literal[
     "mask-generation",  # {"masks": [...], "scores": [...]}
     "vqa",  # [{"answer", "score"?}]
     "video-labels",  # [{"label", "score"}] -> gr.Label, plus the sampled frames
+    "matches",  # [{"keypoint_image_0": {x, y}, "keypoint_image_1": {x, y}, "score"}] -> drawn pair + table
+    "decision",  # {question: {"type", "choice"|"score"|"noul", "probabilities"...}} -> tables
 ]
 
 
@@ -166,6 +168,7 @@ MODALITY_WORKLOADS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: The usual UI labels of inputs, by name (a spec's ``labels`` override them).
 INPUT_LABELS: Mapping[str, str] = MappingProxyType({
     "text": "Text", "question": "Question", "context": "Context", "query": "Question about the table",
+    "state": "State", "questions": "Questions",
 })
 
 
@@ -175,8 +178,8 @@ class BenchSpec:
 
     ``workloads`` are the workloads that fit it, the default first; ``params`` the call keywords
     every benchmark call gets (``truncation``: natural texts run long); ``item`` turns one
-    generated input (a text or a picture) and the tokenizer's mask token into the task's input
-    (``None``: the input as it is).
+    generated input (a text or a picture) and the tokenizer's mask token into the task's input as
+    the pipeline takes it (``None``: the input as it is); ``plain_batches`` see below.
 
     >>> BenchSpec(("natural",), item=lambda text, mask: {"question": "Why?", "context": text}).make_items(["a"])
     [{'question': 'Why?', 'context': 'a'}]
@@ -185,6 +188,10 @@ class BenchSpec:
     workloads: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     item: Callable[[Any, str], Any] | None = None
+    #: Whether transformers' own pipeline batches the task (``pipe(items, batch_size=n)``). Where it
+    #: cannot (5.25's keypoint-matching and decision pipelines fail for n > 1), the benchmark marks
+    #: its plain rows above batch size 1 instead of running them; the runner's rows still run.
+    plain_batches: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))

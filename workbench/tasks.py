@@ -15,7 +15,11 @@ import difflib
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from workbench import output_kinds as _output_kinds
+from workbench.any_to_any import ANY_TO_ANY
 from workbench.calls import AUDIO, DOCUMENT_QA, IMAGE_CHAT, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, VIDEO
+from workbench.decision import DECISION, DECISION_CALL, QUESTIONS
+from workbench.keypoints import KEYPOINT_MATCHING, MATCHES
 from workbench.output_kinds import KINDS as _OUTPUT_KINDS
 from workbench.output_kinds import OutputKind as OutputKindSpec
 from workbench.spec import (BenchSpec, Group, Modality, OutputKind, Param, TaskSpec,  # noqa: F401 (re-exported)
@@ -70,6 +74,23 @@ def _image_question(image: Any, mask_token: str) -> dict[str, Any]:
 
 def _image_queries(image: Any, mask_token: str) -> dict[str, Any]:
     return {"image": image, "candidate_labels": ["a house", "a tree"]}
+
+
+def _image_pair(image: Any, mask_token: str) -> list[Any]:
+    """A picture and the same picture turned 12° (a file: itself twice), as the pipeline takes a pair."""
+    turned = image.rotate(12, fillcolor="white") if hasattr(image, "rotate") else image
+    return [image, turned]
+
+
+def _audio_prompt(audio: Any, mask_token: str) -> list[dict[str, Any]]:
+    """A clip and a prompt as the pipeline's chat (one user message)."""
+    from workbench.inputs import audio_chat
+
+    return audio_chat(audio, "What is this sound?")
+
+
+def _decision(text: str, mask_token: str) -> dict[str, Any]:
+    return {"state": text, "questions": QUESTIONS}
 
 
 _SPECS: tuple[TaskSpec, ...] = (
@@ -170,6 +191,15 @@ _SPECS: tuple[TaskSpec, ...] = (
         metric="similarity",
     ),
     TaskSpec(
+        "decision", "text", "Text", "decision", ("state", "questions"), "Decision",
+        "Typed questions about a state (choice, score, yes/no), each answered with a probability per option "
+        "in one forward pass, by a decision model or any chat model (the logits of the option labels).",
+        pipeline_task="decision", call=DECISION_CALL, kinds={"questions": "json"},
+        labels={"state": "State (the text the questions are about)",
+                "questions": "Questions (JSON: name → {type: choice | score | noul, instructions, criteria})"},
+        bench=BenchSpec(TEXTS.workloads, item=_decision, plain_batches=False),
+    ),
+    TaskSpec(
         "table-question-answering", "table", "Text", "table-answer", ("table", "query"), "Table QA",
         "Ask a question about a table (TAPAS).",
         pipeline_task="table-question-answering", params=(),
@@ -242,6 +272,14 @@ _SPECS: tuple[TaskSpec, ...] = (
         batchable=False,
     ),
     TaskSpec(
+        "keypoint-matching", "image", "Vision", "matches", ("image", "image_2"), "Keypoint matching",
+        "Match keypoints between two views of a scene (SuperGlue, LightGlue, EfficientLoFTR).",
+        pipeline_task="keypoint-matching", call=KEYPOINT_MATCHING, kinds={"image_2": "image"},
+        params=(_param("threshold", "float", 0.0, "score threshold", minimum=0.0, maximum=1.0, step=0.01),),
+        labels={"image": "First image", "image_2": "Second image"},
+        bench=BenchSpec(("images", "file"), item=_image_pair, plain_batches=False),
+    ),
+    TaskSpec(
         "video-classification", "video", "Vision", "video-labels", ("video",), "Video classification",
         "Label a clip (VideoMAE, TimeSformer, ViViT): frames sampled evenly over the clip, decoded with PyAV.",
         pipeline_task="video-classification", params=(TOP_K,), call=VIDEO,
@@ -298,8 +336,19 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
         batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
     ),
+    TaskSpec(
+        "any-to-any", "multimodal", "Documents & multimodal", "text", ("audio", "text"), "Any-to-any (audio + text)",
+        "Prompt a multimodal model with a sound and a text (Qwen2-Audio, Granite Speech, Voxtral…); text out. "
+        "Models that also read images need torchvision in transformers' pipeline, which is not installed here.",
+        pipeline_task="any-to-any", call=ANY_TO_ANY,
+        params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
+        generative=True, labels={"text": "Prompt"},
+        bench=BenchSpec(("audio", "file"), {"max_new_tokens": 16}, item=_audio_prompt),
+    ),
 )
 
+for _kind in (MATCHES, DECISION):  # the kinds whose modules build on workbench.output_kinds
+    _output_kinds.register(_kind)
 _unknown = sorted({s.output for s in _SPECS} - set(_OUTPUT_KINDS))
 if _unknown:  # a typo in the table fails at import, naming the kinds there are
     raise ValueError(f"unknown output kind(s) {_unknown} in the task table; known: {sorted(_OUTPUT_KINDS)}")

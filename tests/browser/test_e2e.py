@@ -199,9 +199,33 @@ def test_benchmark_runs_plots_and_exports(page, tmp_path):
     with page.expect_download() as download:
         page.locator("#bench-files a[href$='.csv']").click()
     csv = download.value.path().read_text()
-    assert csv.splitlines()[0].startswith("runner,batch_size,device,dtype,status,items_per_s")
+    assert csv.splitlines()[0].startswith("model,runner,batch_size,device,dtype,status,items_per_s")
     assert len(csv.strip().splitlines()) == 5
     _export_as_job_runs_the_fastest_row(page, csv, tmp_path)
+
+
+def test_benchmark_weighs_quality_of_two_models_and_int8_on_the_labelled_sample(page):
+    """Two models × float32 and int8 on the shipped sentiment sample: every row scored, the
+    quality-against-throughput scatter drawn, the pick said in words."""
+    _bench_settings(page, task="text-classification", n=16, sizes="1,4", repeats=1)
+    page.locator("#bench-dtypes").get_by_label("int8").check()
+    more = page.locator("#bench-models input")
+    more.click()
+    more.fill("offline:zero-shot-classification")
+    more.press("Enter")
+    expect(page.locator("#bench-models")).to_contain_text("offline:zero-shot-classification")
+    page.locator("#bench-data").get_by_text("Your own data").click()
+    page.locator("#bench-sample").get_by_label("Use the shipped labelled sample").check()
+    page.locator("#bench-run").click()
+    summary = page.locator("#bench-summary")
+    expect(summary).to_contain_text("Fastest within 1 point of the best accuracy", timeout=LONG)
+    expect(summary).to_contain_text("name labels this model does not have")
+    chart = page.locator("#bench-plot-quality [data-testid='altair']")
+    expect(chart.locator("canvas, svg.marks").first).to_be_visible()
+    table = page.locator("#bench-table")
+    expect(table).to_contain_text("accuracy")
+    cells = table.inner_text()
+    assert "int8" in cells and "offline:zero-shot-classification" in cells
 
 
 def _export_as_job_runs_the_fastest_row(page, csv: str, tmp_path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -172,26 +172,11 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
                     f"{what} from {name} with references in `{labels}`")
 
 
-def matcher_for(spec: "TaskSpec", pipe: Any) -> Callable[[Any], str | None] | None:
-    """How references map to the model's own label names (``workbench.metrics.label_matcher``):
-    through its ``id2label`` for a classifier with fixed labels; ``None`` when the labels are the
-    caller's (zero-shot's candidates, fill-mask's tokens) or the metric does not score labels."""
-    from workbench.metrics import label_matcher
-
-    if spec.metric != "classification":
-        return None
-    open_set = any(p.name == "candidate_labels" for p in spec.params) or spec.name == "fill-mask"
-    id2label = getattr(getattr(getattr(pipe, "model", None), "config", None), "id2label", None)
-    if open_set or not id2label:
-        return None
-    return label_matcher(list(id2label.values()), id2label)
-
-
 def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
               embeddings: list[Any] | None = None) -> "Score":
     """One run's ``outputs`` (in the order of ``data.items``) scored against ``data``'s references;
     similarity pairs take ``embeddings`` (each item's token vectors, real tokens only)."""
-    from workbench.metrics import score
+    from workbench.metrics import model_id2label, model_matcher, score
 
     if data.pairs:
         vectors = [np.asarray(e, dtype=np.float64) for e in (embeddings if embeddings is not None else outputs)]
@@ -201,11 +186,11 @@ def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
                for a, b in zip(pooled[:half], pooled[half:])]
         return score("similarity", cos, data.references)
     predictions = [spec.output_kind.prediction(o) for o in outputs]
-    match = matcher_for(spec, pipe)
+    id2label = model_id2label(pipe)
+    match = model_matcher(spec, id2label)
     references = [match(r) or r for r in data.references] if match else list(data.references)
     context: dict[str, Any] = {"texts": data.texts}
-    if match:
-        id2label = pipe.model.config.id2label
+    if match and id2label:  # a classifier's fixed labels: references it lacks are counted and said
         context.update(labels=list(id2label.values()), id2label=id2label)
     return score(spec.metric, predictions, references, **context)
 

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from workbench.manager import PipelineManager
 
 
+#: The status of a plain row above batch size 1 for a task whose transformers pipeline cannot batch
+#: (``BenchSpec.plain_batches``).
+PLAIN_CANNOT_BATCH = "pipeline cannot batch"
+
+
 @dataclass
 class _Combo:
     """One device × dtype of a sweep: its pipeline, inputs, costs and a measure per runner × size,
@@ -266,9 +271,17 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, model: 
     # warm-up: every runner once on a slice, at the smallest and largest batch size
     control.check()
     report(f"warming up on {device} in {dname}")
+    from workbench.tasks import get_task
+
+    if not get_task(task).bench.plain_batches:  # transformers' pipeline fails batched: say so, run nothing
+        for (runner, bs), m in combo.measures.items():
+            if runner == "plain" and bs > 1:
+                m.status = PLAIN_CANNOT_BATCH
     warm = work.items[: min(len(work.items), 2 * max(sizes))]
     for runner in config.runners:
         for bs in {sizes[0], sizes[-1]}:
+            if combo.measures[(runner, bs)].status != "ok":
+                continue
             try:
                 _call(runner, combo, warm, bs)
             except Exception as exc:

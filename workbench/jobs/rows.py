@@ -81,13 +81,10 @@ class Predictor:
         self.schema = output_schema(job.task, labelled=bool(job.labels))
         self.metric = labelled_metric(job.task) if job.labels else None
         if self.metric is not None:
-            from workbench.metrics import label_matcher
+            from workbench.metrics import label_matcher, model_id2label, model_matcher
 
-            config = getattr(self.pipe.model, "config", None)
-            id2label = getattr(config, "id2label", None) if self.metric == "classification" else None
-            zero_shot = any(p.name == "candidate_labels" for p in self.spec.params) or self.spec.name == "fill-mask"
-            self.match = label_matcher(None if zero_shot else list((id2label or {}).values()),
-                                       None if zero_shot else id2label)
+            # the model's labels, or (zero-shot, fill-mask) the references' own
+            self.match = model_matcher(self.spec, model_id2label(self.pipe)) or label_matcher(None)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.mapping is None:

@@ -76,3 +76,22 @@ def chat(path: Path) -> str:
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return "tiny Llama chat model with a chat template and role tokens (2 layers, hidden 32), random weights"
+
+
+@builder("decision")
+def decision(path: Path) -> str:
+    """The chat model's tokenizer and size, with ``Yes`` and ``No`` as single tokens: a model without
+    a decision head answers a yes/no question by the logits of those two labels (and a choice or a
+    score by those of ``A``, ``B``…, single tokens already)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = chat_tokenizer()
+    tok.add_tokens(["Yes", "No"])
+    end = tok.convert_tokens_to_ids("<|end|>")
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tok.bos_token_id, eos_token_id=[end, tok.eos_token_id],
+                         pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
+    LlamaForCausalLM(config).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return "tiny Llama chat model with a chat template, Yes/No single tokens (2 layers, hidden 32), random weights"

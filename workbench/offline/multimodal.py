@@ -66,3 +66,34 @@ def image_text_to_text(path: Path) -> str:
                                image_token=IMAGE_TOKEN, num_additional_image_tokens=1)
     processor.save_pretrained(path)
     return "tiny LLaVA (CLIP vision 2 layers + Llama 2 layers, hidden 32, 16 image tokens), random weights"
+
+
+@builder("any-to-any")
+def any_to_any(path: Path) -> str:
+    """A tiny Qwen2-Audio (Whisper-style audio encoder + Qwen2 decoder) with the chat model's
+    tokenizer and Qwen2-Audio's audio tokens: it takes a clip (2 s windows, 16 mel bins) and a
+    prompt, as the any-to-any pipeline's audio-language models do, without torchvision."""
+    from transformers import (GenerationConfig, Qwen2AudioConfig, Qwen2AudioEncoderConfig,
+                              Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, Qwen2Config,
+                              WhisperFeatureExtractor)
+
+    from workbench.offline.chat import chat_tokenizer, unprintable_ids
+
+    tok = chat_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]},
+                           replace_extra_special_tokens=False)
+    features = WhisperFeatureExtractor(feature_size=16, chunk_length=2, sampling_rate=16000, hop_length=160, n_fft=400)
+    end = tok.convert_tokens_to_ids("<|end|>")
+    audio = Qwen2AudioEncoderConfig(num_mel_bins=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+                                    d_model=32, max_source_positions=100)
+    text = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                       bos_token_id=tok.bos_token_id, eos_token_id=[end, tok.eos_token_id], pad_token_id=tok.pad_token_id)
+    model = Qwen2AudioForConditionalGeneration(Qwen2AudioConfig(
+        audio_config=audio, text_config=text, audio_token_index=tok.convert_tokens_to_ids("<|AUDIO|>"))).eval()
+    model.generation_config = GenerationConfig(do_sample=False, max_new_tokens=32, bos_token_id=tok.bos_token_id,
+                                               eos_token_id=[end, tok.eos_token_id], pad_token_id=tok.pad_token_id,
+                                               suppress_tokens=unprintable_ids(tok))
+    model.save_pretrained(path)
+    Qwen2AudioProcessor(feature_extractor=features, tokenizer=tok).save_pretrained(path)
+    return "tiny Qwen2-Audio (audio encoder + Qwen2 decoder, 2 layers each, hidden 32, 2 s clips), random weights"

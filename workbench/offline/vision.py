@@ -177,3 +177,19 @@ def mask_generation(path: Path) -> str:
                                            mask_pad_size={"height": mask_side, "width": mask_side})
     _save(path, SamModel(config), SamProcessor(image_processor=image_processor))
     return "tiny SAM (64×64 images, patch 16, hidden 32), random weights"
+
+
+@builder("keypoint-matching")
+def keypoint_matching(path: Path) -> str:
+    """SuperGlue on a tiny SuperPoint (built from its config as SuperGlue's keypoint detector).
+    Every keypoint is kept (threshold 0, at most 24 per image) so that random weights still match
+    some. (A tiny LightGlue builds too, but its post-processing raised an IndexError on random
+    weights with transformers 5.25.)"""
+    from transformers import SuperGlueConfig, SuperGlueForKeypointMatching, SuperGlueImageProcessor, SuperPointConfig
+
+    detector = SuperPointConfig(encoder_hidden_sizes=[8, 8, 16, 16], decoder_hidden_size=32, descriptor_decoder_dim=32,
+                                keypoint_threshold=0.0, max_keypoints=24, nms_radius=2, border_removal_distance=2)
+    config = SuperGlueConfig(keypoint_detector_config=detector, hidden_size=32, keypoint_encoder_sizes=[16, 32],
+                             gnn_layers_types=["self", "cross"], num_attention_heads=2, sinkhorn_iterations=10)
+    _save(path, SuperGlueForKeypointMatching(config), SuperGlueImageProcessor(size={"height": 64, "width": 64}))
+    return "tiny SuperGlue matcher on a tiny SuperPoint detector (64×64 grey images, ≤ 24 keypoints), random weights"
