@@ -92,6 +92,8 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     from workbench.tasks import get_task
 
     spec = get_task(config.task)
+    if config.labels and spec.metric is None:  # references a task cannot score: refused before anything loads
+        _labelled(manager, config, spec.name)
     if generation_bench(spec):  # decoder-only generation: TTFT, ITL, output tokens/s, continuous batching
         from workbench.bench.generation import run_generation_benchmark
 
