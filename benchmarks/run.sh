@@ -23,6 +23,11 @@ bench --task text-classification --model random:distilbert-base --dtype float32,
   --out "$out"/distilbert-base-int8
 # sentence-transformers' ONNX Runtime int8 and OpenVINO int8 on the same texts, in a throw-away venv
 bash benchmarks/onnx-openvino.sh "$out"/minilm-st-int8
+# text generation (issue 22): SmolLM2-135M-size Llama (random weights), 64 prompts of natural lengths,
+# max_new_tokens long-tailed with mean 64 (EOS ignored): plain pipeline batching, the workbench runner
+# and transformers' continuous batching; output tokens/s, TTFT/ITL/E2E p50/p95
+.venv/bin/python -m workbench bench --task text-generation --model random:smollm2-135m --workload natural --n 64 \
+  --max-new-tokens 64 --batch-sizes 4,16 --repeats 1 --quiet --out "$out"/smollm2-generation
 # on a machine with a CUDA GPU: the same model on the GPU
 if .venv/bin/python -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
   bench --task feature-extraction --device cuda --dtype float32,float16,bfloat16,int8,int4 --repeats 3 \

@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
@@ -44,6 +44,8 @@ CONCURRENCY_ID = "benchmark"
 BENCH_GPU_SECONDS = 300  # the most a benchmark may hold a ZeroGPU Space's GPU
 PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
          ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
+#: Text generation's own charts (shown only for generation rows): against requests in flight.
+GENERATION_PLOTS = (("output_tokens_per_s", "Output tokens/s"), ("ttft_p95_ms", "Time to first token p95 (ms)"))
 QUALITY_PLOT = "Quality against throughput (best batch size per model and precision)"
 #: Errors of a Run that the user can fix: ours, and the sweep's refusals of a setting (batch sizes,
 #: workload, file or column) with messages that name the fix.
@@ -68,6 +70,7 @@ class BenchmarkTab:
     plots: list[gr.Plot]
     table: gr.Dataframe
     files: gr.File
+    generation_plots: list[gr.Plot] = field(default_factory=list)
 
 
 def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int], *, repeats: int = 1, configs: int = 1) -> None:
@@ -168,6 +171,9 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         with gr.Row():
             for col, title in row:
                 plots.append(gr.Plot(label=title, show_label=False, elem_id=f"bench-plot-{col}"))
+    with gr.Row():  # text generation: output tokens/s and TTFT p95 against requests in flight
+        generation_plots = [gr.Plot(label=title, show_label=False, visible=False, elem_id=f"bench-plot-{col}")
+                            for col, title in GENERATION_PLOTS]
     table = gr.Dataframe(headers=SHOWN_COLUMNS, label="Results", interactive=False, elem_id="bench-table")
     files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
                     elem_id="bench-files")
@@ -211,7 +217,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                     partial, at["partial"] = at["partial"], None
                     # the rows measured so far fill the table and plots as they come
                     shown = _partial_outputs(partial) if partial is not None else [gr.skip()] * len(results)
-                    yield [status_line, *shown]
+                    yield [status_line, *shown, *[gr.skip()] * len(generation_plots)]
                 else:
                     outcome = event.value
         except Exception as exc:
@@ -222,9 +228,10 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
             stops.pop(session, None)
         result, note = outcome
         if result is None:  # cancelled before any row was measured: the earlier results stay
-            yield [note, *[gr.skip()] * len(results)]
+            yield [note, *[gr.skip()] * (len(results) + len(generation_plots))]
             return
-        yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result)]
+        yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result),
+               *_generation_outputs(result)]
 
     def on_cancel(request: gr.Request) -> str:
         return "Cancelling…" if session_id(request) in stops else "Nothing is running."
@@ -246,7 +253,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     event = run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
                       inputs_kwargs=dict(zip(KEYS, widgets)),
-                      outputs=[status, *results], show_progress_on=status, api_name="benchmark",
+                      outputs=[status, *results, *generation_plots], show_progress_on=status, api_name="benchmark",
                       concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API)
     event.success(export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
 
@@ -260,7 +267,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     # "Cancelled" before that reached the page, and be overwritten by it.
     cancel.click(on_cancel, outputs=status, api_visibility="private", queue=False).then(
         stop_run, api_visibility="private", queue=False)
-    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files)
+    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files, generation_plots)
 
 
 def export_job(files: list[Any] | None) -> tuple[str, str | None]:
@@ -340,6 +347,19 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
                           "earlier run.")
         rows = len(partial.table)
         return partial, f"**Cancelled** — the {rows} row{'s' * (rows != 1)} below were measured before you cancelled."
+
+
+def _generation_outputs(result: Any) -> list[Any]:
+    """Text generation's charts (output tokens/s, TTFT p95 against requests in flight), shown only
+    when ``result`` has generation rows."""
+    from workbench.bench import plot_frame
+
+    table = result.table
+    if "output_tokens_per_s" not in table or not table["output_tokens_per_s"].notna().any():
+        return [gr.Plot(visible=False) for _ in GENERATION_PLOTS]
+    frame = plot_frame(table)
+    return [gr.Plot(bench_chart(frame, col, title, x_title="requests in flight (batch size)"), visible=True)
+            for col, title in GENERATION_PLOTS]
 
 
 def _outputs(result: Any) -> list[Any]:

@@ -4,7 +4,7 @@ by ``gr.Plot`` in the browser).
 Gradio's native plots have no log axis and mark points only under the pointer, so these are Altair
 charts: batch sizes are powers of two or close to it, so the x axis is log2 with a tick at each
 measured size only (no 1.5 or 2.5), every measurement is a point on its line, and there is a line
-per runner · dtype · device (plain batching dashed, the runner solid).
+per runner · dtype · device (plain batching dashed, the runner solid, continuous batching dotted).
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"batch_size": [1, 8], "items_per_s": [10.0, 50.0], "runner": ["plain"] * 2,
@@ -23,17 +23,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def bench_chart(frame: pd.DataFrame, y: str, title: str, *, height: int = 220) -> alt.Chart:
+def bench_chart(frame: pd.DataFrame, y: str, title: str, *, height: int = 220,
+                x_title: str = "batch size") -> alt.Chart:
     """``y`` against batch size for every series of ``frame`` (``workbench.bench.plot_frame``'s
     long form: ``batch_size``, ``runner``, ``series`` and the metric columns)."""
     import altair as alt
 
     sizes = sorted(int(s) for s in frame["batch_size"].unique()) if len(frame) else [1]
     domain = [sizes[0] / 1.5, sizes[-1] * 1.5]  # room around the first and last points
-    x = alt.X("batch_size:Q", title="batch size", scale=alt.Scale(type="log", base=2, domain=domain, nice=False),
+    x = alt.X("batch_size:Q", title=x_title, scale=alt.Scale(type="log", base=2, domain=domain, nice=False),
               axis=alt.Axis(values=sizes, format="d", grid=True))
     dash = alt.StrokeDash("runner:N", title=None, legend=None,
-                          scale=alt.Scale(domain=["runner", "plain"], range=[[1, 0], [6, 4]]))
+                          scale=alt.Scale(domain=["runner", "plain", "continuous"], range=[[1, 0], [6, 4], [2, 2]]))
     return (alt.Chart(frame[["batch_size", "runner", "series", y]], title=title)
             .mark_line(point=True, clip=True)
             .encode(x=x, y=alt.Y(f"{y}:Q", title=title),

@@ -78,7 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--kernels", default="auto", choices=("auto", "torch", "onednn"),
                    help="the runner's linear-layer kernels: auto picks oneDNN on a CPU where it beats torch's default "
                         "(plain batching always uses torch's)")
-    b.add_argument("--runners", default="plain,runner", help="which to run: plain, runner, or both")
+    b.add_argument("--runners", default=None,
+                   help="comma-separated: plain, runner, continuous (transformers' continuous batching, text "
+                        "generation only; default: all three for text generation, plain,runner otherwise)")
+    b.add_argument("--max-new-tokens", type=int, default=None,
+                   help="text generation: the mean of the requests' max_new_tokens (default 64)")
+    b.add_argument("--output-lengths", default="long-tail", choices=("long-tail", "fixed"),
+                   help="text generation: each request's max_new_tokens drawn long-tailed (seeded) or all the mean; "
+                        "EOS is ignored, so lengths are what was asked")
     b.add_argument("--seed", type=int, default=0, help="workload seed")
     b.add_argument("--out", default="bench-out", help="folder for bench.csv, bench.json and bench.png")
     b.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
@@ -130,6 +137,10 @@ def _add_run_parser(sub: Any) -> None:
     r.add_argument("--labels", default=None, metavar="COLUMN",
                    help="a column of references: each row says whether it is right (`correct`), and the summary "
                         "gives the task's metric (accuracy, F1, WER, chrF…)")
+    r.add_argument("--runner", default=None, choices=("plain", "runner", "continuous"),
+                   help="how rows are batched: the workbench runner (default), plain pipeline batching, or "
+                        "continuous (transformers' continuous batching, text generation: --batch-size requests in "
+                        "flight, --max-tokens per step)")
     r.add_argument("--resume", action="store_true", help="continue a killed job from its last shard")
     r.add_argument("--save-config", default=None, metavar="JOB.json", help="also write the job to this file")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -153,7 +164,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
 
     changes: dict[str, Any] = {name: getattr(args, name) for name in (
         "task", "model", "revision", "input", "output", "format", "split", "device", "dtype", "kernels", "engine",
-        "shard_rows", "concurrency", "num_gpus", "labels")}
+        "shard_rows", "concurrency", "num_gpus", "labels", "runner")}
     if args.column:
         changes["columns"] = tuple(args.column)
     if args.param:
@@ -196,7 +207,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         task=args.task, model=args.model, revision=args.revision, batch_sizes=args.batch_sizes,
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
         repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
-        runners=_csv(args.runners), path=args.path, column=args.column, labels=args.labels,
+        runners=_csv(args.runners) if args.runners else (), path=args.path, column=args.column,
+        max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths, labels=args.labels,
         quality_tolerance=args.quality_tolerance)
     bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                                         file=sys.stderr)

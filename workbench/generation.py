@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from workbench.gen_metrics import RequestTiming
+
 #: The longest the reading side sleeps between checks for new tokens (it is woken on each one).
 _POLL_S = 0.1
 
@@ -29,11 +31,12 @@ class StreamUpdate:
     text: str  # the generated text so far, without the prompt
     new_tokens: int  # tokens generated so far
     elapsed_s: float  # since generate was started
-    time_to_first_token_s: float | None
-    tokens_per_s: float | None  # new tokens per second of decoding, after the first token
+    time_to_first_token_s: float | None  # ``timing.ttft_s`` (``workbench.gen_metrics``, as the Benchmark's)
+    tokens_per_s: float | None  # ``timing.tokens_per_s``: tokens per second of decoding, after the first token
     done: bool = False
     stopped: bool = False  # ended because the stop event was set, not by length or EOS
     notes: tuple[str, ...] = ()  # what the stream changed and the user should know (max new tokens lowered)
+    timing: RequestTiming | None = None  # the clock readings both numbers come from
 
     def timings(self) -> dict[str, float]:
         """This update's part of a result's ``timings``: ``inference_s``, ``new_tokens`` and, once
@@ -115,6 +118,7 @@ class _Collector:
     def __init__(self) -> None:
         self.ids: list[int] = []
         self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
         self.done = False
         self.changed = threading.Condition()
         self._prompt_seen = False
@@ -125,8 +129,10 @@ class _Collector:
             return
         ids = value.reshape(-1).tolist() if hasattr(value, "reshape") else [int(value)]
         with self.changed:
+            now = time.perf_counter()
             if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
+                self.first_token_at = now
+            self.last_token_at = now
             self.ids.extend(ids)
             self.changed.notify_all()
 
@@ -177,30 +183,28 @@ def stream_generate(pipe: Any, prompt: str, *, stop_event: threading.Event,
     worker = threading.Thread(target=work, name="stream-generate", daemon=True)
     worker.start()
 
-    def update(ids: list[int], done: bool = False) -> StreamUpdate:
+    def update(ids: list[int], last: float | None, done: bool = False) -> StreamUpdate:
         now = time.perf_counter()
-        first = collector.first_token_at
-        ttft = None if first is None else first - start
-        rate = (len(ids) - 1) / (now - first) if first is not None and len(ids) > 1 and now > first else None
+        timing = RequestTiming(start, collector.first_token_at, last, len(ids))
         text = tokenizer.decode(ids, skip_special_tokens=True)
-        return StreamUpdate(text, len(ids), now - start, ttft, rate, done, stopped=done and stop_event.is_set(),
-                            notes=notes)
+        return StreamUpdate(text, len(ids), now - start, timing.ttft_s, timing.tokens_per_s, done,
+                            stopped=done and stop_event.is_set(), notes=notes, timing=timing)
 
     seen = 0
     try:
         while True:
             with collector.changed:  # wake on new tokens or the end; several tokens may come at once
                 collector.changed.wait_for(lambda: len(collector.ids) != seen or collector.done, timeout=_POLL_S)
-                ids, done = list(collector.ids), collector.done
+                ids, done, last = list(collector.ids), collector.done, collector.last_token_at
             if done:
                 break
             if len(ids) != seen:
                 seen = len(ids)
-                yield update(ids)
+                yield update(ids, last)
         worker.join()
         if errors:
             raise errors[0]
-        yield update(ids, done=True)
+        yield update(ids, last, done=True)
     finally:
         closed.set()
         worker.join()

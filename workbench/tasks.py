@@ -142,7 +142,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _param("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
                 _param("return_full_text", "bool", True, "include prompt")),
         streams=True, generative=True, labels={"text": "Prompt"},
-        bench=BenchSpec(TEXTS.workloads, {"max_new_tokens": 16, "do_sample": False}),
+        bench=BenchSpec(("natural", "chat", "uniform", "long-tail", "file"), {"max_new_tokens": 16, "do_sample": False}),
     ),
     TaskSpec(
         "summarization", "text", "Text", "text", ("text",), "Summarization",

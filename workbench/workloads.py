@@ -5,6 +5,8 @@
   whose lengths are long-tailed (lognormal in sentences), some past a model's maximum length —
   text tasks truncate;
 - ``long-tail``: the transformers docs' case: every 64th input is 100× longer than the others;
+- ``chat``: the ``natural`` texts as one-message conversations (``[{"role": "user", "content": text}]``),
+  for text generation through the model's chat template;
 - ``images`` / ``audio`` / ``videos``: generated pictures of several sizes, tones of several
   durations, clips of several lengths (mp4 files, decoded by the video pipeline);
 - ``file``: the user's data: a CSV/JSONL column, a text file (one input per line), or a folder
@@ -38,7 +40,7 @@ from workbench.tasks import TaskSpec, get_task
 from workbench.uploads import has_scheme, user_path
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "presets" / "corpus"
-WORKLOADS = ("uniform", "natural", "long-tail", "images", "audio", "videos", "file")
+WORKLOADS = ("uniform", "natural", "long-tail", "chat", "images", "audio", "videos", "file")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
@@ -300,6 +302,9 @@ def make_workload(name: str, task: str, *, n: int = 512, seed: int = 0, path: st
         items, described = audio_clips(n, seed), f"{n} clips of 0.5–5 s at 16 kHz (seed {seed})"
     elif name == "videos":
         items, described = videos(n, seed), f"{n} generated clips of 0.5–4 s at 24 fps (seed {seed})"
+    elif name == "chat":
+        items = [[{"role": "user", "content": text}] for text in natural_texts(n, seed)]
+        described = f"{n} one-message chats of natural-length texts (seed {seed})"
     else:
         maker = {"uniform": uniform_texts, "natural": natural_texts, "long-tail": long_tail_texts}[name]
         items = maker(n, seed)

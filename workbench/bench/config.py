@@ -2,6 +2,8 @@
 
 >>> BenchConfig("text-classification", batch_sizes=(1, 8)).runners
 ('plain', 'runner')
+>>> BenchConfig("text-generation").runners
+('plain', 'runner', 'continuous')
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from workbench.errors import WorkbenchError
 if TYPE_CHECKING:
     from workbench.bench.report import BenchResult
 
-RUNNERS = ("plain", "runner")
+RUNNERS = ("plain", "runner", "continuous")
+#: The runners of a task without generation rows (continuous batching is for decoder-only generation).
+ITEM_RUNNERS = ("plain", "runner")
+GENERATION_RUNNERS = RUNNERS
 #: Progress callback of a benchmark: ``progress(fraction_done, what_is_running)``.
 BenchProgress = Callable[[float, str], None]
 
@@ -35,7 +40,11 @@ class BenchConfig:
     comma-separated (``models``): each is swept in turn, through the manager. ``labels`` names the
     reference column of the labelled data in ``path`` (``workbench.bench.quality``; ``column`` then
     names the input columns): every row is scored by the task's metric, and the recommendation
-    names the fastest configuration within ``quality_tolerance`` points of the best quality."""
+    names the fastest configuration within ``quality_tolerance`` points of the best quality.
+    ``runners`` default to the task's (``default_runners``). For generation rows
+    (``workbench.bench.generation``) ``max_new_tokens`` is the mean of the requests' output lengths
+    (None: 64), drawn ``output_lengths`` = ``long-tail`` (seeded lognormal) or ``fixed``, and a batch
+    size is the most requests in flight."""
 
     task: str
     model: str | None = None
@@ -49,15 +58,18 @@ class BenchConfig:
     seed: int = 0
     max_tokens: int | None = 8192
     kernels: str = "auto"
-    runners: tuple[str, ...] = RUNNERS
+    runners: tuple[str, ...] = ()
     path: str | None = None
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     labels: str | None = None
     quality_tolerance: float = 1.0
+    max_new_tokens: int | None = None
+    output_lengths: str = "long-tail"
 
     def __post_init__(self) -> None:
         self.batch_sizes = tuple(batch_sizes(self.batch_sizes))  # "1,8,32" or a list: parsed once, here
+        self.runners = tuple(self.runners) or default_runners(self.task)
 
     @property
     def models(self) -> list[str | None]:
@@ -68,6 +80,21 @@ class BenchConfig:
         """
         names = [m.strip() for m in (self.model or "").split(",") if m.strip()]
         return names or [None]
+
+
+def generation_bench(spec: Any) -> bool:
+    """Whether a task's benchmark gets generation rows: decoder-only text generation."""
+    return bool(spec.generative) and spec.pipeline_task == "text-generation"
+
+
+def default_runners(task: str) -> tuple[str, ...]:
+    """Every runner for a task with generation rows, plain and runner for the others."""
+    from workbench.tasks import get_task
+
+    try:
+        return GENERATION_RUNNERS if generation_bench(get_task(task)) else ITEM_RUNNERS
+    except Exception:  # an unknown task: the sweep says so, with the valid ones
+        return ITEM_RUNNERS
 
 
 def batch_sizes(text: str | Sequence[int]) -> list[int]:

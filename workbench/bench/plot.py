@@ -79,7 +79,8 @@ def save_quality_plot(result: BenchResult, path: str | Path) -> bool:
 
 
 def save_plot(result: BenchResult, path: str | Path) -> None:
-    """A 2×2 PNG: throughput, latency p50, peak memory and padding share against batch size."""
+    """A 2×2 PNG: throughput, latency p50, peak memory and padding share against batch size (text
+    generation: output tokens/s, TTFT p95, end-to-end p95 and peak memory)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,14 +90,18 @@ def save_plot(result: BenchResult, path: str | Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     panels = [("items_per_s", "items / s"), ("latency_p50_ms", "forward latency p50 (ms)"),
               ("peak_mem_mb", "peak memory (MB)"), ("padding_share", "padding share")]
+    generation = "output_tokens_per_s" in table and table["output_tokens_per_s"].notna().any()
+    if generation:  # text generation: what LLM users read, against requests in flight
+        panels = [("output_tokens_per_s", "output tokens / s"), ("ttft_p95_ms", "TTFT p95 (ms)"),
+                  ("e2e_p95_ms", "end-to-end latency p95 (ms)"), ("peak_mem_mb", "peak memory (MB)")]
     for ax, (col, label) in zip(axes.flat, panels):
         several = table["model"].nunique() > 1
         for (model, runner, device, dtype), g in table.groupby(["model", "runner", "device", "dtype"]):
             g = g.sort_values("batch_size")
-            ax.plot(g.batch_size, g[col], marker="o", linestyle="-" if runner == "runner" else "--",
+            ax.plot(g.batch_size, g[col], marker="o", linestyle={"runner": "-", "continuous": ":"}.get(runner, "--"),
                     label=(f"{model} · " if several else "") + f"{runner} · {device} · {dtype}")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("batch size")
+        ax.set_xlabel("requests in flight (batch size)" if generation else "batch size")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "cosine_mean", "cosine_min",
-           "token_match", "quality_metric", "quality", "metrics", "seconds", "runs"]
+           "token_match", "quality_metric", "quality", "metrics", "seconds", "runs",
+           # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics)
+           "output_tokens_per_s", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
+           "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
 #: The columns of the quality measured against references (empty without them).
 QUALITY_COLUMNS = ("quality_metric", "quality", "metrics")
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
@@ -35,6 +38,11 @@ SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
 MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
                     "same_labels", "cosine_mean", "cosine_min", "token_match", "quality_metric", "quality"]
+#: The columns of ``to_markdown`` for generation rows.
+GENERATION_MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "output_tokens_per_s",
+                               "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
+                               "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls", "same_tokens",
+                               "first_diff"]
 #: Below these a quantized precision's outputs are too far from float32's to recommend it unasked:
 #: mean cosine of the embeddings, share of the same labels (or texts), mean share of matching words.
 ACCEPTABLE = {"cosine": 0.99, "same top label": 0.95, "token_match": 0.9}
@@ -65,6 +73,7 @@ class BenchResult:
     environment: dict[str, Any]
     recommendation: str
     config: BenchConfig
+    requests: "pd.DataFrame | None" = None  # generation rows: one row per request of each row's median run
 
     @property
     def recommended(self) -> dict[str, Any] | None:
@@ -80,7 +89,8 @@ class BenchResult:
             _, chosen = decision(self.table, tolerance=self.config.quality_tolerance)
             if chosen is not None:
                 return chosen
-        best = ok.loc[ok["items_per_s"].idxmax()]
+        generated = "output_tokens_per_s" in ok and ok["output_tokens_per_s"].notna().any()
+        best = ok.loc[ok["output_tokens_per_s"].astype(float).idxmax() if generated else ok["items_per_s"].idxmax()]
         return {k: best[k].item() if hasattr(best[k], "item") else best[k]
                 for k in ("model", "device", "dtype", "runner", "batch_size", "items_per_s")}
 
@@ -104,9 +114,11 @@ class BenchResult:
     def to_markdown(self) -> str:
         """The main columns as a Markdown table, then the recommendation and the environment."""
         env = self.environment
-        shown = self.table[self._columns(MARKDOWN_COLUMNS)]
-        facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "cpu", "torch",
-                                            "transformers", "matmul_peak_gflops", "runner_kernels", "commit", "date")
+        generation = "output_tokens_per_s" in self.table and self.table["output_tokens_per_s"].notna().any()
+        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if generation else MARKDOWN_COLUMNS)]
+        facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "output_lengths", "cpu",
+                                            "torch", "transformers", "matmul_peak_gflops", "runner_kernels", "commit",
+                                            "date", "load_average", "load_average_end")
                  if env.get(k) is not None]
         return "\n\n".join([shown.to_markdown(index=False), self.recommendation, " · ".join(map(str, facts))]) + "\n"
 
@@ -117,6 +129,9 @@ class BenchResult:
         out.mkdir(parents=True, exist_ok=True)
         paths = {"csv": out / "bench.csv", "json": out / "bench.json", "md": out / "bench.md"}
         self.table.to_csv(paths["csv"], index=False)
+        if self.requests is not None and not self.requests.empty:
+            paths["requests"] = out / "bench_requests.csv"
+            self.requests.to_csv(paths["requests"], index=False)
         paths["json"].write_text(json.dumps(self.to_json(), indent=1, default=str))
         paths["md"].write_text(self.to_markdown())
         if plot:

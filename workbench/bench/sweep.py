@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from workbench.bench.outputs import digest
-from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress
+from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress, generation_bench
 from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
@@ -96,6 +96,15 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     from workbench.tasks import get_task
 
     spec = get_task(config.task)
+    if config.labels and spec.metric is None:  # references a task cannot score: refused before anything loads
+        _labelled(manager, config, spec.name)
+    if generation_bench(spec):  # decoder-only generation: TTFT, ITL, output tokens/s, continuous batching
+        from workbench.bench.generation import run_generation_benchmark
+
+        return run_generation_benchmark(manager, config, progress=progress, stop_event=stop_event)
+    if "continuous" in config.runners:
+        raise ValueError(f"the continuous runner is transformers' continuous batching, for decoder-only text "
+                         f"generation; {spec.name} runs with plain and runner")
     if not spec.batchable:
         raise WorkbenchError(f"{spec.name} runs one input at a time (it is not batchable), so there is nothing to "
                              "benchmark across batch sizes.")

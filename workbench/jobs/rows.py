@@ -178,6 +178,13 @@ class Predictor:
         from workbench.runner import run_batch
 
         job = self.job
+        if job.runner == "continuous":  # transformers' continuous batching: batch size = requests in flight
+            from workbench.continuous import run_continuous
+
+            return run_continuous(self.pipe, items, max_in_flight=job.resolved_batch_size(), max_tokens=job.max_tokens,
+                                  **self.params).results
+        if job.runner == "plain":
+            return list(self.pipe(items, batch_size=job.resolved_batch_size(), **self.params))
         return run_batch(self.pipe, items, batch_size=job.resolved_batch_size(), max_tokens=job.max_tokens,
                          kernels=job.kernels, window=max(len(items), 1), **self.params).results
 

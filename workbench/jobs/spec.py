@@ -27,6 +27,8 @@ ENGINES = ("local", "ray")
 #: ``--batch-size auto``: the runner's cap on rows per batch; within it (and the token budget) the
 #: runner cuts each length-sorted window where batches cost least, and halves it on out-of-memory.
 AUTO_BATCH_SIZE = {"cpu": 32, "accelerator": 64}
+#: How a job batches its rows (``continuous``: transformers' continuous batching, decoder-only text generation).
+JOB_RUNNERS = ("plain", "runner", "continuous")
 #: Placeholders of an exported job: the benchmark does not know the user's dataset.
 EXPORT_INPUT, EXPORT_OUTPUT = "YOUR_DATA.csv", "predictions.parquet"
 
@@ -61,6 +63,7 @@ class JobSpec:
     concurrency: int = 1
     num_gpus: float = 0.0
     labels: str | None = None  # a column of references: each row's correctness and the summary's metric
+    runner: str = "runner"  # plain, runner (length-sorted batches) or continuous (text generation)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", get_task(self.task).name)
@@ -72,6 +75,8 @@ class JobSpec:
             raise ValueError(f"batch_size is a positive whole number or 'auto', got {self.batch_size!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens is a positive number of token positions (or none), got {self.max_tokens}")
+        if self.runner not in JOB_RUNNERS:
+            raise ValueError(f"unknown runner {self.runner!r}; choose {', '.join(JOB_RUNNERS)}")
         if self.shard_rows < 1 or self.concurrency < 1 or self.num_gpus < 0:
             raise ValueError("shard_rows and concurrency must be at least 1 and num_gpus at least 0; got "
                              f"{self.shard_rows}, {self.concurrency}, {self.num_gpus}")
@@ -134,7 +139,7 @@ class JobSpec:
         default = JobSpec(task=self.task)
         parts = ["python", "-m", "workbench", "run", "--task", self.task]
         for name in ("input", "output", "model", "revision", "format", "split", "device", "dtype", "batch_size",
-                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus"):
+                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus", "runner"):
             value = getattr(self, name)
             if value != getattr(default, name):
                 flag = "--" + name.replace("_", "-")
@@ -153,6 +158,9 @@ class JobSpec:
         if not spec.batchable:
             raise ValueError(f"{spec.name} runs one input at a time in the workbench (not batchable), so it cannot "
                              "run as a dataset job; batchable tasks: see `python -m workbench run --help`")
+        if self.runner == "continuous" and not (spec.generative and spec.pipeline_task == "text-generation"):
+            raise ValueError(f"the continuous runner (transformers' continuous batching) runs decoder-only text "
+                             f"generation; run {spec.name} with --runner runner or plain")
         if not self.input:
             raise ValueError("give --input PATH: a CSV/JSONL/Parquet/text file, a folder of images or audio, or a "
                              "dataset saved with `datasets`")
@@ -240,8 +248,13 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
     rows = [r for r in data.get("rows", []) if r.get("status") == "ok" and r.get("items_per_s") is not None]
     if not rows:
         raise ValueError("no benchmark row finished, so there is no configuration to export; run it again")
-    best = data.get("recommended") or max(rows, key=lambda r: r["items_per_s"])
+    generated = [r for r in rows if r.get("output_tokens_per_s") is not None]  # generation: the most tokens/s
+    best = data.get("recommended") or (max(generated, key=lambda r: r["output_tokens_per_s"]) if generated
+                                       else max(rows, key=lambda r: r["items_per_s"]))
     config = data["config"]
+    params = dict(config.get("params") or {})
+    if generated:  # the benchmark's mean output length (its requests' own lengths were drawn for it)
+        params.setdefault("max_new_tokens", config.get("max_new_tokens") or 64)
     model = best.get("model") or config.get("model")
     labels = config.get("labels")
     if labels:
@@ -253,7 +266,7 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
                    revision=config.get("revision"), columns=(config["column"],) if config.get("column") else (),
                    device=str(best["device"]), dtype=str(best["dtype"]), batch_size=int(best["batch_size"]),
                    max_tokens=config.get("max_tokens"), kernels=config.get("kernels", "auto"),
-                   params=dict(config.get("params") or {}))
+                   params=params, runner=str(best.get("runner") or "runner"))
 
 
 def labelled_metric(task: str) -> str:
