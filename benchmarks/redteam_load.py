@@ -108,7 +108,7 @@ def flood(url: str, inputs: list, stop: threading.Event, depth: int, seconds: fl
                 if expect == "refused":
                     counts["refused_as_expected"] += 1
                 else:
-                    counts["unexpected"].append(f"{api}: {str(exc)[:120]}")
+                    counts["unexpected"].append(f"{api}: {type(exc).__name__} {str(exc)[:120]}")
     counts["unexpected"] = counts["unexpected"][:10]
     return counts
 

@@ -109,6 +109,11 @@ def document_benchmark(**components: Any) -> None:
                 document(plot, f"{plot.label} against batch size, one line per runner, device and dtype "
                                "(a Vega-Lite chart).")
             continue
+        if name == "generation_plots":
+            for plot in component:
+                document(plot, f"Generation sweeps only: {plot.label} against requests in flight, one line per "
+                               "runner (plain, runner, continuous batching; a Vega-Lite chart, hidden otherwise).")
+            continue
         description, schema = texts[name]
         document(component, description, schema=schema, label=name.replace("_", " ").capitalize())
 

@@ -247,7 +247,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                        n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
                        labels=labels, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
                        status=status, summary=summary, plots=plots, table=table, downloads=files,
-                       job_command=job_command, job_file=job_file)
+                       job_command=job_command, job_file=job_file, generation_plots=generation_plots)
     widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, labels,
                sample, tolerance]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields

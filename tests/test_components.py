@@ -391,8 +391,10 @@ def test_api_reads_like_documented_api(served):
                                                                             "Python code"]
     bench = {p["parameter_name"]: p for p in api["/benchmark"]["parameters"]}
     assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats",
-                           "max_tokens", "upload", "column"]
-    assert bench["upload"]["parameter_has_default"] and bench["column"]["parameter_has_default"]
+                           "max_tokens", "upload", "column", "models", "labels", "sample", "quality_tolerance"]
+    assert all(bench[k]["parameter_has_default"] for k in ("upload", "column", "models", "labels", "sample",
+                                                           "quality_tolerance"))
+    assert "scored by the task's metric" in bench["labels"]["python_type"]["description"]
     assert [p["parameter_name"] for p in api["/unload_model"]["parameters"]] == ["pipeline"]
     assert api["/unload_model"]["parameters"][0]["python_type"]["type"] == "str | None"
     assert "/text_generation_stop" in api and "Stop" in api["/text_generation_stop"]["description"]
