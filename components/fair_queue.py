@@ -12,12 +12,17 @@ queue. A run whose browser went away still counts while its worker thread finish
 the browser says "This application is currently busy. Please try again." and ``gradio_client``
 raises ``QueueError("Queue is full! Please try again.")`` — a busy message, never a hang. The
 response's ``detail`` carries our own message (``busy_message``).
+
+What is admitted waits in turns (``fair_order``): each endpoint's waiting jobs are served round-robin
+by client, so a client's third job waits behind every other client's first and second — one
+address with a queue of costly jobs no longer makes everyone behind it wait for all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections import Counter
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
@@ -34,6 +39,22 @@ def busy_message(limit: int, who: str = "You") -> str:
     """
     return (f"{who} already have {limit} job(s) queued or running on this shared server; wait for one to finish, "
             "then retry.")
+
+
+def fair_order(events: Sequence[Any], who: Callable[[Any], str]) -> list[Any]:
+    """``events`` in turns by ``who`` (their client): every client's first waiting event, in the
+    order they came, then every client's second, and so on.
+
+    >>> fair_order(["a1", "a2", "a3", "b1", "c1", "b2"], lambda e: e[0])
+    ['a1', 'b1', 'c1', 'a2', 'b2', 'a3']
+    """
+    turns: Counter[str] = Counter()
+    ranked = []
+    for i, event in enumerate(events):
+        client = who(event)
+        ranked.append((turns[client], i, event))
+        turns[client] += 1
+    return [event for _, _, event in sorted(ranked, key=lambda r: r[:2])]
 
 
 def _events(queue: Any) -> tuple[list[Any], list[Any]]:
@@ -85,7 +106,12 @@ def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None =
                     return False, busy_message(per_client, "Your address's sessions"), "queue_full"
                 if policy.queue_max_size and queued >= policy.queue_max_size // 2:  # room for others
                     return False, busy_message(queued, "Your address's sessions"), "queue_full"
-            return await push(body, request, username)
+            pushed = await push(body, request, username)
+            if pushed[0]:  # the new job waits its turn among the clients waiting on its endpoint
+                for waiting in queue.event_queue_per_concurrency_id.values():
+                    if len(waiting.queue) > 1:
+                        waiting.queue[:] = fair_order(waiting.queue, lambda e: client_id(e.request, policy))
+            return pushed
 
     queue.push = push_limited
 

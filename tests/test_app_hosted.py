@@ -168,6 +168,46 @@ def test_a_new_session_per_request_does_not_escape_the_client_limit(hosted_app, 
             _wait_until_done(hosted_app.url, "someone-else" if i is None else f"flood-{i}")
 
 
+def test_a_clients_queued_jobs_wait_their_turn_behind_another_clients_first(hosted_app, config):
+    """One address queues 6 generations (2 run, 4 wait); another address's job, joined after them,
+    waits behind the flooder's next one only — it starts before the flooder's last two (without
+    turns it would start last). Order only: each session's stream says when its job started."""
+    import httpx
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    join = hosted_app.url + "gradio_api/queue/join"
+    flood = {"X-Forwarded-For": "203.0.113.9"}
+    for i in range(6):
+        assert httpx.post(join, json=_join_body(config, f"turns-{i}"), headers=flood, timeout=60).status_code == 200
+    other = httpx.post(join, json=_join_body(config, "turns-other"), headers={"X-Forwarded-For": "198.51.100.9"},
+                       timeout=60)
+    assert other.status_code == 200
+    sessions = [f"turns-{i}" for i in range(6)] + ["turns-other"]
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        started = dict(zip(sessions, pool.map(lambda s: _started_at(hosted_app.url, s), sessions)))
+    later = [s for s in sessions[:6] if started[s] > started["turns-other"]]
+    assert len(later) >= 2, started
+
+
+def _started_at(url: str, session: str, timeout: float = 180.0) -> float:
+    """When ``session``'s job started (``time.monotonic``, read from its event stream), after
+    reading on until it completed."""
+    import time
+
+    import httpx
+
+    start = None
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session},
+                      timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if "process_starts" in line and start is None:
+                start = time.monotonic()
+            if "process_completed" in line:
+                return start if start is not None else time.monotonic()
+    raise AssertionError(f"{session}: the stream ended before the job completed")
+
+
 def _wait_until_done(url: str, session: str, timeout: float = 180.0) -> None:
     """Read ``session``'s event stream until its job has completed."""
     import httpx
