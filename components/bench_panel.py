@@ -373,7 +373,8 @@ def _outputs(result: Any) -> list[Any]:
     env = result.environment
     peaks = ", ".join(f"{k}: {v} GFLOP/s" for k, v in env.get("matmul_peak_gflops", {}).items())
     kernels = ", ".join(f"{k}: {v}" for k, v in env.get("runner_kernels", {}).items())
-    summary = (f"### {result.recommendation}\n\n"
+    head, _, rest = result.recommendation.partition("\n\n")  # the decision as the heading, the details below
+    summary = (f"### {head}\n\n" + (f"{rest}\n\n" if rest else "") +
                f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
                f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
                f"runner's linear kernels {kernels}" + (f" · commit {env['commit']}" if env.get("commit") else ""))

@@ -212,7 +212,7 @@ def recommend(table: "pd.DataFrame", outputs: dict[tuple[str, str, str], list[An
         said, _ = decision(table, tolerance=tolerance)
         if said:
             parts.insert(0, said)
-    return " ".join(parts)
+    return "\n\n".join(parts)  # a paragraph each: the decision, then each model
 
 
 def _recommend_model(ok: "pd.DataFrame", outputs: dict[tuple[str, str], list[Any]]) -> str:

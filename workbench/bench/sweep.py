@@ -136,7 +136,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
         said = recommend(table, {**done_outputs, **outputs}, tolerance=config.quality_tolerance)
         notes = [f"{model}: {note}" if len(models) > 1 else note
                  for model, notes in env.get("quality_notes", {}).items() for note in notes]
-        return BenchResult(table, env, " ".join([said, *notes]), config)
+        return BenchResult(table, env, "\n\n".join([said, *notes]), config)
 
     control = RunControl(stop_event)
     try:
