@@ -179,12 +179,11 @@ def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
     from workbench.metrics import model_id2label, model_matcher, score
 
     if data.pairs:
+        from workbench.bench.outputs import cosines
+
         vectors = [np.asarray(e, dtype=np.float64) for e in (embeddings if embeddings is not None else outputs)]
-        pooled = [v.reshape(-1, v.shape[-1]).mean(0) for v in vectors]
         half = len(data.references)
-        cos = [float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
-               for a, b in zip(pooled[:half], pooled[half:])]
-        return score("similarity", cos, data.references)
+        return score("similarity", cosines(vectors[:half], vectors[half:]).tolist(), data.references)
     predictions = [spec.output_kind.prediction(o) for o in outputs]
     id2label = model_id2label(pipe)
     match = model_matcher(spec, id2label)
