@@ -1,12 +1,13 @@
 """Each task's metric on small cases computed by hand (workbench.metrics), including label-name
-mapping, references the model cannot produce, and references that do not fit."""
+mapping, references the model cannot produce, relevant ids no document has, and references that do
+not fit."""
 
 from __future__ import annotations
 
 import pytest
 
 from workbench.errors import InputError
-from workbench.metrics import label_matcher, parse_entities, score
+from workbench.metrics import label_matcher, parse_entities, relevant_ids, score
 
 
 def test_classification_accuracy_and_macro_f1_by_hand():
@@ -69,3 +70,19 @@ def test_references_must_fit_the_outputs():
         score("asr", [], [])
     with pytest.raises(KeyError, match="unknown metric"):
         score("map", [1], [1])
+
+
+def test_retrieval_recall_at_k_and_mrr_by_hand():
+    ids = ["a", "b", "c"]
+    # query 1 ranks a, c, b (relevant a and c); query 2 ranks b, a, c (relevant c, at a negative cosine);
+    # query 3 ranks b, a, c (relevant b, and zz, which no document has: never retrieved)
+    s = score("retrieval", [[0.9, 0.1, 0.5], [0.2, 0.8, -0.3], [0.3, 0.6, 0.1]], ["a|c", "c", "b | zz"], ids=ids)
+    # recall@1: (1/2 + 0 + 1/2) / 3; @5 and @10 (every document): (1 + 1 + 1/2) / 3; MRR: (1 + 1/3 + 1) / 3
+    assert s.values == {"recall@1": round(100 / 3, 2), "recall@5": round(250 / 3, 2), "recall@10": round(250 / 3, 2),
+                        "mrr": round(700 / 9, 2)}
+    assert s.notes == ("1 relevant id(s) named by the references belong to no document (zz); they count as missed.",)
+    assert s.n == 3 and s.headline == ("recall@5", round(250 / 3, 2)) and s.higher_is_better
+    # twelve documents ranked d0 first: the relevant d2 and d7 come 3rd and 8th
+    many = score("retrieval", [[1 - i / 12 for i in range(12)]], ["d2|d7"], ids=[f"d{i}" for i in range(12)])
+    assert many.values == {"recall@1": 0.0, "recall@5": 50.0, "recall@10": 100.0, "mrr": round(100 / 3, 2)}
+    assert relevant_ids(" d3 | d7|d3 ") == ["d3", "d7"]

@@ -16,6 +16,12 @@ the answer, the entities) comes from the task's output kind (``workbench.output_
 - ``translation``: BLEU and chrF (sacrebleu); ``summary`` adds ROUGE-L (rouge-score).
 - ``similarity``: Spearman correlation (scipy) of the cosine of each text pair's embeddings with a
   gold similarity score.
+- ``retrieval``: recall@1, @5 and @10 and the mean reciprocal rank (torchmetrics), each query's
+  documents ranked by a score (the benchmark's: the cosine of the embeddings), references naming the
+  relevant documents' ids separated by ``|``. The headline is recall@5: recall@1 cannot reach 100 for
+  a query with several relevant documents, and recall@10 is a large share of a corpus of tens of
+  documents; five is a first page of results. An id no document has counts as missed and is
+  reported (``Score.notes``).
 - object detection (mAP@0.5) is not supported yet: boxes need a reference format of their own.
 
 >>> score("classification", ["POSITIVE", "negative", "NEGATIVE"], ["positive", "NEGATIVE", "neutral"],
@@ -23,6 +29,8 @@ the answer, the entities) comes from the task's output kind (``workbench.output_
 {'accuracy': 66.67, 'macro_f1': 55.56}
 >>> score("asr", ["the cat sat"], ["the cat sat down"]).values
 {'wer': 0.25, 'cer': 0.3125}
+>>> score("retrieval", [[0.9, 0.1, 0.5]], ["c"], ids=["a", "b", "c"]).values
+{'recall@1': 0.0, 'recall@5': 100.0, 'recall@10': 100.0, 'mrr': 50.0}
 """
 
 from __future__ import annotations
@@ -39,8 +47,11 @@ from workbench.errors import InputError
 HEADLINE: Mapping[str, tuple[str, bool]] = {
     "classification": ("accuracy", True), "entities": ("f1", True), "squad": ("f1", True),
     "asr": ("wer", False), "translation": ("chrf", True), "summary": ("rougeL", True),
-    "similarity": ("spearman", True),
+    "similarity": ("spearman", True), "retrieval": ("recall@5", True),
 }
+
+#: The cut-offs retrieval reports recall at (``recall@k``).
+RECALL_AT = (1, 5, 10)
 
 
 @dataclass(frozen=True)
@@ -235,6 +246,52 @@ def _similarity(predicted: Sequence[Any], references: Sequence[Any], **_: Any) -
     return Score("similarity", {"spearman": _round(0.0 if math.isnan(rho) else 100 * rho)}, len(gold))
 
 
+def relevant_ids(reference: Any) -> list[str]:
+    """The document ids a retrieval reference names, ``|``-separated, in order, each once.
+
+    >>> relevant_ids(" d3 | d7|d3 ")
+    ['d3', 'd7']
+    """
+    return list(dict.fromkeys(p.strip() for p in str(reference or "").split("|") if p.strip()))
+
+
+def _retrieval(predicted: Sequence[Any], references: Sequence[Any], *, ids: Sequence[str], **_: Any) -> Score:
+    """``predicted``: per query, a score for each document of ``ids`` (higher: closer; the benchmark's
+    cosines); ``references``: the relevant ids of each query (``relevant_ids``)."""
+    import torch
+    from torchmetrics.retrieval import RetrievalMRR, RetrievalRecall
+
+    ids = [str(i) for i in ids]
+    if not ids:
+        raise InputError("There are no documents to rank: retrieval needs the rows without a reference.")
+    known = set(ids)
+    preds, target, indexes, unknown = [], [], [], []
+    for query, (scores, reference) in enumerate(zip(predicted, references)):
+        relevant = relevant_ids(reference)
+        if len(scores) != len(ids):
+            raise ValueError(f"query {query + 1} has {len(scores)} scores for {len(ids)} documents")
+        missing = [r for r in relevant if r not in known]
+        unknown += missing
+        ranked = torch.as_tensor(scores, dtype=torch.float64)
+        # torchmetrics counts a document as retrieved only when its score is above 0: scores are
+        # shifted to 1 and above (the ranking is the same), and a relevant id no document has is
+        # added at 0 — in the query's relevant count, never retrieved
+        preds += [ranked - ranked.min() + 1, torch.zeros(len(missing), dtype=torch.float64)]
+        target += [torch.tensor([i in relevant for i in ids] + [True] * len(missing))]
+        indexes += [torch.full((len(ids) + len(missing),), query)]
+    p, t, q = torch.cat(preds), torch.cat(target), torch.cat(indexes)
+    # a cut-off beyond the corpus ranks every document (and never the absent ones, whatever the version)
+    values = {f"recall@{k}": _round(100 * RetrievalRecall(top_k=min(k, len(ids)))(p, t, indexes=q).item())
+              for k in RECALL_AT}
+    values["mrr"] = _round(100 * RetrievalMRR()(p, t, indexes=q).item())
+    notes = ()
+    if unknown:
+        names = sorted(set(unknown))
+        notes = (f"{len(unknown)} relevant id(s) named by the references belong to no document ({', '.join(names[:8])}"
+                 f"{', …' if len(names) > 8 else ''}); they count as missed.",)
+    return Score("retrieval", values, len(references), notes)
+
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = re.compile(r"[^\w\s]")
 
@@ -262,15 +319,15 @@ def correct(metric: str, predicted: Any, reference: Any, match: Callable[[Any], 
         return match(reference) is not None and match(reference) == (match(predicted) or str(predicted))
     if metric == "entities":
         return sorted(parse_entities(predicted)) == sorted(parse_entities(reference))
-    if metric == "similarity":
-        return False  # a correlation over pairs has no per-row right or wrong
+    if metric in ("similarity", "retrieval"):
+        return False  # a correlation over pairs, a ranking over the corpus: no per-row right or wrong
     answers = str(reference).split("|") if metric == "squad" else [reference]
     return normalized(predicted) in {normalized(a) for a in answers}
 
 
 METRICS: Mapping[str, Callable[..., Score]] = {
     "classification": _classification, "entities": _entities, "squad": _squad, "asr": _asr,
-    "translation": _translation, "summary": _summary, "similarity": _similarity,
+    "translation": _translation, "summary": _summary, "similarity": _similarity, "retrieval": _retrieval,
 }
 
 
@@ -305,7 +362,7 @@ def check_references(metric: str, references: Sequence[Any], column: str = "refe
 def score(metric: str, predicted: Sequence[Any], references: Sequence[Any], **context: Any) -> Score:
     """``metric`` (a ``METRICS`` name) of ``predicted`` against ``references`` (one each, in order);
     ``context`` gives what the metric needs: ``labels``/``id2label`` (classification), ``texts``
-    (entities)."""
+    (entities), ``ids`` (retrieval: the documents that each query's scores rank)."""
     if metric not in METRICS:
         raise KeyError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     if len(predicted) != len(references):
