@@ -158,7 +158,8 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                                   info="the pick: the fastest within this of the best quality")
             sample = gr.Checkbox(False, label="Use the shipped labelled sample", elem_id="bench-sample",
                                  visible=sample_for(spec.name) is not None,
-                                 info="presets/labelled: a few written examples with references")
+                                 info="presets/labelled: a few written examples with references (feature "
+                                 "extraction: reference column `relevant` for retrieval, else similarity pairs)")
     with gr.Row():
         run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="bench-cancel")

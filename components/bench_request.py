@@ -58,7 +58,7 @@ class BenchRequest:
         if values.get("sample"):  # the task's shipped labelled sample, instead of an upload
             from workbench.bench.quality import sample_for
 
-            sample = sample_for(values["task"])
+            sample = sample_for(values["task"], labels)
             if sample is None:
                 raise InputError(f"There is no labelled sample for {values['task']}; upload your own data with a "
                                  "reference column.")

@@ -6,8 +6,10 @@ models and the packaged MiniLM; nothing is timed)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +127,57 @@ def test_the_packaged_minilm_scores_real_similarity(manager):
     assert result.environment["references"] == "40 pairs from feature-extraction.csv with references in `score`"
 
 
+RETRIEVAL = ROOT / "presets" / "labelled" / "feature-extraction-retrieval.csv"
+
+
+def test_the_packaged_minilm_ranks_the_retrieval_sample_through_the_cli(tmp_path):
+    """Recall@k of each query's cosine ranking of the 60 documents: real quality from the real
+    model, far above chance (a random ranking finds a query's document in its first five 5/60 of
+    the time)."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "feature-extraction", "--file",
+                           str(RETRIEVAL), "--labels", "relevant", "--dtype", "float32", "--batch-sizes", "16",
+                           "--runners", "runner", "--repeats", "1", "--out", str(out), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Fastest within 1 point of the best recall@5: offline:feature-extraction in float32" in proc.stdout
+    row = pd.read_csv(out / "bench.csv").iloc[0]
+    assert row.quality_metric == "recall@5" and row.quality >= 80
+    values = dict(part.rsplit(" ", 1) for part in row.metrics.split(", "))
+    assert list(values) == ["recall@1", "recall@5", "recall@10", "mrr"]
+    assert float(values["recall@10"]) >= float(values["recall@5"]) >= float(values["recall@1"]) >= 50
+    saved = json.loads((out / "bench.json").read_text())
+    assert saved["environment"]["references"] == ("18 queries against 60 documents from "
+                                                  "feature-extraction-retrieval.csv with references in `relevant`")
+    assert (out / "quality.png").exists()
+
+
+def test_the_tab_picks_the_retrieval_sample_by_its_reference_column_and_weighs_two_models(manager):
+    """The tab's request with the shipped sample ticked: an empty reference column keeps the
+    similarity pairs, `relevant` the retrieval sample; run with a random stand-in next to MiniLM,
+    the pick is MiniLM, at the best recall@5."""
+    from components.bench_request import BenchRequest
+
+    widgets = {"task": "feature-extraction", "model": "offline:feature-extraction", "devices": ["cpu"],
+               "dtypes": ["float32"], "batch_sizes": "16", "n": 128, "repeats": 1, "max_tokens": 0, "sample": True}
+    pairs = BenchRequest.from_widgets(widgets).config()
+    assert (Path(pairs.path[0]).name, pairs.labels) == ("feature-extraction.csv", "score")
+    with pytest.raises(InputError, match=r"reference column `score` \(feature-extraction.csv\) or `relevant` "
+                                         r"\(feature-extraction-retrieval.csv\), not `gold`"):
+        BenchRequest.from_widgets({**widgets, "labels": "gold"})
+    random_model = offline_model_path("feature-extraction", prefer_real=False)
+    config = BenchRequest.from_widgets({**widgets, "labels": "relevant", "models": [random_model]}).config()
+    assert (Path(config.path[0]).name, config.labels) == ("feature-extraction-retrieval.csv", "relevant")
+    result = run_benchmark(manager, replace(config, runners=("runner",)))
+    t = result.table
+    assert (t.status == "ok").all() and (t.quality_metric == "recall@5").all()
+    minilm, stand_in = t[t.model == "offline:feature-extraction"], t[t.model == random_model]
+    assert (minilm.quality >= 80).all() and (stand_in.quality < minilm.quality.min()).all()
+    assert result.recommended["model"] == "offline:feature-extraction"
+    assert result.recommendation.startswith("Fastest within 1 point of the best recall@5: offline:feature-extraction")
+    assert len(quality_frame(t)) == 2
+
+
 def test_zero_shot_takes_its_candidates_from_the_references():
     path, labels = sample_for("zero-shot-classification")
     data = labelled_workload("zero-shot-classification", path, labels)
@@ -170,6 +223,45 @@ def test_bad_reference_files_are_refused_before_any_model_loads(tmp_path, case, 
     with pytest.raises(InputError, match=match.replace("(", r"\(").replace(")", r"\)")):
         run_benchmark(fresh, BenchConfig(task, path=str(data), labels=labels, batch_sizes=(1,), repeats=1))
     assert fresh.loaded() == []
+
+
+@pytest.mark.parametrize("rows, match", [
+    ("text,relevant\nBread needs yeast.,\nHow is bread made?,d1\n",
+     "needs two text columns besides `relevant` (e.g. sentence1, sentence2); it has text. For retrieval (recall@k), "
+     "give an `id` column"),
+    ("id,text,relevant\nd1,Bread needs yeast.,\nq1,How is bread made?,d9\n",
+     "Row 2 of `data.csv` is a query whose `relevant` (`d9`) names no document of the table; name the `id` of its "
+     "relevant documents (e.g. d1)"),
+    ("id,text,relevant\nd1,Bread needs yeast.,\nq1,How is bread made?,|\n", "Row 2 of `data.csv` is a query whose"),
+    ("id,text,relevant\nd1,Bread needs yeast.,\nd2,Rice needs water.,\n", "`data.csv` has no queries"),
+    ("id,text,relevant\nq1,How is bread made?,d1\n", "`data.csv` has no documents"),
+    ("id,text,relevant\nd1,Bread needs yeast.,\n,Rice needs water.,\nq1,How is bread made?,d1\n",
+     "Row 2 of `data.csv` is a document (its `relevant` is empty) without an id in `id`"),
+    ("id,text,relevant\nd1,Bread needs yeast.,\nd1,Rice needs water.,\nq1,How is bread made?,d1\n",
+     "The id `d1` is given to rows 1 and 2 of `data.csv`"),
+    ("id,text,relevant\nd1,,\nq1,How is bread made?,d1\n", "Row 1 of `data.csv` has no text in `text`"),
+])
+def test_bad_retrieval_files_are_refused_before_any_model_loads(tmp_path, rows, match):
+    data = tmp_path / "data.csv"
+    data.write_text(rows)
+    fresh = PipelineManager(max_models=1)
+    with pytest.raises(InputError, match=re.escape(match)):
+        run_benchmark(fresh, BenchConfig("feature-extraction", path=str(data), labels="relevant", batch_sizes=(1,),
+                                         repeats=1))
+    assert fresh.loaded() == []
+
+
+def test_a_job_refuses_retrieval_references_and_says_where_they_are_scored(tmp_path):
+    from workbench.jobs import JobSpec
+    from workbench.jobs.local import run_local
+
+    fresh = PipelineManager(max_models=1)
+    job = JobSpec("feature-extraction", input=str(RETRIEVAL), output=str(tmp_path / "out.parquet"), labels="relevant")
+    with pytest.raises(ValueError, match=r"recall@k ranking each query against every document, while a job works "
+                                         r"row by row; measure them with `python -m workbench bench --task "
+                                         r"feature-extraction --file FILE --labels COLUMN`"):
+        run_local(job, manager=fresh, progress=False)
+    assert fresh.load_count == 0
 
 
 def test_the_cli_sweeps_two_models_with_references(tmp_path):

@@ -4,6 +4,11 @@ each, read and checked before any model loads), each row's score by the task's m
 per model × precision, the Pareto front of quality against throughput, and the fastest
 configuration within a tolerance of the best quality.
 
+Feature extraction reads two kinds of tables: similarity pairs (two text columns and a score per
+row: Spearman) and retrieval (an ``id`` column, one text column holding the documents and the
+queries, and for each query row the ids of its relevant documents separated by ``|``; the rows
+without a reference are the documents: recall@k). A table with an ``id`` column is retrieval.
+
 Without references, a row's quality is its agreement with the reference configuration (the first
 model in float32): mean cosine of the embeddings, share of the same labels, or share of the same
 generated words, in percent.
@@ -43,9 +48,10 @@ AGREEMENT_COLUMNS = (("cosine_mean", "mean cosine to the reference (%)"),
 @dataclass(frozen=True)
 class Labelled:
     """A benchmark's labelled data: the pipeline ``items``, one ``reference`` per scored input
-    (similarity: per pair — ``items`` then holds every first sentence, then every second),
-    the ``texts`` entity metrics align words with, and the call parameters the references imply
-    (zero-shot's candidate labels are the references' own)."""
+    (similarity: per pair — ``items`` then holds every first sentence, then every second;
+    retrieval: per query — ``items`` holds the documents, whose ``ids`` the references name, then
+    the queries), the ``texts`` entity metrics align words with, and the call parameters the
+    references imply (zero-shot's candidate labels are the references' own)."""
 
     task: str
     metric: str
@@ -55,6 +61,7 @@ class Labelled:
     texts: list[str | None]
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    ids: list[str] = field(default_factory=list)
 
     @property
     def pairs(self) -> bool:
@@ -68,20 +75,44 @@ def labelled_dir() -> Path:
     return PRESETS_DIR / "labelled"
 
 
-def sample_for(task: str) -> tuple[str, str] | None:
-    """The shipped labelled sample of ``task`` and its reference column (the last), or ``None``.
+def samples_for(task: str) -> list[tuple[str, str]]:
+    """The shipped labelled samples of ``task`` with their reference columns (each file's last):
+    ``<task>.csv`` first, then ``<task>-<kind>.csv``.
 
-    >>> sample_for("text-classification")[1], sample_for("image-classification")
-    ('label', None)
+    >>> [(Path(p).name, c) for p, c in samples_for("feature-extraction")]
+    [('feature-extraction.csv', 'score'), ('feature-extraction-retrieval.csv', 'relevant')]
     """
     from workbench.tasks import get_task
 
-    path = labelled_dir() / f"{get_task(task).name}.csv"
-    if not path.is_file():
-        return None
-    with path.open(encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    return str(path), header[-1]
+    name = get_task(task).name
+    paths = [labelled_dir() / f"{name}.csv", *sorted(labelled_dir().glob(f"{name}-*.csv"))]
+    found = []
+    for path in paths:
+        if path.is_file():
+            with path.open(encoding="utf-8") as f:
+                found.append((str(path), f.readline().strip().split(",")[-1]))
+    return found
+
+
+def sample_for(task: str, labels: str | None = None) -> tuple[str, str] | None:
+    """The shipped labelled sample of ``task`` and its reference column, or ``None`` when it has
+    none: the one whose reference column is ``labels`` when given (feature extraction: ``score``
+    for similarity pairs, ``relevant`` for retrieval), else the first (``samples_for``).
+
+    >>> sample_for("text-classification")[1], sample_for("image-classification")
+    ('label', None)
+    >>> Path(sample_for("feature-extraction", "relevant")[0]).name
+    'feature-extraction-retrieval.csv'
+    """
+    samples = samples_for(task)
+    if not samples or not labels:
+        return samples[0] if samples else None
+    for path, column in samples:
+        if column == labels:
+            return path, column
+    names = " or ".join(f"`{c}` ({Path(p).name})" for p, c in samples)
+    raise InputError(f"The shipped labelled samples of {task} have the reference column {names}, not `{labels}`: "
+                     "name one of them, or leave the reference column empty for the first.")
 
 
 def _read_table(path: str | Path) -> "pd.DataFrame":
@@ -109,8 +140,12 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
                       policy: "HostingPolicy | None" = None) -> Labelled:
     """The inputs and references of ``path`` for ``task``: ``labels`` names the reference column,
     ``columns`` the input columns (``job``-style: ``text`` or ``question=q,context=passage``;
-    default: guessed from the names). Refuses, before anything loads, a task without a metric, a
-    missing column, an empty file, empty references and references of the wrong type."""
+    retrieval: ``id=doc_id,text=body``; default: guessed from the names). ``n`` keeps the first
+    ``n`` rows (retrieval: the first ``n`` queries, against every document). Refuses, before
+    anything loads, a task without a metric, a missing column, an empty file, empty references and
+    references of the wrong type, and for retrieval (a feature-extraction table with an ``id``
+    column) a table without queries or documents, a document without an id or sharing one, and a
+    query naming no document's id."""
     from workbench.hosting import HostingPolicy
     from workbench.jobs.spec import JobSpec
     from workbench.metrics import check_references
@@ -133,12 +168,15 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
     if labels not in available:
         raise InputError(f"`{name}` has no reference column `{labels}`; its columns: {', '.join(available)}.")
     inputs = [c for c in available if c != labels]
+    given = [c.strip() for part in columns for c in str(part).split(",") if c.strip()]
+    if spec.metric == "similarity" and ("id" in available or any(c.startswith("id=") for c in given)):
+        return _retrieval_workload(spec.name, frame, name, labels, given, n)
     if spec.metric == "similarity":
-        given = [c.strip() for part in columns for c in str(part).split(",") if c.strip()]
         pair = given or [c for c in inputs if frame[c].map(lambda v: isinstance(v, str)).all()][:2]
         if len(pair) != 2 or any(c not in available for c in pair):
             raise InputError(f"Similarity references score pairs: `{name}` needs two text columns besides "
-                             f"`{labels}` (e.g. sentence1, sentence2); it has {', '.join(inputs) or 'none'}.")
+                             f"`{labels}` (e.g. sentence1, sentence2); it has {', '.join(inputs) or 'none'}. "
+                             f"{_RETRIEVAL_FORMAT.format(labels=labels)}")
         mapping = {"first": pair[0], "second": pair[1]}
     else:
         try:
@@ -148,7 +186,12 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
     if n:
         frame = frame.head(n)
     references = frame[labels].tolist()
-    check_references(spec.metric, references, labels)
+    try:
+        check_references(spec.metric, references, labels)
+    except InputError as exc:
+        if spec.metric != "similarity":
+            raise
+        raise InputError(f"{exc} {_RETRIEVAL_FORMAT.format(labels=labels)}") from None
     references = [str(r) for r in references]
     for input_name, column in mapping.items():
         empty = [i for i, v in enumerate(frame[column].tolist(), 1) if v is None or not str(v).strip()]
@@ -172,16 +215,93 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
                     f"{what} from {name} with references in `{labels}`")
 
 
+#: How a retrieval table looks, for the refusals of a feature-extraction table that is neither kind.
+_RETRIEVAL_FORMAT = ("For retrieval (recall@k), give an `id` column, one text column holding the documents and the "
+                     "queries, and in `{labels}` each query's relevant document ids separated by `|` (empty for the "
+                     "documents).")
+
+
+def _blank(value: Any) -> bool:
+    """Whether a table cell is empty (``None``, NaN, or only spaces)."""
+    return value is None or (isinstance(value, float) and value != value) or not str(value).strip()
+
+
+def _id(value: Any) -> str:
+    """A document id as the references spell it: ``3`` for a whole number a table stored as 3.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if _blank(value) else str(value).strip()
+
+
+def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str, given: list[str],
+                        n: int | None) -> Labelled:
+    """A retrieval table as labelled data: the rows without a reference are the documents (each
+    with its own id), the others the queries (the first ``n``), their references the ``|``-separated
+    ids of their relevant documents. ``given``: job-style columns, e.g. ``id=doc_id``,
+    ``text=body``. Refuses, before anything loads, what cannot be scored."""
+    from workbench.jobs.spec import JobSpec
+    from workbench.metrics import relevant_ids
+
+    id_column = next((c.split("=", 1)[1].strip() for c in given if c.startswith("id=")), "id")
+    available = [str(c) for c in frame.columns]
+    if id_column not in available:
+        raise InputError(f"`{name}` has no id column `{id_column}`; its columns: {', '.join(available)}.")
+    try:
+        text = JobSpec(task, columns=tuple(c for c in given if not c.startswith("id="))).column_map(
+            [c for c in available if c not in (labels, id_column)])["text"]
+    except ValueError as exc:
+        raise InputError(f"`{name}`: {exc}") from None
+    rows = list(zip(range(1, len(frame) + 1), frame[id_column].tolist(), frame[text].tolist(),
+                    frame[labels].tolist()))
+    for i, _, body, _ in rows:
+        if _blank(body):
+            raise InputError(f"Row {i} of `{name}` has no text in `{text}`.")
+    documents = [(i, _id(d), str(body)) for i, d, body, ref in rows if _blank(ref)]
+    queries = [(i, str(body), str(ref).strip()) for i, _, body, ref in rows if not _blank(ref)]
+    if not queries:
+        raise InputError(f"`{name}` has no queries: every row's `{labels}` is empty. A query row names the ids of "
+                         "its relevant documents there, separated by `|` (e.g. d3|d7).")
+    if not documents:
+        raise InputError(f"`{name}` has no documents: every row has a reference in `{labels}`. The rows with an "
+                         "empty reference are the documents the queries search.")
+    seen: dict[str, int] = {}
+    for i, doc, _ in documents:
+        if _blank(doc):
+            raise InputError(f"Row {i} of `{name}` is a document (its `{labels}` is empty) without an id in "
+                             f"`{id_column}`; every document needs one, for the queries to name.")
+        if doc in seen:
+            raise InputError(f"The id `{doc}` is given to rows {seen[doc]} and {i} of `{name}`; each document needs "
+                             "its own.")
+        seen[doc] = i
+    examples = ", ".join(list(seen)[:3])
+    for i, _, ref in queries:
+        if not any(r in seen for r in relevant_ids(ref)):
+            raise InputError(f"Row {i} of `{name}` is a query whose `{labels}` (`{ref}`) names no document of the "
+                             f"table; name the `{id_column}` of its relevant documents (e.g. {examples}), separated "
+                             "by `|`.")
+    queries = queries[:n] if n else queries
+    return Labelled(task, "retrieval", labels, [d[2] for d in documents] + [q[1] for q in queries],
+                    [q[2] for q in queries], [None] * len(queries), {},
+                    f"{len(queries)} queries against {len(documents)} documents from {name} with references in "
+                    f"`{labels}`", [d[1] for d in documents])
+
+
 def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
               embeddings: list[Any] | None = None) -> "Score":
     """One run's ``outputs`` (in the order of ``data.items``) scored against ``data``'s references;
-    similarity pairs take ``embeddings`` (each item's token vectors, real tokens only)."""
+    similarity pairs and retrieval take ``embeddings`` (each item's token vectors, real tokens only),
+    compared by their mean-pooled cosine (``bench.outputs.cosines``): each pair's, or each query's
+    against every document."""
     from workbench.metrics import model_id2label, model_matcher, score
 
-    if data.pairs:
+    if data.metric in ("similarity", "retrieval"):
         from workbench.bench.outputs import cosines
 
         vectors = [np.asarray(e, dtype=np.float64) for e in (embeddings if embeddings is not None else outputs)]
+        if data.metric == "retrieval":
+            documents, queries = vectors[:len(data.ids)], vectors[len(data.ids):]
+            ranking = [cosines([q] * len(documents), documents).tolist() for q in queries]
+            return score("retrieval", ranking, data.references, ids=data.ids)
         half = len(data.references)
         return score("similarity", cosines(vectors[:half], vectors[half:]).tolist(), data.references)
     predictions = [spec.output_kind.prediction(o) for o in outputs]

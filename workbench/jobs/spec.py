@@ -276,7 +276,13 @@ def labelled_metric(task: str) -> str:
     metric = get_task(task).metric
     if metric is None or metric == "similarity":
         with_metric = ", ".join(sorted(n for n, s in TASKS.items() if s.metric and s.metric != "similarity"))
-        raise ValueError(f"{task} has no per-row metric for a job's references (--labels); tasks that have one: "
+        why = ""
+        if metric == "similarity":  # a score over the whole set: the benchmark's, not a job's row by row
+            why = (" (its references are scored over the whole table: Spearman over the pairs, or recall@k ranking "
+                   "each query against every document, while a job works row by row; measure them with "
+                   f"`python -m workbench bench --task {task} --file FILE --labels COLUMN`, and run the job without "
+                   "--labels for the embeddings)")
+        raise ValueError(f"{task} has no per-row metric for a job's references (--labels){why}; tasks that have one: "
                          f"{with_metric}")
     assert metric in HEADLINE
     return metric
