@@ -88,8 +88,10 @@ def document_benchmark(**components: Any) -> None:
                    "summary then weighs quality against speed.", None),
         "labels": ("Optional: the column of the uploaded table that holds each input's reference; every row is then "
                    "scored by the task's metric (accuracy and macro-F1, entity F1, SQuAD EM/F1, WER/CER, BLEU/chrF, "
-                   "Spearman).", OPTIONAL_STRING),
-        "sample": ("Benchmark on the task's shipped labelled sample (presets/labelled) instead of an upload.", None),
+                   "Spearman, recall@k).", OPTIONAL_STRING),
+        "sample": ("Benchmark on the task's shipped labelled sample (presets/labelled) instead of an upload; with "
+                   "`labels`, the sample with that reference column (feature extraction: `score` for similarity "
+                   "pairs, `relevant` for retrieval).", None),
         "quality_tolerance": ("How many points below the best quality the recommended configuration may score.",
                               None),
         "quality_plot": ("Quality against throughput, one point per model × precision at its best batch size, the "

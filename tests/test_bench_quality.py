@@ -191,6 +191,17 @@ def test_multi_input_columns_map_like_a_job(tmp_path):
     assert got.items == [{"question": "Who?", "context": "Ann came."}] and got.references == ["Ann"]
 
 
+def test_retrieval_columns_map_like_a_job_and_numeric_ids_match_their_references(tmp_path):
+    data = tmp_path / "docs.jsonl"
+    pd.DataFrame({"doc_id": [1, 2, None, None], "body": ["Bread needs yeast.", "Rice needs water.",
+                                                         "How is bread made?", "What does rice need?"],
+                  "gold": [None, None, "1", "2|7"]}).to_json(data, orient="records", lines=True)
+    got = labelled_workload("feature-extraction", data, "gold", columns=("id=doc_id,text=body",), n=1)
+    assert got.metric == "retrieval" and got.ids == ["1", "2"] and got.references == ["1"]
+    assert got.items == ["Bread needs yeast.", "Rice needs water.", "How is bread made?"]
+    assert got.description == "1 query against 2 documents from docs.jsonl with references in `gold`"
+
+
 @pytest.mark.parametrize("case, match", [
     ("missing column", "has no reference column `label`; its columns: text, sentiment"),
     ("empty file", "has no rows"),

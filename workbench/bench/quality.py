@@ -282,8 +282,8 @@ def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str
     queries = queries[:n] if n else queries
     return Labelled(task, "retrieval", labels, [d[2] for d in documents] + [q[1] for q in queries],
                     [q[2] for q in queries], [None] * len(queries), {},
-                    f"{len(queries)} queries against {len(documents)} documents from {name} with references in "
-                    f"`{labels}`", [d[1] for d in documents])
+                    f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'} against {len(documents)} documents "
+                    f"from {name} with references in `{labels}`", [d[1] for d in documents])
 
 
 def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
