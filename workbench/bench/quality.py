@@ -63,10 +63,6 @@ class Labelled:
     description: str = ""
     ids: list[str] = field(default_factory=list)
 
-    @property
-    def pairs(self) -> bool:
-        return self.metric == "similarity"
-
 
 def labelled_dir() -> Path:
     """The shipped labelled samples (``presets/labelled``)."""
