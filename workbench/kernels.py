@@ -62,6 +62,7 @@ INT8_PROBE_SHAPES = ((64, 384, 1536), (256, 1536, 384))
 #: The oneDNN int8 route is used only when its outputs are within this of plain torchao's (the
 #: largest absolute difference over the largest absolute output: float rounding of the scales).
 INT8_TOLERANCE = 1e-4
+_EPS = torch.finfo(torch.float32).eps
 
 
 @dataclass(frozen=True)
@@ -215,24 +216,36 @@ def _packed_int8_weight(weight: Any) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 def int8_linear(x: torch.Tensor, weight: Any, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.linear`` for a torchao int8 weight (``_int8_weight``) on a float32 CPU ``x``, through
-    oneDNN's int8 linear: the activations are quantized per token by torchao's own function (as
-    plain torchao does), shifted to unsigned (``+128``: oneDNN's u8 × s8), multiplied with the int8
-    weight into int32 sums, scaled by the weight's row scales, then by each token's scale; the
-    bias is added last. Without VNNI the CPU's ``vpmaddubsw`` saturates pairs of products past
-    int16, so the weights and activations must be 7-bit there (torchao's ``reduce_range``, which
-    ``workbench.quantize`` sets on such CPUs)."""
-    from torchao.quantization.quantize_.common import _choose_quant_func_and_quantize_tensor
-
+    oneDNN's int8 linear: the activations are quantized per token (``quantize_tokens``: torchao's
+    symmetric per-token int8, in two fused passes), as unsigned bytes with zero point 128 (oneDNN's
+    u8 × s8), multiplied with the int8 weight into int32 sums, scaled by the weight's row scales,
+    then by each token's scale, and the bias added in the same pass. Without VNNI the CPU's
+    ``vpmaddubsw`` saturates pairs of products past int16, so the weights must be 7-bit there
+    (torchao's ``reduce_range``, which ``workbench.quantize`` sets on such CPUs)."""
     packed, w_scales, w_zeros = _packed_int8_weight(weight)
     flat = x.reshape(-1, x.shape[-1])
-    q = _choose_quant_func_and_quantize_tensor(flat, weight.act_quant_kwargs)
-    unsigned = torch.bitwise_xor(q.qdata.view(torch.uint8), 128)  # v + 128 for an int8 v
+    unsigned, scale = quantize_tokens(flat, weight.act_quant_kwargs)
     y = torch.ops.onednn.qlinear_pointwise(unsigned, 1.0, 128, packed, w_scales, w_zeros, None, 1.0, 0,
                                             torch.float32, "none", [], "")
-    y.mul_(q.scale.reshape(-1, 1).to(torch.float32))
-    if bias is not None:
-        y.add_(bias)
+    y = torch.addcmul(bias, y, scale) if bias is not None else y.mul_(scale)
     return y.reshape(*x.shape[:-1], y.shape[-1])
+
+
+def quantize_tokens(flat: torch.Tensor, act_quant_kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ``flat`` quantized as torchao's dynamic symmetric per-token int8 does
+    (``choose_qparams_affine`` and ``quantize_affine``: scale = max |x| / 127.5, at least float32's
+    eps; q = clamp(round(x * (1 / scale)), -128, 127)), returned as ``q + 128`` in unsigned bytes
+    with the scales as a column — the same bytes, in plain in-place tensor ops, without torchao's
+    tensor subclass, whose Python dispatch per layer and call cost more than the arithmetic at small
+    batch sizes. Activations with torchao's ``reduce_range`` (7 bits) go through torchao itself."""
+    if getattr(act_quant_kwargs, "reduce_range", False):
+        from torchao.quantization.quantize_.common import _choose_quant_func_and_quantize_tensor
+
+        q = _choose_quant_func_and_quantize_tensor(flat, act_quant_kwargs)
+        return torch.bitwise_xor(q.qdata.view(torch.uint8), 128), q.scale.reshape(-1, 1).to(torch.float32)
+    scale = torch.linalg.vector_norm(flat, ord=float("inf"), dim=1, keepdim=True).div_(127.5).clamp_(min=_EPS)
+    q = torch.mul(flat, scale.reciprocal()).round_().add_(128).clamp_(0, 255)
+    return q.to(torch.uint8), scale
 
 
 def onednn_int8_available() -> bool:
