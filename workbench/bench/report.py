@@ -27,9 +27,10 @@ COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "items_
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "cosine_mean", "cosine_min",
            "token_match", "quality_metric", "quality", "metrics", "seconds", "runs",
-           # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics)
-           "output_tokens_per_s", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
-           "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
+           # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics;
+           # output_tokens: the tokens its requests generated)
+           "output_tokens_per_s", "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+           "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
 #: The columns of the quality measured against references (empty without them).
 QUALITY_COLUMNS = ("quality_metric", "quality", "metrics")
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
@@ -40,9 +41,9 @@ MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "items_p
                     "same_labels", "cosine_mean", "cosine_min", "token_match", "quality_metric", "quality"]
 #: The columns of ``to_markdown`` for generation rows.
 GENERATION_MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "output_tokens_per_s",
-                               "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
-                               "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls", "same_tokens",
-                               "first_diff"]
+                               "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+                               "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls",
+                               "same_tokens", "first_diff"]
 #: Below these a quantized precision's outputs are too far from float32's to recommend it unasked:
 #: mean cosine of the embeddings, share of the same labels (or texts), mean share of matching words.
 ACCEPTABLE = {"cosine": 0.99, "same top label": 0.95, "token_match": 0.9}
