@@ -35,6 +35,11 @@ COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "items_
 QUALITY_COLUMNS = ("quality_metric", "quality", "metrics")
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
 SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
+#: ``SHOWN_COLUMNS`` of generation rows: what LLM users read first, without the item rows' columns.
+GENERATION_SHOWN_COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "output_tokens_per_s",
+                            "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+                            "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls",
+                            "same_tokens", "first_diff", "tokens_per_s"]
 #: The columns of ``BenchResult.to_markdown``.
 MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
@@ -108,15 +113,20 @@ class BenchResult:
                     **{c: bool(t[c].notna().any()) for c in QUALITY_COLUMNS if c in t.columns}}
         return [c for c in names if c in t.columns and optional.get(c, True)]
 
+    @property
+    def generates(self) -> bool:
+        """Whether the rows are generation rows (output tokens/s, TTFT…: ``workbench.bench.generation``)."""
+        return "output_tokens_per_s" in self.table and bool(self.table["output_tokens_per_s"].notna().any())
+
     def shown_table(self) -> "pd.DataFrame":
-        """The table with the ``SHOWN_COLUMNS``, for the UI and the CLI."""
-        return self.table[self._columns(SHOWN_COLUMNS)]
+        """The table with the ``SHOWN_COLUMNS`` (generation rows: ``GENERATION_SHOWN_COLUMNS``), for
+        the UI and the CLI."""
+        return self.table[self._columns(GENERATION_SHOWN_COLUMNS if self.generates else SHOWN_COLUMNS)]
 
     def to_markdown(self) -> str:
         """The main columns as a Markdown table, then the recommendation and the environment."""
         env = self.environment
-        generation = "output_tokens_per_s" in self.table and self.table["output_tokens_per_s"].notna().any()
-        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if generation else MARKDOWN_COLUMNS)]
+        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if self.generates else MARKDOWN_COLUMNS)]
         facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "output_lengths", "cpu",
                                             "torch", "transformers", "matmul_peak_gflops", "runner_kernels", "commit",
                                             "date", "load_average", "load_average_end")
