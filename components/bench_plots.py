@@ -51,7 +51,8 @@ def bench_chart(frame: pd.DataFrame, y: str, title: str, *, height: int = 220,
     dash = alt.StrokeDash("variant:N", scale=alt.Scale(domain=variants, range=[DASHES[i % len(DASHES)]
                                                                                for i in range(len(variants))]),
                           legend=alt.Legend(title="model · dtype · device" if several else "dtype · device",
-                                            orient="bottom", symbolType="stroke", symbolStrokeColor="#555555"))
+                                            orient="bottom", columns=1, labelLimit=320, symbolType="stroke",
+                                            symbolStrokeColor="#555555"))  # one a line: long names stay inside
     return (alt.Chart(frame[["batch_size", "runner", "variant", "series", y]], title=title)
             .mark_line(point=True, clip=True)
             .encode(x=x, y=alt.Y(f"{y}:Q", title=title), color=color, strokeDash=dash, detail="series:N",
