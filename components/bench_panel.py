@@ -9,8 +9,9 @@ plots (throughput, latency, peak memory, padding share against batch size on a l
 generation output tokens/s and TTFT p95 against requests in flight: ``components.bench_plots``;
 none before a run), the table, a recommendation, and CSV/JSON downloads; "Export as job" gives the
 fastest configuration as ``job.json``, the command that runs it over a whole dataset
-(``workbench.jobs``) and that command as ``run-job.sh``. Runs share one queue (``concurrency_id="benchmark"``, one at a time) so they
-never hold up the task tabs. All the work is in ``workbench.bench``.
+(``workbench.jobs``) and that command as ``run-job.sh``. Runs share one queue
+(``concurrency_id="benchmark"``, one at a time) so they never hold up the task tabs. All the work
+is in ``workbench.bench``.
 """
 
 from __future__ import annotations
@@ -209,10 +210,10 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                                   "run-job.sh: the command above as a script beside job.json (`sh run-job.sh INPUT "
                                   "OUTPUT.parquet`, from the workbench's folder).")
     results = [summary, quality_plot, *plots, table, files]
-    document(runners, "Text generation only: the runners to sweep — `plain` (`pipe(prompts, batch_size=N)`), `runner` "
-                      "(the workbench's length-sorted batches) and `continuous` (transformers' continuous batching, N "
-                      "requests in flight); as the CLI's `--runners`. Other tasks sweep plain and runner among those "
-                      "given.")
+    document(runners, "Text generation only: the runners to sweep — `plain` (`pipe(prompts, batch_size=N)`), "
+                      "`runner` (the workbench's length-sorted batches) and `continuous` (transformers' continuous "
+                      "batching, N requests in flight); as the CLI's `--runners`. Other tasks sweep plain and runner "
+                      "among those given.")
     document(max_new_tokens, "Text generation only: the mean of the requests' `max_new_tokens` (EOS is ignored, so "
                              "each request generates what it asks); as the CLI's `--max-new-tokens`.", schema=INTEGER)
     document(output_lengths, "Text generation only: `long-tail` draws each request's `max_new_tokens` around the mean "

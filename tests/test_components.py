@@ -399,7 +399,8 @@ def test_api_reads_like_documented_api(served):
     assert "scored by the task's metric" in bench["labels"]["python_type"]["description"]
     assert bench["runners"]["parameter_default"] == ["plain", "runner", "continuous"]
     assert "--runners" in bench["runners"]["python_type"]["description"]
-    assert bench["max_new_tokens"]["python_type"]["type"] == "int" and bench["max_new_tokens"]["parameter_default"] == 64
+    assert bench["max_new_tokens"]["python_type"]["type"] == "int"
+    assert bench["max_new_tokens"]["parameter_default"] == 64
     assert bench["output_lengths"]["python_type"]["type"] == "Literal['long-tail', 'fixed']"
     assert "--output-lengths" in bench["output_lengths"]["python_type"]["description"]
     assert [r["label"] for r in api["/export_job"]["returns"]][1:] == ["Job file (JSON)", "Shell script"]

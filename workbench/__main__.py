@@ -26,7 +26,10 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from workbench.bench.config import BenchConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -196,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok or not summary.rows else EXIT_FAILED
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
     """The ``BenchConfig`` of ``bench``'s arguments (the Benchmark tab's ``BenchRequest.config``
     makes the same from its widgets)."""
     from workbench.bench import BenchConfig
@@ -218,8 +221,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from workbench.manager import PipelineManager
 
     config = config_from_args(args)
-    bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {postfix} {elapsed}<{remaining}",
-                                        file=sys.stderr)
+    bar = None if args.quiet else tqdm(total=1000, unit="‰", file=sys.stderr,
+                                        bar_format="{l_bar}{bar}| {postfix} {elapsed}<{remaining}")
 
     def progress(fraction: float, what: str) -> None:
         if bar is not None:
