@@ -1,14 +1,17 @@
 """The Benchmark tab: plain pipeline batching against the workbench's batch runner.
 
 ``render_benchmark_tab(manager)`` builds the tab's contents inside the caller's ``gr.Tab``: pick
-task, model, devices, dtypes, batch sizes and workload (or upload your own data), Run with a
-progress bar on its own status line (Cancel stops the run within a layer of its forward pass and
-keeps the rows measured so far; cancelled before any row, the earlier results stay), then see plots
-(throughput, latency, peak memory, padding share against batch size on a log2 axis:
-``components.bench_plots``), the table, a recommendation, and CSV/JSON downloads; "Export as job"
-gives the fastest configuration as a job file and the command that runs it over a whole dataset
-(``workbench.jobs``). Runs share one queue (``concurrency_id="benchmark"``, one at a time) so they
-never hold up the task tabs. All the work is in ``workbench.bench``.
+task, model, devices, dtypes, batch sizes and workload (or upload your own data) — for text
+generation also the runners and the requests' output lengths —, Run with a progress line that
+counts the inputs and says the time left (Cancel stops the run within a layer of its forward pass
+and keeps the rows measured so far; cancelled before any row, the earlier results stay), then see
+plots (throughput, latency, peak memory, padding share against batch size on a log2 axis; for text
+generation output tokens/s and TTFT p95 against requests in flight: ``components.bench_plots``;
+none before a run), the table, a recommendation, and CSV/JSON downloads; "Export as job" gives the
+fastest configuration as ``job.json``, the command that runs it over a whole dataset
+(``workbench.jobs``) and that command as ``run-job.sh``. Runs share one queue
+(``concurrency_id="benchmark"``, one at a time) so they never hold up the task tabs. All the work
+is in ``workbench.bench``.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ import gradio as gr
 from components.bench_request import KEYS, BenchRequest
 from components.events import PROGRESS, client_id, gr_error, named_signature, session_id
 from components.runs import Owner, Progress, Workers, drive
-from components.api_docs import BENCHMARK_API, document_benchmark
+from components.api_docs import BENCHMARK_API, INTEGER, document, document_benchmark
 from components.bench_plots import bench_chart, quality_chart
+from components.bench_request import OUTPUT_LENGTHS
 from components.model_picker import model_choices
+from workbench.bench.config import GENERATION_RUNNERS, generation_bench
+from workbench.bench.generation import DEFAULT_MEAN_NEW_TOKENS
 from workbench.bench.quality import sample_for
 from workbench.bench.report import SHOWN_COLUMNS
 from workbench.errors import WorkbenchError
@@ -44,7 +50,7 @@ CONCURRENCY_ID = "benchmark"
 BENCH_GPU_SECONDS = 300  # the most a benchmark may hold a ZeroGPU Space's GPU
 PLOTS = (("items_per_s", "Throughput (items/s)"), ("latency_p50_ms", "Forward latency p50 (ms)"),
          ("peak_mem_mb", "Peak memory (MB)"), ("padding_share", "Padding share"))
-#: Text generation's own charts (shown only for generation rows): against requests in flight.
+#: Text generation's own charts (shown instead of ``PLOTS`` for generation rows): against requests in flight.
 GENERATION_PLOTS = (("output_tokens_per_s", "Output tokens/s"), ("ttft_p95_ms", "Time to first token p95 (ms)"))
 QUALITY_PLOT = "Quality against throughput (best batch size per model and precision)"
 #: Errors of a Run that the user can fix: ours, and the sweep's refusals of a setting (batch sizes,
@@ -71,6 +77,9 @@ class BenchmarkTab:
     table: gr.Dataframe
     files: gr.File
     generation_plots: list[gr.Plot] = field(default_factory=list)
+    runners: gr.CheckboxGroup | None = None
+    max_new_tokens: gr.Number | None = None
+    output_lengths: gr.Radio | None = None
 
 
 def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int], *, repeats: int = 1, configs: int = 1) -> None:
@@ -114,7 +123,9 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         "Compare **plain pipeline batching** (`pipe(items, batch_size=N)`) with the workbench's **batch runner** "
         "(length-sorted batches cut where they cost least, a token budget, out-of-memory back-off, and oneDNN's linear "
         "kernels on CPUs where they beat torch's) on the same inputs. Each row is the median of the repeats after a "
-        "warm-up; peak memory comes from one untimed run per row. Other work on this machine makes timings noisy.",
+        "warm-up; peak memory comes from one untimed run per row. Other work on this machine makes timings noisy. "
+        "For **text generation** the rows are what LLM users measure — output tokens/s, time to first token, "
+        "inter-token and end-to-end latency — with transformers' **continuous batching** as a third runner.",
         elem_id="bench-intro")
     spec = get_task(DEFAULT_BENCH_TASK)
     with gr.Row():
@@ -132,7 +143,8 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                                   elem_id="bench-devices")
         dtype = gr.CheckboxGroup(dtypes, value=[t for t in ("float32", "bfloat16") if t in dtypes], label="dtypes",
                                  info="two dtypes: the summary says which is faster and how close", elem_id="bench-dtypes")
-        sizes = gr.Textbox("1,8,32,64", label="Batch sizes", info="comma-separated", elem_id="bench-sizes")
+        sizes = gr.Textbox("1,8,32,64", label="Batch sizes", info="comma-separated (text generation: requests in "
+                           "flight)", elem_id="bench-sizes")
     with gr.Row():
         n = gr.Slider(8, manager.policy.max_bench_items or 2048, value=128, step=8, label="Inputs",
                       elem_id="bench-n")
@@ -140,6 +152,17 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                             elem_id="bench-repeats")
         max_tokens = gr.Number(8192, label="Runner token budget", info="rows × longest row per batch; 0: none",
                                precision=0, elem_id="bench-max-tokens")
+    with gr.Row(visible=generation_bench(spec), elem_id="bench-generation") as generation_row:
+        runners = gr.CheckboxGroup(list(GENERATION_RUNNERS), value=list(GENERATION_RUNNERS), label="Runners",
+                                   info="plain: pipe(prompts, batch_size=N) · runner: length-sorted batches · "
+                                        "continuous: transformers' continuous batching, N requests in flight",
+                                   elem_id="bench-runners")
+        max_new_tokens = gr.Number(DEFAULT_MEAN_NEW_TOKENS, label="Mean new tokens", minimum=1, precision=0,
+                                   info="the mean of the requests' max_new_tokens; EOS is ignored",
+                                   elem_id="bench-max-new-tokens")
+        output_lengths = gr.Radio(list(OUTPUT_LENGTHS), value=OUTPUT_LENGTHS[0], label="Output lengths",
+                                  info="long-tail: each request's length drawn around the mean (seeded); "
+                                       "fixed: the mean for all", elem_id="bench-output-lengths")
     with gr.Row():
         models = gr.Dropdown(model_choices(spec), value=[], multiselect=True, allow_custom_value=True,
                              label="More models", info="swept after the first, each through the model cache; the "
@@ -167,11 +190,11 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     status = gr.Markdown(min_height=40, elem_id="bench-status")
     summary = gr.Markdown(elem_id="bench-summary")
     quality_plot = gr.Plot(label=QUALITY_PLOT, show_label=False, visible=False, elem_id="bench-plot-quality")
-    plots = []
+    plots = []  # hidden until there are rows to draw: no empty, untitled boxes before a run
     for row in (PLOTS[:2], PLOTS[2:]):
         with gr.Row():
             for col, title in row:
-                plots.append(gr.Plot(label=title, show_label=False, elem_id=f"bench-plot-{col}"))
+                plots.append(gr.Plot(label=title, show_label=False, visible=False, elem_id=f"bench-plot-{col}"))
     with gr.Row():  # text generation: output tokens/s and TTFT p95 against requests in flight
         generation_plots = [gr.Plot(label=title, show_label=False, visible=False, elem_id=f"bench-plot-{col}")
                             for col, title in GENERATION_PLOTS]
@@ -179,17 +202,32 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     files = gr.File(label="Downloads (CSV, JSON with the environment)", file_count="multiple", interactive=False,
                     elem_id="bench-files")
     with gr.Accordion("Export as job", open=False, elem_id="bench-job"):
+        # copy only: Gradio's own download of a Code box always saves "file.sh"; run-job.sh is the named one
         job_command = gr.Code(label="Run the fastest configuration over a whole dataset (set --input and --output)",
-                              language="shell", interactive=False, elem_id="bench-job-command")
-        job_file = gr.File(label="Job file (JSON)", interactive=False, elem_id="bench-job-file")
+                              language="shell", interactive=False, buttons=["copy"], elem_id="bench-job-command")
+        with gr.Row():
+            job_file = gr.File(label="Job file (JSON)", interactive=False, elem_id="bench-job-file")
+            job_script = document(gr.File(label="Shell script", interactive=False, elem_id="bench-job-script"),
+                                  "run-job.sh: the command above as a script beside job.json (`sh run-job.sh INPUT "
+                                  "OUTPUT.parquet`, from the workbench's folder).")
     results = [summary, quality_plot, *plots, table, files]
+    document(runners, "Text generation only: the runners to sweep — `plain` (`pipe(prompts, batch_size=N)`), "
+                      "`runner` (the workbench's length-sorted batches) and `continuous` (transformers' continuous "
+                      "batching, N requests in flight); as the CLI's `--runners`. Other tasks sweep plain and runner "
+                      "among those given.")
+    document(max_new_tokens, "Text generation only: the mean of the requests' `max_new_tokens` (EOS is ignored, so "
+                             "each request generates what it asks); as the CLI's `--max-new-tokens`.", schema=INTEGER)
+    document(output_lengths, "Text generation only: `long-tail` draws each request's `max_new_tokens` around the mean "
+                             "(seeded lognormal, as real traffic), `fixed` gives every request the mean; as the CLI's "
+                             "`--output-lengths`.")
 
-    def on_task(name: str) -> tuple[Any, Any, Any, Any]:
+    def on_task(name: str) -> tuple[Any, ...]:
         s = get_task(name)
         loads = workloads_for(s.name)
         return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
                 gr.Dropdown(choices=loads, value=loads[0]), gr.Dropdown(choices=model_choices(s), value=[]),
-                gr.Checkbox(value=False, visible=sample_for(s.name) is not None))
+                gr.Checkbox(value=False, visible=sample_for(s.name) is not None),
+                gr.Row(visible=generation_bench(s)), gr.CheckboxGroup(value=list(GENERATION_RUNNERS)))
 
     def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
         """The sweep in a worker thread (``components.runs.drive``): the status line while it works;
@@ -197,28 +235,35 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         session = session_id(request)
         control = RunControl()
         stops[session] = control.cancel_event
-        at: dict[str, Any] = {"fraction": 0.0, "what": "starting", "partial": None}
+        at: dict[str, Any] = {"fraction": 0.0, "what": "starting", "inputs": None, "partial": None}
 
-        def report(fraction: float, desc: str = "") -> None:  # called as gr.Progress is
-            at.update(fraction=fraction, what=desc)
+        def report(fraction: float, desc: str = "") -> None:  # called as gr.Progress is, once per step
+            at.update(fraction=fraction, what=desc, inputs=None)
+
+        def on_inputs(fraction: float, done: int, total: int) -> None:  # as the step's inputs finish
+            at.update(fraction=fraction, inputs=(done, total))
 
         def on_row(partial: Any) -> None:  # the sweep's rows so far, shown at the next poll
             at["partial"] = partial
 
         def produce() -> Iterator[tuple[Any, str]]:
-            yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event, on_row)
+            yield _benchmark(manager, BenchRequest.from_widgets(values), report, control.cancel_event, on_row,
+                             on_inputs)
 
         started, outcome = time.monotonic(), None
         owner = Owner(session, client_id(request, manager.policy), CONCURRENCY_ID, 1)
         try:
             for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=workers, owner=owner):
                 if isinstance(event, Progress):
-                    progress(at["fraction"], desc=at["what"])
-                    status_line = progress_line(at["what"], at["fraction"], time.monotonic() - started)
+                    what = at["what"] + (" · {} / {} inputs".format(*at["inputs"]) if at["inputs"] else "")
+                    progress(at["fraction"], desc=what)
+                    status_line = progress_line(at["what"], at["fraction"], time.monotonic() - started,
+                                                inputs=at["inputs"])
                     partial, at["partial"] = at["partial"], None
                     # the rows measured so far fill the table and plots as they come
-                    shown = _partial_outputs(partial) if partial is not None else [gr.skip()] * len(results)
-                    yield [status_line, *shown, *[gr.skip()] * len(generation_plots)]
+                    shown = (_partial_outputs(partial) if partial is not None
+                             else [gr.skip()] * (len(results) + len(generation_plots)))
+                    yield [status_line, *shown]
                 else:
                     outcome = event.value
         except Exception as exc:
@@ -231,8 +276,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         if result is None:  # cancelled before any row was measured: the earlier results stay
             yield [note, *[gr.skip()] * (len(results) + len(generation_plots))]
             return
-        yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_outputs(result),
-               *_generation_outputs(result)]
+        yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_page(result)]
 
     def on_cancel(request: gr.Request) -> str:
         return "Cancelling…" if session_id(request) in stops else "Nothing is running."
@@ -242,21 +286,22 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         if flag is not None:
             flag.set()
 
-    task.change(on_task, inputs=task, outputs=[model, workload, models, sample], api_visibility="private",
-                queue=False)
+    task.change(on_task, inputs=task, outputs=[model, workload, models, sample, generation_row, runners],
+                api_visibility="private", queue=False)
     document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
                        n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
                        labels=labels, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
                        status=status, summary=summary, plots=plots, table=table, downloads=files,
                        job_command=job_command, job_file=job_file, generation_plots=generation_plots)
     widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, labels,
-               sample, tolerance]
+               sample, tolerance, runners, max_new_tokens, output_lengths]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     event = run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
                       inputs_kwargs=dict(zip(KEYS, widgets)),
                       outputs=[status, *results, *generation_plots], show_progress_on=status, api_name="benchmark",
                       concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API)
-    event.success(export_job, inputs=files, outputs=[job_command, job_file], api_name="export_job", queue=False)
+    event.success(export_job_files, inputs=files, outputs=[job_command, job_file, job_script], api_name="export_job",
+                  queue=False)
 
     def show_error(request: gr.Request) -> str:
         reason = failures.pop(session_id(request), None) or "The benchmark failed before it started."
@@ -268,7 +313,8 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
     # "Cancelled" before that reached the page, and be overwritten by it.
     cancel.click(on_cancel, outputs=status, api_visibility="private", queue=False).then(
         stop_run, api_visibility="private", queue=False)
-    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files, generation_plots)
+    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files, generation_plots,
+                        runners, max_new_tokens, output_lengths)
 
 
 def export_job(files: list[Any] | None) -> tuple[str, str | None]:
@@ -293,14 +339,53 @@ def export_job(files: list[Any] | None) -> tuple[str, str | None]:
     return job.command(config=path.name), str(path)
 
 
-def progress_line(what: str, fraction: float, elapsed: float) -> str:
-    """The status line while a benchmark runs: what it measures, how far it is, and a time left
-    extrapolated from the time so far (once a few percent are done).
+#: The name "Export as job" gives the job's command as a shell script.
+JOB_SCRIPT = "run-job.sh"
 
-    >>> progress_line("cpu float32: runner, batch 8, run 1/2", 0.25, 30.0)
-    '⏳ cpu float32: runner, batch 8, run 1/2 · 25% · 30 s, about 1 min 30 s left'
+
+def export_job_files(files: list[Any] | None) -> tuple[str, str | None, str | None]:
+    """``export_job``'s command and ``job.json``, and the command as ``run-job.sh`` beside it
+    (``job_script``): named files to download, never Gradio's ``file.sh``."""
+    from pathlib import Path
+
+    command, path = export_job(files)
+    if path is None:
+        return command, None, None
+    script = Path(path).with_name(JOB_SCRIPT)
+    script.write_text(job_script(Path(path).name), encoding="utf-8")
+    script.chmod(0o755)
+    return command, path, str(script)
+
+
+def job_script(config: str) -> str:
+    """A POSIX shell script that runs the job file ``config`` (beside it) over its two arguments,
+    the input and the output; ``$PYTHON`` picks the interpreter (default ``python``).
+
+    >>> print(job_script("job.json").splitlines()[-1])
+    "${PYTHON:-python}" -m workbench run --config "$(dirname "$0")/job.json" --input "$1" --output "$2"
     """
-    line = f"⏳ {what} · {fraction:.0%} · {elapsed:.0f} s"
+    import shlex
+
+    return ("#!/bin/sh\n"
+            "# The Benchmark's recommended configuration over a whole dataset, from Pipeline Workbench's folder:\n"
+            f"#   sh {JOB_SCRIPT} INPUT OUTPUT.parquet\n"
+            "# INPUT: a CSV/TSV/JSONL/Parquet/text file, a folder of images or audio, or a `datasets` dataset.\n"
+            "set -eu\n"
+            'if [ "$#" -ne 2 ]; then echo "usage: sh $0 INPUT OUTPUT.parquet" >&2; exit 2; fi\n'
+            f'"${{PYTHON:-python}}" -m workbench run --config "$(dirname "$0")/{shlex.quote(config)}" '
+            '--input "$1" --output "$2"\n')
+
+
+def progress_line(what: str, fraction: float, elapsed: float, *, inputs: tuple[int, int] | None = None) -> str:
+    """The status line while a benchmark runs: what it measures, how many of its inputs are done,
+    how far the whole sweep is, and a time left extrapolated from the time so far (once a few
+    percent are done).
+
+    >>> progress_line("cpu float32: runner, batch 8, run 1/2", 0.25, 30.0, inputs=(96, 512))
+    '⏳ cpu float32: runner, batch 8, run 1/2 · 96 / 512 inputs · 25% · 30 s, about 1 min 30 s left'
+    """
+    counted = f" · {inputs[0]} / {inputs[1]} inputs" if inputs else ""
+    line = f"⏳ {what}{counted} · {fraction:.0%} · {elapsed:.0f} s"
     if fraction >= 0.03 and elapsed > 0:
         left = elapsed * (1 - fraction) / fraction
         line += f", about {_duration(left)} left"
@@ -313,23 +398,37 @@ def _duration(seconds: float) -> str:
 
 
 def _partial_outputs(result: Any) -> list[Any]:
-    """The rows of a sweep still running, in ``results`` order: the summary saying so, the charts and
-    the table so far; the quality scatter and the downloads left as they are (drawn and written once,
-    at the end)."""
+    """The rows of a sweep still running, in ``results`` + generation charts order: the summary
+    saying so, the charts and the table so far; the quality scatter and the downloads left as they
+    are (drawn and written once, at the end)."""
     from workbench.bench import plot_frame
 
     rows = len(result.table)
     frame = plot_frame(result.table)
-    plots = [bench_chart(frame, col, title) for col, title in PLOTS]
+    charts = [bench_chart(frame, col, title) for col, title in PLOTS]
     return [f"### Measuring… {rows} row{'s' * (rows != 1)} so far (medians of the repeats done)", gr.skip(),
-            *plots, result.shown_table(), gr.skip()]
+            *_item_plots(charts, result), result.shown_table(), gr.skip(), *_generation_outputs(result)]
+
+
+def _page(result: Any) -> list[Any]:
+    """Everything a finished (or cancelled) run shows, in ``results`` + generation charts order:
+    ``_outputs``, its item charts shown only for item rows, and the generation charts."""
+    summary, scatter, *charts, table, files = _outputs(result)
+    return [summary, scatter, *_item_plots(charts, result), table, files, *_generation_outputs(result)]
+
+
+def _item_plots(charts: list[Any], result: Any) -> list[Any]:
+    """The item charts (``PLOTS``), shown when ``result`` has item rows and hidden for generation
+    rows, whose own charts replace them."""
+    shown = not result.generates
+    return [gr.Plot(chart, visible=shown) for chart in charts]
 
 
 def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
-               stop: threading.Event, on_row: Any = None) -> tuple[Any, str]:
+               stop: threading.Event, on_row: Any = None, on_inputs: Any = None) -> tuple[Any, str]:
     """Run ``request``'s sweep with a progress bar; returns its result and a note for the status line
     ("" when it ran to the end). A cancelled run is no error: its result holds the rows measured so
-    far, or is ``None`` when no row was."""
+    far, or is ``None`` when no row was. ``on_row`` and ``on_inputs`` go to ``run_benchmark``."""
     from workbench.bench import BenchCancelled, run_benchmark
 
     config = request.config()
@@ -340,7 +439,8 @@ def _benchmark(manager: PipelineManager, request: BenchRequest, progress: Any,
         progress(fraction, desc=what)
 
     try:
-        return run_benchmark(manager, config, progress=report, stop_event=stop, on_row=on_row), ""
+        return run_benchmark(manager, config, progress=report, stop_event=stop, on_row=on_row,
+                             on_inputs=on_inputs), ""
     except BenchCancelled as cancelled:
         partial = cancelled.partial
         if partial is None or partial.table.empty:
@@ -355,10 +455,9 @@ def _generation_outputs(result: Any) -> list[Any]:
     when ``result`` has generation rows."""
     from workbench.bench import plot_frame
 
-    table = result.table
-    if "output_tokens_per_s" not in table or not table["output_tokens_per_s"].notna().any():
+    if not result.generates:
         return [gr.Plot(visible=False) for _ in GENERATION_PLOTS]
-    frame = plot_frame(table)
+    frame = plot_frame(result.table)
     return [gr.Plot(bench_chart(frame, col, title, x_title="requests in flight (batch size)"), visible=True)
             for col, title in GENERATION_PLOTS]
 
@@ -376,7 +475,8 @@ def _outputs(result: Any) -> list[Any]:
     kernels = ", ".join(f"{k}: {v}" for k, v in env.get("runner_kernels", {}).items())
     head, _, rest = result.recommendation.partition("\n\n")  # the decision as the heading, the details below
     summary = (f"### {head}\n\n" + (f"{rest}\n\n" if rest else "") +
-               f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · {env.get('cpu')} · "
+               f"{env.get('task')} · `{env.get('model')}` · {env.get('workload', '')} · "
+               + (f"{env['output_lengths']} · " if env.get("output_lengths") else "") + f"{env.get('cpu')} · "
                f"torch {env.get('torch')} · transformers {env.get('transformers')} · matmul peak {peaks} · "
                f"runner's linear kernels {kernels}" + (f" · commit {env['commit']}" if env.get("commit") else ""))
     plots = [bench_chart(frame, col, title) for col, title in PLOTS]

@@ -385,3 +385,27 @@ def test_package_exports_stay_functions_after_their_modules_load():
     for name, module in bench._EXPORTS.items():
         importlib.import_module(module)
         assert getattr(bench, name) is getattr(importlib.import_module(module), name), name
+
+
+def test_progress_counts_each_measurements_inputs(manager):
+    """``on_inputs``: plain pipeline batching counts every input it postprocesses, the runner every
+    batch it finishes; each measurement counts up to all its inputs, and the sweep's fraction only
+    grows, between the steps ``progress`` reports."""
+    events: list[tuple] = []
+    run_benchmark(manager, _small(batch_sizes=(1, 4), n=12), progress=lambda f, what: events.append(("step", f, what)),
+                  on_inputs=lambda f, k, n: events.append(("inputs", f, k, n)))
+    measurements: list[tuple[str, list[int]]] = []
+    for event in events:
+        if event[0] == "step":
+            measurements.append((event[2], []))
+        elif measurements:
+            measurements[-1][1].append(event[2])
+    timed = [(what, counts) for what, counts in measurements if "batch" in what]
+    assert len(timed) == 2 * 2 * 2  # runners × sizes × (peak memory pass + 1 repeat)
+    for what, counts in timed:
+        assert counts == sorted(counts) and counts[-1] == 12, (what, counts)
+        if what.startswith("cpu float32: plain"):
+            assert counts == list(range(1, 13)), counts  # one by one
+    assert all(e[3] == 12 for e in events if e[0] == "inputs")
+    fractions = [e[1] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -173,3 +173,87 @@ def test_chat_stream_timings_are_the_shared_definitions(manager):
     assert last.done and t.tokens == last.new_tokens
     assert last.time_to_first_token_s == t.ttft_s and last.tokens_per_s == t.tokens_per_s
     assert t.ttft_s + t.itl_s * (t.tokens - 1) == pytest.approx(t.e2e_s)
+
+
+# ---- several models, the tab's settings, progress --------------------------------------------------
+
+TWO = "offline:text-generation,offline:chat"  # a tiny GPT-2 and a tiny Llama with a chat template
+
+
+def test_two_models_are_swept_in_turn_and_compared_within_each(manager):
+    """Two offline generative models in one sweep, as the general sweep does: a ``model`` column,
+    each model's tokens compared with its own plain row (another model's tokens differ), the
+    recommendation naming the model, a chart line per model × runner, every request counted."""
+    from components.bench_plots import bench_chart
+    from workbench.bench import plot_frame
+
+    steps, counted, partials = [], [], []
+    result = run_benchmark(manager, _config(model=TWO, n=4, batch_sizes=(1, 2), max_new_tokens=3,
+                                            output_lengths="fixed", runners=("plain", "continuous")),
+                           progress=lambda f, what: steps.append(what), on_row=partials.append,
+                           on_inputs=lambda f, k, n: counted.append((f, k, n)))
+    t = result.table
+    models = ["offline:text-generation", "offline:chat"]
+    assert t.model.drop_duplicates().tolist() == models
+    assert sorted(zip(t.model, t.runner, t.batch_size)) == sorted(
+        (m, r, b) for m in models for r in ("plain", "continuous") for b in (1, 2))
+    assert (t.status == "ok").all() and (t.output_tokens == 4 * 3).all()
+    assert (t.same_tokens == 1.0).all() and t.first_diff.isna().all(), t[["model", "runner", "same_tokens"]]
+    assert set(result.requests.model) == set(models) and len(result.requests) == 2 * 2 * 2 * 4
+    env = result.environment
+    assert list(env["models"]) == models and env["model_path"] == env["models"][models[0]]["model_path"]
+    head, *paragraphs = result.recommendation.split("\n\n")
+    best = t.loc[t.output_tokens_per_s.idxmax()]
+    other = next(m for m in models if m != best.model)
+    assert head.startswith(f"Best: {best.model} with ") and f"× {other}'s best" in head, head
+    assert [p.split(": ")[0] for p in paragraphs] == models
+    frame = plot_frame(t)
+    assert frame.series.nunique() == 4 and frame.variant.nunique() == 2
+    chart = bench_chart(frame, "output_tokens_per_s", "Output tokens/s").to_dict()
+    assert chart["encoding"]["strokeDash"]["legend"]["title"] == "model · dtype · device"
+    # progress: a step per measurement, each one's requests counted up to 4, the fraction only growing
+    assert any(s.startswith("offline:chat: cpu float32: continuous, 2 in flight") for s in steps), steps
+    assert [k for _, k, _ in counted].count(4) == 2 * 2 * 2 and {n for *_, n in counted} == {4}
+    assert [f for f, *_ in counted] == sorted(f for f, *_ in counted) and counted[-1][0] == 1.0
+    assert len(partials) == 2 * 2 * 2 and len(partials[-1].table) == len(t)
+
+
+def test_two_models_through_the_cli(tmp_path, capsys):
+    from workbench.__main__ import EXIT_OK, main
+
+    code = main(["bench", "--task", "text-generation", "--model", TWO, "--batch-sizes", "2", "--n", "3",
+                 "--repeats", "1", "--max-new-tokens", "2", "--output-lengths", "fixed", "--runners",
+                 "runner,continuous", "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    table = pd.read_csv(tmp_path / "bench.csv")
+    assert sorted(zip(table.model, table.runner)) == sorted(
+        (m, r) for m in TWO.split(",") for r in ("runner", "continuous"))
+    assert (table.output_tokens == 3 * 2).all() and (table.same_tokens == 1.0).all()
+    assert "Best: offline:" in out and (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_the_tab_asks_what_the_cli_asks():
+    """The Benchmark tab's runners, mean new tokens and output lengths make the config the CLI's
+    ``--runners``, ``--max-new-tokens`` and ``--output-lengths`` make."""
+    from components.bench_request import BenchRequest
+    from workbench.__main__ import build_parser, config_from_args
+
+    cli = config_from_args(build_parser().parse_args(
+        ["bench", "--task", "text-generation", "--model", TWO, "--batch-sizes", "1,4", "--n", "16", "--repeats", "2",
+         "--runners", "runner,continuous", "--max-new-tokens", "12", "--output-lengths", "fixed"]))
+    tab = BenchRequest.from_widgets(dict(
+        task="text-generation", model="offline:text-generation", models=["offline:chat"], workload="natural",
+        devices=["cpu"], dtypes=["float32"], batch_sizes="1,4", n=16.0, repeats=2.0, max_tokens=8192,
+        runners=["continuous", "runner"], max_new_tokens=12.0, output_lengths="fixed")).config()
+    assert tab == cli
+    assert cli.runners == ("runner", "continuous") and cli.max_new_tokens == 12 and cli.output_lengths == "fixed"
+    # the widgets of a task without generation rows: continuous left out, an empty tick refused in words
+    other = BenchRequest.from_widgets(dict(task="text-classification", devices=["cpu"], dtypes=["float32"],
+                                           batch_sizes="1", runners=["plain", "runner", "continuous"]))
+    assert other.config().runners == ("plain", "runner")
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match="Tick at least one runner text-generation has"):
+        BenchRequest.from_widgets(dict(task="text-generation", devices=["cpu"], dtypes=["float32"],
+                                       batch_sizes="1", runners=[]))

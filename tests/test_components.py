@@ -391,10 +391,19 @@ def test_api_reads_like_documented_api(served):
                                                                             "Python code"]
     bench = {p["parameter_name"]: p for p in api["/benchmark"]["parameters"]}
     assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats",
-                           "max_tokens", "upload", "column", "models", "labels", "sample", "quality_tolerance"]
+                           "max_tokens", "upload", "column", "models", "labels", "sample", "quality_tolerance",
+                           "runners", "max_new_tokens", "output_lengths"]
     assert all(bench[k]["parameter_has_default"] for k in ("upload", "column", "models", "labels", "sample",
-                                                           "quality_tolerance"))
+                                                           "quality_tolerance", "runners", "max_new_tokens",
+                                                           "output_lengths"))
     assert "scored by the task's metric" in bench["labels"]["python_type"]["description"]
+    assert bench["runners"]["parameter_default"] == ["plain", "runner", "continuous"]
+    assert "--runners" in bench["runners"]["python_type"]["description"]
+    assert bench["max_new_tokens"]["python_type"]["type"] == "int"
+    assert bench["max_new_tokens"]["parameter_default"] == 64
+    assert bench["output_lengths"]["python_type"]["type"] == "Literal['long-tail', 'fixed']"
+    assert "--output-lengths" in bench["output_lengths"]["python_type"]["description"]
+    assert [r["label"] for r in api["/export_job"]["returns"]][1:] == ["Job file (JSON)", "Shell script"]
     assert [p["parameter_name"] for p in api["/unload_model"]["parameters"]] == ["pipeline"]
     assert api["/unload_model"]["parameters"][0]["python_type"]["type"] == "str | None"
     assert "/text_generation_stop" in api and "Stop" in api["/text_generation_stop"]["description"]

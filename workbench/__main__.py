@@ -26,7 +26,10 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from workbench.bench.config import BenchConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -196,30 +199,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok or not summary.rows else EXIT_FAILED
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    import pandas as pd
-    from tqdm import tqdm
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    """The ``BenchConfig`` of ``bench``'s arguments (the Benchmark tab's ``BenchRequest.config``
+    makes the same from its widgets)."""
+    from workbench.bench import BenchConfig
 
-    from workbench.bench import BenchConfig, run_benchmark
-    from workbench.manager import PipelineManager
-
-    config = BenchConfig(
+    return BenchConfig(
         task=args.task, model=args.model, revision=args.revision, batch_sizes=args.batch_sizes,
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
         repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
         runners=_csv(args.runners) if args.runners else (), path=args.path, column=args.column,
         max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths, labels=args.labels,
         quality_tolerance=args.quality_tolerance)
-    bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
-                                        file=sys.stderr)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from workbench.bench import run_benchmark
+    from workbench.manager import PipelineManager
+
+    config = config_from_args(args)
+    bar = None if args.quiet else tqdm(total=1000, unit="‰", file=sys.stderr,
+                                        bar_format="{l_bar}{bar}| {postfix} {elapsed}<{remaining}")
 
     def progress(fraction: float, what: str) -> None:
         if bar is not None:
             bar.set_description(what[:60])
+            bar.set_postfix_str("", refresh=False)
+            bar.update(max(0, int(fraction * 1000) - bar.n))
+
+    def inputs(fraction: float, done: int, total: int) -> None:  # redrawn at tqdm's pace, not at every input
+        if bar is not None:
+            bar.set_postfix_str(f"{done} / {total} inputs", refresh=False)
             bar.update(max(0, int(fraction * 1000) - bar.n))
 
     try:
-        result = run_benchmark(PipelineManager(max_models=2), config, progress=progress)
+        result = run_benchmark(PipelineManager(max_models=2), config, progress=progress, on_inputs=inputs)
     finally:
         if bar is not None:
             bar.close()

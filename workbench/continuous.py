@@ -27,7 +27,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from workbench.errors import RunCancelled, WorkbenchError
 from workbench.gen_metrics import RequestTiming
@@ -72,11 +72,12 @@ def _cancel_check(event: threading.Event | None):
 def run_continuous(pipe: Any, prompts: Sequence[Any], *, max_in_flight: int = 16, max_tokens: int | None = None,
                    max_new_tokens: int | Sequence[int] | None = None, ignore_eos: bool = False,
                    stop_event: threading.Event | None = None, preprocessed: list[dict[str, Any]] | None = None,
-                   **params: Any) -> ContinuousOutput:
+                   on_finished: Callable[[int], None] | None = None, **params: Any) -> ContinuousOutput:
     """Run ``prompts`` through ``pipe``'s model with continuous batching; see the module docstring.
     ``params`` are the pipeline's call keywords (``return_full_text``, ``tokenizer_encode_kwargs``…;
     generation keywords other than ``max_new_tokens`` set the manager's generation config).
-    ``preprocessed``: the pipeline's ``preprocess`` of each prompt, when the caller has it already."""
+    ``preprocessed``: the pipeline's ``preprocess`` of each prompt, when the caller has it already.
+    ``on_finished(k)`` is told, in this thread, each time a request finishes (``k`` finished so far)."""
     import torch
     from transformers import GenerationConfig
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
@@ -142,6 +143,8 @@ def run_continuous(pipe: Any, prompts: Sequence[Any], *, max_in_flight: int = 16
                         raise WorkbenchError(f"Continuous batching failed on request {result.request_id}: "
                                              f"{result.error}")
                     done[result.request_id] = result
+                    if on_finished is not None:
+                        on_finished(len(done))
                 elif result is None and not manager.is_running():
                     raise WorkbenchError("The continuous batching loop stopped before every request finished.")
             seconds = time.perf_counter() - start

@@ -20,8 +20,14 @@ RUNNERS = ("plain", "runner", "continuous")
 #: The runners of a task without generation rows (continuous batching is for decoder-only generation).
 ITEM_RUNNERS = ("plain", "runner")
 GENERATION_RUNNERS = RUNNERS
-#: Progress callback of a benchmark: ``progress(fraction_done, what_is_running)``.
+#: Progress callback of a benchmark: ``progress(fraction_done, what_is_running)``, once per step
+#: (a load, a warm-up, one measurement).
 BenchProgress = Callable[[float, str], None]
+#: Progress inside a measurement: ``on_inputs(fraction_done, inputs_done, inputs)`` as its inputs
+#: (generation: requests) finish, e.g. ``(0.31, 96, 512)``; the fraction is the whole sweep's.
+InputsProgress = Callable[[float, int, int], None]
+#: ``count(inputs_done)``: how one measurement reports its inputs as they finish.
+InputCount = Callable[[int], None]
 
 
 class BenchCancelled(WorkbenchError):
@@ -107,3 +113,23 @@ def batch_sizes(text: str | Sequence[int]) -> list[int]:
     if not values or min(values) < 1:
         raise ValueError(f"batch sizes must be positive integers, e.g. 1,8,32,64; got {text!r}")
     return sorted(set(values))
+
+
+def input_counter(on_inputs: InputsProgress | None, step: int, steps: int, n: int) -> InputCount | None:
+    """``count(k)`` for the measurement that is step ``step`` of ``steps``, over ``n`` inputs: the
+    sweep's fraction moves with its inputs (None without ``on_inputs``).
+
+    >>> seen = []
+    >>> input_counter(lambda f, k, n: seen.append((f, k, n)), 1, 4, 8)(4)
+    >>> seen
+    [(0.375, 4, 8)]
+    """
+    if on_inputs is None:
+        return None
+    n = max(1, n)
+
+    def count(k: int) -> None:
+        k = min(k, n)
+        on_inputs((step + k / n) / steps, k, n)
+
+    return count

@@ -23,6 +23,11 @@ peak; attention left out), and how its tokens compare with the first plain row's
 position where a request differs; empty when none does). The per-request timings are
 ``BenchResult.requests`` (``bench_requests.csv``).
 
+Several models (``config.models``) are swept one after the other, each loaded through the manager
+(a model's pipelines are let go before the next loads); every row names its ``model``, and its
+tokens are compared with the first plain row of the same model (another model's tokens are
+another model's). The recommendation names the model of the fastest row.
+
 Why only decoder-only text generation: continuous batching's paged KV cache holds decoder
 self-attention only — the sequence-to-sequence tasks (summarization, translation,
 text2text-generation) need cross-attention over an encoder's outputs, and image-text-to-text is not
@@ -38,11 +43,12 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from workbench.bench.config import GENERATION_RUNNERS, BenchCancelled, BenchConfig, BenchProgress, generation_bench
+from workbench.bench.config import (GENERATION_RUNNERS, BenchCancelled, BenchConfig, BenchProgress, InputCount,
+                                    InputsProgress, generation_bench)
 from workbench.gen_metrics import RequestTiming, summarize
 
 if TYPE_CHECKING:
@@ -81,8 +87,10 @@ class _Clock:
     recognises each request in a batch by its prompt tokens, stamps each of its tokens, and stops
     it once it has the tokens it asked for (so EOS never decides a length)."""
 
-    def __init__(self, prompts: list[list[int]], budgets: list[int], pad_id: int | None) -> None:
-        self.budgets, self.pad_id = budgets, pad_id
+    def __init__(self, prompts: list[list[int]], budgets: list[int], pad_id: int | None,
+                 on_finished: Callable[[int], None] | None = None) -> None:
+        self.budgets, self.pad_id, self.on_finished = budgets, pad_id, on_finished
+        self.finished = 0
         self.keys: dict[tuple[int, ...], collections.deque[int]] = collections.defaultdict(collections.deque)
         for i, ids in enumerate(prompts):
             self.keys[tuple(ids)].append(i)
@@ -121,6 +129,10 @@ class _Clock:
                 if self.first[r] is None:
                     self.first[r] = now
                 self.last[r] = now
+                if len(self.tokens[r]) == self.budgets[r]:
+                    self.finished += 1
+                    if self.on_finished is not None:
+                        self.on_finished(self.finished)
 
     def end(self) -> None:
         self._prompt_next = True
@@ -181,13 +193,19 @@ def flops_per_token(model: Any) -> float:
 
 
 def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
-                             stop_event: threading.Event | None = None) -> "BenchResult":
-    """The generation sweep of ``config`` (see the module docstring). Every device × dtype is loaded
-    and warmed up (every runner once, on the first requests, 4 tokens each); then each row runs
-    ``repeats`` times, runners interleaved (their order reversed every other repeat). A set ``stop_event`` stops it at the next layer (plain, runner) or
-    before the next decoding step (continuous) and raises ``BenchCancelled`` with the rows so far."""
+                             stop_event: threading.Event | None = None,
+                             on_row: Callable[["BenchResult"], None] | None = None,
+                             on_inputs: InputsProgress | None = None) -> "BenchResult":
+    """The generation sweep of ``config`` (see the module docstring), model after model. Every
+    device × dtype of a model is loaded and warmed up (every runner once, on the first requests, 4
+    tokens each); then each row runs ``repeats`` times, runners interleaved (their order reversed
+    every other repeat). ``progress`` is told each step, ``on_inputs`` each finished request,
+    ``on_row`` the partial result after each timed run (as ``run_benchmark``). A set ``stop_event``
+    stops it at the next layer (plain, runner) or before the next decoding step (continuous) and
+    raises ``BenchCancelled`` with the rows so far."""
     import pandas as pd
 
+    from workbench.bench.config import input_counter
     from workbench.bench.machine import environment
     from workbench.bench.report import COLUMNS, BenchResult, add_speedup
     from workbench.errors import RunCancelled, WorkbenchError
@@ -201,40 +219,51 @@ def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *,
     if unknown:
         raise ValueError(f"unknown runner(s) {sorted(unknown)}; choose from {', '.join(GENERATION_RUNNERS)}")
     models = config.models
-    if len(models) > 1:
-        raise ValueError("generation rows sweep one model at a time; run the benchmark once per model")
     report = progress or (lambda fraction, what: None)
     sizes, runners = list(config.batch_sizes), list(config.runners)
     pairs = [(d, t) for d in config.devices for t in config.dtypes]
-    steps = max(1, len(pairs) * (config.repeats + 1) * len(sizes) * len(runners))
+    per_model = max(1, len(pairs) * (config.repeats + 1) * len(sizes) * len(runners))
+    steps = per_model * len(models)
     env = environment(manager, config)
     control = RunControl(stop_event)
-    combos: list[_Combo] = []
+    combos: list[_Combo] = []  # the model being measured
+    done_rows: list[dict[str, Any]] = []  # the models measured before it
+    done_requests: list[dict[str, Any]] = []
 
     def result() -> BenchResult:
         rows, requests = _rows(combos, sizes, runners)
-        table = add_speedup(pd.DataFrame(rows, columns=COLUMNS))
-        return BenchResult(table, env, recommend_generation(table), config, requests=pd.DataFrame(requests))
+        table = add_speedup(pd.DataFrame(done_rows + rows, columns=COLUMNS))
+        return BenchResult(table, env, recommend_generation(table), config,
+                           requests=pd.DataFrame(done_requests + requests))
 
     done = 0
     try:
-        for device_name, dtype_name in pairs:
-            control.check()
-            combos.append(_prepare(manager, config, spec.name, device_name, dtype_name, sizes, runners, env, control,
-                                   lambda what: report(done / steps, what)))
-            done += len(sizes) * len(runners)
-        for rep in range(config.repeats):
-            order = runners if rep % 2 == 0 else list(reversed(runners))
-            for combo in combos:
-                for bs in sizes:
-                    for runner in order:
-                        control.check()
-                        row = combo.rows[(runner, bs)]
-                        done += 1
-                        report(done / steps, f"{combo.device} {combo.dtype}: {runner}, {bs} in flight, "
-                                             f"run {rep + 1}/{config.repeats}")
-                        if row.status == "ok":
-                            _measure(row, runner, combo, bs, config, control)
+        for model in models:
+            for device_name, dtype_name in pairs:
+                control.check()
+                combos.append(_prepare(manager, config, spec.name, model, device_name, dtype_name, sizes, runners,
+                                       env, control, lambda what: report(done / steps, what)))
+                done += len(sizes) * len(runners)
+            for rep in range(config.repeats):
+                order = runners if rep % 2 == 0 else list(reversed(runners))
+                for combo in combos:
+                    for bs in sizes:
+                        for runner in order:
+                            control.check()
+                            row = combo.rows[(runner, bs)]
+                            who = f"{combo.model}: " if len(models) > 1 else ""
+                            report(done / steps, f"{who}{combo.device} {combo.dtype}: {runner}, {bs} in flight, "
+                                                 f"run {rep + 1}/{config.repeats}")
+                            count = input_counter(on_inputs, done, steps, len(combo.items))
+                            done += 1
+                            if row.status == "ok":
+                                _measure(row, runner, combo, bs, config, control, count)
+                            if on_row is not None:
+                                on_row(result())
+            rows, requests = _rows(combos, sizes, runners)
+            done_rows += rows
+            done_requests += requests
+            combos.clear()  # this model's pipelines go before the next model loads
     except RunCancelled:
         raise BenchCancelled(result()) from None
     out = result()
@@ -246,8 +275,12 @@ def run_generation_benchmark(manager: "PipelineManager", config: BenchConfig, *,
     return out
 
 
-def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_name: str, dtype_name: str,
-             sizes: list[int], runners: list[str], env: dict[str, Any], control: Any, report: Any) -> _Combo:
+def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, model: str | None, device_name: str,
+             dtype_name: str, sizes: list[int], runners: list[str], env: dict[str, Any], control: Any,
+             report: Any) -> _Combo:
+    """Load ``model`` on one device × dtype, make its requests (prompts through its tokenizer, each
+    one's output length), measure the matmul peak, warm every runner up. The environment keeps
+    each model's facts under ``models`` (the first model's also at the top, as with one model)."""
     from workbench.batching import split_parameters
     from workbench.bench.machine import local_revision
     from workbench.continuous import supports_continuous
@@ -255,20 +288,19 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     from workbench.errors import WorkbenchError
     from workbench.generation import position_limit
     from workbench.kernels import matmul_peaks
+    from workbench.offline import OFFLINE_PREFIX
     from workbench.offline.random_models import resolve_bench_model
     from workbench.workloads import make_workload
 
-    from workbench.offline import OFFLINE_PREFIX
-
-    model = config.models[0]
     device = resolve_device(device_name)
     dname = precision_name(dtype_name, device)
-    report(f"loading {model or task} on {device} in {dname}")
+    label = model or f"{OFFLINE_PREFIX}{task}"
+    report(f"loading {label} on {device} in {dname}")
     loaded = manager.load(task, resolve_bench_model(model), revision=config.revision, device=device_name,
                           dtype=dname)
     pipe = loaded.pipe
     if "continuous" in runners and (why := supports_continuous(pipe)):
-        raise WorkbenchError(f"The continuous runner cannot run here: {why}.")
+        raise WorkbenchError(f"The continuous runner cannot run {label}: {why}.")
     control.check()
     mean = int(config.max_new_tokens or config.params.get("max_new_tokens") or DEFAULT_MEAN_NEW_TOKENS)
     limit = position_limit(pipe.model)
@@ -280,7 +312,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     if items and isinstance(items[0], list):  # chat messages: through the model's chat template, as the Chat mode
         from workbench.chat import render_prompt
 
-        items = [render_prompt(pipe, m, model or task) for m in items]
+        items = [render_prompt(pipe, m, label) for m in items]
         params["add_special_tokens"] = False
     room = min(2048, (limit or 2048) - max(budgets))
     params.update(do_sample=False, max_new_tokens=max(budgets), eos_token_id=None,
@@ -288,16 +320,18 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     pre, _, _ = split_parameters(pipe, params)
     features = [pipe.preprocess(item, **pre) for item in items]
     prompts = [f["input_ids"][0].tolist() for f in features]
-    env.setdefault("workload", f"{work.description}; prompts {min(map(len, prompts))}–{max(map(len, prompts))} "
-                               f"tokens (mean {np.mean([len(p) for p in prompts]):.0f}, cut at {room})")
-    env.setdefault("output_lengths", f"max_new_tokens per request {min(budgets)}–{max(budgets)}, mean "
-                                     f"{np.mean(budgets):.1f} ({config.output_lengths}, "
-                                     f"asked mean {mean}, seed {config.seed}); EOS ignored, greedy")
+    facts = {"model_path": loaded.source.path,
+             "model_revision": loaded.source.revision or local_revision(loaded.source.path),
+             "model_description": loaded.description, "parameters": loaded.parameters,
+             "workload": f"{work.description}; prompts {min(map(len, prompts))}–{max(map(len, prompts))} tokens "
+                         f"(mean {np.mean([len(p) for p in prompts]):.0f}, cut at {room})",
+             "output_lengths": f"max_new_tokens per request {min(budgets)}–{max(budgets)}, mean "
+                               f"{np.mean(budgets):.1f} ({config.output_lengths}, asked mean {mean}, seed "
+                               f"{config.seed}); EOS ignored, greedy"}
+    env.setdefault("models", {})[label] = facts
+    if len(env["models"]) == 1:  # the first model's facts stay at the top, as with one model
+        env.update(facts)
     env.setdefault("params", {k: str(v) for k, v in params.items()})
-    env["model_path"] = loaded.source.path
-    env["model_revision"] = loaded.source.revision or local_revision(loaded.source.path)
-    env["model_description"] = loaded.description
-    env["parameters"] = loaded.parameters
     where = f"{device}/{dname}"
     report(f"measuring matmul peak on {device} in {dname}")
     import torch
@@ -305,7 +339,7 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
     peaks = matmul_peaks(device, getattr(torch, dname, torch.float32), check=control.check)
     env.setdefault("matmul_peak_gflops", {})[where] = round(max(peaks.values()) / 1e9, 1)
     env.setdefault("precision", {})[where] = loaded.precision
-    combo = _Combo(model or f"{OFFLINE_PREFIX}{task}", device, dname, pipe, items, params, prompts, features, budgets, max(peaks.values()),
+    combo = _Combo(label, device, dname, pipe, items, params, prompts, features, budgets, max(peaks.values()),
                    flops_per_token(pipe.model), {(r, bs): _Row() for bs in sizes for r in runners})
     control.check()
     report(f"warming up on {device} in {dname}")
@@ -316,9 +350,10 @@ def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, device_
 
 
 def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig, *,
-          limit_to: int | None = None, most_tokens: int | None = None) -> _Run:
+          limit_to: int | None = None, most_tokens: int | None = None, count: InputCount | None = None) -> _Run:
     """One run of every request (or the first ``limit_to``, of at most ``most_tokens`` each: the
-    warm-up) with ``runner`` at ``bs`` in flight."""
+    warm-up) with ``runner`` at ``bs`` in flight; ``count`` is told how many requests have finished
+    as each one does."""
     from transformers import StoppingCriteriaList
 
     from workbench.continuous import run_continuous
@@ -332,10 +367,10 @@ def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig
     if runner == "continuous":
         out = run_continuous(combo.pipe, items, max_in_flight=bs, max_tokens=config.max_tokens,
                              max_new_tokens=budgets, ignore_eos=True, stop_event=control.cancel_event,
-                             preprocessed=combo.features[:n],
+                             preprocessed=combo.features[:n], on_finished=count,
                              **{k: v for k, v in combo.params.items() if k != "max_new_tokens"})
         return _Run(out.seconds, out.timings, out.tokens, out.steps)
-    clock = _Clock(prompts, budgets, getattr(combo.pipe.tokenizer, "pad_token_id", None))
+    clock = _Clock(prompts, budgets, getattr(combo.pipe.tokenizer, "pad_token_id", None), count)
     params = {**combo.params, "max_new_tokens": max(budgets), "streamer": clock,
               "stopping_criteria": StoppingCriteriaList([clock])}
     calls = [0]
@@ -354,7 +389,8 @@ def _call(runner: str, combo: _Combo, bs: int, control: Any, config: BenchConfig
     return _Run(seconds, clock.timings(), clock.tokens, calls[0])
 
 
-def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig, control: Any) -> None:
+def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig, control: Any,
+             count: InputCount | None = None) -> None:
     """One timed run of a row, its peak memory measured around it (on Linux the kernel's peak-RSS
     mark, reset before the clock starts: free; generation is compute-bound, so unlike the item rows
     there is no separate untimed pass for it), the garbage collector off during the run."""
@@ -365,7 +401,7 @@ def _measure(row: _Row, runner: str, combo: _Combo, bs: int, config: BenchConfig
     try:
         with PeakMemory(combo.device) as mem:
             gc.disable()
-            run = _call(runner, combo, bs, control, config)
+            run = _call(runner, combo, bs, control, config, count=count)
     except Exception as exc:
         if is_oom(exc):
             row.status = "oom"
@@ -398,11 +434,21 @@ def compare_tokens(reference: list[list[int]], tokens: list[list[int]]) -> tuple
     return same / max(1, len(reference)), first
 
 
+def _reference(combos: list[_Combo], sizes: list[int], runners: list[str]) -> list[list[int]] | None:
+    """The tokens a model's rows are compared with: its first combination's plain row at the
+    smallest size (else the first runner's that ran)."""
+    return next((c.rows[(r, sizes[0])].tokens for c in combos for r in ("plain", *runners)
+                 if (r, sizes[0]) in c.rows and c.rows[(r, sizes[0])].tokens is not None), None)
+
+
 def _rows(combos: list[_Combo], sizes: list[int], runners: list[str]) -> tuple[list[dict], list[dict]]:
-    reference = next((c.rows[(r, sizes[0])].tokens for c in combos for r in ("plain", *runners)
-                      if (r, sizes[0]) in c.rows and c.rows[(r, sizes[0])].tokens is not None), None)
+    """The table's rows of every measured row (its median run) and the requests of those runs; each
+    row's tokens compared with its own model's reference (``_reference``)."""
+    references = {model: _reference([c for c in combos if c.model == model], sizes, runners)
+                  for model in dict.fromkeys(c.model for c in combos)}
     rows, requests = [], []
     for combo in combos:
+        reference = references[combo.model]
         prompt_tokens = sum(len(p) for p in combo.prompts)
         for (runner, bs), m in combo.rows.items():
             run = m.median()
@@ -414,7 +460,7 @@ def _rows(combos: list[_Combo], sizes: list[int], runners: list[str]) -> tuple[l
             if run is not None:
                 generated = sum(len(t) for t in run.tokens)
                 metrics = summarize(run.timings, run.seconds)
-                row.update(metrics, seconds=round(run.seconds, 4),
+                row.update(metrics, seconds=round(run.seconds, 4), output_tokens=generated,
                            items_per_s=metrics["requests_per_s"],
                            tokens_per_s=round((prompt_tokens + generated) / run.seconds, 1),
                            latency_p50_ms=metrics["e2e_p50_ms"], latency_p95_ms=metrics["e2e_p95_ms"],
@@ -433,21 +479,51 @@ def _rows(combos: list[_Combo], sizes: list[int], runners: list[str]) -> tuple[l
     return rows, requests
 
 
+#: The runners in words.
+RUNNER_NAMES = {"plain": "plain pipeline batching", "runner": "the workbench runner",
+                "continuous": "continuous batching"}
+
+
 def recommend_generation(table: Any) -> str:
     """The fastest row in words, against plain's best output tokens/s and its TTFT p95, e.g.
-    "Best: continuous batching, 16 in flight — 3.1× plain's best output tokens/s (batch 8), TTFT p95 0.4 s
-    (plain at 16: 2.0 s)."."""
+    "Best: continuous batching, 16 in flight, float32 on cpu — 12.0 output tokens/s: 3.1× plain's
+    best (batch 8), TTFT p95 0.40 s (plain at 16: 2.00 s)." With several models: the fastest model
+    first ("Best: offline:chat with continuous batching, …, 1.8× offline:text-generation's best"),
+    then a paragraph per model, each compared with its own plain rows."""
     ok = table[(table["status"] == "ok") & table["output_tokens_per_s"].notna()]
     if ok.empty:
         return "No run finished; see the status column."
-    best = ok.loc[ok["output_tokens_per_s"].astype(float).idxmax()].to_dict()
-    names = {"plain": "plain pipeline batching", "runner": "the workbench runner", "continuous": "continuous batching"}
-    text = (f"Best: {names.get(best['runner'], best['runner'])}, {int(best['batch_size'])} in flight, {best['dtype']} on "
-            f"{best['device']} — {best['output_tokens_per_s']:.1f} output tokens/s")
+    models = list(dict.fromkeys(ok["model"]))
+    if len(models) == 1:
+        return "Best: " + _recommend_model(ok)
+    tops = {m: _top(ok[ok["model"] == m]) for m in models}
+    best = max(tops.values(), key=lambda r: r["output_tokens_per_s"])
+    ratios = [f"{best['output_tokens_per_s'] / top['output_tokens_per_s']:.1f}× {m}'s best"
+              for m, top in tops.items() if m != best["model"]]
+    head = (f"Best: {best['model']} with {_setting(best)} — {best['output_tokens_per_s']:.1f} output tokens/s, "
+            + ", ".join(ratios) + ".")
+    return "\n\n".join([head, *(f"{m}: {_recommend_model(ok[ok['model'] == m])}" for m in models)])
+
+
+def _top(rows: Any) -> dict[str, Any]:
+    """The row with the most output tokens/s."""
+    return rows.loc[rows["output_tokens_per_s"].astype(float).idxmax()].to_dict()
+
+
+def _setting(row: dict[str, Any]) -> str:
+    """"continuous batching, 16 in flight, float32 on cpu"."""
+    return (f"{RUNNER_NAMES.get(row['runner'], row['runner'])}, {int(row['batch_size'])} in flight, {row['dtype']} on "
+            f"{row['device']}")
+
+
+def _recommend_model(ok: Any) -> str:
+    """``recommend_generation`` for one model's finished rows, without its "Best: "."""
+    best = _top(ok)
+    text = f"{_setting(best)} — {best['output_tokens_per_s']:.1f} output tokens/s"
     plain = ok[(ok["runner"] == "plain") & (ok["device"] == best["device"]) & (ok["dtype"] == best["dtype"])]
     ttft = f"TTFT p95 {best['ttft_p95_ms'] / 1000:.2f} s"
     if best["runner"] != "plain" and not plain.empty:
-        top = plain.loc[plain["output_tokens_per_s"].astype(float).idxmax()]
+        top = _top(plain)
         text += (f": {best['output_tokens_per_s'] / top['output_tokens_per_s']:.1f}× plain's best "
                  f"(batch {int(top['batch_size'])}), {ttft}")
         same = plain[plain["batch_size"] == best["batch_size"]]
@@ -460,7 +536,8 @@ def recommend_generation(table: Any) -> str:
     if not others.empty:
         parts = []
         for runner, group in others.groupby("runner", sort=False):
-            top = group.loc[group["output_tokens_per_s"].astype(float).idxmax()]
-            parts.append(f"{names.get(runner, runner)} {top['output_tokens_per_s']:.1f} at {int(top['batch_size'])}")
+            top = _top(group)
+            parts.append(f"{RUNNER_NAMES.get(runner, runner)} {top['output_tokens_per_s']:.1f} at "
+                         f"{int(top['batch_size'])}")
         text += " Best of the others: " + ", ".join(parts) + "."
     return text

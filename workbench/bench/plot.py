@@ -1,5 +1,7 @@
 """Plots of a benchmark: a PNG for the files (``save_plot``) and the long-form frame the UI's
-charts draw (``plot_frame``; ``components.bench_plots``)."""
+charts draw (``plot_frame``; ``components.bench_plots``). Both draw a runner in the same colour
+in every chart of every run (``RUNNER_COLOURS``) and the other dimensions of a line — model,
+dtype, device: its ``variant`` — as its line style, each legend saying which is which."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.bench.report import BenchResult
+
+#: Each runner's colour, whichever runners a sweep has (Vega's Tableau 10: blue, orange, green).
+RUNNER_COLOURS = {"plain": "#4c78a8", "runner": "#f58518", "continuous": "#54a24b"}
+#: Line styles of the variants (model · dtype · device) in the PNG, in order (the UI's: its dash scale).
+LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 
 
 def quality_frame(table: "pd.DataFrame", *, tolerance: float = 1.0) -> "pd.DataFrame":
@@ -94,12 +101,13 @@ def save_plot(result: BenchResult, path: str | Path) -> None:
     if generation:  # text generation: what LLM users read, against requests in flight
         panels = [("output_tokens_per_s", "output tokens / s"), ("ttft_p95_ms", "TTFT p95 (ms)"),
                   ("e2e_p95_ms", "end-to-end latency p95 (ms)"), ("peak_mem_mb", "peak memory (MB)")]
+    frame = plot_frame(table)
+    variants = list(dict.fromkeys(frame["variant"]))
     for ax, (col, label) in zip(axes.flat, panels):
-        several = table["model"].nunique() > 1
-        for (model, runner, device, dtype), g in table.groupby(["model", "runner", "device", "dtype"]):
-            g = g.sort_values("batch_size")
-            ax.plot(g.batch_size, g[col], marker="o", linestyle={"runner": "-", "continuous": ":"}.get(runner, "--"),
-                    label=(f"{model} · " if several else "") + f"{runner} · {device} · {dtype}")
+        for (runner, variant), g in frame.groupby(["runner", "variant"], sort=False):
+            style = LINE_STYLES[variants.index(variant) % len(LINE_STYLES)]
+            ax.plot(g.batch_size, g[col], marker="o", color=RUNNER_COLOURS.get(runner), linestyle=style,
+                    label=f"{runner} · {variant}")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("requests in flight (batch size)" if generation else "batch size")
         ax.set_ylabel(label)
@@ -113,16 +121,17 @@ def save_plot(result: BenchResult, path: str | Path) -> None:
 
 
 def plot_frame(table: "pd.DataFrame") -> "pd.DataFrame":
-    """The ok rows in long form for the UI's charts: one ``series`` per runner · dtype · device.
+    """The ok rows in long form for the charts: one ``series`` per runner · dtype · device (model
+    first when several were swept); ``variant`` is the series less its runner.
 
     >>> import pandas as pd
     >>> t = pd.DataFrame([{"runner": "plain", "dtype": "float32", "device": "cpu", "status": "ok", "batch_size": 8,
     ...                    "items_per_s": 10.0}])
-    >>> plot_frame(t)["series"].tolist()
-    ['plain · float32 · cpu']
+    >>> plot_frame(t)[["series", "variant"]].values.tolist()
+    [['plain · float32 · cpu', 'float32 · cpu']]
     """
     ok = table[table["status"] == "ok"].copy()
-    ok["series"] = ok["runner"] + " · " + ok["dtype"] + " · " + ok["device"]
-    if "model" in ok and ok["model"].nunique() > 1:
-        ok["series"] = ok["model"] + " · " + ok["series"]
+    model = ok["model"] + " · " if "model" in ok and ok["model"].nunique() > 1 else ""
+    ok["variant"] = model + ok["dtype"] + " · " + ok["device"]
+    ok["series"] = model + ok["runner"] + " · " + ok["dtype"] + " · " + ok["device"]
     return ok.sort_values(["series", "batch_size"]).reset_index(drop=True)

@@ -27,22 +27,28 @@ COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "items_
            "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls",
            "final_batch_size", "oom_backoffs", "max_abs_diff", "same_labels", "cosine_mean", "cosine_min",
            "token_match", "quality_metric", "quality", "metrics", "seconds", "runs",
-           # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics)
-           "output_tokens_per_s", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
-           "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
+           # generation rows (workbench.bench.generation; definitions in workbench.gen_metrics;
+           # output_tokens: the tokens its requests generated)
+           "output_tokens_per_s", "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+           "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "same_tokens", "first_diff"]
 #: The columns of the quality measured against references (empty without them).
 QUALITY_COLUMNS = ("quality_metric", "quality", "metrics")
 #: The columns the Benchmark tab shows and the CLI prints (the raw timings left out).
 SHOWN_COLUMNS = [c for c in COLUMNS if c not in ("seconds", "runs")]
+#: ``SHOWN_COLUMNS`` of generation rows: what LLM users read first, without the item rows' columns.
+GENERATION_SHOWN_COLUMNS = ["model", "runner", "batch_size", "device", "dtype", "status", "output_tokens_per_s",
+                            "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+                            "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls",
+                            "same_tokens", "first_diff", "tokens_per_s"]
 #: The columns of ``BenchResult.to_markdown``.
 MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "items_per_s", "tokens_per_s", "speedup",
                     "latency_p50_ms", "latency_p95_ms", "peak_mem_mb", "padding_share", "mfu", "forward_calls", "max_abs_diff",
                     "same_labels", "cosine_mean", "cosine_min", "token_match", "quality_metric", "quality"]
 #: The columns of ``to_markdown`` for generation rows.
 GENERATION_MARKDOWN_COLUMNS = ["model", "runner", "batch_size", "dtype", "status", "output_tokens_per_s",
-                               "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
-                               "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls", "same_tokens",
-                               "first_diff"]
+                               "output_tokens", "requests_per_s", "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms",
+                               "itl_p95_ms", "e2e_p50_ms", "e2e_p95_ms", "peak_mem_mb", "mfu", "forward_calls",
+                               "same_tokens", "first_diff"]
 #: Below these a quantized precision's outputs are too far from float32's to recommend it unasked:
 #: mean cosine of the embeddings, share of the same labels (or texts), mean share of matching words.
 ACCEPTABLE = {"cosine": 0.99, "same top label": 0.95, "token_match": 0.9}
@@ -107,15 +113,20 @@ class BenchResult:
                     **{c: bool(t[c].notna().any()) for c in QUALITY_COLUMNS if c in t.columns}}
         return [c for c in names if c in t.columns and optional.get(c, True)]
 
+    @property
+    def generates(self) -> bool:
+        """Whether the rows are generation rows (output tokens/s, TTFT…: ``workbench.bench.generation``)."""
+        return "output_tokens_per_s" in self.table and bool(self.table["output_tokens_per_s"].notna().any())
+
     def shown_table(self) -> "pd.DataFrame":
-        """The table with the ``SHOWN_COLUMNS``, for the UI and the CLI."""
-        return self.table[self._columns(SHOWN_COLUMNS)]
+        """The table with the ``SHOWN_COLUMNS`` (generation rows: ``GENERATION_SHOWN_COLUMNS``), for
+        the UI and the CLI."""
+        return self.table[self._columns(GENERATION_SHOWN_COLUMNS if self.generates else SHOWN_COLUMNS)]
 
     def to_markdown(self) -> str:
         """The main columns as a Markdown table, then the recommendation and the environment."""
         env = self.environment
-        generation = "output_tokens_per_s" in self.table and self.table["output_tokens_per_s"].notna().any()
-        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if generation else MARKDOWN_COLUMNS)]
+        shown = self.table[self._columns(GENERATION_MARKDOWN_COLUMNS if self.generates else MARKDOWN_COLUMNS)]
         facts = [f"{k}: {env[k]}" for k in ("task", "model", "model_revision", "workload", "output_lengths", "cpu",
                                             "torch", "transformers", "matmul_peak_gflops", "runner_kernels", "commit",
                                             "date", "load_average", "load_average_end")

@@ -12,12 +12,13 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
 from workbench.bench.outputs import digest
-from workbench.bench.config import RUNNERS, BenchCancelled, BenchConfig, BenchProgress, generation_bench
+from workbench.bench.config import (RUNNERS, BenchCancelled, BenchConfig, BenchProgress, InputCount, InputsProgress,
+                                    generation_bench, input_counter)
 from workbench.bench.machine import environment, local_revision
 from workbench.bench.measure import ForwardTimer, PeakMemory, flop_model, sync
 from workbench.bench.report import COLUMNS, BenchResult, Measure, add_speedup, plain_padding, recommend, row
@@ -38,6 +39,38 @@ if TYPE_CHECKING:
 #: The status of a plain row above batch size 1 for a task whose transformers pipeline cannot batch
 #: (``BenchSpec.plain_batches``).
 PLAIN_CANNOT_BATCH = "pipeline cannot batch"
+class SweepControl(RunControl):
+    """The sweep's ``RunControl``: while ``counting_inputs`` (a plain pipeline call), it tells a
+    counter how many inputs the pipeline has postprocessed so far — one ``postprocess`` per input,
+    reported as the ``postprocessing`` stage by ``workbench.progress``'s hooks.
+
+    >>> seen = []
+    >>> control = SweepControl()
+    >>> with control.counting_inputs(seen.append):
+    ...     control.set_stage("inference"); control.set_stage("postprocessing"); control.set_stage("postprocessing")
+    >>> control.set_stage("postprocessing"); seen
+    [1, 2]
+    """
+
+    def __init__(self, cancel_event: threading.Event | None = None) -> None:
+        super().__init__(cancel_event)
+        self._count: InputCount | None = None
+        self._counted = 0
+
+    def set_stage(self, stage: str) -> None:
+        super().set_stage(stage)
+        if stage == "postprocessing" and self._count is not None:
+            self._counted += 1
+            self._count(self._counted)
+
+    @contextlib.contextmanager
+    def counting_inputs(self, count: InputCount | None) -> Iterator[None]:
+        """Count the inputs postprocessed during the block to ``count`` (None: count nothing)."""
+        self._count, self._counted = count, 0
+        try:
+            yield
+        finally:
+            self._count = None
 
 
 @dataclass
@@ -57,7 +90,7 @@ class _Combo:
     tokens: int | None
     useful_flops: float
     measures: dict[tuple[str, int], Measure]
-    control: RunControl
+    control: SweepControl
     model: str = ""
     labelled: "Labelled | None" = None
 
@@ -68,7 +101,8 @@ class _Combo:
 
 def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: BenchProgress | None = None,
                   stop_event: threading.Event | None = None,
-                  on_row: Callable[[BenchResult], None] | None = None) -> BenchResult:
+                  on_row: Callable[[BenchResult], None] | None = None,
+                  on_inputs: InputsProgress | None = None) -> BenchResult:
     """Measure ``config``'s sweep; see the module docstring for what each row holds.
 
     Every device × dtype is loaded and warmed up first. Then every row runs once untimed, for its
@@ -90,7 +124,9 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     cut short is not counted).
 
     ``on_row`` is called with the partial result (every row measured so far, medians of the repeats
-    done) each time a timed measurement finishes, so a caller can show rows as they come."""
+    done) each time a timed measurement finishes, so a caller can show rows as they come;
+    ``on_inputs`` as each measurement's inputs finish (``InputsProgress``: the runner's after each
+    batch, plain pipeline batching's after each input; ``progress`` is told once per step)."""
     import pandas as pd
 
     from workbench.tasks import get_task
@@ -101,7 +137,8 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     if generation_bench(spec):  # decoder-only generation: TTFT, ITL, output tokens/s, continuous batching
         from workbench.bench.generation import run_generation_benchmark
 
-        return run_generation_benchmark(manager, config, progress=progress, stop_event=stop_event)
+        return run_generation_benchmark(manager, config, progress=progress, stop_event=stop_event, on_row=on_row,
+                                        on_inputs=on_inputs)
     if "continuous" in config.runners:
         raise ValueError(f"the continuous runner is transformers' continuous batching, for decoder-only text "
                          f"generation; {spec.name} runs with plain and runner")
@@ -138,7 +175,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                  for model, notes in env.get("quality_notes", {}).items() for note in notes]
         return BenchResult(table, env, "\n\n".join([said, *notes]), config)
 
-    control = RunControl(stop_event)
+    control = SweepControl(stop_event)
     try:
         for mi, model in enumerate(models):
             base = mi * per_model
@@ -153,12 +190,13 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
                 for combo, bs, runner in itertools.product(combos, sizes, order):
                     control.check()
                     m = combo.measures[(runner, bs)]
-                    done += 1
                     what = "peak memory" if rep < 0 else f"run {rep + 1}/{config.repeats}"
                     who = f"{combo.model}: " if len(models) > 1 else ""
                     report(done / steps, f"{who}{combo.device} {combo.dtype}: {runner}, batch {bs}, {what}")
+                    count = input_counter(on_inputs, done, steps, len(combo.items))
+                    done += 1
                     if m.status == "ok":
-                        _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name)
+                        _measure(m, runner, combo, bs, timed=rep >= 0, task=spec.name, count=count)
                     if on_row is not None and rep >= 0:
                         on_row(result())
             rows, outputs = _rows(combos, sizes, reference)
@@ -215,7 +253,7 @@ def _with_reference(dtypes: tuple[str, ...]) -> list[str]:
 
 
 def _prepare(manager: "PipelineManager", config: BenchConfig, task: str, model: str | None, device_name: str,
-             dtype_name: str, sizes: list[int], env: dict[str, Any], control: RunControl,
+             dtype_name: str, sizes: list[int], env: dict[str, Any], control: SweepControl,
              labelled: "Labelled | None", report: Callable[[str], None]) -> _Combo:
     """Load one device × dtype, make its workload, measure its matmul peak, count its FLOPs, warm up
     (``control`` checked between these steps and kept as the combination's, for its runs)."""
@@ -348,22 +386,27 @@ def _rows(combos: list[_Combo], sizes: list[int],
     return rows, outputs
 
 
-def _call(runner: str, combo: _Combo, items: list[Any], bs: int, stats_out: dict | None = None) -> list[Any]:
+def _call(runner: str, combo: _Combo, items: list[Any], bs: int, stats_out: dict | None = None,
+          count: InputCount | None = None) -> list[Any]:
     """One run of ``combo``'s pipeline on ``items``, watched by its control: ``pipe(items,
-    batch_size=bs)`` (plain) or ``run_batch`` with the runner's options."""
+    batch_size=bs)`` (plain) or ``run_batch`` with the runner's options; ``count`` is told how many
+    inputs are done as they finish."""
     pipe, params = combo.pipe, combo.params
     with watch(pipe, combo.control):
         if runner == "plain":
-            return list(pipe(items, batch_size=bs, **params))
-        out = run_batch(pipe, items, batch_size=bs, **combo.options, **params)
+            with combo.control.counting_inputs(count):
+                return list(pipe(items, batch_size=bs, **params))
+        progress = None if count is None else (lambda done, total: count(done))
+        out = run_batch(pipe, items, batch_size=bs, progress=progress, **combo.options, **params)
     if stats_out is not None:
         stats_out["stats"] = out.stats
     return out.results
 
 
-def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, task: str) -> None:
+def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, task: str,
+             count: InputCount | None = None) -> None:
     """One run of a row: timed (seconds, forward latencies, the runner's stats), or untimed for its
-    peak memory (``PeakMemory``) and its outputs."""
+    peak memory (``PeakMemory``) and its outputs; its inputs counted to ``count`` as they finish."""
     device, model = combo.device, getattr(combo.pipe, "model", None)
     info: dict[str, Any] = {}
     timer = ForwardTimer(model, device) if timed and isinstance(model, torch.nn.Module) else None
@@ -376,7 +419,7 @@ def _measure(m: Measure, runner: str, combo: _Combo, bs: int, *, timed: bool, ta
             if timed:
                 gc.disable()
             start = time.perf_counter()
-            out = _call(runner, combo, combo.items, bs, info)
+            out = _call(runner, combo, combo.items, bs, info, count)
             sync(device)
             seconds = time.perf_counter() - start
     except Exception as exc:
