@@ -64,8 +64,9 @@ def document_endpoint(dependency: Any, parameters: dict[str, str], returns: dict
 BENCHMARK_API = (
     "Benchmark plain pipeline batching (`pipe(items, batch_size=N)`) against the workbench's batch runner on the "
     "same inputs, for every device × dtype × batch size. Returns a status line (how long it took, or what a Cancel "
-    "kept), a summary (Markdown), four plots (throughput, latency, peak memory, padding share against batch size), "
-    "the table of results, and the CSV and JSON files.")
+    "kept), a summary (Markdown), four plots (throughput, latency, peak memory, padding share against batch size; a "
+    "generation sweep draws output tokens/s and TTFT p95 against requests in flight instead), the table of results, "
+    "and the CSV and JSON files.")
 
 
 def document_benchmark(**components: Any) -> None:
