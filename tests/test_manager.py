@@ -126,7 +126,7 @@ def test_eight_threads_one_load():
     assert not errors
     assert m.load_count == 1
     assert len(results) == 8 and all(r is results[0] for r in results)
-    loaded, loaded_now = m.fetch(TASK)
+    loaded, loaded_now = m.acquire(TASK)
     assert loaded.pipe is results[0] and not loaded_now
 
 

@@ -114,7 +114,7 @@ class Hub:
                                      f"private or gated): {type(exc).__name__}.") from exc
         return {s.rfilename: getattr(s, "size", None) for s in (info.siblings or [])}
 
-    def fetch(self, repo_id: str, revision: str | None, files: list[str]) -> str:
+    def snapshot(self, repo_id: str, revision: str | None, files: list[str]) -> str:
         """Download ``files`` of the repository (or find them in the cache); the local folder."""
         try:
             return self.download(repo_id, revision, files)

@@ -159,9 +159,9 @@ class PipelineManager:
     def load(self, task: str | LoadRequest, model: str | None = None, *, revision: str | None = None,
              device: str = "auto", dtype: str = "auto") -> Loaded:
         """Like ``get`` but returns the ``Loaded`` record (timings, size, source)."""
-        return self.fetch(task, model, revision=revision, device=device, dtype=dtype)[0]
+        return self.acquire(task, model, revision=revision, device=device, dtype=dtype)[0]
 
-    def fetch(self, task: str | LoadRequest | LoadKey, model: str | None = None, *, revision: str | None = None,
+    def acquire(self, task: str | LoadRequest | LoadKey, model: str | None = None, *, revision: str | None = None,
               device: str = "auto", dtype: str = "auto",
               on_load: Callable[[LoadKey], None] | None = None) -> tuple[Loaded, bool]:
         """Like ``load``, and whether this call did the load: ``False`` for a cache hit and for a

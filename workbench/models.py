@@ -115,7 +115,7 @@ def _hosted_source(name: str, spec: TaskSpec, revision: str | None, policy: Host
         raise _not_reachable(name, revision, spec)
     files = loadable_files(hub.files(name, revision))
     source = _sized(ModelSource("hub", name, revision, weights_bytes(files)), name, policy)
-    folder = hub.fetch(name, revision, sorted(files))
+    folder = hub.snapshot(name, revision, sorted(files))
     return ModelSource("cache", folder, revision, source.weights_bytes)
 
 

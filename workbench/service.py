@@ -119,7 +119,7 @@ def _load(manager: PipelineManager, request: LoadRequest, control: RunControl) -
 
     start = time.perf_counter()
     try:
-        loaded, loaded_now = manager.fetch(request, on_load=announce)
+        loaded, loaded_now = manager.acquire(request, on_load=announce)
     except WorkbenchError:
         raise
     except Exception as exc:
