@@ -52,10 +52,10 @@ def fetch_urls_under(component: C, policy: HostingPolicy) -> C:
         from gradio.processing_utils import save_bytes_to_cache
 
         from workbench.errors import InputError
-        from workbench.fetch import fetch
+        from workbench.fetch import fetch_url
 
         try:
-            fetched = fetch(url, policy)
+            fetched = fetch_url(url, policy)
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         path = save_bytes_to_cache(fetched.data, url_file_name(fetched.url, fetched.content_type),

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import InputError
-from workbench.fetch import fetch
+from workbench.fetch import fetch_url
 from workbench.hosting import HostingPolicy
 from workbench.media import ACCEPTED as MEDIA_ACCEPTED
 from workbench.media import open_media
@@ -94,7 +94,7 @@ def decode_audio(value: Any, policy: HostingPolicy | None = None, *,
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value).strip()
         if has_scheme(text):
-            value = fetch(text, policy, accept="audio/*").data
+            value = fetch_url(text, policy, accept="audio/*").data
         else:
             path = user_path(text, policy, "The audio")
             if not path.is_file():

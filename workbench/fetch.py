@@ -23,7 +23,7 @@ private address) gives the same message, so the answers do not map the network b
 Locally the message says what happened.
 
 >>> from workbench.hosting import HostingPolicy
->>> fetch("ftp://example.com/cat.png", HostingPolicy.public())
+>>> fetch_url("ftp://example.com/cat.png", HostingPolicy.public())
 Traceback (most recent call last):
 ...
 workbench.errors.InputError: Only http:// and https:// URLs can be fetched, not `ftp://example.com/cat.png`.
@@ -169,7 +169,7 @@ class _Unreachable(Exception):
         self.detail = detail
 
 
-def fetch(url: str, policy: HostingPolicy | None = None, *, accept: str = "*/*",
+def fetch_url(url: str, policy: HostingPolicy | None = None, *, accept: str = "*/*",
           network: Network | None = None) -> Fetched:
     """GET ``url`` under ``policy`` (local by default) and return its body; ``InputError`` otherwise.
 

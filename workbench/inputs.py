@@ -29,7 +29,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from workbench.audio_inputs import audio_duration, decode_audio, load_audio, warm_audio  # noqa: F401
 from workbench.errors import InputError
-from workbench.fetch import fetch
+from workbench.fetch import fetch_url
 from workbench.hosting import HostingPolicy
 from workbench.uploads import has_scheme, user_path
 
@@ -94,7 +94,7 @@ def load_image(value: Any, policy: HostingPolicy | None = None, *, max_pixels: i
 
 def fetch_image_bytes(url: str, policy: HostingPolicy | None = None) -> bytes:
     """The bytes at an image URL (``workbench.fetch`` rules), refusing web pages with a hint."""
-    got = fetch(url, policy, accept="image/*")
+    got = fetch_url(url, policy, accept="image/*")
     _refuse_web_page(url, got.content_type)
     return got.data
 
@@ -198,7 +198,7 @@ def load_document(value: Any, page: int = 0, policy: HostingPolicy | None = None
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value).strip()
         if has_scheme(text) and not text.startswith("data:"):
-            got = fetch(text, policy, accept="application/pdf, image/*")
+            got = fetch_url(text, policy, accept="application/pdf, image/*")
             if got.data[:5] != b"%PDF-":
                 _refuse_web_page(text, got.content_type)
                 return _decode_image(got.data, f"The content at `{text}`", policy.max_image_pixels)

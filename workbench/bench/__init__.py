@@ -10,9 +10,10 @@ matmul FLOP/s measured on the same device and dtype in the same run), and how fa
 from the unbatched plain pipeline's (max abs difference, same labels).
 
 The package, one concern per module: ``config`` (what to measure), ``measure`` (peak memory,
-forward latency, FLOPs), ``outputs`` (compare outputs against a reference), ``sweep`` (``run_benchmark``),
-``report`` (the table, speed-up, recommendation, files), ``machine`` (the environment: versions, machine,
-commit) and ``plot``. The matmul peak is ``workbench.kernels.matmul_peaks``; the full-size random
+forward latency, FLOPs), ``comparison`` (outputs against a reference run's), ``sweep``
+(``run_benchmark``), ``generation`` (text generation's rows: output tokens/s, TTFT, ITL),
+``quality`` (metrics on labelled data, the Pareto front), ``report`` (the table, speed-up,
+recommendation, files), ``machine`` (the environment: versions, machine, commit) and ``plot``. The matmul peak is ``workbench.kernels.matmul_peaks``; the full-size random
 models are ``workbench.offline.random_models``.
 
     from workbench.manager import PipelineManager
@@ -29,7 +30,8 @@ from typing import Any
 #: Public name -> the module that defines it. Imported on first use, so that reading the columns or
 #: the config (``workbench.bench.config``, ``.report``) does not import torch.
 _EXPORTS = {
-    "agreement": "workbench.bench.outputs", "compare": "workbench.bench.outputs", "digest": "workbench.bench.outputs",
+    "agreement": "workbench.bench.comparison", "compare": "workbench.bench.comparison",
+    "digest": "workbench.bench.comparison",
     "RUNNERS": "workbench.bench.config", "BenchCancelled": "workbench.bench.config",
     "BenchConfig": "workbench.bench.config", "BenchProgress": "workbench.bench.config",
     "batch_sizes": "workbench.bench.config",

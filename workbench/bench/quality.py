@@ -286,12 +286,12 @@ def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,
               embeddings: list[Any] | None = None) -> "Score":
     """One run's ``outputs`` (in the order of ``data.items``) scored against ``data``'s references;
     similarity pairs and retrieval take ``embeddings`` (each item's token vectors, real tokens only),
-    compared by their mean-pooled cosine (``bench.outputs.cosines``): each pair's, or each query's
+    compared by their mean-pooled cosine (``bench.comparison.cosines``): each pair's, or each query's
     against every document."""
     from workbench.metrics import model_id2label, model_matcher, score
 
     if data.metric in ("similarity", "retrieval"):
-        from workbench.bench.outputs import cosines
+        from workbench.bench.comparison import cosines
 
         vectors = [np.asarray(e, dtype=np.float64) for e in (embeddings if embeddings is not None else outputs)]
         if data.metric == "retrieval":

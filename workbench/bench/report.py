@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.bench.outputs import agreement, agreement_columns, compare, cosines
+from workbench.bench.comparison import agreement, agreement_columns, compare, cosines
 from workbench.bench.config import BenchConfig
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
-from workbench.bench.outputs import digest
+from workbench.bench.comparison import digest
 from workbench.bench.config import (RUNNERS, BenchCancelled, BenchConfig, BenchProgress, InputCount, InputsProgress,
                                     generation_bench, input_counter)
 from workbench.bench.machine import environment, local_revision
