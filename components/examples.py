@@ -30,10 +30,12 @@ def table_value(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {"headers": headers, "data": [list(row) for row in zip(*columns.values())]}
 
 
-def example_input(key: str, value: Any) -> Any:
-    """One preset input value -> its widget's value."""
+def example_input(key: str, value: Any, kind: str = "") -> Any:
+    """One preset input value (of input ``key``, of kind ``kind``) -> its widget's value."""
     if key == "table" and isinstance(value, dict):
         return table_value(value)
+    if kind == "images":  # a gallery: the files as they are
+        return value
     if isinstance(value, (dict, list)):  # a JSON input (decision's questions): its text
         import json
 
@@ -43,7 +45,9 @@ def example_input(key: str, value: Any) -> Any:
 
 def example_row(inputs: InputWidgets, params: ParamWidgets, example: Example) -> list[Any]:
     """The widget values of ``example``, in ``example_components`` order."""
-    row = [example_input(k, example.inputs.get(k)) for k in inputs.example_keys]
+    spec = inputs.spec
+    row = [example_input(k, example.inputs.get(k), spec.input_kind(k).name if k in spec.inputs else "")
+           for k in inputs.example_keys]
     row += [to_ui(p, example.params.get(p.name, p.default)) for p in params.params]
     return row
 

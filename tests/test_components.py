@@ -15,6 +15,7 @@ import pytest
 from components.params import to_ui
 from components.task_tab import TaskTab, group_tabs
 from tests.task_cases import needs_offline_model, serve_test_files, task_case
+from workbench.samples import sample_file
 from workbench.tasks import TASKS, tasks_by_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,8 +207,6 @@ def served(demo):
 def test_gradio_client_calls_the_named_endpoints(served):
     from gradio_client import Client, handle_file
 
-    from workbench.samples import sample_file
-
     client = Client(served, verbose=False)
     api = client.view_api(print_info=False, return_format="dict")
     assert {f"/{spec.api_name}" for spec in TASKS.values()} <= set(api["named_endpoints"])
@@ -352,11 +351,29 @@ def test_a_bad_number_is_refused_with_the_range(tabs):
         run_tab(tab, widget_values(tab, {"text": "Hi"}, {}, temperature="7"))
 
 
+def test_several_images_give_a_shaded_similarity_table_that_fits(tabs):
+    """Image embeddings takes the gallery's images in one run; the similarity table names each by
+    its number, is shaded by value (-1 red, 0 white, 1 blue) and shows 2 decimals."""
+    tab = tabs["image-feature-extraction"]
+    files = [sample_file("image.png"), sample_file("image-turned.png"), sample_file("document.png")]
+    values = run_tab(tab, widget_values(tab, {"image": [(f, None) for f in files]}, {"pool": True}))
+    embeddings, similarity = values[0], values[1]
+    assert embeddings["input"].tolist() == ["image 1", "image 2", "image 3"]
+    assert similarity.visible is True
+    styler = similarity.value  # the Styler's display, as the widget holds it
+    assert styler["headers"] == ["", "1", "2", "3"] and [row[0] for row in styler["data"]] == embeddings["input"].tolist()
+    shown = styler["metadata"]["display_value"]
+    assert shown[0][1] == "1.00" and all(len(cell.split(".")[-1]) == 2 for row in shown for cell in row[1:])
+    colours = styler["metadata"]["styling"]
+    assert all("background-color" in cell for row in colours for cell in row[1:])
+    assert colours[0][1] != colours[0][3] or shown[0][1] == shown[0][3]  # a colour by value
+
+
 def test_empty_and_small_outputs_are_explained(tabs):
     from components.outputs import EmbeddingsRenderer
 
     tab = tabs["image-feature-extraction"]
-    values = run_tab(tab, widget_values(tab, *task_case(tab.spec)))
+    values = run_tab(tab, widget_values(tab, {"image": [(sample_file("image.png"), None)]}, {}))
     assert "sentence" not in tab.renderer.components[0].label and "image" in tab.renderer.components[0].label
     assert values[1].visible is False and "several images" in values[-2]  # one input: no similarity grid
     tab = tabs["feature-extraction"]
