@@ -54,7 +54,7 @@ def panel(page, task: str):
 def test_first_example_runs(tab_page, group, spec):
     page, task = tab_page, spec.name
     open_task(page, group, task)
-    examples = panel(page, task).locator(".gallery-item, [data-testid='examples'] button, table.gr-examples tr")
+    examples = panel(page, task).locator(".gallery-item, [data-testid='examples'] button, tr.tr-body")
     expect(examples.first).to_be_visible()
     # Gradio loads an example through the server (queue=False): wait for that answer before Run.
     with page.expect_response(lambda r: "/run/predict" in r.url and r.request.method == "POST"):
