@@ -77,7 +77,9 @@ class LabelsRenderer(Renderer):
 
 def _readable(scores: dict[str, float]) -> dict[str, float]:
     """``gr.Label`` rounds each score to a whole percent: where one would read 0%, every label
-    carries its percentage with 2 significant digits (``"paris (0.012%)"``).
+    carries its percentage with 2 significant digits (``"paris (0.012%)"``) instead. The page's
+    CSS (``components.layout``) hides the Label's own rounded percentage of a name that ends in
+    ``%)``, so each score shows once.
 
     >>> _readable({"a": 0.5, "b": 0.25})
     {'a': 0.5, 'b': 0.25}
