@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 import numpy as np
 
-from workbench.output_kinds import generated_text, scored_labels, unwrap
+from workbench.output_kinds import broken_bytes_note, generated_text, readable_text, scored_labels, unwrap
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -158,10 +158,12 @@ class TextRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        return [generated_text(result.output)]
+        return [readable_text(generated_text(result.output))[0]]  # no "�" for pieces of characters
 
     def notes(self, result):
-        return [] if generated_text(result.output).strip() else ["The model returned an empty text."]
+        text, broken = readable_text(generated_text(result.output))
+        note = broken_bytes_note(broken)
+        return ([] if text.strip() else ["The model returned an empty text."]) + ([note] if note else [])
 
 
 class EmbeddingsRenderer(Renderer):
