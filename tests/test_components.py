@@ -332,7 +332,8 @@ def test_progress_then_cancel_on_a_task_tab(tabs):
     assert all(v is gr.skip() or isinstance(v, type(gr.skip())) for v in update[:2])  # the outputs stay as they are
     assert tab.stop("s-cancel") == "⏳ cancelling…"
     *_, last = run
-    assert "**Cancelled.**" in last[-2] and "/4000" in last[-2] and last[0] is None
+    assert last[-2].startswith("**Cancelled** during inference") and "/4000" in last[-2] and last[0] is None
+    assert last[-2].count("Cancelled") == 1  # said once, not "Cancelled. Cancelled during…"
     _wait_gone("feature-extraction")
     assert tab.stop("s-cancel") is None
 
