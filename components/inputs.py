@@ -172,7 +172,7 @@ def _video(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hostin
     # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
     w.add(name, fetch_urls_under(gr.Video(label="Video (upload a clip, or record with the webcam)",
                                           sources=["upload", "webcam"], include_audio=True, height=260,
-                                          elem_id=f"{task}-video"), policy),
+                                          elem_classes=["wb-video"], elem_id=f"{task}-video"), policy),
           example=True, description=KINDS["video"].description)
 
 
