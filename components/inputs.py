@@ -213,8 +213,8 @@ def _json(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hosting
 
 #: How each input kind (``workbench.kinds``) is shown: a function adding its widgets to an ``InputWidgets``.
 WIDGETS: dict[str, Callable[[InputWidgets, TaskSpec, str, str, HostingPolicy], None]] = {
-    "text": _text, "lines": _text, "image": _image, "images": _images, "document": _document, "audio": _audio, "video": _video,
-    "table": _table, "json": _json,
+    "text": _text, "lines": _text, "image": _image, "images": _images, "document": _document, "audio": _audio,
+    "video": _video, "table": _table, "json": _json,
 }
 
 

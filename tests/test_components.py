@@ -376,7 +376,8 @@ def test_several_images_give_a_shaded_similarity_table_that_fits(tabs):
     assert embeddings["input"].tolist() == ["image 1", "image 2", "image 3"]
     assert similarity.visible is True
     styler = similarity.value  # the Styler's display, as the widget holds it
-    assert styler["headers"] == ["", "1", "2", "3"] and [row[0] for row in styler["data"]] == embeddings["input"].tolist()
+    assert styler["headers"] == ["", "1", "2", "3"]
+    assert [row[0] for row in styler["data"]] == embeddings["input"].tolist()
     shown = styler["metadata"]["display_value"]
     assert shown[0][1] == "1.00" and all(len(cell.split(".")[-1]) == 2 for row in shown for cell in row[1:])
     colours = styler["metadata"]["styling"]

@@ -43,8 +43,9 @@ def test_example_files_exist(task):
     raw = json.loads(path.read_text())
     for raw_example, example in zip(raw.get("examples", []), load_presets(task).examples):
         for name, value in raw_example["inputs"].items():
-            given, files = (value, example.inputs[name]) if isinstance(value, list) else ([value], [example.inputs[name]])
-            for one, file in zip(given, files):  # several images: each
+            several = isinstance(value, list)  # several images: each
+            given, files = (value, example.inputs[name]) if several else ([value], [example.inputs[name]])
+            for one, file in zip(given, files):
                 if isinstance(one, str) and (one.startswith(SAMPLE_PREFIX) or one.startswith("files/")):
                     assert Path(file).is_file(), f"{task}: example file {one!r} does not exist"
 

@@ -97,7 +97,7 @@ class HostingPolicy:
             max_upload_bytes=25 * MB, max_image_pixels=17_000_000,  # 4096×4096 at most: ~50 MB decoded
             max_video_frame_pixels=2_600_000, max_video_decoded_pixels=2_500_000_000,  # 1080p; ~40 s of it
             max_audio_seconds=15 * 60.0, max_audio_samples=15 * 60 * 48_000,  # 15 min at 48 kHz mono
-            max_text_chars=50_000, max_text_lines=256, max_images=16,  # 16 images of at most 4096×4096: ~800 MB decoded
+            max_text_chars=50_000, max_text_lines=256, max_images=16,  # 16 images of 4096×4096: ~800 MB decoded
             pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
             delete_cache_s=3600, max_sessions=128,
             queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6,

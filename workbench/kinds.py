@@ -2,10 +2,11 @@
 
 A task names its inputs (``spec.inputs``: ``("question", "context")``, ``("image",)``…) and each
 input has a kind (``spec.input_kind(name)``): ``text``, ``lines`` (one item per line), ``image``,
-``images`` (several in one run), ``document`` (a page image or a PDF page), ``audio``, ``video`` or ``table``. The kind owns
-decoding a value a user gave — under the hosting policy, which decides which paths and URLs may be
-read and what decoding may cost — for a single run (``decode``) and for one item of a batch
-(``item``: benchmark workloads, dataset jobs), its API description and its snippet expression.
+``images`` (several in one run), ``document`` (a page image or a PDF page), ``audio``, ``video`` or
+``table``. The kind owns decoding a value a user gave — under the hosting policy, which decides
+which paths and URLs may be read and what decoding may cost — for a single run (``decode``) and
+for one item of a batch (``item``: benchmark workloads, dataset jobs), its API description and its
+snippet expression.
 The service, the workloads, the jobs and the snippets ask the kind; none of them switches on an
 input's name. The widgets of each kind are in ``components/inputs.py`` (no gradio here).
 

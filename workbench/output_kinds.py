@@ -104,8 +104,9 @@ def readable_text(text: str) -> tuple[str, int]:
 def broken_bytes_note(count: int) -> str | None:
     """What the info line says about ``count`` "�" left out by ``readable_text`` (``None`` for none).
 
-    >>> broken_bytes_note(2)
-    'Left out of the text: 2 "�" (generated tokens that are only parts of characters, not valid UTF-8 on their own). The raw output keeps them.'
+    >>> print(broken_bytes_note(2))  # doctest: +NORMALIZE_WHITESPACE
+    Left out of the text: 2 "�" (generated tokens that are only parts of characters, not valid UTF-8
+    on their own). The raw output keeps them.
     """
     if not count:
         return None
