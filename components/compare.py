@@ -9,7 +9,7 @@ timings and peak memory, the agreement between them, and the API endpoint
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
@@ -49,8 +49,25 @@ def diff_markdown(diff: list[tuple[str, str | None]], limit: int = 120) -> str:
     return " ".join(parts) + (" …" if len(diff) > limit else "")
 
 
-def agreement_markdown(comparison: Comparison) -> str:
-    """The agreement rows as a short Markdown report, plus the comparison's notes."""
+def shared_warnings(results: list[Any]) -> list[str]:
+    """The warnings every one of several run results has (the same stand-in in three precisions:
+    "… is a random-weight stand-in …"), in the first one's order: said once above the columns,
+    not in each of them. None for a single result (its column says it).
+
+    >>> from types import SimpleNamespace as R
+    >>> shared_warnings([R(warnings=["stand-in", "a"]), R(warnings=["b", "stand-in"])])
+    ['stand-in']
+    >>> shared_warnings([R(warnings=["stand-in"])])
+    []
+    """
+    if len(results) < 2:
+        return []
+    return [w for w in results[0].warnings if all(w in r.warnings for r in results[1:])]
+
+
+def agreement_markdown(comparison: Comparison, warnings: list[str] | tuple[str, ...] = ()) -> str:
+    """The agreement rows as a short Markdown report, plus the comparison's notes and the
+    ``warnings`` that hold for every configuration."""
     lines = []
     for row in comparison.agreement:
         pair = row["pair"]
@@ -78,6 +95,7 @@ def agreement_markdown(comparison: Comparison) -> str:
         lines.append("\n**Against the reference:** " + "; ".join(
             f"{r.name} " + ", ".join(f"{k} {v:g}" for k, v in r.score.items()) for r in scored))
     lines += [f"> {n}" for n in comparison.notes]
+    lines += [f"> ⚠ {w}" for w in warnings]
     return "### Agreement\n" + ("\n".join(lines) if lines else "Run at least two configurations to compare them.")
 
 
@@ -154,11 +172,14 @@ class CompareWidgets:
             self.errors.failed(session, error.message)
             raise error from exc
         table = [[row[c] for c in RUN_COLUMNS] for row in (r.row() for r in comparison.runs)]
-        out: list[Any] = [agreement_markdown(comparison), {"headers": RUN_COLUMNS, "data": table}, comparison.json()]
+        shared = shared_warnings([r.result for r in comparison.runs if r.result is not None])
+        out: list[Any] = [agreement_markdown(comparison, shared), {"headers": RUN_COLUMNS, "data": table},
+                          comparison.json()]
         for i, renderer in enumerate(self.renderers):
             run = comparison.runs[i] if i < len(comparison.runs) else None
             if run is not None and run.result is not None:
-                info = f"**{run.name}** · peak memory +{run.peak_mb:.0f} MB · " + timings_markdown(run.result)
+                own = replace(run.result, warnings=[w for w in run.result.warnings if w not in shared])
+                info = f"**{run.name}** · peak memory +{run.peak_mb:.0f} MB · " + timings_markdown(own)
                 out += [*renderer.values(run.result), info]
             else:
                 info = f"**{run.name}**: ⚠ {run.error}" if run is not None else "*(not used)*"

@@ -20,6 +20,10 @@ from components.params import ParamWidgets, to_ui
 from workbench.presets import Example, load_presets
 
 
+#: Input kinds whose examples show as thumbnails (Gradio's own example cells for their widgets).
+PICTURES = ("image", "images", "video")
+
+
 def table_value(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """A table as a dict of columns -> the ``gr.Dataframe`` value ``{"headers", "data"}`` (rows).
 
@@ -30,10 +34,12 @@ def table_value(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {"headers": headers, "data": [list(row) for row in zip(*columns.values())]}
 
 
-def example_input(key: str, value: Any) -> Any:
-    """One preset input value -> its widget's value."""
+def example_input(key: str, value: Any, kind: str = "") -> Any:
+    """One preset input value (of input ``key``, of kind ``kind``) -> its widget's value."""
     if key == "table" and isinstance(value, dict):
         return table_value(value)
+    if kind == "images":  # a gallery: the files as they are
+        return value
     if isinstance(value, (dict, list)):  # a JSON input (decision's questions): its text
         import json
 
@@ -43,7 +49,9 @@ def example_input(key: str, value: Any) -> Any:
 
 def example_row(inputs: InputWidgets, params: ParamWidgets, example: Example) -> list[Any]:
     """The widget values of ``example``, in ``example_components`` order."""
-    row = [example_input(k, example.inputs.get(k)) for k in inputs.example_keys]
+    spec = inputs.spec
+    row = [example_input(k, example.inputs.get(k), spec.input_kind(k).name if k in spec.inputs else "")
+           for k in inputs.example_keys]
     row += [to_ui(p, example.params.get(p.name, p.default)) for p in params.params]
     return row
 
@@ -87,8 +95,12 @@ def build_examples(inputs: InputWidgets, params: ParamWidgets,
     rows = [example_row(inputs, params, e) for e in examples]
     components = example_components(inputs, params)
     labels = {p.name: p.label or p.name for p in params.params}
+    # pictures show as thumbnails in a table (a column per widget, headed by its label); texts, sounds
+    # and documents as buttons named by their text or file
+    pictures = any(inputs.spec.input_kind(k).name in PICTURES for k in inputs.example_keys if k in inputs.spec.inputs)
     gallery = gr.Examples(examples=rows, inputs=components, label="Examples (from presets)",
-                          example_labels=[example_label(e, labels) for e in examples], examples_per_page=6)
+                          example_labels=None if pictures else [example_label(e, labels) for e in examples],
+                          examples_per_page=6)
     if run_button is None:
         return gallery
     texts = [i for i, c in enumerate(components) if isinstance(c, gr.Textbox) and c.elem_id]

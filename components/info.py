@@ -40,6 +40,22 @@ def timings_markdown(result: RunFacts, notes: list[str] | tuple[str, ...] = ()) 
     return "\n\n".join(lines)
 
 
+def cancelled_markdown(exc: BaseException, then: str = "") -> str:
+    """The info line of a cancelled run: the run's own words, saying "Cancelled" once, then ``then``.
+
+    >>> cancelled_markdown(Exception("Cancelled during inference: chunk 2/4."), "Nothing was output.")
+    '**Cancelled** during inference: chunk 2/4. Nothing was output.'
+    >>> cancelled_markdown(Exception(""))
+    '**Cancelled.**'
+    """
+    text = str(exc).strip()
+    if text.lower().startswith("cancelled"):
+        text = "**Cancelled**" + text[len("cancelled"):]
+    else:
+        text = "**Cancelled.**" + (f" {text}" if text else "")
+    return f"{text} {then}".strip()
+
+
 def progress_markdown(control: RunControl) -> str:
     """The info line while a run works: its stage and time so far."""
     return f"⏳ {control.describe()} · {control.elapsed():.0f} s"

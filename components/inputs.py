@@ -156,11 +156,23 @@ def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hostin
           description=f"An http(s) URL of the image (used instead of `{name}` when given).")
 
 
+def _images(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
+    # the same ids as one image's: {task}-image and {task}-url
+    w.add(name, fetch_urls_under(gr.Gallery(label="Images (upload several: their similarities)", type="filepath",
+                                            interactive=True, sources=["upload", "clipboard", "webcam"],
+                                            columns=4, height=260, object_fit="contain", elem_id=f"{task}-image"),
+                                 policy),
+          example=True, description=KINDS["images"].description)
+    w.add(f"{name}_url", gr.Textbox(value="", label="…or image URLs (http/https), one per line", lines=2,
+                                    placeholder="https://…", elem_id=f"{task}-url"),
+          description="http(s) URLs of the images, one per line (used instead of the gallery when given).")
+
+
 def _video(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
     # include_audio keeps Gradio from re-muxing the upload with ffmpeg (not needed: PyAV decodes)
     w.add(name, fetch_urls_under(gr.Video(label="Video (upload a clip, or record with the webcam)",
                                           sources=["upload", "webcam"], include_audio=True, height=260,
-                                          elem_id=f"{task}-video"), policy),
+                                          elem_classes=["wb-video"], elem_id=f"{task}-video"), policy),
           example=True, description=KINDS["video"].description)
 
 
@@ -201,8 +213,8 @@ def _json(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hosting
 
 #: How each input kind (``workbench.kinds``) is shown: a function adding its widgets to an ``InputWidgets``.
 WIDGETS: dict[str, Callable[[InputWidgets, TaskSpec, str, str, HostingPolicy], None]] = {
-    "text": _text, "lines": _text, "image": _image, "document": _document, "audio": _audio, "video": _video,
-    "table": _table, "json": _json,
+    "text": _text, "lines": _text, "image": _image, "images": _images, "document": _document, "audio": _audio,
+    "video": _video, "table": _table, "json": _json,
 }
 
 

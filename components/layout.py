@@ -10,6 +10,13 @@ CSS = """
 /* Every dropdown's text stays clear of its arrow (long model ids are cut with an ellipsis). */
 .secondary-wrap input[role="combobox"] { text-overflow: ellipsis; padding-right: 2.25rem !important; }
 .secondary-wrap .icon-wrap { pointer-events: none; }
+/* A label whose name carries its score ("were (0.36%)", components.outputs._readable): the Label's
+   own whole percentage ("0%") goes, so the score shows once. Gradio names each row by its label. */
+[data-testid$="%)-confidence-set"] .confidence { display: none; }
+/* Video inputs: Gradio's fixed height cut off the source icons (upload, webcam) under the box and
+   under a loaded clip; the box grows to hold them, the clip stays 220 px high. */
+.wb-video { height: auto !important; }
+.wb-video video { max-height: 220px; }
 /* Phones: the tab rows wrap, so keep each tab button compact. */
 @media (max-width: 480px) {
   [role="tablist"] button[role="tab"] { padding: 4px 8px; font-size: 0.85rem; }

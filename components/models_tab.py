@@ -75,6 +75,17 @@ def status_markdown(online: bool, n_loaded: int) -> str:
     return f"{state} · {n_loaded} pipeline(s) loaded"
 
 
+def unload_all_question(n: int) -> str:
+    """What Unload all asks before it unloads ``n`` pipelines.
+
+    >>> unload_all_question(2)
+    '**Unload all 2 loaded pipelines?** Their memory is freed; the next run of each loads it again.'
+    """
+    if n == 1:
+        return "**Unload the 1 loaded pipeline?** Its memory is freed; the next run that needs it loads it again."
+    return f"**Unload all {n} loaded pipelines?** Their memory is freed; the next run of each loads it again."
+
+
 @dataclass
 class ModelsTab:
     refresh: Callable[[], list[Any]]
@@ -96,6 +107,10 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
         unload = gr.Button("Unload", variant="secondary", visible=operator, elem_id="models-unload")
         unload_all = gr.Button("Unload all", variant="stop", visible=operator, elem_id="models-unload-all")
         refresh_button = gr.Button("Refresh", elem_id="models-refresh")
+    with gr.Row(visible=False, elem_id="models-confirm") as confirm_row:  # Unload all asks first
+        question = gr.Markdown(elem_id="models-confirm-question")
+        confirm = gr.Button("Yes, unload all", variant="stop", scale=0, elem_id="models-unload-all-confirm")
+        keep = gr.Button("Keep them", scale=0, elem_id="models-unload-all-keep")
     message = gr.Markdown(label="Message", elem_id="models-message")
     gr.Markdown("#### Preset models")
     presets = gr.Dataframe(label="Presets, and whether each is in the local cache", interactive=False,
@@ -127,6 +142,13 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
                 return [f"Unloaded {pipeline}.", *refresh()]
         return ["Nothing selected, or it was already unloaded.", *refresh()]
 
+    def ask_unload_all() -> list[Any]:
+        refuse_unless_operator()
+        n = len(manager.loaded())
+        if not n:
+            return [gr.Row(visible=False), "", "Nothing is loaded."]
+        return [gr.Row(visible=True), unload_all_question(n), ""]
+
     def do_unload_all() -> list[Any]:
         refuse_unless_operator()
         n = manager.clear()
@@ -140,9 +162,13 @@ def build_models_tab(manager: PipelineManager) -> ModelsTab:
     unload.click(do_unload, inputs=which, outputs=[message, *outputs], api_name="unload_model", concurrency_limit=None,
                  api_description="Unload one loaded pipeline, freeing its memory (refused on a public host). Returns "
                                  "a message and the Models tab's refreshed status and tables.")
-    unload_all.click(do_unload_all, outputs=[message, *outputs], api_name="unload_all_models", concurrency_limit=None,
-                     api_description="Unload every loaded pipeline (refused on a public host). Returns a message and "
-                                     "the Models tab's refreshed status and tables.")
+    # in the tab, Unload all asks first (what is loaded goes for everyone); an API client's call is its own decision
+    unload_all.click(ask_unload_all, outputs=[confirm_row, question, message], queue=False, **quick)
+    keep.click(lambda: gr.Row(visible=False), outputs=confirm_row, queue=False, **quick)
+    confirm.click(lambda: gr.Row(visible=False), outputs=confirm_row, queue=False, **quick)
+    confirm.click(do_unload_all, outputs=[message, *outputs], api_name="unload_all_models", concurrency_limit=None,
+                  api_description="Unload every loaded pipeline (refused on a public host). Returns a message and "
+                                  "the Models tab's refreshed status and tables.")
     return ModelsTab(refresh, outputs)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 import numpy as np
 
-from workbench.output_kinds import generated_text, scored_labels, unwrap
+from workbench.output_kinds import broken_bytes_note, generated_text, readable_text, scored_labels, unwrap
 from workbench.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -77,7 +77,9 @@ class LabelsRenderer(Renderer):
 
 def _readable(scores: dict[str, float]) -> dict[str, float]:
     """``gr.Label`` rounds each score to a whole percent: where one would read 0%, every label
-    carries its percentage with 2 significant digits (``"paris (0.012%)"``).
+    carries its percentage with 2 significant digits (``"paris (0.012%)"``) instead. The page's
+    CSS (``components.layout``) hides the Label's own rounded percentage of a name that ends in
+    ``%)``, so each score shows once.
 
     >>> _readable({"a": 0.5, "b": 0.25})
     {'a': 0.5, 'b': 0.25}
@@ -156,10 +158,12 @@ class TextRenderer(Renderer):
         return self.components
 
     def values(self, result):
-        return [generated_text(result.output)]
+        return [readable_text(generated_text(result.output))[0]]  # no "�" for pieces of characters
 
     def notes(self, result):
-        return [] if generated_text(result.output).strip() else ["The model returned an empty text."]
+        text, broken = readable_text(generated_text(result.output))
+        note = broken_bytes_note(broken)
+        return ([] if text.strip() else ["The model returned an empty text."]) + ([note] if note else [])
 
 
 class EmbeddingsRenderer(Renderer):
@@ -169,6 +173,11 @@ class EmbeddingsRenderer(Renderer):
     @property
     def _item(self) -> str:
         return "image" if self.spec.modality == "image" else "sentence"
+
+    @property
+    def _part(self) -> str:
+        """What a row of an unpooled embedding is."""
+        return "patch" if self._item == "image" else "token"
 
     def build(self):
         rows = "one row per image, or per patch without pooling" if self._item == "image" else "one row per sentence"
@@ -182,8 +191,10 @@ class EmbeddingsRenderer(Renderer):
     def notes(self, result):
         if result.output.get("similarity") is not None:
             return []
+        if len(result.output.get("embeddings") or []) > 1:  # several, not pooled
+            return ["Without pooling there is no similarity matrix: pool the embeddings to compare them."]
         if self._item == "image":
-            return ["The similarity matrix needs several images; this tab embeds one at a time."]
+            return ["Give several images to see their cosine similarity."]
         return ["Give several sentences, one per line, to see their cosine similarity."]
 
     def values(self, result):
@@ -198,19 +209,35 @@ class EmbeddingsRenderer(Renderer):
             arr = np.asarray(v, dtype=np.float32)
             for j, row in enumerate(arr.reshape(-1, arr.shape[-1])):
                 rows.append(np.round(row.astype(np.float64), 4))  # float64: no 0.0399999991 in the table
-                index.append(_short(name) if arr.ndim == 1 else f"{_short(name)} [token {j}]")
+                index.append(_short(name) if arr.ndim == 1 else f"{_short(name)} [{self._part} {j}]")
         emb = pd.DataFrame(rows, columns=[f"d{i}" for i in range(len(rows[0]))] if rows else None)
         emb.insert(0, "input", index)
-        sim = None
-        if out.get("similarity") is not None:
-            short = [_short(n) for n in names]
-            sim = pd.DataFrame(np.round(np.asarray(out["similarity"], dtype=np.float64), 4), columns=short)
-            sim.insert(0, "", short)
+        rows = names if self._item == "image" else [f"{i}. {_short(n)}" for i, n in enumerate(names, 1)]  # image 1…
+        sim = similarity_table(rows, out["similarity"]) if out.get("similarity") is not None else None
         return [emb, gr.Dataframe(value=sim, visible=sim is not None)]
 
 
 def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def similarity_table(rows: list[str], similarity: Any) -> Any:
+    """The cosine similarities of the items named by ``rows`` (numbered: ``1. A man is playing a
+    guitar.``, ``image 2``) as a shaded table that fits its box: a column per item's number, each
+    cell coloured by its value from -1 (red) through 0 (white) to 1 (blue), with 2 decimals (the raw
+    output keeps them all). A pandas ``Styler``, which ``gr.Dataframe`` shows with its colours.
+
+    >>> table = similarity_table(["1. a cat", "2. a dog"], [[1.0, 0.5], [0.5, 1.0]])
+    >>> table.data.columns.tolist(), table.data.iloc[1, 0]
+    (['', '1', '2'], '2. a dog')
+    """
+    import pandas as pd
+
+    numbers = [str(i + 1) for i in range(len(rows))]
+    frame = pd.DataFrame(np.asarray(similarity, dtype=np.float64), columns=numbers)
+    frame.insert(0, "", rows)
+    return frame.style.background_gradient(cmap="RdBu", vmin=-1.0, vmax=1.0, subset=numbers).format(
+        "{:.2f}", subset=numbers)
 
 
 class TableAnswerRenderer(Renderer):

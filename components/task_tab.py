@@ -19,7 +19,7 @@ from components.compare import render_compare
 from components.context import TabContext
 from components.events import PROGRESS, client_id, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
-from components.info import CANCELLING, progress_markdown, timings_markdown
+from components.info import CANCELLING, cancelled_markdown, progress_markdown, timings_markdown
 from components.inputs import InputWidgets, build_inputs
 from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
@@ -111,7 +111,7 @@ class TaskTab:
                     self.sessions.update(session, control, event.value)
                     yield self.outputs(event.value)
         except RunCancelled as exc:
-            yield self.status_outputs(f"**Cancelled.** {exc} Nothing was output.", clear=True)
+            yield self.status_outputs(cancelled_markdown(exc, "Nothing was output."), clear=True)
         except Exception as exc:
             self.sessions.failed(session, error_message(exc, self.manager.policy))
             raise gr_error(exc, self.manager.policy) from exc
@@ -151,6 +151,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
         yield from tab.run(values, session_id(request), progress, client_id(request, tab.manager.policy))
 
     streamed = " Streams the text as it is generated." if tab.streams else ""
+    hide_stop = _show_stop_while_running(tab.run_button, tab.stop_button)  # before Run's own listener
     event = tab.run_button.click(
         gpu(named_signature(run, tab.keys, request=True)), inputs_kwargs=dict(zip(tab.keys, tab.in_components)),
         outputs=tab.out_components, api_name=tab.spec.api_name,
@@ -168,6 +169,7 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
 
     # The toast fades: the message stays in the output area until the next run.
     event.failure(show_error, inputs=None, outputs=tab.out_components, api_visibility="private", queue=False)
+    hide_stop(event)
 
     def stop(request: gr.Request) -> Any:
         info = tab.stop(session_id(request))
@@ -193,6 +195,20 @@ def _wire(tab: TaskTab, concurrency_limit: int) -> None:
         # and say "Cancelled." before that reached the page, and be overwritten by it.
         tab.stop_button.click(announce, inputs=None, outputs=tab.info, queue=False, api_visibility="private").then(
             cancel, inputs=None, outputs=None, queue=False, api_visibility="private")
+
+
+def _show_stop_while_running(run_button: gr.Button, stop_button: gr.Button) -> Callable[[Any], None]:
+    """Stop/Cancel appears when Run is pressed and goes when the run ends, however it ends: there
+    is nothing to cancel before, or after. Call it before wiring Run's own event (the browser starts
+    a button's listeners in the order they were added, each after the one before has answered), then
+    the function it returns with that event."""
+    options = dict(outputs=stop_button, queue=False, show_progress="hidden", api_visibility="private")
+    run_button.click(lambda: gr.Button(visible=True), **options)
+
+    def hide_after(run: Any) -> None:
+        run.then(lambda: gr.Button(visible=False), **options)
+
+    return hide_after
 
 
 def _hold_run_while_recording(audio: gr.Audio, run_button: gr.Button) -> None:
@@ -241,7 +257,9 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
             streams = spec.streams
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
-                stop_button = gr.Button("Stop" if streams else "Cancel", variant="stop", elem_id=f"{task}-stop")
+                # shown only while a run goes (``_show_stop_while_running``)
+                stop_button = gr.Button("Stop" if streams else "Cancel", variant="stop", visible=False,
+                                        elem_id=f"{task}-stop")
         with gr.Column(scale=1):
             renderer = renderer_for(spec)
             renderer.build()

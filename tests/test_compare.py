@@ -176,3 +176,16 @@ def test_each_configuration_is_scored_against_a_reference(manager):
     assert labelled.runs[0].score["accuracy"] == (100.0 if top == "POSITIVE" else 0.0)
     with pytest.raises(InputError, match="has no metric against a single reference"):
         compare(manager, "text-generation", {"text": "Hi"}, {"max_new_tokens": 2}, [Config()], reference="x")
+
+
+def test_a_warning_every_configuration_has_is_said_once_above_the_columns(manager):
+    """One stand-in in two precisions: its "random-weight stand-in" warning is the same for both,
+    so Compare's summary says it once and the columns leave it out."""
+    from components.compare import agreement_markdown, shared_warnings
+
+    c = compare(manager, "text-classification", {"text": "I love it"}, {"top_k": 2}, [F32, BF16])
+    results = [r.result for r in c.runs]
+    shared = shared_warnings(results)
+    assert len(shared) == 1 and "random-weight stand-in" in shared[0] and all(shared[0] in r.warnings for r in results)
+    assert agreement_markdown(c, shared).count("random-weight stand-in") == 1
+    assert shared_warnings(results[:1]) == []  # one configuration: its column says it

@@ -32,6 +32,8 @@ def api_kwargs(spec, inputs: dict[str, Any], params: dict[str, Any], names: list
         kind = spec.input_kind(key).name if key in spec.inputs else key
         if (key in FILES or kind in FILES) and isinstance(value, str):  # by name, or by kind (a second image)
             value = handle_file(value)
+        elif kind == "images":  # a gallery: its images with their captions
+            value = [{"image": handle_file(v), "caption": None} for v in value]
         elif kind == "json" and not isinstance(value, str):  # decision's questions: the widget's JSON text
             import json
 

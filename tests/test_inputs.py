@@ -443,3 +443,29 @@ print(sorted(set(sys.modules) - before))
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", f"imported on the first recording after the warm-up: {out.stdout}"
+
+
+# ---- several images in one run (Image embeddings) ------------------------------------------------
+
+
+def test_several_images_come_as_a_gallery_a_list_or_lines_of_urls(tmp_path, server):
+    from workbench.kinds import KINDS
+
+    images = KINDS["images"]
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    sample_image(40).save(a)
+    sample_image(24).save(b)
+    policy = HostingPolicy.local()
+    assert [im.size for im in images.decode([(str(a), None), (str(b), "a caption")], policy)] == [(40, 40), (24, 24)]
+    assert [im.size for im in images.decode([str(a), sample_image(8)], policy)] == [(40, 40), (8, 8)]
+    assert [im.size for im in images.decode(f"{server}/cat.png\n\n {server}/cat.png ", policy)] == [(64, 64)] * 2
+    assert [im.size for im in images.decode(str(b), policy)] == [(24, 24)]  # one image: a list of one
+    assert images.item(str(a), policy).size == (40, 40)  # a batch item is one image
+    with pytest.raises(InputError, match="No images given"):
+        images.decode([], policy)
+    with pytest.raises(InputError, match="3 images given, more than the 2 this workbench takes"):
+        images.decode([str(a)] * 3, replace(policy, max_images=2))
+    with pytest.raises(InputError, match="b.txt"):  # a file that is not an image, named
+        (tmp_path / "b.txt").write_text("not an image")
+        images.decode([str(a), str(tmp_path / "b.txt")], policy)
+    assert HostingPolicy.public().max_images == 16

@@ -43,8 +43,11 @@ def test_example_files_exist(task):
     raw = json.loads(path.read_text())
     for raw_example, example in zip(raw.get("examples", []), load_presets(task).examples):
         for name, value in raw_example["inputs"].items():
-            if isinstance(value, str) and (value.startswith(SAMPLE_PREFIX) or value.startswith("files/")):
-                assert Path(example.inputs[name]).is_file(), f"{task}: example file {value!r} does not exist"
+            several = isinstance(value, list)  # several images: each
+            given, files = (value, example.inputs[name]) if several else ([value], [example.inputs[name]])
+            for one, file in zip(given, files):
+                if isinstance(one, str) and (one.startswith(SAMPLE_PREFIX) or one.startswith("files/")):
+                    assert Path(file).is_file(), f"{task}: example file {one!r} does not exist"
 
 
 @pytest.mark.parametrize("task", sorted(t for t, s in TASKS.items() if "table" in s.inputs))

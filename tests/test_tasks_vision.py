@@ -249,9 +249,46 @@ def test_preset_examples_run_on_the_offline_model(manager, task):
     spec = get_task(task)
     pipe = manager.get(task)
     for example in load_presets(task).examples:
-        image = load_image(example.inputs["image"])
-        out = pipe(image, **spec.call_kwargs(example.params))
-        assert isinstance(out, dict if spec.output in ("depth", "mask-generation") else list)
+        given = example.inputs["image"]  # image embeddings: several
+        for image in map(load_image, given if isinstance(given, list) else [given]):
+            out = pipe(image, **spec.call_kwargs(example.params))
+            assert isinstance(out, dict if spec.output in ("depth", "mask-generation") else list)
+
+
+# ---- image embeddings: several images, their similarities ---------------------------------------------
+
+
+def test_image_embeddings_of_several_images_and_their_similarities(manager):
+    """The tab's run of three images: each embedding is the pipeline's own for that image, the
+    similarity matrix is scikit-learn's cosine similarity of them, and the code view reproduces both."""
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from workbench.samples import sample_file
+    from workbench.service import run_task
+
+    files = [sample_file("image.png"), sample_file("image-turned.png"), sample_file("document.png")]
+    result = run_task(manager, "image-feature-extraction", {"image": files}, {"pool": True})
+    pipe = manager.get("image-feature-extraction")
+    own = np.stack([np.asarray(pipe(load_image(f), pool=True))[0] for f in files])
+    np.testing.assert_allclose(result.output["embeddings"], own, atol=1e-5)
+    np.testing.assert_allclose(result.output["similarity"], cosine_similarity(own), atol=1e-5)
+    namespace: dict = {}
+    exec(compile(result.code, "<snippet image-feature-extraction>", "exec"), namespace)
+    np.testing.assert_allclose(namespace["result"], own, atol=1e-5)
+    np.testing.assert_allclose(namespace["similarity"], cosine_similarity(own), atol=1e-5)
+
+
+def test_image_embeddings_without_pooling_or_of_one_image_have_no_similarity(manager):
+    from workbench.samples import sample_file
+    from workbench.service import run_task
+
+    files = [sample_file("image.png"), sample_file("document.png")]
+    patches = run_task(manager, "image-feature-extraction", {"image": files}, {"pool": False})
+    hidden = manager.get("image-feature-extraction").model.config.hidden_size
+    assert [np.asarray(e).shape for e in patches.output["embeddings"]] == [(1 + (32 // 8) ** 2, hidden)] * 2
+    assert patches.output["similarity"] is None
+    one = run_task(manager, "image-feature-extraction", {"image": files[0]}, {"pool": True})  # one path: one image
+    assert np.asarray(one.output["embeddings"]).shape == (1, hidden) and one.output["similarity"] is None
 
 
 def test_scores_are_python_floats(manager):

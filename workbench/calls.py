@@ -115,27 +115,7 @@ class TextEmbeddings(Call):
     BATCH = 32
 
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
-        import numpy as np
-
-        from workbench.embeddings import cosine_matrix
-
-        # the runner's own backend, so the tab pools exactly as the benchmark and the jobs do
-        from workbench.progress import current
-
-        backend = self.backend(pipe, {**kw, **post})
-        passes = [p for item in backend.prepare(list(x["text"])) for p in item]
-        control, rows = current(), []
-        for i in range(0, len(passes), self.BATCH):
-            if control is not None:
-                control.begin_pass()
-            chunk = passes[i:i + self.BATCH]
-            rows += backend.run(chunk).rows
-            if control is not None:
-                control.end_pass(len(chunk))  # progress counts sentences: "input 64/4000"
-        vectors = [np.asarray(backend.finish([row]), dtype=np.float32) for row in rows]
-        pooled = all(v.ndim == 1 for v in vectors)
-        sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
-        return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
+        return embed_all(self.backend(pipe, {**kw, **post}), list(x["text"]), self.BATCH)
 
     def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
         call = {k: v for k, v in kwargs.items() if k not in ("pooling", "normalize")}
@@ -166,15 +146,52 @@ class TextEmbeddings(Call):
         return arr[:length] if length else arr
 
 
+def embed_all(backend: Any, items: list[Any], batch: int, *, batch_axis: bool = False) -> dict[str, Any]:
+    """Every item's embedding through the batch runner's ``backend`` (``batch`` passes per forward,
+    progress counted in items: "input 64/4000", cancellable between batches), and the cosine
+    similarity of every pair when there are several pooled ones (``None`` otherwise):
+    ``{"embeddings": [vector or [tokens, hidden] per item], "similarity": [[...]] | None}``.
+    ``batch_axis``: the backend's finished item keeps the pipeline's batch axis of 1 (image
+    features: ``[1, hidden]``), dropped here."""
+    import numpy as np
+
+    from workbench.embeddings import cosine_matrix
+    from workbench.progress import current
+
+    passes = [p for item in backend.prepare(items) for p in item]
+    control, rows = current(), []
+    for i in range(0, len(passes), batch):
+        if control is not None:
+            control.begin_pass()
+        chunk = passes[i:i + batch]
+        rows += backend.run(chunk).rows
+        if control is not None:
+            control.end_pass(len(chunk))
+    vectors = [np.asarray(backend.finish([row]), dtype=np.float32) for row in rows]
+    vectors = [v[0] for v in vectors] if batch_axis else vectors
+    pooled = all(v.ndim == 1 for v in vectors)
+    sim = cosine_matrix(np.stack(vectors)).tolist() if pooled and len(vectors) > 1 else None
+    return {"embeddings": [v.tolist() for v in vectors], "similarity": sim}
+
+
 class ImageEmbeddings(Call):
-    """Image embeddings as rows of floats (no similarity for a single image)."""
+    """Several images' embeddings (pooled, or a row per patch) through the batch runner's backend,
+    as the benchmark runs them, and their cosine similarities when pooled."""
+
+    #: Images embedded per forward pass.
+    BATCH = 8
 
     def __call__(self, pipe: Any, x: Decoded, kw: dict[str, Any], post: dict[str, Any]) -> Any:
-        import numpy as np
+        return embed_all(self.backend(pipe, {**kw, **post}), list(x["image"]), self.BATCH, batch_axis=True)
 
-        arr = np.asarray(pipe(x["image"], **kw), dtype=np.float32)
-        rows = arr.reshape(-1, arr.shape[-1]).tolist() if arr.ndim > 1 else [arr.tolist()]
-        return {"embeddings": rows, "similarity": None}
+    def snippet(self, inputs: Sequence[str], exprs: Mapping[str, str], kwargs: Mapping[str, Any]) -> list[str]:
+        lines = [f"images = {exprs[inputs[0]]}", "import numpy as np", "",
+                 f"features = [np.asarray(f)[0] for f in pipe(images{kwargs_code(kwargs)})]"]
+        if not kwargs.get("pool", True):
+            return lines + ["result = features  # [patches, hidden] per image"]
+        return lines + ["embeddings = np.stack(features)  # [images, hidden]",
+                        "unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)",
+                        "similarity = unit @ unit.T", "result = embeddings"]
 
     def digest(self, output: Any, length: int | None = None) -> Any:
         return _float_array(output)

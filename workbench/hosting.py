@@ -66,6 +66,7 @@ class HostingPolicy:
     max_audio_samples: int | None = None  # samples decoded from one file (all channels), from its header
     max_text_chars: int | None = None  # characters of one text input
     max_text_lines: int | None = None  # lines of a one-item-per-line input (embeddings: the similarity table)
+    max_images: int | None = None  # images of a several-images input (image embeddings: the similarity table)
     pdf_render_s: float | None = 120.0  # seconds one PDF page may take to render (a child process, then killed)
     pdf_render_bytes: int | None = None  # address space of that child process
     ocr_s: float | None = None  # seconds Tesseract may take on one page
@@ -96,7 +97,8 @@ class HostingPolicy:
             max_upload_bytes=25 * MB, max_image_pixels=17_000_000,  # 4096×4096 at most: ~50 MB decoded
             max_video_frame_pixels=2_600_000, max_video_decoded_pixels=2_500_000_000,  # 1080p; ~40 s of it
             max_audio_seconds=15 * 60.0, max_audio_samples=15 * 60 * 48_000,  # 15 min at 48 kHz mono
-            max_text_chars=50_000, max_text_lines=256, pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
+            max_text_chars=50_000, max_text_lines=256, max_images=16,  # 16 images of 4096×4096: ~800 MB decoded
+            pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
             delete_cache_s=3600, max_sessions=128,
             queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6,
             max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64, max_bench_repeats=3,

@@ -2,10 +2,11 @@
 
 A task names its inputs (``spec.inputs``: ``("question", "context")``, ``("image",)``…) and each
 input has a kind (``spec.input_kind(name)``): ``text``, ``lines`` (one item per line), ``image``,
-``document`` (a page image or a PDF page), ``audio``, ``video`` or ``table``. The kind owns
-decoding a value a user gave — under the hosting policy, which decides which paths and URLs may be
-read and what decoding may cost — for a single run (``decode``) and for one item of a batch
-(``item``: benchmark workloads, dataset jobs), its API description and its snippet expression.
+``images`` (several in one run), ``document`` (a page image or a PDF page), ``audio``, ``video`` or
+``table``. The kind owns decoding a value a user gave — under the hosting policy, which decides
+which paths and URLs may be read and what decoding may cost — for a single run (``decode``) and
+for one item of a batch (``item``: benchmark workloads, dataset jobs), its API description and its
+snippet expression.
 The service, the workloads, the jobs and the snippets ask the kind; none of them switches on an
 input's name. The widgets of each kind are in ``components/inputs.py`` (no gradio here).
 
@@ -129,6 +130,55 @@ class Image(InputKind):
 
 
 @dataclass(frozen=True)
+class Images(Image):
+    """Several images in one run (Image embeddings: their similarities), at most
+    ``policy.max_images``. A run takes a list — of what ``Image`` takes, or of a gallery's
+    ``(path, caption)`` pairs — or one text of paths or URLs, one per line; a single image is a
+    list of one. A batch item is one image, as ``Image`` decodes it.
+
+    >>> import numpy as np
+    >>> [im.size for im in KINDS["images"].decode([np.zeros((4, 6, 3), np.uint8), (np.zeros((2, 2, 3), np.uint8), "")],
+    ...                                           HostingPolicy.local())]
+    [(6, 4), (2, 2)]
+    >>> KINDS["images"].decode(" \\n", HostingPolicy.local())
+    Traceback (most recent call last):
+    ...
+    workbench.errors.InputError: No images given: upload one or more images, or give their http(s) URLs, one per line.
+    """
+
+    def decode(self, value: Any, policy: HostingPolicy, *, what: str = "images", page: Any = None) -> list[Any]:
+        from workbench.inputs import load_image
+
+        values = _several(value)
+        if not values:
+            raise InputError("No images given: upload one or more images, or give their http(s) URLs, one per line.")
+        cap = policy.max_images
+        if cap is not None and len(values) > cap:
+            raise InputError(f"{len(values)} images given, more than the {cap} this workbench takes in one run; "
+                             "run the rest as a dataset job (python -m workbench run) or in several runs.")
+        return [load_image(v, policy) for v in values]
+
+    def snippet(self, value: Any, setup: list[str], *, what: str, page: Any = None) -> str:
+        values = _several(value)
+        if values and all(isinstance(v, str) for v in values):
+            return repr([shown_path(v) for v in values])
+        return super().snippet(value, setup, what=what)
+
+
+def _several(value: Any) -> list[Any]:
+    """The items of a several-images value: a list's items (a gallery's ``(image, caption)`` pairs
+    as their images), a text's non-empty lines, one image as a list of one; nothing for nothing."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [line.strip() for line in value.splitlines() if line.strip()]
+    if isinstance(value, (list, tuple)):
+        return [v[0] if isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[1], (str, type(None))) else v
+                for v in value if v is not None]
+    return [value]
+
+
+@dataclass(frozen=True)
 class Document(InputKind):
     """A page image, or one page of a PDF (rendered by ``workbench.inputs.load_document``)."""
 
@@ -238,6 +288,8 @@ KINDS: Mapping[str, InputKind] = {k.name: k for k in (
     Lines("lines", "The texts, one per line."),
     Json("json", "A JSON object or list, as text."),
     Image("image", f"The image file ({FILE}); or leave it empty and give `image_url`."),
+    Images("images", f"The images, each a file ({FILE}), in a gallery's list; or leave it empty and give "
+                     "`image_url`: URLs, one per line."),
     Document("document", f"The document ({FILE}): a page image or a PDF; or give `image_url`."),
     Audio("audio", f"The audio file ({FILE}): wav, flac, mp3, ogg, m4a or webm."),
     Video("video", f"The video clip ({FILE}): mp4, webm, mkv, mov or avi."),

@@ -83,6 +83,39 @@ def generated_text(output: Any, prompt: str | None = None) -> str:
     return text[len(prompt):] if prompt and text.startswith(prompt) else text
 
 
+#: What decoding puts where tokens do not make whole characters (``bytes.decode(errors="replace")``).
+REPLACEMENT = "\ufffd"
+
+
+def readable_text(text: str) -> tuple[str, int]:
+    """``text`` without the "�" that decoding writes where generated tokens are pieces of a
+    character (byte-level tokens that are not valid UTF-8 on their own: a random-weight model picks
+    them freely, and ``max_new_tokens`` can cut a real model's character in half), and how many
+    were left out.
+
+    >>> readable_text("Once upon a time translate\ufffd\ufffd")
+    ('Once upon a time translate', 2)
+    >>> readable_text("café")
+    ('café', 0)
+    """
+    return text.replace(REPLACEMENT, ""), text.count(REPLACEMENT)
+
+
+def broken_bytes_note(count: int) -> str | None:
+    """What the info line says about ``count`` "�" left out by ``readable_text`` (``None`` for none).
+
+    >>> print(broken_bytes_note(2))  # doctest: +NORMALIZE_WHITESPACE
+    Left out of the text: 2 "�" (generated tokens that are only parts of characters, not valid UTF-8
+    on their own). The raw output keeps them.
+    """
+    if not count:
+        return None
+    what, own, them = ("a generated token that is only part of a character", "its", "it") if count == 1 else \
+        ("generated tokens that are only parts of characters", "their", "them")
+    return (f"Left out of the text: {count} \"{REPLACEMENT}\" ({what}, not valid UTF-8 on {own} own). "
+            f"The raw output keeps {them}.")
+
+
 def embedding_rows(output: Any) -> np.ndarray:
     """An embeddings output (``{"embeddings": ...}``, a list, an array) as ``[rows, hidden]`` float64."""
     x = output.get("embeddings", output) if isinstance(output, dict) else output

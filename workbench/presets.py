@@ -56,7 +56,10 @@ class Presets:
 
 
 def resolve_example_value(value: Any) -> Any:
-    """``sample:NAME`` -> a generated file's path; ``files/...`` -> a path under presets/; else as is."""
+    """``sample:NAME`` -> a generated file's path; ``files/...`` -> a path under presets/; a list
+    (several images) item by item; else as is."""
+    if isinstance(value, list):
+        return [resolve_example_value(v) for v in value]
     if isinstance(value, str):
         if value.startswith(SAMPLE_PREFIX):
             return sample_file(value.removeprefix(SAMPLE_PREFIX))

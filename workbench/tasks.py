@@ -248,9 +248,9 @@ _SPECS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "image-feature-extraction", "image", "Vision", "embeddings", ("image",), "Image embeddings",
-        "An image's embedding: pooled, or one vector per patch (one image a Run).",
+        "Images' embeddings (pooled, or one vector per patch) and, for several images, their cosine similarities.",
         pipeline_task="image-feature-extraction", params=(_param("pool", "bool", True, "pool"),),
-        call=IMAGE_EMBEDDINGS,
+        call=IMAGE_EMBEDDINGS, kinds={"image": "images"},
     ),
     TaskSpec(
         "image-to-text", "image", "Vision", "text", ("image",), "Image captioning",

@@ -35,7 +35,7 @@ def test_a_demo_for_page_runs_its_example_with_the_given_pipeline(browser, demo_
         expect(page.locator(f"#{TASK}-description")).to_contain_text("Image classification")
         assert not page.get_by_role("tab", name="Benchmark").count()  # the tab alone, not the workbench
         expect(page.locator(f"#{TASK}-model input")).to_have_value(folder)
-        examples = page.locator(".gallery-item, [data-testid='examples'] button, table.gr-examples tr")
+        examples = page.locator(".gallery-item, [data-testid='examples'] button, tr.tr-body")
         with page.expect_response(lambda r: "/run/predict" in r.url and r.request.method == "POST"):
             examples.first.click()
         page.wait_for_timeout(300)  # the example's values are applied on the page's next tick

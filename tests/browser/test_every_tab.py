@@ -54,7 +54,7 @@ def panel(page, task: str):
 def test_first_example_runs(tab_page, group, spec):
     page, task = tab_page, spec.name
     open_task(page, group, task)
-    examples = panel(page, task).locator(".gallery-item, [data-testid='examples'] button, table.gr-examples tr")
+    examples = panel(page, task).locator(".gallery-item, [data-testid='examples'] button, tr.tr-body")
     expect(examples.first).to_be_visible()
     # Gradio loads an example through the server (queue=False): wait for that answer before Run.
     with page.expect_response(lambda r: "/run/predict" in r.url and r.request.method == "POST"):
@@ -93,7 +93,7 @@ def test_cancel_stops_a_long_run(fresh_page):
     expect(info).to_contain_text("inference: input", timeout=LONG)  # the real stage, with i/n
     expect(info).to_contain_text("/30000")
     page.locator("#feature-extraction-stop").click()
-    expect(info).to_contain_text("Cancelled.", timeout=60_000)
+    expect(info).to_contain_text("Cancelled during inference", timeout=60_000)
     expect(page.locator("#feature-extraction-output")).not_to_contain_text("Error")
     box.fill("one\ntwo")  # the tab is free again
     page.locator("#feature-extraction-run").click()

@@ -65,7 +65,7 @@ def test_two_uploads_give_the_matches_drawn_and_listed(page):
 def test_first_example_runs(page):
     _open(page)
     examples = page.locator(f"#tab-{TASK}").locator(".gallery-item, [data-testid='examples'] button, "
-                                                   "table.gr-examples tr")
+                                                   "tr.tr-body")
     expect(examples.first).to_be_visible()
     with page.expect_response(lambda r: "/run/predict" in r.url and r.request.method == "POST"):
         examples.first.click()

@@ -40,9 +40,12 @@ def no_error_pill(page, selector: str) -> None:
     expect(page.locator(selector).locator(".error")).to_have_count(0)
 
 
+#: An example: a button (texts, sounds), or a row of the table that shows pictures as thumbnails.
+EXAMPLES = ".gallery-item, [data-testid='examples'] button, tr.tr-body"
+
+
 def click_example(page, task: str, index: int = 0) -> None:
-    examples = page.locator(f"#tab-{task}").locator(".gallery-item, [data-testid='examples'] button")
-    examples.nth(index).click()
+    page.locator(f"#tab-{task}").locator(EXAMPLES).nth(index).click()
 
 
 # ---- Chat -----------------------------------------------------------------------------------------
@@ -174,8 +177,8 @@ def test_mask_generation_example_draws_masks_with_the_stand_in(page):
     page.set_default_timeout(LONG)
     task = "mask-generation"
     open_task(page, "Vision", task, "Mask generation (SAM)")
-    examples = page.locator(f"#tab-{task}").locator(".gallery-item, [data-testid='examples'] button")
-    expect(examples.first).to_contain_text("points per side")  # named as the field is, not points_per_crop
+    examples = page.locator(f"#tab-{task}").locator("table:has(tr.tr-body)")  # thumbnails, a column per field
+    expect(examples.locator("thead")).to_contain_text("points per side")  # named as the field is, not points_per_crop
     click_example(page, task)
     page.locator(f"#{task}-run").click()
     info = page.locator(f"#{task}-info")
