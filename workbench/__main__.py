@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run_parser(sub: Any) -> None:
     from workbench.jobs.readers import FORMATS
-    from workbench.jobs.spec import ENGINES
+    from workbench.jobs.job_file import ENGINES
 
     r = sub.add_parser(
         "run", help="run a task over a whole dataset into a Parquet file (locally or on Ray Data)",

@@ -143,7 +143,7 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
     column) a table without queries or documents, a document without an id or sharing one, and a
     query naming no document's id."""
     from workbench.hosting import HostingPolicy
-    from workbench.jobs.spec import JobSpec
+    from workbench.jobs.job_file import JobSpec
     from workbench.metrics import check_references
     from workbench.tasks import TASKS, get_task
     from workbench.uploads import user_path
@@ -235,7 +235,7 @@ def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str
     with its own id), the others the queries (the first ``n``), their references the ``|``-separated
     ids of their relevant documents. ``given``: job-style columns, e.g. ``id=doc_id``,
     ``text=body``. Refuses, before anything loads, what cannot be scored."""
-    from workbench.jobs.spec import JobSpec
+    from workbench.jobs.job_file import JobSpec
     from workbench.metrics import relevant_ids
 
     id_column = next((c.split("=", 1)[1].strip() for c in given if c.startswith("id=")), "id")

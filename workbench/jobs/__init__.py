@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.jobs.spec import JobSpec, job_from_benchmark
+from workbench.jobs.job_file import JobSpec, job_from_benchmark
 
 if TYPE_CHECKING:
     from workbench.jobs.local import JobSummary

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from workbench.jobs.readers import ROW_ID, open_source
 from workbench.jobs.rows import Predictor
-from workbench.jobs.spec import JobSpec
+from workbench.jobs.job_file import JobSpec
 
 if TYPE_CHECKING:
     from workbench.manager import PipelineManager
@@ -121,7 +121,7 @@ def check_job_references(job: JobSpec, source: Any) -> None:
     one later in the data makes only its own row unscored)."""
     if not job.labels:
         return
-    from workbench.jobs.spec import labelled_metric
+    from workbench.jobs.job_file import labelled_metric
     from workbench.metrics import check_references
 
     first = next(iter(source.frames(min(job.shard_rows, 1000))), None)
@@ -210,7 +210,7 @@ def job_metric(out: str | Path, task: str) -> dict[str, Any] | None:
     names = pq.read_schema(out).names if Path(out).is_file() else pq.ParquetDataset(out).schema.names
     if "reference" not in names:
         return None
-    from workbench.jobs.spec import labelled_metric
+    from workbench.jobs.job_file import labelled_metric
     from workbench.metrics import score
 
     table = pq.read_table(out, columns=[c for c in ("prediction", "reference", "reference_known", "error", "text")

@@ -33,7 +33,7 @@ import pyarrow as pa
 from workbench.jobs.local import JobSummary, summarize
 from workbench.jobs.readers import ROW_ID, detect_format, hf_dataset, media_files, open_source
 from workbench.jobs.rows import Predictor
-from workbench.jobs.spec import JobSpec
+from workbench.jobs.job_file import JobSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from workbench.calls import sampling_rate
 from workbench.jobs.readers import ROW_ID
-from workbench.jobs.spec import JobSpec, labelled_metric
+from workbench.jobs.job_file import JobSpec, labelled_metric
 from workbench.tasks import get_task
 
 if TYPE_CHECKING:
