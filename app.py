@@ -30,6 +30,7 @@ from components.models_tab import build_models_tab
 from components.shutdown import drain_on_sigterm
 from components.bench_panel import render_benchmark_tab
 from components.context import TabContext
+from components.pool import ComponentPool
 from components.task_tab import group_tabs
 from workbench.tasks import tasks_by_group
 
@@ -53,12 +54,15 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
         gr.Markdown(hosted, visible=bool(hosted), elem_id="hosted-banner")
         banner = hub_banner(context.online, context.offline_tasks, context.cached)
         gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")
+        pool = ComponentPool()  # the hidden components behind the tabs' Compare endpoints
         with gr.Tabs(overflow_behavior="wrap"):  # every tab one click away, on a phone too
-            group_tabs(tasks_by_group(), manager, context)
+            group_tabs(tasks_by_group(), manager, context, pool=pool)
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
             with gr.Tab("Benchmark", elem_id="group-benchmark"):
                 render_benchmark_tab(manager, context.workers)
+        with gr.Column(visible=False):
+            pool.render()
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
     describe_tools(demo)  # every endpoint an MCP tool named after it, its parameters described (--mcp)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)

@@ -26,7 +26,7 @@ import gradio as gr
 
 from components.bench_request import KEYS, BenchRequest
 from components.events import PROGRESS, client_id, gr_error, named_signature, session_id
-from components.runs import Owner, Progress, Workers, drive
+from components.runs import Owner, Workers, Working, drive
 from components.api_docs import BENCHMARK_API, INTEGER, document, document_benchmark
 from components.bench_plots import bench_chart, quality_chart
 from components.bench_request import OUTPUT_LENGTHS
@@ -254,7 +254,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         owner = Owner(session, client_id(request, manager.policy), CONCURRENCY_ID, 1)
         try:
             for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=workers, owner=owner):
-                if isinstance(event, Progress):
+                if isinstance(event, Working):
                     what = at["what"] + (" · {} / {} inputs".format(*at["inputs"]) if at["inputs"] else "")
                     progress(at["fraction"], desc=what)
                     status_line = progress_line(at["what"], at["fraction"], time.monotonic() - started,

@@ -4,7 +4,8 @@
 device × dtype (a row with no model is left out), a Compare button that runs the tab's current
 inputs and parameters through each (``workbench.compare``), the outputs side by side with their
 timings and peak memory, the agreement between them, and the API endpoint
-``/{api_name}_compare``.
+``/{api_name}_compare``. The endpoint is there from the start, on hidden components; the
+accordion's widgets are built for a session when it first opens it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
-from components.api_docs import document_compare
+from components.api_docs import STRING, document, document_compare
 from components.info import timings_markdown
-from components.outputs import Renderer, renderer_for
-from components.runs import Owner, Progress, Sessions, drive
+from components.pool import ComponentPool
+from components.renderers import Renderer, renderer_for
+from components.runs import Owner, Sessions, Working, drive
 from workbench.errors import RunCancelled
 from workbench.progress import RunControl
 
@@ -106,7 +108,7 @@ class CompareWidgets:
     tab: TaskTab
     config_keys: list[str]
     config_components: list[gr.components.Component]
-    button: gr.Button
+    button: gr.Button | None  # None: the endpoint's hidden widgets (``render_compare``)
     summary: gr.Markdown
     runs: gr.Dataframe
     raw: gr.JSON
@@ -160,7 +162,7 @@ class CompareWidgets:
             inputs, params = self.tab.inputs.to_service(named), self.tab.params.to_service(named)
             for event in drive(produce, control, name=f"compare-{self.tab.spec.name}", workers=self.tab.workers,
                                owner=owner):
-                if isinstance(event, Progress):
+                if isinstance(event, Working):
                     yield [f"⏳ {control.describe()} · {control.elapsed():.0f} s", *skip]
                 else:
                     comparison = event.value
@@ -187,77 +189,135 @@ class CompareWidgets:
         yield out
 
 
-def render_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
-    """Add the Compare accordion under ``tab`` (ids ``{task}-compare-…``) and wire it."""
-    from components.events import PROGRESS, client_id, named_signature, session_id
+#: The Compare accordion's title.
+TITLE = "Compare: up to three configurations side by side"
 
+
+def render_compare(tab: TaskTab, context: TabContext, pool: ComponentPool | None = None) -> CompareWidgets:
+    """Compare under ``tab``, built lazily: the endpoint ``/{api_name}_compare`` on hidden components
+    (``pool``'s twins, shared with the other tasks' wherever identical: the device and dtype menus,
+    the summary, the runs table…), and the accordion (id ``{task}-compare``), whose widgets a
+    session builds only when it first opens it (``gr.render``), wired privately to the same run.
+    The page and every session's state hold no Compare widgets until then (issue 27: a session's
+    memory follows the app's component count). Without ``pool``, the hidden components are
+    rendered here; with one, the caller renders it (``ComponentPool.render``). Returns the
+    endpoint's widgets (hidden; ``button`` None)."""
+    own = pool is None
+    pool = ComponentPool() if own else pool  # not `or`: an empty pool is falsy
+    with pool.detached():
+        built = build_compare(tab, context)
+    for renderer in built.renderers:
+        renderer.components = [pool.twin(c) for c in renderer.components]
+    api = CompareWidgets(tab, built.config_keys, [pool.twin(c) for c in built.config_components], None,
+                         pool.twin(built.summary), pool.twin(built.runs), pool.twin(built.raw), built.renderers,
+                         [pool.twin(i) for i in built.infos])
+    wire_compare(api, context)
+    if own:
+        with gr.Column(visible=False):
+            pool.render()
+    with gr.Accordion(TITLE, open=False, elem_id=f"{tab.spec.name}-compare") as accordion:
+        opened = gr.State(False)  # .change fires once: the first time the accordion opens
+        # queued: a State changed by an unqueued event does not fire its .change (Gradio 6.31)
+        accordion.expand(lambda: True, outputs=opened, api_visibility="private", concurrency_limit=None)
+
+        @gr.render(triggers=[opened.change])
+        def widgets() -> None:
+            wire_compare(build_compare(tab, context), context, serve=api)
+        _private_render()
+    return api
+
+
+def _private_render() -> None:
+    """Make the last ``gr.render``'s event private: Gradio leaves it undocumented, i.e. callable by
+    API clients by name; only the page calls it."""
+    from gradio.context import get_blocks_context
+
+    config = get_blocks_context()
+    for fn in config.fns.values():
+        if fn.renderable is config.renderables[-1]:
+            fn.api_visibility = "private"
+
+
+def build_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
+    """The Compare accordion's content (ids ``{task}-compare-…``), documented for the API, not wired."""
     spec, task = tab.spec, tab.spec.name
     model_choices = tab.picker.model.choices
     default = tab.picker.model.value
     keys, components = [], []
-    with gr.Accordion("Compare: up to three configurations side by side", open=False, elem_id=f"{task}-compare"):
-        gr.Markdown("Runs the input and parameters above through each configuration (leave a model empty to "
-                    "skip that row): outputs side by side with load and inference times and peak memory, and how "
-                    "much they agree.")
+    gr.Markdown("Runs the input and parameters above through each configuration (leave a model empty to "
+                "skip that row): outputs side by side with load and inference times and peak memory, and how "
+                "much they agree.")
+    # interactive said, not inferred: Gradio 6.31 shows gr.render's dropdowns disabled otherwise
+    for name in NAMES:
+        low = name.lower()
+        with gr.Row():
+            # A float32, B bfloat16, C int8 where this machine runs it: one model's cost of each precision
+            values = {"a": default, "b": default, "c": default if "int8" in context.dtypes else ""}.get(low, "")
+            widgets = [
+                gr.Dropdown(choices=model_choices, value=values, allow_custom_value=True, filterable=True,
+                            label=f"{name}: model", scale=4, interactive=True, elem_id=f"{task}-compare-model-{low}"),
+                gr.Textbox(value="", label="revision", placeholder="main", scale=1, interactive=True,
+                           elem_id=f"{task}-compare-revision-{low}"),
+                gr.Dropdown(choices=context.devices, value=context.devices[0], label="device", scale=1,
+                            interactive=True, elem_id=f"{task}-compare-device-{low}"),
+                gr.Dropdown(choices=context.dtypes, value=_default_dtype(context.dtypes, low),
+                            allow_custom_value=True, label="dtype", scale=1, interactive=True,
+                            elem_id=f"{task}-compare-dtype-{low}"),
+            ]
+        keys += [f"{f}_{low}" for f in FIELDS]
+        components += widgets
+    if spec.metric is not None and spec.metric != "similarity":
+        reference = gr.Textbox(label="Reference (optional): the right answer for this input", interactive=True,
+                               placeholder=_REFERENCE_HINT.get(spec.metric, "the right answer"),
+                               elem_id=f"{task}-compare-reference")
+        document(reference, f"The right answer for this input ({_REFERENCE_HINT.get(spec.metric)}): each "
+                 f"configuration is scored against it by the task's metric ({spec.metric}); empty: no score.",
+                 schema=STRING)
+        keys.append("reference")
+        components.append(reference)
+    button = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare-run")
+    summary = gr.Markdown(elem_id=f"{task}-compare-summary")
+    runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, label="Runs", wrap=True,
+                        elem_classes=["wb-narrow-table"], elem_id=f"{task}-compare-runs")
+    renderers, infos = [], []
+    with gr.Row(equal_height=False):
         for name in NAMES:
-            low = name.lower()
-            with gr.Row():
-                # A float32, B bfloat16, C int8 where this machine runs it: one model's cost of each precision
-                values = {"a": default, "b": default, "c": default if "int8" in context.dtypes else ""}.get(low, "")
-                widgets = [
-                    gr.Dropdown(choices=model_choices, value=values, allow_custom_value=True, filterable=True,
-                                label=f"{name}: model", scale=4, elem_id=f"{task}-compare-model-{low}"),
-                    gr.Textbox(value="", label="revision", placeholder="main", scale=1,
-                               elem_id=f"{task}-compare-revision-{low}"),
-                    gr.Dropdown(choices=context.devices, value=context.devices[0], label="device", scale=1,
-                                elem_id=f"{task}-compare-device-{low}"),
-                    gr.Dropdown(choices=context.dtypes, value=_default_dtype(context.dtypes, low),
-                                allow_custom_value=True, label="dtype", scale=1, elem_id=f"{task}-compare-dtype-{low}"),
-                ]
-            keys += [f"{f}_{low}" for f in FIELDS]
-            components += widgets
-        if spec.metric is not None and spec.metric != "similarity":
-            reference = gr.Textbox(label="Reference (optional): the right answer for this input",
-                                   placeholder=_REFERENCE_HINT.get(spec.metric, "the right answer"),
-                                   elem_id=f"{task}-compare-reference")
-            from components.api_docs import STRING, document
-
-            document(reference, f"The right answer for this input ({_REFERENCE_HINT.get(spec.metric)}): each "
-                     f"configuration is scored against it by the task's metric ({spec.metric}); empty: no score.",
-                     schema=STRING)
-            keys.append("reference")
-            components.append(reference)
-        button = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare-run")
-        summary = gr.Markdown(elem_id=f"{task}-compare-summary")
-        runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, label="Runs", wrap=True,
-                            elem_classes=["wb-narrow-table"], elem_id=f"{task}-compare-runs")
-        renderers, infos = [], []
-        with gr.Row(equal_height=False):
-            for name in NAMES:
-                with gr.Column(min_width=200):
-                    renderer = renderer_for(spec, id_prefix=f"{task}-compare-{name.lower()}")
-                    renderer.build()
-                    renderers.append(renderer)
-                    infos.append(gr.Markdown(elem_id=f"{task}-compare-info-{name.lower()}"))
-        with gr.Accordion("Raw comparison (JSON)", open=False):
-            raw = gr.JSON(elem_id=f"{task}-compare-json")
+            with gr.Column(min_width=200):
+                renderer = renderer_for(spec, id_prefix=f"{task}-compare-{name.lower()}")
+                renderer.build()
+                renderers.append(renderer)
+                infos.append(gr.Markdown(elem_id=f"{task}-compare-info-{name.lower()}"))
+    with gr.Accordion("Raw comparison (JSON)", open=False):
+        raw = gr.JSON(elem_id=f"{task}-compare-json")
     widgets = CompareWidgets(tab, keys, components, button, summary, runs, raw, renderers, infos)
     document_compare([k for k in keys if k != "reference"], [c for k, c in zip(keys, components) if k != "reference"],
                      summary=summary, runs=runs, raw=raw, renderers=renderers, infos=infos)
+    return widgets
+
+
+def wire_compare(widgets: CompareWidgets, context: TabContext, *, serve: CompareWidgets | None = None) -> None:
+    """Compare's run: with no button (the hidden widgets), the endpoint ``/{api_name}_compare`` with
+    no trigger; with one, a private event on it calling ``serve.run`` (a session's own widgets)."""
+    from components.events import PROGRESS, client_id, named_signature, session_id
+
+    handler, spec = serve or widgets, widgets.tab.spec
 
     def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
-        yield from widgets.run(values, session_id(request), client_id(request, tab.manager.policy))
+        yield from handler.run(values, session_id(request), client_id(request, handler.tab.manager.policy))
 
     def show_error(request: gr.Request) -> list[Any]:
-        return widgets.error_outputs(session_id(request))
+        return handler.error_outputs(session_id(request))
 
-    event = button.click(named_signature(run, widgets.keys, request=True),
-                 inputs_kwargs=dict(zip(widgets.keys, widgets.in_components)), outputs=widgets.out_components,
-                 api_name=f"{spec.api_name}_compare",
-                 api_description=f"{spec.title}: one input through up to three configurations, with agreement.",
-                 concurrency_limit=context.concurrency_limit, concurrency_id=task)
+    options = dict(inputs_kwargs=dict(zip(widgets.keys, widgets.in_components)), outputs=widgets.out_components,
+                   concurrency_limit=context.concurrency_limit, concurrency_id=spec.name)
+    fn = named_signature(run, widgets.keys, request=True)
+    if widgets.button is None:
+        gr.on([], fn, api_name=f"{spec.api_name}_compare",
+              api_description=f"{spec.title}: one input through up to three configurations, with agreement.",
+              **options)
+        return
+    event = widgets.button.click(fn, api_visibility="private", **options)
     event.failure(show_error, inputs=None, outputs=widgets.out_components, api_visibility="private", queue=False)
-    return widgets
 
 
 #: What a reference looks like, by metric (the Compare field's placeholder and API description).

@@ -100,7 +100,7 @@ def build_examples(inputs: InputWidgets, params: ParamWidgets,
     pictures = any(inputs.spec.input_kind(k).name in PICTURES for k in inputs.example_keys if k in inputs.spec.inputs)
     gallery = gr.Examples(examples=rows, inputs=components, label="Examples (from presets)",
                           example_labels=None if pictures else [example_label(e, labels) for e in examples],
-                          examples_per_page=6)
+                          examples_per_page=6, api_visibility="private")  # filling the page is no API endpoint
     if run_button is None:
         return gallery
     texts = [i for i, c in enumerate(components) if isinstance(c, gr.Textbox) and c.elem_id]

@@ -10,7 +10,7 @@ CSS = """
 /* Every dropdown's text stays clear of its arrow (long model ids are cut with an ellipsis). */
 .secondary-wrap input[role="combobox"] { text-overflow: ellipsis; padding-right: 2.25rem !important; }
 .secondary-wrap .icon-wrap { pointer-events: none; }
-/* A label whose name carries its score ("were (0.36%)", components.outputs._readable): the Label's
+/* A label whose name carries its score ("were (0.36%)", components.renderers._readable): the Label's
    own whole percentage ("0%") goes, so the score shows once. Gradio names each row by its label. */
 [data-testid$="%)-confidence-set"] .confidence { display: none; }
 /* Video inputs: Gradio's fixed height cut off the source icons (upload, webcam) under the box and

@@ -24,7 +24,7 @@ MAX_SESSIONS = 256  # error messages kept for sessions that never ask for them (
 
 
 @dataclass(frozen=True)
-class Progress:
+class Working:
     """The worker is still busy: ``control`` says where it is."""
 
     control: RunControl
@@ -93,9 +93,9 @@ class Workers:
 
 def drive(produce: Callable[[], Iterable[Any]], control: RunControl, *, name: str = "run",
           poll_s: float = POLL_S, workers: Workers | None = None,
-          owner: Owner = Owner()) -> Iterator[Progress | Result]:
+          owner: Owner = Owner()) -> Iterator[Working | Result]:
     """Run ``produce()`` in a daemon thread named ``name``; yield ``Result``s as it produces them and
-    ``Progress`` while it works; re-raise its exception here. Closing this iterator early (or an
+    ``Working`` while it works; re-raise its exception here. Closing this iterator early (or an
     exception in the consumer) cancels ``control``, so the worker stops too. With ``workers``, the
     thread is counted for ``owner`` until it has really stopped, and waits for a slot of its group
     first (a cancelled run that has not stopped yet still holds one)."""
@@ -122,7 +122,7 @@ def drive(produce: Callable[[], Iterable[Any]], control: RunControl, *, name: st
             try:
                 kind, value = events.get(timeout=poll_s)
             except queue.Empty:
-                yield Progress(control)
+                yield Working(control)
                 continue
             if kind == "result":
                 yield Result(value)

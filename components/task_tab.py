@@ -23,9 +23,10 @@ from components.info import CANCELLING, cancelled_markdown, progress_markdown, t
 from components.inputs import InputWidgets, build_inputs
 from components.mcp import not_a_tool
 from components.model_picker import ModelWidgets, build_model_picker, default_model, model_choices
-from components.outputs import Renderer, renderer_for
 from components.params import ParamWidgets, build_params
-from components.runs import Owner, Progress, Sessions, Workers, drive
+from components.pool import ComponentPool
+from components.renderers import Renderer, renderer_for
+from components.runs import Owner, Sessions, Workers, Working, drive
 from workbench.errors import RunCancelled
 from workbench.memory import trim_heap
 from workbench.progress import RunControl
@@ -101,7 +102,7 @@ class TaskTab:
                                         control=control, **options)
             owner = Owner(session, client, self.spec.name, self.concurrency_limit)
             for event in drive(produce, control, name=f"run-{self.spec.name}", workers=self.workers, owner=owner):
-                if isinstance(event, Progress):
+                if isinstance(event, Working):
                     if progress is not None:
                         progress(event.control.fraction(), desc=event.control.describe())
                     yield self.status_outputs(progress_markdown(event.control), clear=False)
@@ -233,9 +234,10 @@ def _with(choices: list[str], value: str | None) -> list[str]:
 
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext, *, model: str | None = None,
-                   device: str | None = None, dtype: str | None = None) -> TaskTab:
+                   device: str | None = None, dtype: str | None = None, pool: ComponentPool | None = None) -> TaskTab:
     """Create one task's tab content (call inside a ``gr.Tab``); ``model``, ``device`` and ``dtype``
-    preset its model controls (default: the task's default model, ``auto``)."""
+    preset its model controls (default: the task's default model, ``auto``); ``pool``: where its
+    Compare endpoint's hidden components go (``render_compare``)."""
     task = spec.name
     gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
@@ -277,13 +279,19 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                   streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
     build_examples(tab.inputs, tab.params, tab.run_button)
     _wire(tab, context.concurrency_limit)
-    render_compare(tab, context)
+    render_compare(tab, context, pool)
     return tab
 
 
 def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, context: TabContext,
-               *, on_tab: Callable[[TaskTab], None] | None = None) -> dict[str, TaskTab]:
-    """One top-level tab per group, one sub-tab per task; returns the built tabs by task name."""
+               *, on_tab: Callable[[TaskTab], None] | None = None,
+               pool: ComponentPool | None = None) -> dict[str, TaskTab]:
+    """One top-level tab per group, one sub-tab per task; returns the built tabs by task name. The
+    hidden components behind the tabs' Compare endpoints go to ``pool``, one of each kind for all
+    the tabs (without one, rendered after the tabs in a hidden column: the caller's context must
+    take one)."""
+    own = pool is None
+    pool = ComponentPool() if own else pool  # not `or`: an empty pool is falsy
     built: dict[str, TaskTab] = {}
     for group, specs in groups.items():
         with gr.Tab(group, elem_id=f"group-{group.split()[0].lower()}"):
@@ -292,10 +300,13 @@ def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, cont
                     with gr.Tab(spec.title, elem_id=f"tab-{spec.name}"):
                         if spec.chat:  # Completion and Chat sub-tabs
                             tab = render_chat_modes(spec, manager, context,
-                                                    lambda spec=spec: build_task_tab(spec, manager, context))
+                                                    lambda spec=spec: build_task_tab(spec, manager, context, pool=pool))
                         else:
-                            tab = build_task_tab(spec, manager, context)
+                            tab = build_task_tab(spec, manager, context, pool=pool)
                         built[spec.name] = tab
                         if on_tab:
                             on_tab(tab)
+    if own:
+        with gr.Column(visible=False):
+            pool.render()
     return built

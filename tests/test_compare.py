@@ -119,10 +119,9 @@ def test_a_byte_bound_the_models_exceed_together_is_reported():
 
 
 @pytest.fixture(scope="module")
-def served(manager):
+def demo(manager):
     from components.context import TabContext
     from components.task_tab import group_tabs
-    from tests.app_server import serving
     from workbench.tasks import get_task
 
     context = TabContext(devices=["auto", "cpu"], dtypes=["auto", "float32", "bfloat16"], online=False,
@@ -130,8 +129,33 @@ def served(manager):
     with gr.Blocks() as demo:
         group_tabs({"Text": [get_task("text-classification")], "Vision": [get_task("image-classification")]},
                    manager, context)
+    return demo
+
+
+@pytest.fixture(scope="module")
+def served(demo):
+    from tests.app_server import serving
+
     with serving(demo) as url:
         yield url
+
+
+def test_compare_widgets_are_built_when_first_opened_and_its_endpoints_share_hidden_ones(demo):
+    """The page holds the accordion and the endpoint, not the widgets: those a session builds when it
+    opens the accordion; the endpoints of two tasks with the same kind of output (labels) share one
+    set of hidden components, all but the model menus (each task's own default)."""
+    config = demo.get_config_file()
+    ids = {c["props"].get("elem_id") for c in config["components"]}
+    for task in ("text-classification", "image-classification"):
+        assert f"{task}-compare" in ids and not {f"{task}-compare-run", f"{task}-compare-model-a"} & ids
+    endpoints = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+    text, image = endpoints["text_classification_compare"], endpoints["image_classification_compare"]
+    assert text["targets"] == image["targets"] == []  # called by clients only; the page's own events are private
+    assert text["outputs"] == image["outputs"]  # summary, runs, raw, three label columns and their infos
+    types = {c["id"]: c["type"] for c in config["components"]}
+    shared = set(text["inputs"]) & set(image["inputs"])
+    # device, dtype and revision of each row, and the reference (both scored by label)
+    assert sorted(types[i] for i in shared) == ["dropdown"] * 6 + ["textbox"] * 4
 
 
 def test_compare_endpoint(served):

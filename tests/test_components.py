@@ -386,7 +386,7 @@ def test_several_images_give_a_shaded_similarity_table_that_fits(tabs):
 
 
 def test_empty_and_small_outputs_are_explained(tabs):
-    from components.outputs import EmbeddingsRenderer
+    from components.renderers import EmbeddingsRenderer
 
     tab = tabs["image-feature-extraction"]
     values = run_tab(tab, widget_values(tab, {"image": [(sample_file("image.png"), None)]}, {}))

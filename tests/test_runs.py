@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from components.runs import Owner, Progress, Result, Workers, drive
+from components.runs import Owner, Result, Workers, Working, drive
 from workbench.progress import RunControl
 
 
@@ -23,7 +23,7 @@ def test_a_closed_run_counts_until_its_worker_stops_and_the_next_waits_for_it():
     workers, release, started = Workers(), threading.Event(), threading.Event()
     owner = Owner(session="s1", client="10.0.0.1", group="asr", limit=1)
     first = drive(_stubborn(release, started), RunControl(), workers=workers, owner=owner, poll_s=0.05)
-    assert isinstance(next(first), Progress)
+    assert isinstance(next(first), Working)
     assert started.wait(5)
     first.close()  # the browser went away: the handler returns, the worker is still in its step
     assert workers.count(session="s1") == workers.count(client="10.0.0.1") == workers.count(group="asr") == 1
@@ -36,7 +36,7 @@ def test_a_closed_run_counts_until_its_worker_stops_and_the_next_waits_for_it():
 
     control = RunControl()
     second = drive(quick, control, workers=workers, owner=Owner(session="s2", group="asr", limit=1), poll_s=0.05)
-    assert isinstance(next(second), Progress) and not second_started.is_set()
+    assert isinstance(next(second), Working) and not second_started.is_set()
     assert control.describe() == "waiting for a cancelled run to stop"  # and the page says so
     release.set()  # the stubborn step ends; the first worker sees it was cancelled and stops
     events = list(second)

@@ -137,7 +137,7 @@ def test_decision_runner_batches_prompts_as_the_pipeline_answers(manager):
 
 
 def test_decision_tables():
-    from components.outputs import DecisionRenderer
+    from components.renderers import DecisionRenderer
     from workbench.results import RunResult  # noqa: F401 (the renderer reads result.output only)
     from workbench.decision import DECISION, option_rows
 

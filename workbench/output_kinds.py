@@ -5,7 +5,7 @@ the kind owns what every part of the workbench needs from such an output: what i
 an API client (``descriptions``), its labels with scores (``labels``), its text (``text``), the
 compact answer a benchmark compares across configurations (``top``), and how much two outputs agree
 (``agreement``: Compare's rows, the Benchmark's accuracy cost). The widgets that draw each kind are
-``components/outputs.py`` (no gradio here); the task-specific metrics against references build on
+``components/renderers.py`` (no gradio here); the task-specific metrics against references build on
 these too.
 
 >>> KINDS["labels"].agreement([{"label": "POS", "score": 0.9}, {"label": "NEG", "score": 0.1}],

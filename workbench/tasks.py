@@ -366,7 +366,7 @@ def register(spec: TaskSpec, *, output_kind: OutputKindSpec | None = None) -> No
     """Add ``spec`` to the registry (after the built-in tasks): its tab, endpoint, snippet, runner
     backend, benchmark workloads, presets (``spec.presets``) and offline model (``spec.offline``)
     follow from this one entry; ``output_kind`` brings a kind of output no task had
-    (``workbench.output_kinds``: drawn as JSON unless ``components.outputs`` has a widget for it).
+    (``workbench.output_kinds``: drawn as JSON unless ``components.renderers`` has a widget for it).
     A name or alias already taken fails, and so does an output kind nobody registered.
 
     >>> from dataclasses import replace

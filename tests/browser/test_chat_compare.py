@@ -124,6 +124,15 @@ def test_compare_text_classification_float32_vs_bfloat16(page):
     page.locator(f"#{task}-text textarea").fill("I love this tiny model.")
     _compare_float32_with_bfloat16(page, task)
     expect(page.locator(f"#{task}-compare-runs")).to_contain_text("float32")
+    # the widgets are built when Compare is first opened; closing and opening it again keeps them
+    page.locator(f"#{task}-compare-model-c input").fill("")
+    title = page.locator(f"#{task}-compare").get_by_text("Compare: up to three configurations")
+    title.click()
+    expect(page.locator(f"#{task}-compare-run")).to_be_hidden()
+    title.click()
+    expect(page.locator(f"#{task}-compare-summary")).to_contain_text("A vs B")
+    expect(page.locator(f"#{task}-compare-model-c input")).to_have_value("")
+    expect(page.locator(f"#{task}-compare-run")).to_have_count(1)
 
 
 def test_compare_image_classification_float32_vs_bfloat16(page):
