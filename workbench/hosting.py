@@ -71,7 +71,9 @@ class HostingPolicy:
     pdf_render_bytes: int | None = None  # address space of that child process
     ocr_s: float | None = None  # seconds Tesseract may take on one page
     delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
-    max_sessions: int = 10_000  # browser sessions whose state Gradio keeps (the oldest dropped first; ~4 MB each)
+    # browser sessions whose state Gradio keeps, the oldest dropped first: ~2.5 MB each (benchmarks/sessions_rss.py),
+    # so at most ~2.5 GB locally (a script making a gradio_client.Client per call makes a session per call)
+    max_sessions: int = 1_000
     # -- queue ---------------------------------------------------------------------------------
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
     max_jobs_per_session: int | None = None  # queued + running jobs of one browser session
