@@ -27,7 +27,7 @@ bash benchmarks/onnx-openvino.sh "$out"/minilm-st-int8
 # max_new_tokens long-tailed with mean 64 (EOS ignored): plain pipeline batching, the workbench runner
 # and transformers' continuous batching; output tokens/s, TTFT/ITL/E2E p50/p95
 .venv/bin/python -m workbench bench --task text-generation --model random:smollm2-135m --workload natural --n 64 \
-  --max-new-tokens 64 --batch-sizes 4,16 --repeats 1 --quiet --out "$out"/smollm2-generation
+  --max-new-tokens 64 --batch-sizes 16,32 --repeats 1 --quiet --out "$out"/smollm2-generation
 # on a machine with a CUDA GPU: the same model on the GPU
 if .venv/bin/python -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
   bench --task feature-extraction --device cuda --dtype float32,float16,bfloat16,int8,int4 --repeats 3 \
