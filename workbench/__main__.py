@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quality-tolerance", type=float, default=1.0,
                    help="how many points below the best quality the recommended configuration may score")
     b.add_argument("--device", default="cpu", help="comma-separated devices: cpu, cuda, cuda:1, mps, auto")
-    b.add_argument("--dtype", default="float32", help="comma-separated dtypes: float32, bfloat16, float16 (GPU)")
+    b.add_argument("--dtype", default="float32",
+                   help="comma-separated dtypes: float32, bfloat16, float16 (GPU), int8 (int8 weights, dynamic "
+                        "int8 activations), int4 (4-bit weights, CUDA GPU)")
     b.add_argument("--n", type=int, default=512, help="number of inputs")
     b.add_argument("--repeats", type=int, default=3, help="timed runs per row (the median is reported)")
     b.add_argument("--max-tokens", type=int, default=8192,
