@@ -91,6 +91,20 @@ def test_chat_workload_through_the_chat_template(manager):
     assert "chats" in result.environment["workload"]
 
 
+def test_prompts_from_a_file_column(manager, tmp_path):
+    """The ``file`` workload for generation: the prompts in a table's column, through plain batching
+    and continuous batching alike, with the same greedy tokens."""
+    prompts = ["Once upon a time", "The weather today is", "A short one", "Write a long story about the sea and a ship"]
+    data = tmp_path / "prompts.csv"
+    pd.DataFrame({"id": range(4), "prompt": prompts}).to_csv(data, index=False)
+    result = run_benchmark(manager, BenchConfig("text-generation", model="offline:text-generation", workload="file",
+                                                path=str(data), column="prompt", n=4, batch_sizes=(2,), repeats=1,
+                                                max_new_tokens=5, runners=("plain", "continuous")))
+    t = result.table
+    assert (t.status == "ok").all() and (t.output_tokens > 0).all() and (t.same_tokens == 1.0).all()
+    assert "prompts.csv" in result.environment["workload"] and "prompt" in result.environment["workload"]
+
+
 def test_cancel_stops_continuous_batching_before_the_next_step(manager):
     """Cancel set inside a decoding step of the continuous run (from a forward hook, as the UI's
     thread would at any moment): no further forward pass starts, the rows measured before stay, and
