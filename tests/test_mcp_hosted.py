@@ -21,8 +21,10 @@ from tests.test_hosting_core import NOT_A_HUB_ID, REFUSED_PATH  # noqa: E402
 
 QUEUE_MAX = 4  # jobs waiting in all: reached by three other sessions below, never by MCP's three
 PREFIX = ""  # on a real Space (SYSTEM=spaces as well) Gradio prefixes the tools with its name: pipeline_workbench_…
-#: A summary that takes seconds even on a fast machine (4 beams, 128 new tokens; the tiny model never ends early).
-SLOW = {"text": "The stock market fell today, but prices rose last week.", "num_beams": 4, "max_new_tokens": 128,
+#: A summary that takes seconds even on a fast machine (8 beams, 1024 new tokens, ~5 s on a Zen 3 core; the
+#: tiny model never ends early): long enough that no job ends between the queue being seen full and the
+#: next call arriving (at 4 beams × 128 tokens, 0.6 s, one did in a full-suite run).
+SLOW = {"text": "The stock market fell today, but prices rose last week.", "num_beams": 8, "max_new_tokens": 1024,
         "model": "offline:summarization"}
 
 
