@@ -7,8 +7,8 @@ schema and the description a client should see, without changing what the widget
 
 >>> import gradio as gr
 >>> box = document(gr.Dropdown(["a", "b"], allow_custom_value=True), "any model id", schema=STRING)
->>> box.api_info()
-{'type': 'string', 'description': 'any model id', 'additional_description': 'any model id'}
+>>> box.api_info_as_input(), box.api_info_as_output()
+({'type': 'string', 'additional_description': 'any model id'}, {'type': 'string', 'description': 'any model id'})
 """
 
 from __future__ import annotations
@@ -41,10 +41,14 @@ def document(component: C, description: str, *, schema: dict[str, Any] | None = 
     def api_info() -> dict[str, Any]:
         info = dict(schema) if schema is not None else dict(derive())
         info.pop("additional_description", None)
-        # Gradio reads a parameter's description from "additional_description", an output's from "description".
-        return {**info, "description": description, "additional_description": description}
+        info.pop("description", None)
+        return info
 
+    # Gradio reads a parameter's description from "additional_description", an output's from
+    # "description"; each is said once (the app's config carries all three infos of every component)
     component.api_info = api_info  # type: ignore[method-assign]
+    component.api_info_as_input = lambda: {**api_info(), "additional_description": description}  # type: ignore
+    component.api_info_as_output = lambda: {**api_info(), "description": description}  # type: ignore
     return component
 
 

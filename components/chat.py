@@ -17,6 +17,7 @@ import gradio as gr
 from components.api_docs import document_endpoint
 from components.events import gr_error, session_id
 from components.info import timings_markdown
+from components.lazy import interactive, when_opened
 from components.model_picker import ModelWidgets, build_model_picker
 from components.params import ParamWidgets, build_param
 from workbench.chat import NOT_FOR_CHAT
@@ -153,8 +154,10 @@ class ChatPanel:
             event.set()
 
 
-def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabContext) -> ChatPanel:
-    """Create the Chat mode's widgets (ids ``{task}-chat-…``) and wire them."""
+def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabContext, *,
+                     endpoint: bool = True) -> ChatPanel:
+    """Create the Chat mode's widgets (ids ``{task}-chat-…``) and wire them (``endpoint``: and add
+    the API endpoint, ``chat_endpoint``)."""
     prefix = f"{spec.name}-chat"
     gr.Markdown("Chat with an instruct model: the conversation goes through the model's own chat template "
                 "(see *Prompt the model got*). Models without a chat template only continue text: use "
@@ -196,6 +199,8 @@ def build_chat_panel(spec: TaskSpec, manager: PipelineManager, context: TabConte
     panel = ChatPanel(spec, manager, chatbot, message, system, params, picker, send, stop, regenerate, clear, info,
                       use_completion, prompt, code)
     _wire(panel, context.concurrency_limit)
+    if endpoint:
+        chat_endpoint(spec, manager, context.concurrency_limit)
     return panel
 
 
@@ -218,9 +223,13 @@ def _wire(panel: ChatPanel, concurrency_limit: int) -> None:
     panel.stop_button.click(stop, inputs=None, outputs=None, queue=False, api_visibility="private")
     panel.clear.click(lambda: ([], "", "", gr.update(visible=False), "", ""), outputs=panel.out_components,
                       queue=False, api_visibility="private")
-    endpoint = gr.api(_chat_endpoint(panel.manager, panel.spec.name), api_name=f"{panel.spec.api_name}_chat",
+
+
+def chat_endpoint(spec: TaskSpec, manager: PipelineManager, concurrency_limit: int) -> None:
+    """The API endpoint ``/{api_name}_chat`` (no widgets: ``gr.api``)."""
+    endpoint = gr.api(_chat_endpoint(manager, spec.name), api_name=f"{spec.api_name}_chat",
                       api_description="Chat: OpenAI-style messages in, the assistant's message out.",
-                      concurrency_limit=concurrency_limit, concurrency_id=f"{panel.spec.name}-chat")
+                      concurrency_limit=concurrency_limit, concurrency_id=f"{spec.name}-chat")
     document_endpoint(endpoint, CHAT_API_PARAMETERS, {"message": "The assistant's answer: {'role': 'assistant', "
                                                                  "'content': ...}."})
 
@@ -261,13 +270,23 @@ def _chat_endpoint(manager: PipelineManager, task: str) -> Callable[..., dict[st
 
 
 def render_chat_modes(spec: TaskSpec, manager: PipelineManager, context: TabContext,
-                      build_completion: Callable[[], TaskTab]) -> TaskTab:
-    """Completion (the tab as ``build_completion`` makes it) and Chat, as two sub-tabs."""
+                      build_completion: Callable[[], TaskTab], *, lazy: bool = True) -> TaskTab:
+    """Completion (the tab as ``build_completion`` makes it) and Chat, as two sub-tabs. ``lazy``:
+    Chat's widgets are built for a session when it first opens Chat (``components.lazy``); its
+    endpoint is there from the start."""
     with gr.Tabs(elem_id=f"{spec.name}-modes") as modes:
         with gr.Tab("Completion", id="completion", elem_id=f"tab-{spec.name}-completion"):
             tab = build_completion()
-        with gr.Tab("Chat", id="chat", elem_id=f"tab-{spec.name}-chat"):
-            panel = build_chat_panel(spec, manager, context)
-    panel.use_completion.click(lambda m: (gr.Tabs(selected="completion"), m), inputs=panel.picker.model,
-                               outputs=[modes, tab.picker.model], queue=False, api_visibility="private")
+        with gr.Tab("Chat", id="chat", elem_id=f"tab-{spec.name}-chat") as chat_item:
+            def build() -> None:
+                panel = build_chat_panel(spec, manager, context, endpoint=not lazy)
+                interactive([panel.message, panel.system, *panel.params.components, *panel.picker.components])
+                panel.use_completion.click(lambda m: (gr.Tabs(selected="completion"), m), inputs=panel.picker.model,
+                                           outputs=[modes, tab.picker.model], queue=False, api_visibility="private")
+
+            if lazy:
+                chat_endpoint(spec, manager, context.concurrency_limit)
+                when_opened([chat_item], build)
+            else:
+                build()
     return tab

@@ -17,6 +17,7 @@ import gradio as gr
 
 from components.api_docs import STRING, document, document_compare
 from components.info import timings_markdown
+from components.lazy import interactive, when_opened
 from components.pool import ComponentPool
 from components.renderers import Renderer, renderer_for
 from components.runs import Owner, Sessions, Working, drive
@@ -194,16 +195,24 @@ TITLE = "Compare: up to three configurations side by side"
 
 
 def render_compare(tab: TaskTab, context: TabContext, pool: ComponentPool | None = None) -> CompareWidgets:
-    """Compare under ``tab``, built lazily: the endpoint ``/{api_name}_compare`` on hidden components
-    (``pool``'s twins, shared with the other tasks' wherever identical: the device and dtype menus,
-    the summary, the runs table…), and the accordion (id ``{task}-compare``), whose widgets a
-    session builds only when it first opens it (``gr.render``), wired privately to the same run.
-    The page and every session's state hold no Compare widgets until then (issue 27: a session's
-    memory follows the app's component count). Without ``pool``, the hidden components are
-    rendered here; with one, the caller renders it (``ComponentPool.render``). Returns the
-    endpoint's widgets (hidden; ``button`` None)."""
+    """Compare under ``tab``: the endpoint ``/{api_name}_compare`` on hidden components
+    (``compare_endpoint``) and the accordion whose widgets a session builds when it first opens it
+    (``compare_accordion``). Without ``pool``, the hidden components are rendered here; with one,
+    the caller renders it (``ComponentPool.render``). Returns the endpoint's widgets."""
     own = pool is None
     pool = ComponentPool() if own else pool  # not `or`: an empty pool is falsy
+    api = compare_endpoint(tab, context, pool)
+    if own:
+        with gr.Column(visible=False):
+            pool.render()
+    compare_accordion(tab, context, serve=api, lazy=True)
+    return api
+
+
+def compare_endpoint(tab: TaskTab, context: TabContext, pool: ComponentPool) -> CompareWidgets:
+    """The endpoint ``/{api_name}_compare`` on hidden components: ``pool``'s twins, shared with the
+    other tasks' wherever identical (the device and dtype menus, the summary, the runs table…).
+    Returns its widgets (hidden; ``button`` None), whose ``run`` serves every session's Compare."""
     with pool.detached():
         built = build_compare(tab, context)
     for renderer in built.renderers:
@@ -212,30 +221,23 @@ def render_compare(tab: TaskTab, context: TabContext, pool: ComponentPool | None
                          pool.twin(built.summary), pool.twin(built.runs), pool.twin(built.raw), built.renderers,
                          [pool.twin(i) for i in built.infos])
     wire_compare(api, context)
-    if own:
-        with gr.Column(visible=False):
-            pool.render()
-    with gr.Accordion(TITLE, open=False, elem_id=f"{tab.spec.name}-compare") as accordion:
-        opened = gr.State(False)  # .change fires once: the first time the accordion opens
-        # queued: a State changed by an unqueued event does not fire its .change (Gradio 6.31)
-        accordion.expand(lambda: True, outputs=opened, api_visibility="private", concurrency_limit=None)
-
-        @gr.render(triggers=[opened.change])
-        def widgets() -> None:
-            wire_compare(build_compare(tab, context), context, serve=api)
-        _private_render()
     return api
 
 
-def _private_render() -> None:
-    """Make the last ``gr.render``'s event private: Gradio leaves it undocumented, i.e. callable by
-    API clients by name; only the page calls it."""
-    from gradio.context import get_blocks_context
+def compare_accordion(tab: TaskTab, context: TabContext, *, serve: CompareWidgets, lazy: bool = False) -> None:
+    """The Compare accordion (id ``{task}-compare``) under ``tab``'s widgets, wired privately to
+    ``serve`` (the endpoint's ``run``). ``lazy``: its widgets are built for a session the first
+    time it opens it (``components.lazy.when_opened``)."""
+    with gr.Accordion(TITLE, open=False, elem_id=f"{tab.spec.name}-compare") as accordion:
+        def build() -> None:
+            widgets = build_compare(tab, context)
+            interactive(widgets.config_components)
+            wire_compare(widgets, context, serve=serve)
 
-    config = get_blocks_context()
-    for fn in config.fns.values():
-        if fn.renderable is config.renderables[-1]:
-            fn.api_visibility = "private"
+        if lazy:
+            when_opened([accordion], build)
+        else:
+            build()
 
 
 def build_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
@@ -247,7 +249,6 @@ def build_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
     gr.Markdown("Runs the input and parameters above through each configuration (leave a model empty to "
                 "skip that row): outputs side by side with load and inference times and peak memory, and how "
                 "much they agree.")
-    # interactive said, not inferred: Gradio 6.31 shows gr.render's dropdowns disabled otherwise
     for name in NAMES:
         low = name.lower()
         with gr.Row():
@@ -255,13 +256,13 @@ def build_compare(tab: TaskTab, context: TabContext) -> CompareWidgets:
             values = {"a": default, "b": default, "c": default if "int8" in context.dtypes else ""}.get(low, "")
             widgets = [
                 gr.Dropdown(choices=model_choices, value=values, allow_custom_value=True, filterable=True,
-                            label=f"{name}: model", scale=4, interactive=True, elem_id=f"{task}-compare-model-{low}"),
-                gr.Textbox(value="", label="revision", placeholder="main", scale=1, interactive=True,
+                            label=f"{name}: model", scale=4, elem_id=f"{task}-compare-model-{low}"),
+                gr.Textbox(value="", label="revision", placeholder="main", scale=1,
                            elem_id=f"{task}-compare-revision-{low}"),
                 gr.Dropdown(choices=context.devices, value=context.devices[0], label="device", scale=1,
-                            interactive=True, elem_id=f"{task}-compare-device-{low}"),
+                            elem_id=f"{task}-compare-device-{low}"),
                 gr.Dropdown(choices=context.dtypes, value=_default_dtype(context.dtypes, low),
-                            allow_custom_value=True, label="dtype", scale=1, interactive=True,
+                            allow_custom_value=True, label="dtype", scale=1,
                             elem_id=f"{task}-compare-dtype-{low}"),
             ]
         keys += [f"{f}_{low}" for f in FIELDS]

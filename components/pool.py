@@ -62,14 +62,14 @@ def api_only(component: C) -> C:
     and never checks a value against the choices. Returns the component.
 
     >>> from components.api_docs import STRING, document
-    >>> models = document(gr.Dropdown(["a", "b"], value="b", allow_custom_value=True), "A model.", schema=STRING)
+    >>> models = document(gr.Dropdown([("A model", "a"), "b"], allow_custom_value=True), "A model.", schema=STRING)
     >>> api_only(models).choices, api_only(gr.Dropdown(["a", "b"], allow_custom_value=True)).choices
     ([('a', 'a')], [('a', 'a'), ('b', 'b')])
     """
     if isinstance(component, gr.Dropdown) and component.allow_custom_value and not component.multiselect \
             and component.type == "value":
         choices, api = component.choices, (component.api_info_as_input(), component.api_info_as_output())
-        component.choices = choices[:1]
+        component.choices = [(value, value) for _, value in choices[:1]]  # its name is never shown
         if (component.api_info_as_input(), component.api_info_as_output()) != api:
             component.choices = choices  # the API lists them
     return component

@@ -15,10 +15,11 @@ import gradio as gr
 
 from components.api_docs import STRING, document
 from components.chat import render_chat_modes
-from components.compare import render_compare
+from components.compare import compare_accordion, compare_endpoint, render_compare
 from components.context import TabContext
 from components.events import PROGRESS, client_id, error_message, gr_error, named_signature, session_id
 from components.examples import build_examples
+from components.lazy import interactive, when_opened
 from components.info import CANCELLING, cancelled_markdown, progress_markdown, timings_markdown
 from components.inputs import InputWidgets, build_inputs
 from components.mcp import not_a_tool
@@ -50,8 +51,8 @@ class TaskTab:
     raw_json: gr.JSON
     info: gr.Markdown
     code: gr.Code
-    run_button: gr.Button
-    stop_button: gr.Button  # "Stop" (keeps the text so far) for streams, "Cancel" for the others
+    run_button: gr.Button | None  # None: the endpoint's hidden widgets (``render_task_tab``)
+    stop_button: gr.Button | None  # "Stop" (keeps the text so far) for streams, "Cancel" for the others
     streams: bool = False
     sessions: Sessions = field(default_factory=Sessions)
     workers: Workers | None = None
@@ -145,52 +146,66 @@ class TaskTab:
         return self.status_outputs(f"**Error:** {message}", clear=True)
 
 
-def _wire(tab: TaskTab, concurrency_limit: int) -> None:
-    """Run (the named API endpoint), Stop/Cancel, and the error shown in the output area."""
+def _wire(tab: TaskTab, concurrency_limit: int, *, serve: TaskTab | None = None) -> None:
+    """Run, Stop/Cancel, and the error shown in the output area. ``tab`` with buttons and no
+    ``serve``: Run is the named API endpoint ``/{api_name}`` (a tab built at once). Without buttons
+    (the hidden widgets of ``render_task_tab``): the endpoint with no trigger. With ``serve``: a
+    session's own widgets, wired privately to ``serve``'s callbacks (its runs, Stop and errors)."""
+    handler, spec = serve or tab, tab.spec
+
     # Keyword inputs: the API endpoint's parameters are named like the widgets (text, top_k, model…).
     def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
-        yield from tab.run(values, session_id(request), progress, client_id(request, tab.manager.policy))
+        yield from handler.run(values, session_id(request), progress, client_id(request, handler.manager.policy))
+
+    def stop(request: gr.Request) -> Any:
+        info = handler.stop(session_id(request))
+        return gr.skip() if info is None else info
 
     streamed = " Streams the text as it is generated." if tab.streams else ""
-    hide_stop = _show_stop_while_running(tab.run_button, tab.stop_button)  # before Run's own listener
-    event = tab.run_button.click(
-        gpu(named_signature(run, tab.keys, request=True)), inputs_kwargs=dict(zip(tab.keys, tab.in_components)),
-        outputs=tab.out_components, api_name=tab.spec.api_name,
-        api_description=f"{tab.spec.title}: {tab.spec.description}{streamed} Returns the rendered output, the raw "
-                        "output as JSON, a line with the model, device and timings, and the same call in Python. "
-                        "Cancel a job with `job.cancel()`.",
-        concurrency_limit=concurrency_limit, concurrency_id=tab.spec.name)
+    options = dict(inputs_kwargs=dict(zip(tab.keys, tab.in_components)), outputs=tab.out_components,
+                   concurrency_limit=concurrency_limit, concurrency_id=spec.name)
+    endpoint = dict(api_name=spec.api_name,
+                    api_description=f"{spec.title}: {spec.description}{streamed} Returns the rendered output, the raw "
+                                    "output as JSON, a line with the model, device and timings, and the same call in "
+                                    "Python. Cancel a job with `job.cancel()`.")
+    # an MCP client has no browser session to stop: an API endpoint, not an MCP tool
+    stop_endpoint = dict(api_name=f"{spec.api_name}_stop",
+                         api_description=f"Stop this session's {spec.title.lower()} run: generation ends after the "
+                                         "current token and the run returns the text so far. Returns the run's info "
+                                         "line, marked stopped.")
+    fn = gpu(named_signature(run, tab.keys, request=True))
+    if tab.run_button is None:
+        gr.on([], fn, **endpoint, **options)
+        if tab.streams:
+            gr.on([], not_a_tool(stop), inputs=None, outputs=tab.info, queue=False, **stop_endpoint)
+        return
+    private = dict(api_visibility="private")
 
     def show_error(request: gr.Request) -> list[Any]:
-        return tab.error_outputs(session_id(request))
+        return handler.error_outputs(session_id(request))
 
     for component in tab.in_components:
         if isinstance(component, gr.Audio) and "microphone" in (component.sources or []):
             _hold_run_while_recording(component, tab.run_button)
 
+    hide_stop = _show_stop_while_running(tab.run_button, tab.stop_button)  # before Run's own listener
+    event = tab.run_button.click(fn, **(private if serve else endpoint), **options)
     # The toast fades: the message stays in the output area until the next run.
     event.failure(show_error, inputs=None, outputs=tab.out_components, api_visibility="private", queue=False)
     hide_stop(event)
 
-    def stop(request: gr.Request) -> Any:
-        info = tab.stop(session_id(request))
-        return gr.skip() if info is None else info
-
     # Stop/Cancel sets the run's cancel event: a stream sends its last update marked stopped, other
     # runs end at their next chunk, batch or layer, saying so. No `cancels=[event]`: a cancelled
     # event's outputs are wiped and flagged "Error" by Gradio.
-    if tab.streams:  # an MCP client has no browser session to stop: an API endpoint, not an MCP tool
+    if tab.streams:
         tab.stop_button.click(not_a_tool(stop), inputs=None, outputs=tab.info, queue=False,
-                              api_name=f"{tab.spec.api_name}_stop",
-                              api_description=f"Stop this session's {tab.spec.title.lower()} run: generation ends "
-                                              "after the current token and the run returns the text so far. "
-                                              "Returns the run's info line, marked stopped.")
+                              **(private if serve else stop_endpoint))
     else:  # API clients cancel with job.cancel()
         def announce(request: gr.Request) -> Any:
-            return CANCELLING if tab.sessions.running(session_id(request)) else gr.skip()
+            return CANCELLING if handler.sessions.running(session_id(request)) else gr.skip()
 
         def cancel(request: gr.Request) -> None:
-            tab.stop(session_id(request))
+            handler.stop(session_id(request))
 
         # "cancelling…" is on the page before the run is told to stop: told first, the run could end
         # and say "Cancelled." before that reached the page, and be overwritten by it.
@@ -235,11 +250,68 @@ def _with(choices: list[str], value: str | None) -> list[str]:
 
 def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext, *, model: str | None = None,
                    device: str | None = None, dtype: str | None = None, pool: ComponentPool | None = None) -> TaskTab:
-    """Create one task's tab content (call inside a ``gr.Tab``); ``model``, ``device`` and ``dtype``
+    """Create one task's tab content at once (call inside a ``gr.Tab``): its widgets, examples,
+    the endpoint ``/{api_name}`` on its Run button, and Compare; ``model``, ``device`` and ``dtype``
     preset its model controls (default: the task's default model, ``auto``); ``pool``: where its
     Compare endpoint's hidden components go (``render_compare``)."""
+    _description(spec)
+    tab = _build_widgets(spec, manager, context, model=model, device=device, dtype=dtype)
+    build_examples(tab.inputs, tab.params, tab.run_button)
+    _wire(tab, context.concurrency_limit)
+    render_compare(tab, context, pool)
+    return tab
+
+
+def render_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext, pool: ComponentPool,
+                    *, opened_by: list[gr.Tab]) -> TaskTab:
+    """One task's tab content built for a session when it first opens it (call inside a ``gr.Tab``).
+
+    The endpoints ``/{api_name}`` (and ``_stop``, ``_compare``) are there from the start, on hidden
+    components (``pool``'s twins, shared with the other tasks' wherever identical: the device and
+    dtype menus, the info line…): the API is the same as ``build_task_tab``'s. The widgets, their
+    examples and Compare are built the first time a session opens one of ``opened_by`` (the task's
+    own tab, and its group's tab when it is the group's first: ``components.lazy.when_opened``),
+    and wired privately to the same callbacks. Returns the endpoint's ``TaskTab`` (hidden widgets;
+    no buttons), whose ``run`` serves every session."""
+    _description(spec)
+    with pool.detached():
+        built = _build_widgets(spec, manager, context)
+    api = _twins(built, pool)
+    _wire(api, context.concurrency_limit)
+    compare = compare_endpoint(api, context, pool)
+
+    def build() -> None:
+        tab = _build_widgets(spec, manager, context)
+        interactive(tab.in_components, tab.out_components)
+        build_examples(tab.inputs, tab.params, tab.run_button)
+        _wire(tab, context.concurrency_limit, serve=api)
+        compare_accordion(tab, context, serve=compare)
+
+    when_opened(opened_by, build)
+    return api
+
+
+def _description(spec: TaskSpec) -> None:
+    gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{spec.name}-description")
+
+
+def _twins(built: TaskTab, pool: ComponentPool) -> TaskTab:
+    """``built`` (widgets built ``pool.detached()``) with each widget replaced by its twin in
+    ``pool``, and no buttons: the endpoint's hidden widgets."""
+    from dataclasses import replace
+
+    built.renderer.components = [pool.twin(c) for c in built.renderer.components]
+    return replace(built, inputs=replace(built.inputs, components=[pool.twin(c) for c in built.inputs.components]),
+                   params=replace(built.params, components=[pool.twin(c) for c in built.params.components]),
+                   picker=ModelWidgets(*[pool.twin(c) for c in built.picker.components]),
+                   raw_json=pool.twin(built.raw_json), info=pool.twin(built.info), code=pool.twin(built.code),
+                   run_button=None, stop_button=None)
+
+
+def _build_widgets(spec: TaskSpec, manager: PipelineManager, context: TabContext, *, model: str | None = None,
+                   device: str | None = None, dtype: str | None = None) -> TaskTab:
+    """The tab's widgets (ids ``{task}-…``), documented for the API, not wired."""
     task = spec.name
-    gr.Markdown(f"### {spec.title}\n{spec.description}", elem_id=f"{task}-description")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             inputs = build_inputs(spec, policy=manager.policy)
@@ -275,34 +347,36 @@ def build_task_tab(spec: TaskSpec, manager: PipelineManager, context: TabContext
                 code = document(gr.Code(language="python", interactive=False, label="Python code",
                                         elem_id=f"{task}-code"),
                                 "The same call in Python with transformers.", schema=STRING)
-    tab = TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button,
-                  streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
-    build_examples(tab.inputs, tab.params, tab.run_button)
-    _wire(tab, context.concurrency_limit)
-    render_compare(tab, context, pool)
-    return tab
+    return TaskTab(spec, manager, inputs, params, picker, renderer, raw_json, info, code, run_button, stop_button,
+                   streams=streams, workers=context.workers, concurrency_limit=context.concurrency_limit)
 
 
 def group_tabs(groups: dict[str, list[TaskSpec]], manager: PipelineManager, context: TabContext,
                *, on_tab: Callable[[TaskTab], None] | None = None,
-               pool: ComponentPool | None = None) -> dict[str, TaskTab]:
-    """One top-level tab per group, one sub-tab per task; returns the built tabs by task name. The
-    hidden components behind the tabs' Compare endpoints go to ``pool``, one of each kind for all
-    the tabs (without one, rendered after the tabs in a hidden column: the caller's context must
-    take one)."""
+               pool: ComponentPool | None = None, lazy: bool = True) -> dict[str, TaskTab]:
+    """One top-level tab per group, one sub-tab per task; returns the tabs by task name. ``lazy``:
+    each task's widgets are built for a session when it first opens the tab (``render_task_tab``;
+    the returned ``TaskTab`` holds the endpoint's hidden widgets), except the first group's first
+    task (on screen when the page opens) and chat tasks; else all at once (``build_task_tab``). The
+    hidden components behind the endpoints go to ``pool``, one of each kind for all the tabs
+    (without one, rendered after the tabs in a hidden column: the caller's context must take one)."""
     own = pool is None
     pool = ComponentPool() if own else pool  # not `or`: an empty pool is falsy
     built: dict[str, TaskTab] = {}
-    for group, specs in groups.items():
-        with gr.Tab(group, elem_id=f"group-{group.split()[0].lower()}"):
+    for g, (group, specs) in enumerate(groups.items()):
+        with gr.Tab(group, elem_id=f"group-{group.split()[0].lower()}") as group_item:
             with gr.Tabs(overflow_behavior="wrap"):  # no task hidden behind "…"
-                for spec in specs:
-                    with gr.Tab(spec.title, elem_id=f"tab-{spec.name}"):
+                for i, spec in enumerate(specs):
+                    with gr.Tab(spec.title, elem_id=f"tab-{spec.name}") as item:
                         if spec.chat:  # Completion and Chat sub-tabs
                             tab = render_chat_modes(spec, manager, context,
-                                                    lambda spec=spec: build_task_tab(spec, manager, context, pool=pool))
-                        else:
+                                                    lambda spec=spec: build_task_tab(spec, manager, context, pool=pool),
+                                                    lazy=lazy)
+                        elif not lazy or g == i == 0:  # the tab on screen when the page opens: at once
                             tab = build_task_tab(spec, manager, context, pool=pool)
+                        else:  # a group's first task shows when its group is selected
+                            tab = render_task_tab(spec, manager, context, pool,
+                                                  opened_by=[item, group_item] if i == 0 else [item])
                         built[spec.name] = tab
                         if on_tab:
                             on_tab(tab)

@@ -140,15 +140,20 @@ def served(demo):
         yield url
 
 
-def test_compare_widgets_are_built_when_first_opened_and_its_endpoints_share_hidden_ones(demo):
-    """The page holds the accordion and the endpoint, not the widgets: those a session builds when it
-    opens the accordion; the endpoints of two tasks with the same kind of output (labels) share one
-    set of hidden components, all but the model menus (each task's own default)."""
+def test_widgets_are_built_when_first_opened_and_endpoints_share_hidden_ones(demo):
+    """The page holds the first tab's widgets and Compare's accordion, not Compare's widgets; of the
+    other tabs (image classification) only the description: a session builds the rest when it opens
+    them. Every endpoint is there from the start: those of tabs not built on hidden components, and
+    two tasks with the same kind of output (labels) share one set of them, all but the model menus
+    (each task's own default)."""
     config = demo.get_config_file()
     ids = {c["props"].get("elem_id") for c in config["components"]}
-    for task in ("text-classification", "image-classification"):
-        assert f"{task}-compare" in ids and not {f"{task}-compare-run", f"{task}-compare-model-a"} & ids
+    assert {"text-classification-run", "text-classification-compare"} <= ids
+    assert not {"text-classification-compare-run", "text-classification-compare-model-a"} & ids
+    assert "image-classification-description" in ids
+    assert not {"image-classification-run", "image-classification-model", "image-classification-compare"} & ids
     endpoints = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+    assert endpoints["image_classification"]["targets"] == [] and endpoints["text_classification"]["targets"]
     text, image = endpoints["text_classification_compare"], endpoints["image_classification_compare"]
     assert text["targets"] == image["targets"] == []  # called by clients only; the page's own events are private
     assert text["outputs"] == image["outputs"]  # summary, runs, raw, three label columns and their infos

@@ -6,28 +6,20 @@ one session's share of the queue), and the queue's bound."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
 import pytest
 
 pytest.importorskip("mcp")
 
 from tests.conftest import HOSTED_ENV  # noqa: E402
+from tests.full_queue import SLOW, fill_queue  # noqa: E402
 from tests.loopback import HITS, PNG, server  # noqa: E402,F401 (fixture)
 from tests.mcp_client import MCPClient, data_uri, text_of  # noqa: E402
 from tests.test_hosting_core import NOT_A_HUB_ID, REFUSED_PATH  # noqa: E402
 
 QUEUE_MAX = 4  # jobs waiting in all: reached by three other sessions below, never by MCP's three
 PREFIX = ""  # on a real Space (SYSTEM=spaces as well) Gradio prefixes the tools with its name: pipeline_workbench_…
-#: A summary that takes seconds even on a fast machine (8 beams, 1024 new tokens, ~5 s on a Zen 3 core; the
-#: tiny model never ends early): long enough that no job ends between the queue being seen full and the
-#: next call arriving (at 4 beams × 128 tokens, 0.6 s, one did in a full-suite run).
-SLOW = {"text": "The stock market fell today, but prices rose last week.", "num_beams": 8, "max_new_tokens": 1024,
-        "model": "offline:summarization"}
-
-
 @pytest.fixture(scope="module")
 def hosted_mcp_app(tmp_path_factory):
     from tests.app_server import start_app
@@ -103,26 +95,11 @@ def test_mcp_calls_share_one_sessions_limit_and_others_are_still_served(mcp, hos
     assert all(r.content[0].text.strip() for r in done)
 
 
-def _queue_size(url: str) -> int:
-    with urllib.request.urlopen(url + "gradio_api/queue/status", timeout=30) as r:
-        return json.load(r)["queue_size"]
-
-
 def test_a_full_queue_refuses_mcp_calls(mcp, hosted_mcp_app):
     """Three other users fill the queue (4 waiting): an MCP call — of a caller with no job at all — is
     refused as busy, for another task too."""
-    from gradio_client import Client
-
-    # three users at three addresses (a Space's proxy adds the last X-Forwarded-For): no one address
-    # may hold half the queue, so it takes three to fill it
-    sessions = [Client(hosted_mcp_app.url, verbose=False, headers={"X-Forwarded-For": f"203.0.113.{i}"})
-                for i in range(1, 4)]
-    jobs = [c.submit(**SLOW, api_name="/summarization") for c in sessions for _ in range(3)]
+    jobs = fill_queue(hosted_mcp_app.url, QUEUE_MAX)
     try:
-        deadline = time.monotonic() + 120
-        while _queue_size(hosted_mcp_app.url) < QUEUE_MAX:
-            assert time.monotonic() < deadline, "the queue did not fill"
-            time.sleep(0.1)
         _refused(mcp.call(f"{PREFIX}text_classification", text="hi", model="offline:text-classification"),
                  "Queue is full")
     finally:
