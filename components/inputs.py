@@ -146,7 +146,7 @@ def _document(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: Hos
 def _image(w: InputWidgets, spec: TaskSpec, name: str, task: str, policy: HostingPolicy) -> None:
     # ids {task}-image and {task}-url; a further image input (keypoint matching's image_2): {task}-{name}(-url)
     ids = (f"{task}-image", f"{task}-url") if name == "image" else (f"{task}-{name}", f"{task}-{name}-url")
-    what = spec.labels.get(name) or ("Image" if name == "image" else spec.input_label(name))
+    what = spec.input_labels.get(name) or ("Image" if name == "image" else spec.input_label(name))
     w.add(name, fetch_urls_under(CheckedImage(label=f"{what} (upload, paste or webcam)", max_pixels=policy.max_image_pixels,
                                               sources=["upload", "clipboard", "webcam"], height=260,
                                               elem_id=ids[0]), policy),

@@ -84,7 +84,7 @@ SPEC = TaskSpec(
     NAME, "text", "Text", "similarity", ("source", "target"), "Sentence similarity",
     "How alike two texts are: the cosine similarity of their mean-pooled embeddings.",
     adapter="tests.new_task:SentenceSimilarityAdapter",
-    labels={"source": "First text", "target": "Second text"},
+    input_labels={"source": "First text", "target": "Second text"},
     bench=BenchSpec(("natural", "file"), item=lambda text, mask: {"source": text, "target": text[::-1]}),
     presets={"models": [], "examples": [{"inputs": {"source": "A cat sits on the mat.",
                                                     "target": "There is a cat on the mat."}}]},

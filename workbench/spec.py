@@ -165,7 +165,7 @@ MODALITY_WORKLOADS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "text": ("natural", "uniform", "long-tail", "file"), "image": ("images", "file"),
     "video": ("videos", "file"), "audio": ("audio", "file"), "document": ("file",), "table": ("file",), "multimodal": ("file",),
 })
-#: The usual UI labels of inputs, by name (a spec's ``labels`` override them).
+#: The usual UI labels of inputs, by name (a spec's ``input_labels`` override them).
 INPUT_LABELS: Mapping[str, str] = MappingProxyType({
     "text": "Text", "question": "Question", "context": "Context", "query": "Question about the table",
     "state": "State", "questions": "Questions",
@@ -216,7 +216,7 @@ class TaskSpec:
     and compares its outputs (``workbench.calls``; default: the one input positionally, several by
     name); ``streams`` whether the tab streams text as it is generated (with Stop); ``chat``
     whether it also offers a Chat mode (messages, the model's chat template); ``generative``
-    whether the model generates (so the batch runner batches equal lengths only); ``labels`` the
+    whether the model generates (so the batch runner batches equal lengths only); ``input_labels`` the
     UI labels of its inputs where the default does not fit; ``kinds`` the kind of each input
     (``workbench.kinds``: ``text``, ``lines``, ``image``, ``document``…) where the input's name does
     not say it (default: image, audio, video and table by name, else text); ``bench`` its benchmark
@@ -246,7 +246,7 @@ class TaskSpec:
     streams: bool = False
     chat: bool = False  # the tab offers a Chat mode (chat template, messages) beside plain calls
     generative: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
+    input_labels: Mapping[str, str] = field(default_factory=dict)
     kinds: Mapping[str, str] = field(default_factory=dict)
     bench: BenchSpec | None = None
     presets: Mapping[str, Any] | None = None  # models and examples, as a presets/<task>.json holds them
@@ -258,7 +258,7 @@ class TaskSpec:
         if (self.pipeline_task is None) == (self.adapter is None):
             raise ValueError(f"task {self.name!r}: set exactly one of pipeline_task and adapter")
         object.__setattr__(self, "load_kwargs", MappingProxyType(dict(self.load_kwargs)))
-        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        object.__setattr__(self, "input_labels", MappingProxyType(dict(self.input_labels)))
         from workbench.kinds import DEFAULT_KINDS, KINDS
 
         kinds = {name: self.kinds.get(name) or DEFAULT_KINDS.get(name, "text") for name in self.inputs}
@@ -287,7 +287,7 @@ class TaskSpec:
 
     def input_label(self, name: str) -> str:
         """The UI label of input ``name``: the spec's own, else the input's usual one."""
-        return self.labels.get(name) or INPUT_LABELS.get(name, name.replace("_", " ").capitalize())
+        return self.input_labels.get(name) or INPUT_LABELS.get(name, name.replace("_", " ").capitalize())
 
     @property
     def is_adapter(self) -> bool:

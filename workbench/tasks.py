@@ -141,7 +141,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                 _param("temperature", "float", None, "temperature", minimum=0.05, maximum=2.0, step=0.05),
                 _param("top_p", "float", None, "top p", minimum=0.05, maximum=1.0, step=0.05),
                 _param("return_full_text", "bool", True, "include prompt")),
-        streams=True, generative=True, labels={"text": "Prompt"},
+        streams=True, generative=True, input_labels={"text": "Prompt"},
         bench=BenchSpec(("natural", "chat", "uniform", "long-tail", "file"), {"max_new_tokens": 16, "do_sample": False}),
     ),
     TaskSpec(
@@ -149,7 +149,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Condense a document with a sequence-to-sequence model.",
         adapter="workbench.adapters.seq2seq:SummarizationAdapter", params=SEQ2SEQ_PARAMS + (
             _param("min_length", "int", None, "min length", minimum=0, maximum=512, step=1),),
-        generative=True, labels={"text": "Document to summarise"}, bench=GENERATE16,
+        generative=True, input_labels={"text": "Document to summarise"}, bench=GENERATE16,
         metric="summary",
     ),
     TaskSpec(
@@ -159,7 +159,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         aliases=("translation_en_to_fr", "translation_en_to_de", "translation_en_to_ro"),
         params=SEQ2SEQ_PARAMS + (_param("src_lang", "text", None, "source language", info="e.g. eng_Latn, en"),
                              _param("tgt_lang", "text", None, "target language", info="e.g. fra_Latn, fr")),
-        generative=True, labels={"text": "Text to translate"}, bench=GENERATE16,
+        generative=True, input_labels={"text": "Text to translate"}, bench=GENERATE16,
         metric="translation",
     ),
     TaskSpec(
@@ -186,7 +186,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         params=(_param("pooling", "choice", "mean", "pooling", choices=("mean", "cls", "none"), stage="post"),
                 _param("normalize", "bool", True, "normalise", stage="post")),
         call=TEXT_EMBEDDINGS, kinds={"text": "lines"},
-        labels={"text": "Sentences (one per line; several give a similarity matrix)"},
+        input_labels={"text": "Sentences (one per line; several give a similarity matrix)"},
         bench=TEXTS,
         metric="similarity",
     ),
@@ -195,7 +195,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Typed questions about a state (choice, score, yes/no), each answered with a probability per option "
         "in one forward pass, by a decision model or any chat model (the logits of the option labels).",
         pipeline_task="decision", call=DECISION_CALL, kinds={"questions": "json"},
-        labels={"state": "State (the text the questions are about)",
+        input_labels={"state": "State (the text the questions are about)",
                 "questions": "Questions (JSON: name → {type: choice | score | noul, instructions, criteria})"},
         bench=BenchSpec(TEXTS.workloads, item=_decision, plain_batches=False),
     ),
@@ -209,7 +209,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "text-to-audio", "text", "Text", "audio", ("text",), "Text to speech",
         "Synthesise speech or audio from text.",
         pipeline_task="text-to-audio", aliases=("text-to-speech",), batchable=False,
-        generative=True, labels={"text": "Text to speak"},
+        generative=True, input_labels={"text": "Text to speak"},
     ),
     # ---- vision -------------------------------------------------------------------------------
     TaskSpec(
@@ -277,7 +277,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Match keypoints between two views of a scene (SuperGlue, LightGlue, EfficientLoFTR).",
         pipeline_task="keypoint-matching", call=KEYPOINT_MATCHING, kinds={"image_2": "image"},
         params=(_param("threshold", "float", 0.0, "score threshold", minimum=0.0, maximum=1.0, step=0.01),),
-        labels={"image": "First image", "image_2": "Second image"},
+        input_labels={"image": "First image", "image_2": "Second image"},
         bench=BenchSpec(("images", "file"), item=_image_pair, plain_batches=False),
     ),
     TaskSpec(
@@ -336,7 +336,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "a new prompt; for a conversation use Text generation's Chat).",
         pipeline_task="image-text-to-text",
         params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
-        batchable=False, call=IMAGE_CHAT, generative=True, labels={"text": "Prompt"},
+        batchable=False, call=IMAGE_CHAT, generative=True, input_labels={"text": "Prompt"},
     ),
     TaskSpec(
         "any-to-any", "multimodal", "Documents & multimodal", "text", ("audio", "text"), "Any-to-any (audio + text)",
@@ -344,7 +344,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         "Models that also read images need torchvision in transformers' pipeline, which is not installed here.",
         pipeline_task="any-to-any", call=ANY_TO_ANY,
         params=(_param("max_new_tokens", "int", 64, "max new tokens", minimum=1, maximum=1024, step=1),),
-        generative=True, labels={"text": "Prompt"},
+        generative=True, input_labels={"text": "Prompt"},
         bench=BenchSpec(("audio", "file"), {"max_new_tokens": 16}, item=_audio_prompt),
     ),
 )
