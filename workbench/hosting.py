@@ -72,7 +72,8 @@ class HostingPolicy:
     ocr_s: float | None = None  # seconds Tesseract may take on one page
     delete_cache_s: int | None = None  # gradio's delete_cache: (every, older than) seconds; None = never
     # browser sessions whose state Gradio keeps, the oldest dropped first: ~1.35 MB each, more for the tabs
-    # a session opened (benchmarks/sessions_rss.py), so ~1.4 GB locally (a script making a gradio_client.Client per call makes a session per call)
+    # a session opened (benchmarks/sessions_rss.py), so ~1.4 GB locally (a script making a
+    # gradio_client.Client per call makes a session per call)
     max_sessions: int = 1_000
     # -- queue ---------------------------------------------------------------------------------
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
