@@ -279,13 +279,13 @@ def render_chat_modes(spec: TaskSpec, manager: PipelineManager, context: TabCont
             tab = build_completion()
         with gr.Tab("Chat", id="chat", elem_id=f"tab-{spec.name}-chat") as chat_item:
             def build() -> None:
-                panel = build_chat_panel(spec, manager, context, endpoint=not lazy)
+                panel = build_chat_panel(spec, manager, context, endpoint=False)
                 interactive([panel.message, panel.system, *panel.params.components, *panel.picker.components])
                 panel.use_completion.click(lambda m: (gr.Tabs(selected="completion"), m), inputs=panel.picker.model,
                                            outputs=[modes, tab.picker.model], queue=False, api_visibility="private")
 
+            chat_endpoint(spec, manager, context.concurrency_limit)  # there from the start, widgets or not
             if lazy:
-                chat_endpoint(spec, manager, context.concurrency_limit)
                 when_opened([chat_item], build)
             else:
                 build()

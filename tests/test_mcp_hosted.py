@@ -20,6 +20,8 @@ from tests.test_hosting_core import NOT_A_HUB_ID, REFUSED_PATH  # noqa: E402
 
 QUEUE_MAX = 4  # jobs waiting in all: reached by three other sessions below, never by MCP's three
 PREFIX = ""  # on a real Space (SYSTEM=spaces as well) Gradio prefixes the tools with its name: pipeline_workbench_…
+
+
 @pytest.fixture(scope="module")
 def hosted_mcp_app(tmp_path_factory):
     from tests.app_server import start_app
