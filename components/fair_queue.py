@@ -15,12 +15,17 @@ response's ``detail`` carries our own message (``busy_message``).
 
 What is admitted waits in turns (``fair_order``): each endpoint's waiting jobs are served round-robin
 by client, so a client's third job waits behind every other client's first and second — one
-address with a queue of costly jobs no longer makes everyone behind it wait for all of them.
+address with a queue of costly jobs no longer makes everyone behind it wait for all of them. And
+what runs is shared by client (``take_in_turn``): at most ``policy.max_running_per_client`` of one
+client's jobs run at once (a worker still finishing a cancelled run counts), so on a machine of two
+cores one address's admitted jobs cannot hold every core while other users wait — its next job
+starts when its last one has stopped, and any other client's waiting job goes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from typing import Any, Callable, Sequence
 
@@ -82,6 +87,50 @@ def client_jobs(queue: Any, client: str, policy: HostingPolicy, workers: Workers
     return queued + max(mine, live), queued
 
 
+def running_by_client(queue: Any, policy: HostingPolicy, workers: Workers | None = None) -> Counter[str]:
+    """How many jobs each client has running: its events being processed, or its live workers
+    (a run whose handler ended while its worker goes on) when there are more of those."""
+    _, running = _events(queue)
+    counts = Counter(client_id(e.request, policy) for e in running)
+    return counts | workers.by_client() if workers is not None else counts  # | keeps the larger count
+
+
+def take_in_turn(queue: Any, policy: HostingPolicy, workers: Workers | None = None) -> None:
+    """Make ``queue`` start a client's waiting job only while that client has fewer than
+    ``policy.max_running_per_client`` jobs running; the first job of another client behind it starts
+    instead. Only work bounded by a concurrency limit waits (every endpoint that runs a model);
+    events without one (the Models tab's refresh) start as before."""
+    cap = policy.max_running_per_client
+    if cap is None:
+        return
+    if cap < 1:
+        raise ValueError(f"max_running_per_client must be at least 1, not {cap}.")
+
+    def get_events() -> tuple[list[Any], bool, str] | None:  # gradio's Queue.get_events, by client
+        running = running_by_client(queue, policy, workers)
+        ids = list(queue.event_queue_per_concurrency_id)
+        random.shuffle(ids)  # as gradio does: no endpoint always first
+        for concurrency_id in ids:
+            waiting = queue.event_queue_per_concurrency_id[concurrency_id]
+            limit = waiting.concurrency_limit
+            if not waiting.queue or (limit is not None and waiting.current_concurrency >= limit):
+                continue
+            for event in waiting.queue:
+                client = client_id(event.request, policy)
+                if limit is not None and client and running[client] >= cap:
+                    continue  # its client's share is running: the next client's job goes first
+                batch = event.fn.batch
+                events = [event]
+                if batch:
+                    events += [e for e in waiting.queue if e is not event and e.fn == event.fn][:event.fn.max_batch_size - 1]
+                for taken in events:
+                    waiting.queue.remove(taken)
+                return events, batch, concurrency_id
+        return None
+
+    queue.get_events = get_events
+
+
 def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None = None) -> None:
     """Refuse a job beyond its session's, its client's or its share of the queue (call after
     ``demo.queue(...)``; see the module docstring for what the user sees)."""
@@ -114,6 +163,7 @@ def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None =
             return pushed
 
     queue.push = push_limited
+    take_in_turn(queue, policy, workers)
 
 
 def limit_jobs_per_session(demo: gr.Blocks, limit: int, workers: Workers | None = None) -> None:

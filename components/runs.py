@@ -83,6 +83,13 @@ class Workers:
 
         return held()
 
+    def by_client(self) -> "Counter[str]":
+        """Live workers per client."""
+        from collections import Counter
+
+        with self._lock:
+            return Counter(o.client for o in self._live.values() if o.client)
+
     def count(self, *, session: str | None = None, client: str | None = None, group: str | None = None) -> int:
         """Live workers of a session, a client or a group (all of them when nothing is named)."""
         with self._lock:

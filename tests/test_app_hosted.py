@@ -191,6 +191,58 @@ def test_a_clients_queued_jobs_wait_their_turn_behind_another_clients_first(host
     assert len(later) >= 2, started
 
 
+def test_one_clients_jobs_run_one_at_a_time_while_another_clients_job_starts(hosted_app):
+    """One address runs a slow summary and queues a second; another address's summary, joined
+    after that second one, starts first, and the second starts only once the first has ended
+    (summarization runs two at once, so without the per-client share both would run at once)."""
+    import time
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    from tests.full_queue import SLOW
+
+    a, b = (Client(hosted_app.url, verbose=False, headers={"X-Forwarded-For": ip})
+            for ip in ("203.0.113.21", "198.51.100.21"))
+    first = a.submit(**SLOW, api_name="/summarization")
+    _wait_for(first, {"PROCESSING", "ITERATING", "PROGRESS"})
+    second = a.submit(**SLOW, api_name="/summarization")
+    _wait_for(second, {"IN_QUEUE", "PROCESSING", "ITERATING", "PROGRESS", "FINISHED"})
+    other = b.submit(**SLOW, api_name="/summarization")
+    jobs = {"first": first, "second": second, "other": other}
+    with ThreadPoolExecutor(3) as pool:
+        seen = dict(zip(jobs, pool.map(_watch, jobs.values())))
+    assert seen["other"]["started"] < seen["second"]["started"], seen
+    assert seen["second"]["started"] > seen["first"]["ended"] - 0.5, seen  # polled every 50 ms
+    assert all(job.result(timeout=60)[0] for job in jobs.values())
+
+
+def _wait_for(job, codes: set[str], timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while job.status().code.name not in codes:
+        assert time.monotonic() < deadline, job.status()
+        time.sleep(0.05)
+
+
+def _watch(job, timeout: float = 180.0) -> dict[str, float]:
+    """When ``job`` was first seen running, and when it was seen done (``time.monotonic``)."""
+    import time
+
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while not job.done():
+        assert time.monotonic() < deadline, job.status()
+        if "started" not in seen and job.status().code.name in ("PROCESSING", "ITERATING", "PROGRESS"):
+            seen["started"] = time.monotonic()
+        time.sleep(0.05)
+    seen["ended"] = time.monotonic()
+    seen.setdefault("started", seen["ended"])
+    return seen
+
+
 def _started_at(url: str, session: str, timeout: float = 180.0) -> float:
     """When ``session``'s job started (``time.monotonic``, read from its event stream), after
     reading on until it completed."""

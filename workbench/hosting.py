@@ -79,6 +79,9 @@ class HostingPolicy:
     queue_max_size: int | None = None  # jobs waiting in gradio's queue, all users together
     max_jobs_per_session: int | None = None  # queued + running jobs of one browser session
     max_jobs_per_client: int | None = None  # queued + running jobs of one client address, all its sessions
+    # jobs of one client address that run at once (the rest wait, others' jobs go first): on a few
+    # cores, an admitted costly job takes a core from everyone while it runs
+    max_running_per_client: int | None = None
     trusted_proxy: bool = False  # behind a proxy that sets X-Forwarded-For (a Space): the client is its last hop
     # -- benchmarks ----------------------------------------------------------------------------
     max_bench_items: int | None = None
@@ -103,7 +106,7 @@ class HostingPolicy:
             max_text_chars=50_000, max_text_lines=256, max_images=16,  # 16 images of 4096×4096: ~800 MB decoded
             pdf_render_s=20.0, pdf_render_bytes=1536 * MB, ocr_s=30.0,
             delete_cache_s=3600, max_sessions=128,
-            queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6,
+            queue_max_size=64, max_jobs_per_session=3, max_jobs_per_client=6, max_running_per_client=1,
             max_bench_items=256, max_bench_batch_sizes=6, max_bench_batch_size=64, max_bench_repeats=3,
             max_bench_configs=4,
         )
@@ -113,7 +116,7 @@ class HostingPolicy:
         """Hosted when ``hosted`` is true, or ``SPACE_ID`` / ``WORKBENCH_HOSTED=1`` is set; then the
         operator's overrides: ``WORKBENCH_MODEL_ALLOWLIST`` (comma-separated ids, ``org/*`` allowed),
         ``WORKBENCH_MAX_MODEL_BYTES``, ``WORKBENCH_MAX_UPLOAD_MB``, ``WORKBENCH_QUEUE_MAX``,
-        ``WORKBENCH_JOBS_PER_SESSION``, ``WORKBENCH_JOBS_PER_CLIENT``; on a Space (``SPACE_ID``), or with
+        ``WORKBENCH_JOBS_PER_SESSION``, ``WORKBENCH_JOBS_PER_CLIENT``, ``WORKBENCH_RUNNING_PER_CLIENT``; on a Space (``SPACE_ID``), or with
         ``WORKBENCH_TRUST_PROXY=1``, the client address is read from ``X-Forwarded-For``."""
         env = os.environ if env is None else env
         if hosted is None:
@@ -130,6 +133,7 @@ class HostingPolicy:
             queue_max_size=_int(env.get("WORKBENCH_QUEUE_MAX"), policy.queue_max_size),
             max_jobs_per_session=_int(env.get("WORKBENCH_JOBS_PER_SESSION"), policy.max_jobs_per_session),
             max_jobs_per_client=_int(env.get("WORKBENCH_JOBS_PER_CLIENT"), policy.max_jobs_per_client),
+            max_running_per_client=_int(env.get("WORKBENCH_RUNNING_PER_CLIENT"), policy.max_running_per_client),
             trusted_proxy=on_space or _flag(env.get("WORKBENCH_TRUST_PROXY")),
         )
 
