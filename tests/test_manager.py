@@ -381,3 +381,34 @@ def test_an_adopted_pipeline_is_served_as_it_is_and_never_evicted():
     assert m.get(TASK, "my-classifier", device="cpu", dtype="float32") is pipe and named.key.model == "my-classifier"
     with pytest.raises(Exception, match="not a pipeline of a registered task"):
         m.adopt(object())
+
+
+def test_pipelines_nobody_asks_for_are_unloaded_after_the_idle_time():
+    """``idle_unload_s``: what was not acquired for that long goes; what was, and adopted pipelines, stay."""
+    import time
+
+    manager = PipelineManager(idle_unload_s=60)
+    old = manager.load("text-classification", "offline:text-classification")
+    time.sleep(0.05)
+    recent = manager.load("fill-mask", "offline:fill-mask")
+    given = manager.adopt(old.pipe, model="given-classifier")
+    later = time.monotonic() + 60 - 0.01  # the older is 60 s idle, the more recent just under
+    assert manager.unload_idle(now=later) == [old.key]
+    assert {e.key for e in manager.loaded()} == {recent.key, given.key}
+    manager.get("fill-mask", "offline:fill-mask")  # used again: its idle time starts over
+    assert manager.unload_idle(now=time.monotonic() + 59) == []
+    assert PipelineManager().unload_idle(now=later + 10**6) == []  # locally, by default, never
+
+
+def test_the_background_sweep_unloads_idle_pipelines():
+    import time
+
+    manager = PipelineManager(idle_unload_s=0.2)
+    manager.load("text-classification", "offline:text-classification")
+    deadline = time.monotonic() + 30
+    while manager.loaded():
+        assert time.monotonic() < deadline, "the idle pipeline was not unloaded"
+        time.sleep(0.05)
+    from workbench.hosting import HostingPolicy
+
+    assert PipelineManager(policy=HostingPolicy.public()).idle_unload_s == 900

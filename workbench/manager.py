@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -67,6 +68,11 @@ def _env_int(name: str, default: int | None) -> int | None:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -75,6 +81,9 @@ def _env_flag(name: str) -> bool:
 HOSTED_MEMORY_SHARE = 0.5
 #: How long a load waits for other loads to free their reserved bytes before giving up.
 RESERVE_WAIT_S = 300.0
+#: Hosted, a pipeline nobody has used for this long is unloaded, so a Space's memory goes back near
+#: its baseline after a burst of users (``WORKBENCH_IDLE_UNLOAD_S``; locally the operator's models stay).
+HOSTED_IDLE_UNLOAD_S = 900.0
 
 
 def default_max_bytes(policy: HostingPolicy) -> int | None:
@@ -116,6 +125,10 @@ class PipelineManager:
     bytes loaded there too (hosted default: half of each GPU's memory; ``default_device_bytes``).
     ``hub`` is how models are looked up on the Hub (tests pass their own).
 
+    ``idle_unload_s`` (default ``WORKBENCH_IDLE_UNLOAD_S``; hosted 900 s, locally never): a pipeline
+    not asked for in that long is unloaded by a background sweep (``unload_idle``); a run that holds
+    it finishes with it, and the next request loads it again.
+
     ``adopt(pipe)`` serves a pipeline built elsewhere (``transformers.pipeline(...)``) under the key
     its own task, model, device and dtype give; an adopted pipeline counts against the bounds but is
     never evicted, since the manager could not load it again as it was given.
@@ -127,7 +140,8 @@ class PipelineManager:
 
     def __init__(self, *, max_models: int | None = None, max_bytes: int | None = None,
                  trust_remote_code: bool | None = None, policy: HostingPolicy | None = None,
-                 hub: Hub | None = None, device_bytes: Mapping[str, int] | None = None) -> None:
+                 hub: Hub | None = None, device_bytes: Mapping[str, int] | None = None,
+                 idle_unload_s: float | None = None) -> None:
         self.policy = policy or HostingPolicy.local()  # what user input may reach; see workbench/hosting.py
         self.hub = hub or Hub()
         self.max_models = max_models if max_models is not None else _env_int("WORKBENCH_MAX_MODELS", 4)
@@ -143,6 +157,13 @@ class PipelineManager:
         self._reserved: dict[LoadKey, int] = {}  # estimated bytes of loads in progress
         self._adopted: set[LoadKey] = set()  # given by the caller (adopt): never evicted
         self.load_count = 0  # loads actually performed (cache hits and joined loads do not count)
+        self._used_at: dict[LoadKey, float] = {}  # time.monotonic() of each entry's last acquire
+        self.idle_unload_s = idle_unload_s if idle_unload_s is not None else _env_float(
+            "WORKBENCH_IDLE_UNLOAD_S", HOSTED_IDLE_UNLOAD_S if self.policy.hosted else None)
+        if self.idle_unload_s:
+            every = min(max(self.idle_unload_s / 4, 0.05), 60.0)
+            threading.Thread(target=_sweep_idle, args=(weakref.ref(self), every), name="unload-idle",
+                             daemon=True).start()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -173,6 +194,7 @@ class PipelineManager:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
+                self._used_at[key] = time.monotonic()
                 return self._cache[key], False
             future = self._inflight.get(key)
             owner = future is None
@@ -194,6 +216,7 @@ class PipelineManager:
             del self._inflight[key]
             self._release(key)
             self._cache[key] = loaded
+            self._used_at[key] = time.monotonic()
             self.load_count += 1
             evicted = self._evict(keep=key, device=key.device)
         future.set_result(loaded)
@@ -263,6 +286,24 @@ class PipelineManager:
         del entry
         release_memory(resolve_device(device))
         return True
+
+    def unload_idle(self, now: float | None = None) -> list[LoadKey]:
+        """Unload every pipeline not acquired in the last ``idle_unload_s`` seconds (as of ``now``, a
+        ``time.monotonic()`` value), adopted ones excepted; returns their keys. The background sweep
+        calls it; nothing happens without ``idle_unload_s``."""
+        if not self.idle_unload_s:
+            return []
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            stale = [k for k in self._cache
+                     if k not in self._adopted and now - self._used_at.get(k, now) >= self.idle_unload_s]
+            dropped = [self._cache.pop(k) for k in stale]
+            for k in [k for k in self._used_at if k not in self._cache]:  # gone, idle or evicted
+                del self._used_at[k]
+        if dropped:
+            del dropped
+            release_memory()
+        return stale
 
     def clear(self) -> int:
         """Unload everything; returns how many pipelines were dropped."""
@@ -425,6 +466,17 @@ class PipelineManager:
                 raise
             raise ModelNotFoundError(f"Model `{name}` could not be loaded: its file `{broken}` is corrupt or "
                                      f"incomplete ({first_line(exc)}). Download it again, or pick another model.") from exc
+
+
+def _sweep_idle(manager_ref: "weakref.ref[PipelineManager]", every: float) -> None:
+    """Every ``every`` seconds, unload the manager's idle pipelines; ends with the manager."""
+    while True:
+        time.sleep(every)
+        manager = manager_ref()
+        if manager is None:
+            return
+        manager.unload_idle()
+        del manager
 
 
 def _request(task: str | LoadRequest, model: str | None, revision: str | None, device: str,
