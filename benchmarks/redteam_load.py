@@ -11,7 +11,8 @@ Starts ``python app.py`` in hosted mode (``SPACE_ID`` set; the client address is
   minutes, a 384 kHz FLAC, 256 sentences to embed, 5 MB of text — everything but the PNG and the
   sentences must be refused before it costs anything, the PDF killed at its 20 s deadline;
 - five users (five addresses) each send ``--requests`` checked requests over three text tasks;
-- the app's RSS is sampled throughout: before, peak, and after 30 s idle;
+- the app's RSS is sampled throughout: before, peak, and after 30 s idle (the app unloads models
+  idle for ``--idle-unload`` seconds, 20 here against 900 on a Space, so the run stays short);
 - then ten tasks not loaded yet are first used at once, half in float32, half in bfloat16, and each is
   used again: a broken pipeline (mixed dtypes, meta tensors) would fail the second time.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -175,8 +177,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seconds", type=float, default=120, help="longest the flood runs")
     p.add_argument("--depth", type=int, default=12, help="flood jobs in flight at once")
     p.add_argument("--requests", type=int, default=20, help="checked requests per user")
+    p.add_argument("--idle-unload", type=float, default=20,
+                   help="the app's WORKBENCH_IDLE_UNLOAD_S: models unused this long are unloaded (hosted default 900)")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
+    os.environ["WORKBENCH_IDLE_UNLOAD_S"] = str(args.idle_unload)
     folder = Path(tempfile.mkdtemp(prefix="wb-redteam-"))
     url, proc = start_app(folder / "app.log")
     app = psutil.Process(proc.pid)
@@ -212,7 +217,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sampling.set()
         result = {"users_quiet": quiet, "users_flooded": flooded, "flooder": counts,
                   "rss_mb": {"baseline": baseline >> 20, "peak": max(samples) >> 20, "after_30s_idle": after >> 20},
-                  "first_loads": loads, "cpu": _cpu()}
+                  "first_loads": loads, "idle_unload_s": args.idle_unload, "cpu": _cpu(),
+                  "commit": _commit()}
     finally:
         proc.terminate()
         proc.wait(timeout=120)
@@ -221,6 +227,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _commit() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def _cpu() -> str:
