@@ -274,7 +274,7 @@ def test_a_killed_job_resumes_without_losing_or_repeating_rows(manager, tmp_path
 def test_command_line_round_trips_through_the_parser(tmp_path):
     job = JobSpec("question-answering", input="qa.csv", output="o.parquet", model="offline:question-answering",
                   columns=("question=q", "context=c"), dtype="bfloat16", batch_size=16, max_tokens=None,
-                  params={"top_k": 2}, shard_rows=256)
+                  params={"top_k": 2}, shard_rows=256, references="answer")
     argv = job.command().split()[3:]
     assert job_from_args(build_parser().parse_args(argv)) == job
 

@@ -155,7 +155,8 @@ class JobSpec:
         default = JobSpec(task=self.task)
         parts = ["python", "-m", "workbench", "run", "--task", self.task]
         for name in ("input", "output", "model", "revision", "format", "split", "device", "dtype", "batch_size",
-                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus", "runner"):
+                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus", "references",
+                     "runner"):
             value = getattr(self, name)
             if value != getattr(default, name):
                 flag = "--" + name.replace("_", "-")
