@@ -91,11 +91,11 @@ def document_benchmark(**components: Any) -> None:
                    OPTIONAL_STRING),
         "models": ("Optional: more models to sweep after the first (Hub ids, local folders, `offline:<task>`); the "
                    "summary then weighs quality against speed.", None),
-        "labels": ("Optional: the column of the uploaded table that holds each input's reference; every row is then "
-                   "scored by the task's metric (accuracy and macro-F1, entity F1, SQuAD EM/F1, WER/CER, BLEU/chrF, "
-                   "Spearman, recall@k).", OPTIONAL_STRING),
+        "references": ("Optional: the column of the uploaded table that holds each input's reference; every row "
+                       "is then scored by the task's metric (accuracy and macro-F1, entity F1, SQuAD EM/F1, WER/CER, "
+                       "BLEU/chrF, Spearman, recall@k). Named `labels` before.", OPTIONAL_STRING),
         "sample": ("Benchmark on the task's shipped labelled sample (presets/labelled) instead of an upload; with "
-                   "`labels`, the sample with that reference column (feature extraction: `score` for similarity "
+                   "`references`, the sample with that reference column (feature extraction: `score` for similarity "
                    "pairs, `relevant` for retrieval).", None),
         "quality_tolerance": ("How many points below the best quality the recommended configuration may score.",
                               None),

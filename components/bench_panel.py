@@ -174,9 +174,9 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
             column = gr.Textbox(label="Column", placeholder="first text column", elem_id="bench-column",
                                 info="with references: the input column(s), e.g. question=q,context=passage")
         with gr.Row():
-            labels = gr.Textbox(label="Reference column", placeholder="none: speed and agreement only",
-                                info="each input's right answer: every row is scored by the task's metric",
-                                elem_id="bench-labels")
+            references = gr.Textbox(label="Reference column", placeholder="none: speed and agreement only",
+                                    info="each input's right answer: every row is scored by the task's metric",
+                                    elem_id="bench-references")
             tolerance = gr.Number(1.0, label="Quality tolerance (points)", minimum=0, elem_id="bench-tolerance",
                                   info="the pick: the fastest within this of the best quality")
             sample = gr.Checkbox(False, label="Use the shipped labelled sample", elem_id="bench-sample",
@@ -290,10 +290,10 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                 api_visibility="private", queue=False)
     document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
                        n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
-                       labels=labels, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
+                       references=references, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
                        status=status, summary=summary, plots=plots, table=table, downloads=files,
                        job_command=job_command, job_file=job_file, generation_plots=generation_plots)
-    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, labels,
+    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, references,
                sample, tolerance, runners, max_new_tokens, output_lengths]
     # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
     event = run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),

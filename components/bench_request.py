@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: The Run event's inputs by name: the widgets' keys, and the keywords of the ``/benchmark`` endpoint.
 KEYS = ("task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats", "max_tokens", "upload",
-        "column", "models", "labels", "sample", "quality_tolerance", "runners", "max_new_tokens", "output_lengths")
+        "column", "models", "references", "sample", "quality_tolerance", "runners", "max_new_tokens", "output_lengths")
 #: How the requests' output lengths are drawn (``BenchConfig.output_lengths``), as the CLI's ``--output-lengths``.
 OUTPUT_LENGTHS = ("long-tail", "fixed")
 
@@ -47,7 +47,7 @@ class BenchRequest:
     max_tokens: int | None
     files: tuple[str, ...]
     column: str | None
-    labels: str | None = None
+    references: str | None = None
     quality_tolerance: float = 1.0
     runners: tuple[str, ...] = ()
     max_new_tokens: int | None = None
@@ -63,22 +63,22 @@ class BenchRequest:
             raise InputError("Pick at least one device and one dtype.")
         workload = values.get("workload") or "natural"
         files = tuple(str(getattr(f, "name", f)) for f in values.get("upload") or ())
-        labels = (values.get("labels") or "").strip() or None
+        references = (values.get("references") or "").strip() or None
         column = (values.get("column") or "").strip() or None
         if not values.get("task"):
             raise InputError("Pick a task.")
         if values.get("sample"):  # the task's shipped labelled sample, instead of an upload
             from workbench.bench.quality import sample_for
 
-            sample = sample_for(values["task"], labels)
+            sample = sample_for(values["task"], references)
             if sample is None:
                 raise InputError(f"There is no labelled sample for {values['task']}; upload your own data with a "
                                  "reference column.")
-            files, labels, workload, column = (sample[0],), labels or sample[1], "file", None
-        if labels and not files:
-            raise InputError(f"References need labelled data: upload a CSV/JSONL file with the column `{labels}`, or "
-                             "tick the labelled sample.")
-        if labels:
+            files, references, workload, column = (sample[0],), references or sample[1], "file", None
+        if references and not files:
+            raise InputError(f"References need labelled data: upload a CSV/JSONL file with the column `{references}`, "
+                             "or tick the labelled sample.")
+        if references:
             workload = "file"
         if workload == "file" and not files:
             raise InputError("The `file` workload needs your data: upload a CSV/JSONL/text file or some image/audio "
@@ -97,7 +97,7 @@ class BenchRequest:
         return cls(task=values["task"], model=",".join(dict.fromkeys(models)) or None, workload=workload,
                    devices=devices, dtypes=dtypes, batch_sizes=str(values.get("batch_sizes") or ""),
                    n=int(values.get("n") or 128), repeats=int(values.get("repeats") or 1),
-                   max_tokens=int(budget) if budget else None, files=files, column=column, labels=labels,
+                   max_tokens=int(budget) if budget else None, files=files, column=column, references=references,
                    quality_tolerance=float(tolerance) if tolerance is not None and tolerance == tolerance else 1.0,
                    runners=_runners(values["task"], values.get("runners")),
                    max_new_tokens=int(new_tokens) if new_tokens and new_tokens == new_tokens else None,
@@ -110,7 +110,7 @@ class BenchRequest:
         return BenchConfig(task=self.task, model=self.model, batch_sizes=self.batch_sizes, devices=self.devices,
                            dtypes=self.dtypes, workload=self.workload, n=self.n, repeats=self.repeats,
                            max_tokens=self.max_tokens, path=list(self.files) if self.workload == "file" else None,
-                           column=self.column, labels=self.labels, quality_tolerance=self.quality_tolerance,
+                           column=self.column, references=self.references, quality_tolerance=self.quality_tolerance,
                            runners=self.runners, max_new_tokens=self.max_new_tokens,
                            output_lengths=self.output_lengths)
 

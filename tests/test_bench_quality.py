@@ -35,7 +35,7 @@ def _other_classifier() -> str:
 def two_models(manager):
     """Two models × two dtypes on the shipped sentiment sample, with references."""
     config = BenchConfig("text-classification", model=f"offline:text-classification,{_other_classifier()}",
-                         batch_sizes=(1, 4), dtypes=("float32", "bfloat16"), path=str(SAMPLE), labels="label",
+                         batch_sizes=(1, 4), dtypes=("float32", "bfloat16"), path=str(SAMPLE), references="label",
                          n=64, repeats=1)
     return run_benchmark(manager, config)
 
@@ -80,7 +80,7 @@ def test_the_pick_is_the_fastest_within_the_tolerance_and_the_files_say_so(two_m
     paths = two_models.save(tmp_path)
     assert paths["quality_png"].stat().st_size > 0
     saved = json.loads(paths["json"].read_text())
-    assert saved["recommended"]["dtype"] == chosen["dtype"] and saved["config"]["labels"] == "label"
+    assert saved["recommended"]["dtype"] == chosen["dtype"] and saved["config"]["references"] == "label"
     assert {"model", "quality", "metrics"} <= set(pd.read_csv(paths["csv"]).columns)
     assert "| model " in paths["md"].read_text()
 
@@ -91,8 +91,8 @@ def test_export_as_job_runs_the_pick_and_reports_the_same_accuracy(two_models, m
 
     job = job_from_benchmark(two_models, input=str(SAMPLE), output=str(tmp_path / "out.parquet"))
     picked = two_models.recommended
-    assert (job.model, job.dtype, job.batch_size, job.labels) == (picked["model"], picked["dtype"],
-                                                                  picked["batch_size"], "label")
+    assert (job.model, job.dtype, job.batch_size, job.references) == (picked["model"], picked["dtype"],
+                                                                      picked["batch_size"], "label")
     summary = run_local(job, manager=manager, progress=False)
     t = two_models.table
     row = t[(t.model == job.model) & (t.dtype == job.dtype) & (t.batch_size == job.batch_size)
@@ -116,9 +116,9 @@ def test_pareto_and_choose_by_hand():
 def test_the_packaged_minilm_scores_real_similarity(manager):
     """Spearman of the pairs' cosine with the written scores: real quality from the real model,
     the int8 rows within a few points of float32."""
-    path, labels = sample_for("feature-extraction")
+    path, column = sample_for("feature-extraction")
     result = run_benchmark(manager, BenchConfig("feature-extraction", batch_sizes=(8,), dtypes=("float32", "int8"),
-                                                path=path, labels=labels, repeats=1))
+                                                path=path, references=column, repeats=1))
     t = result.table
     assert (t.quality_metric == "spearman").all()
     fp32 = t[t.dtype == "float32"].quality
@@ -136,7 +136,7 @@ def test_the_packaged_minilm_ranks_the_retrieval_sample_through_the_cli(tmp_path
     the time)."""
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "feature-extraction", "--file",
-                           str(RETRIEVAL), "--labels", "relevant", "--dtype", "float32", "--batch-sizes", "16",
+                           str(RETRIEVAL), "--references", "relevant", "--dtype", "float32", "--batch-sizes", "16",
                            "--runners", "runner", "--repeats", "1", "--out", str(out), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -161,13 +161,13 @@ def test_the_tab_picks_the_retrieval_sample_by_its_reference_column_and_weighs_t
     widgets = {"task": "feature-extraction", "model": "offline:feature-extraction", "devices": ["cpu"],
                "dtypes": ["float32"], "batch_sizes": "16", "n": 128, "repeats": 1, "max_tokens": 0, "sample": True}
     pairs = BenchRequest.from_widgets(widgets).config()
-    assert (Path(pairs.path[0]).name, pairs.labels) == ("feature-extraction.csv", "score")
+    assert (Path(pairs.path[0]).name, pairs.references) == ("feature-extraction.csv", "score")
     with pytest.raises(InputError, match=r"reference column `score` \(feature-extraction.csv\) or `relevant` "
                                          r"\(feature-extraction-retrieval.csv\), not `gold`"):
-        BenchRequest.from_widgets({**widgets, "labels": "gold"})
+        BenchRequest.from_widgets({**widgets, "references": "gold"})
     random_model = offline_model_path("feature-extraction", prefer_real=False)
-    config = BenchRequest.from_widgets({**widgets, "labels": "relevant", "models": [random_model]}).config()
-    assert (Path(config.path[0]).name, config.labels) == ("feature-extraction-retrieval.csv", "relevant")
+    config = BenchRequest.from_widgets({**widgets, "references": "relevant", "models": [random_model]}).config()
+    assert (Path(config.path[0]).name, config.references) == ("feature-extraction-retrieval.csv", "relevant")
     result = run_benchmark(manager, replace(config, runners=("runner",)))
     t = result.table
     assert (t.status == "ok").all() and (t.quality_metric == "recall@5").all()
@@ -179,9 +179,9 @@ def test_the_tab_picks_the_retrieval_sample_by_its_reference_column_and_weighs_t
 
 
 def test_zero_shot_takes_its_candidates_from_the_references():
-    path, labels = sample_for("zero-shot-classification")
-    data = labelled_workload("zero-shot-classification", path, labels)
-    assert data.params["candidate_labels"] == sorted(set(pd.read_csv(path)[labels]))
+    path, column = sample_for("zero-shot-classification")
+    data = labelled_workload("zero-shot-classification", path, column)
+    assert data.params["candidate_labels"] == sorted(set(pd.read_csv(path)[column]))
 
 
 def test_multi_input_columns_map_like_a_job(tmp_path):
@@ -213,7 +213,7 @@ def test_retrieval_columns_map_like_a_job_and_numeric_ids_match_their_references
 ])
 def test_bad_reference_files_are_refused_before_any_model_loads(tmp_path, case, match):
     data = tmp_path / "data.csv"
-    task, labels = "text-classification", "label"
+    task, column = "text-classification", "label"
     if case == "missing column":
         data.write_text("text,sentiment\nGood.,POSITIVE\n")
     elif case == "empty file":
@@ -223,7 +223,7 @@ def test_bad_reference_files_are_refused_before_any_model_loads(tmp_path, case, 
     elif case == "no input":
         data.write_text('text,label\n"",POSITIVE\n')
     elif case == "wrong type":
-        task, labels = "feature-extraction", "score"
+        task, column = "feature-extraction", "score"
         data.write_text("a,b,score\nOne.,Two.,high\n")
     elif case == "no metric":
         task = "text-generation"
@@ -232,7 +232,7 @@ def test_bad_reference_files_are_refused_before_any_model_loads(tmp_path, case, 
         data.write_bytes(b'text,label\n"unclosed,POSITIVE\n\xff\xfe')
     fresh = PipelineManager(max_models=1)
     with pytest.raises(InputError, match=match.replace("(", r"\(").replace(")", r"\)")):
-        run_benchmark(fresh, BenchConfig(task, path=str(data), labels=labels, batch_sizes=(1,), repeats=1))
+        run_benchmark(fresh, BenchConfig(task, path=str(data), references=column, batch_sizes=(1,), repeats=1))
     assert fresh.loaded() == []
 
 
@@ -257,8 +257,8 @@ def test_bad_retrieval_files_are_refused_before_any_model_loads(tmp_path, rows, 
     data.write_text(rows)
     fresh = PipelineManager(max_models=1)
     with pytest.raises(InputError, match=re.escape(match)):
-        run_benchmark(fresh, BenchConfig("feature-extraction", path=str(data), labels="relevant", batch_sizes=(1,),
-                                         repeats=1))
+        run_benchmark(fresh, BenchConfig("feature-extraction", path=str(data), references="relevant",
+                                         batch_sizes=(1,), repeats=1))
     assert fresh.loaded() == []
 
 
@@ -267,10 +267,11 @@ def test_a_job_refuses_retrieval_references_and_says_where_they_are_scored(tmp_p
     from workbench.jobs.local import run_local
 
     fresh = PipelineManager(max_models=1)
-    job = JobSpec("feature-extraction", input=str(RETRIEVAL), output=str(tmp_path / "out.parquet"), labels="relevant")
+    job = JobSpec("feature-extraction", input=str(RETRIEVAL), output=str(tmp_path / "out.parquet"),
+                  references="relevant")
     with pytest.raises(ValueError, match=r"recall@k ranking each query against every document, while a job works "
                                          r"row by row; measure them with `python -m workbench bench --task "
-                                         r"feature-extraction --file FILE --labels COLUMN`"):
+                                         r"feature-extraction --file FILE --references COLUMN`"):
         run_local(job, manager=fresh, progress=False)
     assert fresh.load_count == 0
 
@@ -280,14 +281,16 @@ def test_the_cli_sweeps_two_models_with_references(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "text-classification",
                            "--model", f"offline:text-classification,{_other_classifier()}", "--dtype",
                            "float32,bfloat16", "--batch-sizes", "1,4", "--repeats", "1", "--file", str(SAMPLE),
-                           "--labels", "label", "--quality-tolerance", "2", "--out", str(out), "--quiet"],
+                           "--references", "label", "--quality-tolerance", "2", "--out", str(out), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Fastest within 2 points of the best accuracy" in proc.stdout
     table = pd.read_csv(out / "bench.csv")
     assert table.model.nunique() == 2 and table.dtype.nunique() == 2 and table.quality.notna().all()
     assert (out / "quality.png").exists()
+    # --labels, the former name of --references, still names the reference column
     bad = subprocess.run([sys.executable, "-m", "workbench", "bench", "--task", "text-classification", "--file",
                           str(SAMPLE), "--labels", "sentiment", "--out", str(out), "--quiet"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "has no reference column `sentiment`" in bad.stderr
+    assert "--labels is deprecated; use --references" in bad.stderr

@@ -430,12 +430,12 @@ def test_api_reads_like_documented_api(served):
                                                                             "Python code"]
     bench = {p["parameter_name"]: p for p in api["/benchmark"]["parameters"]}
     assert list(bench) == ["task", "model", "workload", "devices", "dtypes", "batch_sizes", "n", "repeats",
-                           "max_tokens", "upload", "column", "models", "labels", "sample", "quality_tolerance",
+                           "max_tokens", "upload", "column", "models", "references", "sample", "quality_tolerance",
                            "runners", "max_new_tokens", "output_lengths"]
-    assert all(bench[k]["parameter_has_default"] for k in ("upload", "column", "models", "labels", "sample",
+    assert all(bench[k]["parameter_has_default"] for k in ("upload", "column", "models", "references", "sample",
                                                            "quality_tolerance", "runners", "max_new_tokens",
                                                            "output_lengths"))
-    assert "scored by the task's metric" in bench["labels"]["python_type"]["description"]
+    assert "scored by the task's metric" in bench["references"]["python_type"]["description"]
     assert bench["runners"]["parameter_default"] == ["plain", "runner", "continuous"]
     assert "--runners" in bench["runners"]["python_type"]["description"]
     assert bench["max_new_tokens"]["python_type"]["type"] == "int"

@@ -274,7 +274,7 @@ def test_a_killed_job_resumes_without_losing_or_repeating_rows(manager, tmp_path
 def test_command_line_round_trips_through_the_parser(tmp_path):
     job = JobSpec("question-answering", input="qa.csv", output="o.parquet", model="offline:question-answering",
                   columns=("question=q", "context=c"), dtype="bfloat16", batch_size=16, max_tokens=None,
-                  params={"top_k": 2}, shard_rows=256)
+                  params={"top_k": 2}, shard_rows=256, references="answer")
     argv = job.command().split()[3:]
     assert job_from_args(build_parser().parse_args(argv)) == job
 
@@ -322,7 +322,7 @@ def test_run_job_dispatches_to_the_local_engine(manager, tmp_path):
     assert summary.engine == "local" and summary.rows == len(TEXTS)
 
 
-# ---- references (--labels) ------------------------------------------------------------------------
+# ---- references (--references; --labels, its former name) -----------------------------------------
 
 
 def test_a_job_with_references_scores_every_row_and_the_whole(manager, tmp_path):
@@ -332,7 +332,7 @@ def test_a_job_with_references_scores_every_row_and_the_whole(manager, tmp_path)
     texts = ["I love it", "awful", "fine", "bad", "great fun", ""]
     pd.DataFrame({"text": texts, "label": ["POSITIVE", "negative", "1", "neutral", "0", "POSITIVE"]}).to_csv(
         data, index=False)
-    summary = run_local(_job(tmp_path, data, labels="label"), manager=manager, progress=False)
+    summary = run_local(_job(tmp_path, data, references="label"), manager=manager, progress=False)
     out = _rows(summary.output)
     ran = out[out["error"].isna()]
     assert len(ran) == 5  # the empty text is that row's error, not scored
@@ -354,19 +354,49 @@ def test_a_bad_reference_column_fails_before_the_model_loads(tmp_path):
     pd.DataFrame({"text": ["a", "b"]}).to_csv(data, index=False)
     manager = PipelineManager(max_models=1)
     with pytest.raises(ValueError, match="the data has no column gold"):
-        run_local(_job(tmp_path, data, labels="gold"), manager=manager, progress=False)
+        run_local(_job(tmp_path, data, references="gold"), manager=manager, progress=False)
     with pytest.raises(ValueError, match="no per-row metric .* tasks that have one: .*text-classification"):
-        run_local(_job(tmp_path, data, task="text-generation", labels="text"), manager=manager, progress=False)
+        run_local(_job(tmp_path, data, task="text-generation", references="text"), manager=manager, progress=False)
     assert manager.load_count == 0
 
 
-def test_the_cli_takes_labels(manager, tmp_path, capsys):
+def test_the_cli_takes_references(manager, tmp_path, capsys):
     data = tmp_path / "speech.csv"
     pd.DataFrame({"text": ["one two three"], "gold": ["one two three"]}).to_csv(data, index=False)
     args = ["run", "--task", "token-classification", "--input", str(data), "--output", str(tmp_path / "o.parquet"),
-            "--labels", "gold", "--quiet"]
+            "--references", "gold", "--quiet"]
     assert main(args) == EXIT_USAGE  # an entity reference is `TYPE: words`, said before the model loads
     assert "Reference 1 in `gold`: An entity reference is `TYPE: words; TYPE: words`" in capsys.readouterr().err
     pd.DataFrame({"text": ["John lives in Paris"], "gold": ["PER: John; LOC: Paris"]}).to_csv(data, index=False)
     assert main(args) == EXIT_OK
     assert "entities on 1 labelled rows: precision" in capsys.readouterr().out
+
+
+def test_labels_the_former_name_of_references_still_works(tmp_path, capsys):
+    """``--labels`` (both commands) and a job file's ``labels`` key, from before the rename, name the
+    reference column as ``--references`` and ``references`` do; ``--help`` shows only the new name."""
+    for command in ("bench", "run"):
+        args = build_parser().parse_args([command, "--task", "text-classification", "--labels", "gold"])
+        assert args.references == "gold" and not hasattr(args, "labels")
+        assert "--labels is deprecated; use --references" in capsys.readouterr().err
+        assert build_parser().parse_args([command, "--task", "text-classification",
+                                          "--references", "gold"]).references == "gold"
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "--references COLUMN" in text and "--labels" not in text
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"task": "text-classification", "input": "in.csv", "output": "o.parquet",
+                               "labels": "gold"}))
+    job = JobSpec.load(old)
+    assert job == JobSpec("text-classification", input="in.csv", output="o.parquet", references="gold")
+    assert job_from_args(build_parser().parse_args(["run", "--config", str(old)])).references == "gold"
+    saved = json.loads(job.save(tmp_path / "new.json").read_text())
+    assert saved["references"] == "gold" and "labels" not in saved  # written under the new name
+    assert JobSpec.from_dict({**saved, "labels": "gold"}) == job  # both names, the same column
+    with pytest.raises(ValueError, match="two reference columns"):
+        JobSpec.from_dict({**saved, "labels": "label"})
+    # a bench.json written before the rename: its config's `labels` goes to the exported job
+    bench = {"config": {"task": "text-classification", "labels": "gold"},
+             "rows": [{"status": "ok", "items_per_s": 9.0, "device": "cpu", "dtype": "float32", "batch_size": 8}]}
+    assert job_from_benchmark(bench).references == "gold"

@@ -55,7 +55,7 @@ def test_ray_equals_local_on_a_csv(manager, tmp_path):
     labels[5] = "neutral"  # a label the model lacks
     pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
     job = JobSpec("text-classification", input=str(data), output=str(tmp_path / "local.parquet"), shard_rows=16,
-                  labels="label")
+                  references="label")
     local = run_job(job, manager=manager, progress=False)
     # two actors on this module's 2-CPU Ray: a fixed pool of two took both CPUs and never read a row
     summary = run_job(job.updated(engine="ray", output=str(tmp_path / "ray"), concurrency=2), progress=False)

@@ -13,7 +13,7 @@ Examples::
     python -m workbench bench --task text-classification --model ./my-model --workload file \\
         --file reviews.csv --column text
     python -m workbench bench --task feature-extraction --model offline:feature-extraction,./other-encoder \
-        --dtype float32,int8 --file presets/labelled/feature-extraction.csv --labels score
+        --dtype float32,int8 --file presets/labelled/feature-extraction.csv --references score
     python -m workbench run --task text-classification --input reviews.csv --column text \\
         --output predictions.parquet --dtype bfloat16 --batch-size auto
     python -m workbench run --config job.json --input reviews.csv --output predictions.parquet --resume
@@ -36,6 +36,27 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+class _RenamedOption(argparse.Action):
+    """An option's former name, kept working and hidden from ``--help``: stores to the new option's
+    ``dest`` and says on stderr which name to use."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, new: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"note: {option_string} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_references(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--references COLUMN``, and its former name ``--labels`` (deprecated, not in ``--help``)."""
+    parser.add_argument("--references", default=None, metavar="COLUMN", help=help)
+    parser.add_argument("--labels", dest="references", action=_RenamedOption, new="--references", default=None,
+                        metavar="COLUMN", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,11 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for --workload file: a CSV/JSONL file (see --column), a text file (one input per line) or "
                         "a folder of images/audio/text files")
     b.add_argument("--column", default=None, help="column of a CSV/JSONL file (default: the first text column); with "
-                                                   "--labels the input column(s), e.g. question=q,context=passage")
-    b.add_argument("--labels", default=None, metavar="COLUMN",
-                   help="the --file column holding each input's reference: every row is scored by the task's metric "
-                        "(accuracy/F1, entity F1, SQuAD, WER, BLEU/chrF, Spearman) and the recommendation names the "
-                        "fastest configuration within --quality-tolerance of the best quality")
+                                                   "--references the input column(s), e.g. question=q,context=passage")
+    _add_references(b, "the --file column holding each input's reference: every row is scored by the task's metric "
+                       "(accuracy/F1, entity F1, SQuAD, WER, BLEU/chrF, Spearman) and the recommendation names the "
+                       "fastest configuration within --quality-tolerance of the best quality")
     b.add_argument("--quality-tolerance", type=float, default=1.0,
                    help="how many points below the best quality the recommended configuration may score")
     b.add_argument("--device", default="cpu", help="comma-separated devices: cpu, cuda, cuda:1, mps, auto")
@@ -139,9 +159,8 @@ def _add_run_parser(sub: Any) -> None:
     r.add_argument("--engine", default=None, choices=ENGINES, help="local (default) or ray (Ray Data)")
     r.add_argument("--concurrency", type=int, default=None, help="ray: at most this many pipeline actors; the pool grows to it as CPUs/GPUs allow (default 1)")
     r.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
-    r.add_argument("--labels", default=None, metavar="COLUMN",
-                   help="a column of references: each row says whether it is right (`correct`), and the summary "
-                        "gives the task's metric (accuracy, F1, WER, chrF…)")
+    _add_references(r, "a column of references: each row says whether it is right (`correct`), and the summary "
+                       "gives the task's metric (accuracy, F1, WER, chrF…)")
     r.add_argument("--runner", default=None, choices=("plain", "runner", "continuous"),
                    help="how rows are batched: the workbench runner (default), plain pipeline batching, or "
                         "continuous (transformers' continuous batching, text generation: --batch-size requests in "
@@ -169,7 +188,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
 
     changes: dict[str, Any] = {name: getattr(args, name) for name in (
         "task", "model", "revision", "input", "output", "format", "split", "device", "dtype", "kernels", "engine",
-        "shard_rows", "concurrency", "num_gpus", "labels", "runner")}
+        "shard_rows", "concurrency", "num_gpus", "references", "runner")}
     if args.column:
         changes["columns"] = tuple(args.column)
     if args.param:
@@ -211,7 +230,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         devices=_csv(args.device), dtypes=_csv(args.dtype), workload=args.workload, n=args.n,
         repeats=args.repeats, seed=args.seed, max_tokens=args.max_tokens or None, kernels=args.kernels,
         runners=_csv(args.runners) if args.runners else (), path=args.path, column=args.column,
-        max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths, labels=args.labels,
+        max_new_tokens=args.max_new_tokens, output_lengths=args.output_lengths, references=args.references,
         quality_tolerance=args.quality_tolerance)
 
 

@@ -43,8 +43,8 @@ class BenchConfig:
     """What to measure. ``max_tokens`` is the runner's token budget per batch (None: no cap);
     ``kernels`` its linear-layer kernels (``auto``, ``torch``, ``onednn``: ``workbench.kernels``);
     ``batch_sizes`` may be given as text (``"1,8,32"``). ``model`` may name several models,
-    comma-separated (``models``): each is swept in turn, through the manager. ``labels`` names the
-    reference column of the labelled data in ``path`` (``workbench.bench.quality``; ``column`` then
+    comma-separated (``models``): each is swept in turn, through the manager. ``references`` names
+    the reference column of the labelled data in ``path`` (``workbench.bench.quality``; ``column`` then
     names the input columns): every row is scored by the task's metric, and the recommendation
     names the fastest configuration within ``quality_tolerance`` points of the best quality.
     ``runners`` default to the task's (``default_runners``). For generation rows
@@ -68,7 +68,7 @@ class BenchConfig:
     path: str | None = None
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    labels: str | None = None
+    references: str | None = None  # the column of references (CLI --references)
     quality_tolerance: float = 1.0
     max_new_tokens: int | None = None
     output_lengths: str = "long-tail"

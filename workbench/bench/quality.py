@@ -55,7 +55,7 @@ class Labelled:
 
     task: str
     metric: str
-    column: str
+    reference_column: str
     items: list[Any]
     references: list[str]
     texts: list[str | None]
@@ -90,10 +90,10 @@ def samples_for(task: str) -> list[tuple[str, str]]:
     return found
 
 
-def sample_for(task: str, labels: str | None = None) -> tuple[str, str] | None:
+def sample_for(task: str, reference_column: str | None = None) -> tuple[str, str] | None:
     """The shipped labelled sample of ``task`` and its reference column, or ``None`` when it has
-    none: the one whose reference column is ``labels`` when given (feature extraction: ``score``
-    for similarity pairs, ``relevant`` for retrieval), else the first (``samples_for``).
+    none: the one whose reference column is ``reference_column`` when given (feature extraction:
+    ``score`` for similarity pairs, ``relevant`` for retrieval), else the first (``samples_for``).
 
     >>> sample_for("text-classification")[1], sample_for("image-classification")
     ('label', None)
@@ -101,14 +101,14 @@ def sample_for(task: str, labels: str | None = None) -> tuple[str, str] | None:
     'feature-extraction-retrieval.csv'
     """
     samples = samples_for(task)
-    if not samples or not labels:
+    if not samples or not reference_column:
         return samples[0] if samples else None
     for path, column in samples:
-        if column == labels:
+        if column == reference_column:
             return path, column
     names = " or ".join(f"`{c}` ({Path(p).name})" for p, c in samples)
-    raise InputError(f"The shipped labelled samples of {task} have the reference column {names}, not `{labels}`: "
-                     "name one of them, or leave the reference column empty for the first.")
+    raise InputError(f"The shipped labelled samples of {task} have the reference column {names}, not "
+                     f"`{reference_column}`: name one of them, or leave the reference column empty for the first.")
 
 
 def _read_table(path: str | Path) -> "pd.DataFrame":
@@ -132,10 +132,10 @@ def _read_table(path: str | Path) -> "pd.DataFrame":
     raise InputError(f"Labelled data must be a table (CSV, TSV, JSONL, JSON or Parquet); `{p.name}` is not.")
 
 
-def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequence[str] = (), n: int | None = None,
-                      policy: "HostingPolicy | None" = None) -> Labelled:
-    """The inputs and references of ``path`` for ``task``: ``labels`` names the reference column,
-    ``columns`` the input columns (``job``-style: ``text`` or ``question=q,context=passage``;
+def labelled_workload(task: str, path: str | Path, reference_column: str, *, columns: Sequence[str] = (),
+                      n: int | None = None, policy: "HostingPolicy | None" = None) -> Labelled:
+    """The inputs and references of ``path`` for ``task``: ``reference_column`` names the column of
+    references, ``columns`` the input columns (``job``-style: ``text`` or ``question=q,context=passage``;
     retrieval: ``id=doc_id,text=body``; default: guessed from the names). ``n`` keeps the first
     ``n`` rows (retrieval: the first ``n`` queries, against every document). Refuses, before
     anything loads, a task without a metric, a missing column, an empty file, empty references and
@@ -161,18 +161,18 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
     if frame.empty:
         raise InputError(f"`{name}` has no rows.")
     available = [str(c) for c in frame.columns]
-    if labels not in available:
-        raise InputError(f"`{name}` has no reference column `{labels}`; its columns: {', '.join(available)}.")
-    inputs = [c for c in available if c != labels]
+    if reference_column not in available:
+        raise InputError(f"`{name}` has no reference column `{reference_column}`; its columns: {', '.join(available)}.")
+    inputs = [c for c in available if c != reference_column]
     given = [c.strip() for part in columns for c in str(part).split(",") if c.strip()]
     if spec.metric == "similarity" and ("id" in available or any(c.startswith("id=") for c in given)):
-        return _retrieval_workload(spec.name, frame, name, labels, given, n)
+        return _retrieval_workload(spec.name, frame, name, reference_column, given, n)
     if spec.metric == "similarity":
         pair = given or [c for c in inputs if frame[c].map(lambda v: isinstance(v, str)).all()][:2]
         if len(pair) != 2 or any(c not in available for c in pair):
             raise InputError(f"Similarity references score pairs: `{name}` needs two text columns besides "
-                             f"`{labels}` (e.g. sentence1, sentence2); it has {', '.join(inputs) or 'none'}. "
-                             f"{_RETRIEVAL_FORMAT.format(labels=labels)}")
+                             f"`{reference_column}` (e.g. sentence1, sentence2); it has {', '.join(inputs) or 'none'}. "
+                             f"{_RETRIEVAL_FORMAT.format(reference_column=reference_column)}")
         mapping = {"first": pair[0], "second": pair[1]}
     else:
         try:
@@ -181,13 +181,13 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
             raise InputError(f"`{name}`: {exc}") from None
     if n:
         frame = frame.head(n)
-    references = frame[labels].tolist()
+    references = frame[reference_column].tolist()
     try:
-        check_references(spec.metric, references, labels)
+        check_references(spec.metric, references, reference_column)
     except InputError as exc:
         if spec.metric != "similarity":
             raise
-        raise InputError(f"{exc} {_RETRIEVAL_FORMAT.format(labels=labels)}") from None
+        raise InputError(f"{exc} {_RETRIEVAL_FORMAT.format(reference_column=reference_column)}") from None
     references = [str(r) for r in references]
     for input_name, column in mapping.items():
         empty = [i for i, v in enumerate(frame[column].tolist(), 1) if v is None or not str(v).strip()]
@@ -207,14 +207,14 @@ def labelled_workload(task: str, path: str | Path, labels: str, *, columns: Sequ
     if any(p.name == "candidate_labels" for p in spec.params):
         params["candidate_labels"] = sorted(set(references))
     what = f"{len(references)} pairs" if spec.metric == "similarity" else f"{len(references)} inputs"
-    return Labelled(spec.name, spec.metric, labels, items, references, texts, params,
-                    f"{what} from {name} with references in `{labels}`")
+    return Labelled(spec.name, spec.metric, reference_column, items, references, texts, params,
+                    f"{what} from {name} with references in `{reference_column}`")
 
 
 #: How a retrieval table looks, for the refusals of a feature-extraction table that is neither kind.
 _RETRIEVAL_FORMAT = ("For retrieval (recall@k), give an `id` column, one text column holding the documents and the "
-                     "queries, and in `{labels}` each query's relevant document ids separated by `|` (empty for the "
-                     "documents).")
+                     "queries, and in `{reference_column}` each query's relevant document ids separated by `|` "
+                     "(empty for the documents).")
 
 
 def _blank(value: Any) -> bool:
@@ -229,7 +229,7 @@ def _id(value: Any) -> str:
     return "" if _blank(value) else str(value).strip()
 
 
-def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str, given: list[str],
+def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, reference_column: str, given: list[str],
                         n: int | None) -> Labelled:
     """A retrieval table as labelled data: the rows without a reference are the documents (each
     with its own id), the others the queries (the first ``n``), their references the ``|``-separated
@@ -244,26 +244,26 @@ def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str
         raise InputError(f"`{name}` has no id column `{id_column}`; its columns: {', '.join(available)}.")
     try:
         text = JobSpec(task, columns=tuple(c for c in given if not c.startswith("id="))).column_map(
-            [c for c in available if c not in (labels, id_column)])["text"]
+            [c for c in available if c not in (reference_column, id_column)])["text"]
     except ValueError as exc:
         raise InputError(f"`{name}`: {exc}") from None
     rows = list(zip(range(1, len(frame) + 1), frame[id_column].tolist(), frame[text].tolist(),
-                    frame[labels].tolist()))
+                    frame[reference_column].tolist()))
     for i, _, body, _ in rows:
         if _blank(body):
             raise InputError(f"Row {i} of `{name}` has no text in `{text}`.")
     documents = [(i, _id(d), str(body)) for i, d, body, ref in rows if _blank(ref)]
     queries = [(i, str(body), str(ref).strip()) for i, _, body, ref in rows if not _blank(ref)]
     if not queries:
-        raise InputError(f"`{name}` has no queries: every row's `{labels}` is empty. A query row names the ids of "
-                         "its relevant documents there, separated by `|` (e.g. d3|d7).")
+        raise InputError(f"`{name}` has no queries: every row's `{reference_column}` is empty. A query row names "
+                         "the ids of its relevant documents there, separated by `|` (e.g. d3|d7).")
     if not documents:
-        raise InputError(f"`{name}` has no documents: every row has a reference in `{labels}`. The rows with an "
-                         "empty reference are the documents the queries search.")
+        raise InputError(f"`{name}` has no documents: every row has a reference in `{reference_column}`. The rows "
+                         "with an empty reference are the documents the queries search.")
     seen: dict[str, int] = {}
     for i, doc, _ in documents:
         if _blank(doc):
-            raise InputError(f"Row {i} of `{name}` is a document (its `{labels}` is empty) without an id in "
+            raise InputError(f"Row {i} of `{name}` is a document (its `{reference_column}` is empty) without an id in "
                              f"`{id_column}`; every document needs one, for the queries to name.")
         if doc in seen:
             raise InputError(f"The id `{doc}` is given to rows {seen[doc]} and {i} of `{name}`; each document needs "
@@ -272,14 +272,14 @@ def _retrieval_workload(task: str, frame: "pd.DataFrame", name: str, labels: str
     examples = ", ".join(list(seen)[:3])
     for i, _, ref in queries:
         if not any(r in seen for r in relevant_ids(ref)):
-            raise InputError(f"Row {i} of `{name}` is a query whose `{labels}` (`{ref}`) names no document of the "
-                             f"table; name the `{id_column}` of its relevant documents (e.g. {examples}), separated "
-                             "by `|`.")
+            raise InputError(f"Row {i} of `{name}` is a query whose `{reference_column}` (`{ref}`) names no document "
+                             f"of the table; name the `{id_column}` of its relevant documents (e.g. {examples}), "
+                             "separated by `|`.")
     queries = queries[:n] if n else queries
-    return Labelled(task, "retrieval", labels, [d[2] for d in documents] + [q[1] for q in queries],
+    return Labelled(task, "retrieval", reference_column, [d[2] for d in documents] + [q[1] for q in queries],
                     [q[2] for q in queries], [None] * len(queries), {},
                     f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'} against {len(documents)} documents "
-                    f"from {name} with references in `{labels}`", [d[1] for d in documents])
+                    f"from {name} with references in `{reference_column}`", [d[1] for d in documents])
 
 
 def score_run(spec: "TaskSpec", pipe: Any, outputs: list[Any], data: Labelled,

@@ -114,7 +114,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
 
     Several models (``config.models``) are swept one after the other, each loaded through the
     manager (its bounds hold: a model's pipelines are let go before the next loads); every row is
-    compared with the first model's reference run. With references (``config.labels``) the
+    compared with the first model's reference run. With references (``config.references``) the
     labelled data is read and checked before anything loads, and the untimed run's outputs are
     scored by the task's metric (``workbench.bench.quality``).
 
@@ -132,7 +132,7 @@ def run_benchmark(manager: "PipelineManager", config: BenchConfig, *, progress: 
     from workbench.tasks import get_task
 
     spec = get_task(config.task)
-    if config.labels and spec.metric is None:  # references a task cannot score: refused before anything loads
+    if config.references and spec.metric is None:  # references a task cannot score: refused before anything loads
         _labelled(manager, config, spec.name)
     if generation_bench(spec):  # decoder-only generation: TTFT, ITL, output tokens/s, continuous batching
         from workbench.bench.generation import run_generation_benchmark
@@ -225,19 +225,19 @@ def _note_references(combos: list[_Combo], env: dict[str, Any]) -> None:
 
 def _labelled(manager: "PipelineManager", config: BenchConfig, task: str) -> "Labelled | None":
     """The labelled data of a sweep with references, read and checked before any model loads."""
-    if not config.labels:
+    if not config.references:
         return None
     if not config.path:
         raise InputError("References need labelled data: give the file (--file) whose column "
-                         f"`{config.labels}` holds them.")
+                         f"`{config.references}` holds them.")
     from workbench.bench.quality import labelled_workload
 
     paths = [config.path] if isinstance(config.path, (str, os.PathLike)) else list(config.path)
     if len(paths) != 1:
-        raise InputError(f"References come from one table (CSV, JSONL, Parquet) with a column `{config.labels}`; "
+        raise InputError(f"References come from one table (CSV, JSONL, Parquet) with a column `{config.references}`; "
                          f"got {len(paths)} files.")
     columns = tuple(c for c in (config.column or "").split(",") if c.strip())
-    return labelled_workload(task, paths[0], config.labels, columns=columns, n=config.n, policy=manager.policy)
+    return labelled_workload(task, paths[0], config.references, columns=columns, n=config.n, policy=manager.policy)
 
 
 def _with_reference(dtypes: tuple[str, ...]) -> list[str]:

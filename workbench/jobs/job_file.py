@@ -31,6 +31,8 @@ AUTO_BATCH_SIZE = {"cpu": 32, "accelerator": 64}
 JOB_RUNNERS = ("plain", "runner", "continuous")
 #: Placeholders of an exported job: the benchmark does not know the user's dataset.
 EXPORT_INPUT, EXPORT_OUTPUT = "YOUR_DATA.csv", "predictions.parquet"
+#: The former name of ``JobSpec.references`` (and of ``BenchConfig.references`` in a bench.json), still read.
+DEPRECATED_LABELS = "labels"
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ class JobSpec:
     ``max_tokens`` the runner's budget of padded positions per batch (None: no cap). ``shard_rows``
     rows are read, run and written at a time (a window of the runner, one Parquet shard); with
     ``engine="ray"`` a block is at most that many rows, ``concurrency`` actors each hold one
-    pipeline and ``num_gpus`` GPUs. ``labels`` names a column of references: each output row says
-    whether it is right, and the summary gives the task's metric (``workbench.metrics``)."""
+    pipeline and ``num_gpus`` GPUs. ``references`` names a column of references: each output row
+    says whether it is right, and the summary gives the task's metric (``workbench.metrics``). A
+    job file may still name it ``labels``, its former name (``from_dict``)."""
 
     task: str
     input: str | None = None
@@ -62,7 +65,7 @@ class JobSpec:
     shard_rows: int = 1024
     concurrency: int = 1
     num_gpus: float = 0.0
-    labels: str | None = None  # a column of references: each row's correctness and the summary's metric
+    references: str | None = None  # a column of references: each row's correctness and the summary's metric
     runner: str = "runner"  # plain, runner (length-sorted batches) or continuous (text generation)
 
     def __post_init__(self) -> None:
@@ -96,7 +99,20 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "JobSpec":
-        """A job from a dict (a job file's contents); unknown keys fail with the list of known ones."""
+        """A job from a dict (a job file's contents); unknown keys fail with the list of known ones.
+        The former name of ``references``, ``labels`` (job files written before the rename), is
+        read as it.
+
+        >>> JobSpec.from_dict({"task": "text-classification", "labels": "gold"}).references
+        'gold'
+        """
+        data = dict(data)
+        if DEPRECATED_LABELS in data:
+            old = data.pop(DEPRECATED_LABELS)
+            if data.get("references") not in (None, old):
+                raise ValueError(f"the job names two reference columns: `references` {data['references']!r} and "
+                                 f"`labels` {old!r} (its former name); keep `references` only")
+            data["references"] = data.get("references") or old
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -139,7 +155,8 @@ class JobSpec:
         default = JobSpec(task=self.task)
         parts = ["python", "-m", "workbench", "run", "--task", self.task]
         for name in ("input", "output", "model", "revision", "format", "split", "device", "dtype", "batch_size",
-                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus", "runner"):
+                     "max_tokens", "kernels", "engine", "shard_rows", "concurrency", "num_gpus", "references",
+                     "runner"):
             value = getattr(self, name)
             if value != getattr(default, name):
                 flag = "--" + name.replace("_", "-")
@@ -166,7 +183,7 @@ class JobSpec:
                              "dataset saved with `datasets`")
         if not self.output:
             raise ValueError("give --output OUT.parquet: where the results go")
-        if self.labels:
+        if self.references:
             labelled_metric(self.task)  # a task without a per-row metric fails before anything loads
         return self
 
@@ -209,13 +226,13 @@ class JobSpec:
                                      f"give --column {name}=COLUMN")
                 mapping[name] = guess
         missing = [c for c in mapping.values() if c not in available]
-        if self.labels and self.labels not in available:
-            missing.append(self.labels)
+        if self.references and self.references not in available:
+            missing.append(self.references)
         if missing:
             raise ValueError(f"the data has no column {', '.join(missing)}; its columns: {', '.join(available)}")
-        if self.labels and self.labels in mapping.values():
-            raise ValueError(f"`{self.labels}` is both an input column and the references (--labels); give the "
-                             "input with --column")
+        if self.references and self.references in mapping.values():
+            raise ValueError(f"`{self.references}` is both an input column and the references (--references); give "
+                             "the input with --column")
         return {name: mapping[name] for name in names}
 
 
@@ -236,7 +253,7 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
     """The job that runs a benchmark's recommended configuration (model, device, dtype, batch size:
     its ``recommended`` — the fastest within the quality tolerance when quality was weighed —, else
     its fastest row; token budget, kernels and parameters of its config) over a dataset. A sweep
-    with references carries its reference column to the job (``labels``) where the task has a
+    with references carries its reference column to the job (``references``) where the task has a
     per-row metric. ``result`` is a ``BenchResult``, its ``to_json()`` dict, or the path of its
     ``bench.json``. Raises ``ValueError`` when no row of the benchmark finished."""
     if isinstance(result, (str, Path)):
@@ -256,13 +273,13 @@ def job_from_benchmark(result: "BenchResult | Mapping[str, Any] | str | Path", *
     if generated:  # the benchmark's mean output length (its requests' own lengths were drawn for it)
         params.setdefault("max_new_tokens", config.get("max_new_tokens") or 64)
     model = best.get("model") or config.get("model")
-    labels = config.get("labels")
-    if labels:
+    references = config.get("references") or config.get(DEPRECATED_LABELS)  # a bench.json before the rename
+    if references:
         try:
             labelled_metric(config["task"])
         except ValueError:  # similarity pairs: a benchmark's metric, not a job's
-            labels = None
-    return JobSpec(task=config["task"], input=input, output=output, model=model, labels=labels,
+            references = None
+    return JobSpec(task=config["task"], input=input, output=output, model=model, references=references,
                    revision=config.get("revision"), columns=(config["column"],) if config.get("column") else (),
                    device=str(best["device"]), dtype=str(best["dtype"]), batch_size=int(best["batch_size"]),
                    max_tokens=config.get("max_tokens"), kernels=config.get("kernels", "auto"),
@@ -280,9 +297,9 @@ def labelled_metric(task: str) -> str:
         if metric == "similarity":  # a score over the whole set: the benchmark's, not a job's row by row
             why = (" (its references are scored over the whole table: Spearman over the pairs, or recall@k ranking "
                    "each query against every document, while a job works row by row; measure them with "
-                   f"`python -m workbench bench --task {task} --file FILE --labels COLUMN`, and run the job without "
-                   "--labels for the embeddings)")
-        raise ValueError(f"{task} has no per-row metric for a job's references (--labels){why}; tasks that have one: "
-                         f"{with_metric}")
+                   f"`python -m workbench bench --task {task} --file FILE --references COLUMN`, and run the job "
+                   "without --references for the embeddings)")
+        raise ValueError(f"{task} has no per-row metric for a job's references (--references){why}; tasks that "
+                         f"have one: {with_metric}")
     assert metric in HEADLINE
     return metric

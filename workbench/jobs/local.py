@@ -119,14 +119,14 @@ def run_local(job: JobSpec, *, manager: "PipelineManager | None" = None, resume:
 def check_job_references(job: JobSpec, source: Any) -> None:
     """The first rows' references checked by the task's metric before the model loads (a malformed
     one later in the data makes only its own row unscored)."""
-    if not job.labels:
+    if not job.references:
         return
     from workbench.jobs.job_file import labelled_metric
     from workbench.metrics import check_references
 
     first = next(iter(source.frames(min(job.shard_rows, 1000))), None)
     if first is not None:
-        check_references(labelled_metric(job.task), first[job.labels].tolist(), job.labels)
+        check_references(labelled_metric(job.task), first[job.references].tolist(), job.references)
 
 
 def _bar(total: int | None, start: int, job: JobSpec, enabled: bool) -> Any:

@@ -33,7 +33,7 @@ def is_embedding(task: str) -> bool:
     return get_task(task).output == "embeddings"
 
 
-#: The columns a job with references (``--labels``) adds: what the metric scores of each output, the
+#: The columns a job with references (``--references``) adds: what the metric scores of each output, the
 #: row's reference, whether the model has the reference's label, and whether the output is right.
 LABELLED = (pa.field("prediction", pa.string()), pa.field("reference", pa.string()),
             pa.field("reference_known", pa.bool_()), pa.field("correct", pa.bool_()))
@@ -78,8 +78,8 @@ class Predictor:
         self.rate = sampling_rate(self.pipe)
         self.params = call_params(job)
         self.mapping: dict[str, str] | None = None
-        self.schema = output_schema(job.task, labelled=bool(job.labels))
-        self.metric = labelled_metric(job.task) if job.labels else None
+        self.schema = output_schema(job.task, labelled=bool(job.references))
+        self.metric = labelled_metric(job.task) if job.references else None
         if self.metric is not None:
             from workbench.metrics import label_matcher, model_id2label, model_matcher
 
@@ -109,7 +109,7 @@ class Predictor:
     def _scored(self, out: pd.DataFrame, frame: pd.DataFrame, results: list[Any],
                 errors: list[str | None]) -> pd.DataFrame:
         """``LABELLED``'s columns for each row: what the metric scores, the reference, and whether it is right."""
-        column = self.job.labels
+        column = self.job.references
         if column not in frame.columns:
             raise ValueError(f"the input has no reference column `{column}`; its columns: "
                              f"{', '.join(c for c in frame.columns if c != ROW_ID)}")
