@@ -11,7 +11,7 @@ Starts ``python app.py`` in hosted mode (``SPACE_ID`` set; the client address is
   minutes, a 384 kHz FLAC, 256 sentences to embed, 5 MB of text — everything but the PNG and the
   sentences must be refused before it costs anything, the PDF killed at its 20 s deadline;
 - five users (five addresses) each send ``--requests`` checked requests over three text tasks;
-- the app's RSS is sampled throughout: before, peak, and after 30 s idle (the app unloads models
+- the app's RSS is sampled throughout: before, peak, and after 30 s and 60 s idle (the app unloads models
   idle for ``--idle-unload`` seconds, 20 here against 900 on a Space, so the run stays short);
 - then ten tasks not loaded yet are first used at once, half in float32, half in bfloat16, and each is
   used again: a broken pipeline (mixed dtypes, meta tensors) would fail the second time.
@@ -213,10 +213,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         flooder.join(timeout=300)
         time.sleep(30)
         after = app.memory_info().rss
+        time.sleep(30)
+        after_60 = app.memory_info().rss
         loads = first_loads(url)
         sampling.set()
         result = {"users_quiet": quiet, "users_flooded": flooded, "flooder": counts,
-                  "rss_mb": {"baseline": baseline >> 20, "peak": max(samples) >> 20, "after_30s_idle": after >> 20},
+                  "rss_mb": {"baseline": baseline >> 20, "peak": max(samples) >> 20, "after_30s_idle": after >> 20,
+                             "after_60s_idle": after_60 >> 20},
                   "first_loads": loads, "idle_unload_s": args.idle_unload, "cpu": _cpu(),
                   "commit": _commit()}
     finally:

@@ -22,6 +22,9 @@ from workbench.presets import Example, load_presets
 
 #: Input kinds whose examples show as thumbnails (Gradio's own example cells for their widgets).
 PICTURES = ("image", "images", "video")
+#: Input kinds whose examples' files also get a player under the examples (Gradio's example cell for a
+#: sound is its file name).
+SOUNDS = ("audio",)
 
 
 def table_value(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -81,6 +84,19 @@ def example_label(example: Example, labels: dict[str, str] | None = None) -> str
     return f"{label} ({extra})" if extra and not texts else label
 
 
+def example_players(inputs: InputWidgets, examples: tuple[Example, ...]) -> list[gr.Audio]:
+    """A player for each distinct sound file of ``examples`` (none for a tab without sound inputs),
+    so a user hears an example before running it."""
+    spec = inputs.spec
+    keys = [k for k in inputs.example_keys if k in spec.inputs and spec.input_kind(k).name in SOUNDS]
+    files = list(dict.fromkeys(e.inputs[k] for e in examples for k in keys if isinstance(e.inputs.get(k), str)))
+    if not files:
+        return []
+    with gr.Row(elem_classes=["example-players"]):
+        return [gr.Audio(path, label=f"Listen: {os.path.basename(path)}", interactive=False, editable=False,
+                         buttons=[], elem_id=f"{spec.name}-example-player-{i}") for i, path in enumerate(files)]
+
+
 def build_examples(inputs: InputWidgets, params: ParamWidgets,
                    run_button: gr.Button | None = None) -> gr.Examples | None:
     """The tab's ``gr.Examples`` from ``presets/<task>.json`` (``None`` when it has none).
@@ -101,6 +117,7 @@ def build_examples(inputs: InputWidgets, params: ParamWidgets,
     gallery = gr.Examples(examples=rows, inputs=components, label="Examples (from presets)",
                           example_labels=None if pictures else [example_label(e, labels) for e in examples],
                           examples_per_page=6, api_visibility="private")  # filling the page is no API endpoint
+    example_players(inputs, examples)
     if run_button is None:
         return gallery
     texts = [i for i, c in enumerate(components) if isinstance(c, gr.Textbox) and c.elem_id]

@@ -161,3 +161,35 @@ def test_cancel_stops_a_pdf_page_being_rendered():
     with running(control), pytest.raises(RunCancelled):
         load_document(_pdf_bomb(3_000_000), 0, HostingPolicy(pdf_render_s=None))
     assert time.monotonic() - start < 10
+
+
+def test_a_pdf_page_renders_at_a_lower_priority_than_the_server():
+    """The render child is niced (``CHILD_NICE``): a costly page leaves the cores to other users' runs."""
+    import os
+    import threading
+    import time
+
+    import psutil
+
+    from workbench.inputs import load_document
+    from workbench.pdf_render import CHILD_NICE
+
+    seen: list[int] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:
+            for child in psutil.Process().children():
+                try:
+                    if "workbench.pdf_render" in " ".join(child.cmdline()):
+                        seen.append(child.nice())
+                except psutil.Error:  # it ended meanwhile
+                    pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with pytest.raises(InputError, match="took more than"):
+        load_document(_pdf_bomb(3_000_000), 0, HostingPolicy(pdf_render_s=3.0))
+    watcher.join()
+    assert seen and all(n == os.nice(0) + CHILD_NICE for n in seen), seen

@@ -23,7 +23,7 @@ from workbench.errors import ModelNotFoundError, ModelTaskMismatchError, OutOfMe
 from workbench.hosting import HostingPolicy
 from workbench.hub import Hub, broken_file, estimate_bytes
 from workbench.load_request import LoadKey, LoadRequest
-from workbench.memory import release_memory
+from workbench.memory import release_memory, trim_heap
 from workbench.messages import first_line
 from workbench.models import ModelSource, adapter_class, available_offline, check_fits, resolve_model
 from workbench.offline import offline_info
@@ -303,6 +303,7 @@ class PipelineManager:
         if dropped:
             del dropped
             release_memory()
+            trim_heap()  # the freed weights' pages back to the system: RSS goes down, not only the heap
         return stale
 
     def clear(self) -> int:

@@ -6,7 +6,8 @@ keeps a thread busy for minutes, holding gigabytes. So the page is rendered by a
 process (``python -m workbench.pdf_render``: pypdfium2 and Pillow only, ~0.2 s to start) that
 reads the PDF's bytes on stdin and writes the page as PNG on stdout. The parent waits for it while
 checking the run's ``RunControl`` (``workbench.progress.current``) and the deadline, and kills it
-on either; the child's address space is capped (``RLIMIT_AS``) so a bomb ends there, not here.
+on either; the child's address space is capped (``RLIMIT_AS``) so a bomb ends there, not here, and
+it runs at a lower priority (``CHILD_NICE``) so a costly page does not slow other users' runs.
 
     image = render_page(open("invoice.pdf", "rb").read(), 0, scale=2.0, max_pixels=50_000_000)
 """
@@ -28,14 +29,19 @@ NO_SUCH_PAGE = 3
 UNREADABLE = 4
 
 
-def _limit_memory(max_bytes: int | None) -> Any:
-    if not max_bytes:
-        return None
+#: The child's niceness: a page render yields the cores to the server's own threads (other users' runs)
+#: when they want them, and runs at full speed when they do not.
+CHILD_NICE = 10
 
+
+def _child_limits(max_bytes: int | None) -> Any:
     def limit() -> None:  # runs in the child, before exec
+        import os
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+        os.nice(CHILD_NICE)
+        if max_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
 
     return limit
 
@@ -51,7 +57,7 @@ def render_page(data: bytes, page: int, *, scale: float, max_pixels: int, what: 
 
     args = json.dumps({"page": page, "scale": scale, "max_pixels": max_pixels})
     child = subprocess.Popen([sys.executable, "-m", "workbench.pdf_render", args], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit_memory(max_bytes))
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_child_limits(max_bytes))
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     control = current()
     try:

@@ -187,6 +187,17 @@ def test_mask_generation_example_draws_masks_with_the_stand_in(page):
     expect(page.locator(f"#{task}-output .legend-item").first).to_be_visible()
 
 
+def test_audio_examples_can_be_heard_before_they_run(page):
+    """A sound example's chip names its file; a player beside the examples plays that file."""
+    page.set_default_timeout(LONG)
+    task = "automatic-speech-recognition"
+    open_task(page, "Audio", task, "Speech recognition")
+    player = page.locator(f"#{task}-example-player-0")
+    expect(player).to_contain_text("tone.wav")
+    expect(player.locator("#duration")).to_have_text(re.compile(r"0:01"))  # the 1 s tone, loaded and decoded
+    expect(player.locator(".play-pause-button")).to_be_enabled()
+
+
 def test_an_embeddings_example_shows_the_similarity_matrix(page):
     page.set_default_timeout(LONG)
     task = "feature-extraction"
