@@ -221,21 +221,32 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+#: Items up to which the similarity table is shaded: Gradio sends (and keeps, per session) a style per
+#: cell, ~100 bytes each — 256 sentences would make 65 536 of them, ~25 MB a session.
+SHADED_MAX = 48
+
+
 def similarity_table(rows: list[str], similarity: Any) -> Any:
     """The cosine similarities of the items named by ``rows`` (numbered: ``1. A man is playing a
     guitar.``, ``image 2``) as a shaded table that fits its box: a column per item's number, each
     cell coloured by its value from -1 (red) through 0 (white) to 1 (blue), with 2 decimals (the raw
-    output keeps them all). A pandas ``Styler``, which ``gr.Dataframe`` shows with its colours.
+    output keeps them all). A pandas ``Styler``, which ``gr.Dataframe`` shows with its colours; beyond
+    ``SHADED_MAX`` items, the numbers rounded to 2 decimals, unshaded (a plain ``DataFrame``).
 
     >>> table = similarity_table(["1. a cat", "2. a dog"], [[1.0, 0.5], [0.5, 1.0]])
     >>> table.data.columns.tolist(), table.data.iloc[1, 0]
     (['', '1', '2'], '2. a dog')
+    >>> type(similarity_table([f"{i}." for i in range(1, 50)], np.eye(49))).__name__
+    'DataFrame'
     """
     import pandas as pd
 
     numbers = [str(i + 1) for i in range(len(rows))]
-    frame = pd.DataFrame(np.asarray(similarity, dtype=np.float64), columns=numbers)
+    values = np.asarray(similarity, dtype=np.float64)
+    frame = pd.DataFrame(values if len(rows) <= SHADED_MAX else values.round(2), columns=numbers)
     frame.insert(0, "", rows)
+    if len(rows) > SHADED_MAX:
+        return frame
     return frame.style.background_gradient(cmap="RdBu", vmin=-1.0, vmax=1.0, subset=numbers).format(
         "{:.2f}", subset=numbers)
 
