@@ -54,13 +54,13 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
         gr.Markdown(hosted, visible=bool(hosted), elem_id="hosted-banner")
         banner = hub_banner(context.online, context.offline_tasks, context.cached)
         gr.Markdown(banner, visible=bool(banner), elem_id="hub-banner")
-        pool = ComponentPool()  # the hidden components behind the tabs' Compare endpoints
+        pool = ComponentPool()  # the hidden components behind the endpoints of tabs built when opened
         with gr.Tabs(overflow_behavior="wrap"):  # every tab one click away, on a phone too
             group_tabs(tasks_by_group(), manager, context, pool=pool)
             with gr.Tab("Models", elem_id="group-models") as models_tab:
                 models = build_models_tab(manager)
-            with gr.Tab("Benchmark", elem_id="group-benchmark"):
-                render_benchmark_tab(manager, context.workers)
+            with gr.Tab("Benchmark", elem_id="group-benchmark") as bench_tab:  # built when first opened
+                render_benchmark_tab(manager, context.workers, pool=pool, opened_by=[bench_tab])
         with gr.Column(visible=False):
             pool.render()
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)

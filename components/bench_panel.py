@@ -29,6 +29,8 @@ from components.events import PROGRESS, client_id, gr_error, named_signature, se
 from components.runs import Owner, Workers, Working, drive
 from components.api_docs import BENCHMARK_API, INTEGER, document, document_benchmark
 from components.bench_plots import bench_chart, quality_chart
+from components.lazy import interactive, when_opened
+from components.pool import ComponentPool
 from components.bench_request import OUTPUT_LENGTHS
 from components.model_picker import model_choices
 from workbench.bench.config import GENERATION_RUNNERS, generation_bench
@@ -69,8 +71,8 @@ class BenchmarkTab:
     task: gr.Dropdown
     model: gr.Dropdown
     workload: gr.Dropdown
-    run: gr.Button
-    cancel: gr.Button
+    run: gr.Button | None  # None: an endpoint's hidden widgets (a lazy tab's)
+    cancel: gr.Button | None
     status: gr.Markdown
     summary: gr.Markdown
     plots: list[gr.Plot]
@@ -80,6 +82,12 @@ class BenchmarkTab:
     runners: gr.CheckboxGroup | None = None
     max_new_tokens: gr.Number | None = None
     output_lengths: gr.Radio | None = None
+    inputs: list[gr.components.Component] = field(default_factory=list)  # the /benchmark parameters (KEYS order)
+    results: list[gr.components.Component] = field(default_factory=list)  # summary, quality plot, plots, table, files
+    job_outputs: list[gr.components.Component] = field(default_factory=list)  # Export as job: command, file, script
+    models: gr.Dropdown | None = None
+    sample: gr.Checkbox | None = None
+    generation_row: gr.Row | None = None
 
 
 def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int], *, repeats: int = 1, configs: int = 1) -> None:
@@ -109,16 +117,15 @@ def check_bench_bounds(policy: HostingPolicy, n: int, sizes: list[int], *, repea
                              f"(at most {policy.max_bench_batch_size}); choose smaller ones, {where}")
 
 
-def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = None) -> BenchmarkTab:
+def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = None, *,
+                         pool: ComponentPool | None = None, opened_by: list[gr.Tab] | None = None) -> BenchmarkTab:
     """Build the Benchmark tab's contents in the current Blocks context (bounded by
-    ``manager.policy``: on a public host, fewer inputs and batch sizes; see ``check_bench_bounds``)."""
-    from workbench.devices import available_devices, available_dtypes
+    ``manager.policy``: on a public host, fewer inputs and batch sizes; see ``check_bench_bounds``).
 
-    devices = [d for d in available_devices() if d != "auto"]
-    dtypes = list(dict.fromkeys(t for d in devices for t in available_dtypes(d) if t != "auto"))
-    stops: dict[str, threading.Event] = {}  # session -> its run's stop flag
-    failures: dict[str, str] = {}  # session -> why its last run failed, until show_error puts it on the page
-
+    With ``pool`` and ``opened_by`` (the tab), the widgets are built for a session the first time it
+    opens the tab (``components.lazy.when_opened``); the ``/benchmark`` and ``/export_job`` endpoints
+    are there from the start on the pool's hidden twins, the same API. Returns the endpoint's widgets
+    (hidden twins, no buttons, when lazy)."""
     gr.Markdown(
         "Compare **plain pipeline batching** (`pipe(items, batch_size=N)`) with the workbench's **batch runner** "
         "(length-sorted batches cut where they cost least, a token budget, out-of-memory back-off, and oneDNN's linear "
@@ -127,6 +134,31 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         "For **text generation** the rows are what LLM users measure — output tokens/s, time to first token, "
         "inter-token and end-to-end latency — with transformers' **continuous batching** as a third runner.",
         elem_id="bench-intro")
+    handler = _Benchmarks(manager, workers)
+    if pool is None or opened_by is None:
+        tab = _build_widgets(manager)
+        _wire(tab, handler, endpoint=True)
+        return tab
+    with pool.detached():
+        built = _build_widgets(manager)
+    api = _twins(built, pool)
+    _endpoints(api, handler)
+
+    def build() -> None:
+        tab = _build_widgets(manager)
+        interactive(tab.inputs, [tab.status, *tab.results, *tab.generation_plots, *tab.job_outputs])
+        _wire(tab, handler, endpoint=False)
+
+    when_opened(opened_by, build)
+    return api
+
+
+def _build_widgets(manager: PipelineManager) -> BenchmarkTab:
+    """The tab's widgets (ids ``bench-…``), documented for the API, not wired."""
+    from workbench.devices import available_devices, available_dtypes
+
+    devices = [d for d in available_devices() if d != "auto"]
+    dtypes = list(dict.fromkeys(t for d in devices for t in available_dtypes(d) if t != "auto"))
     spec = get_task(DEFAULT_BENCH_TASK)
     with gr.Row():
         task = gr.Dropdown(batchable_tasks(), value=spec.name, label="Task", elem_id="bench-task")
@@ -221,7 +253,41 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                              "(seeded lognormal, as real traffic), `fixed` gives every request the mean; as the CLI's "
                              "`--output-lengths`.")
 
-    def on_task(name: str) -> tuple[Any, ...]:
+    document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
+                       n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
+                       references=references, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
+                       status=status, summary=summary, plots=plots, table=table, downloads=files,
+                       job_command=job_command, job_file=job_file, generation_plots=generation_plots)
+    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, references,
+               sample, tolerance, runners, max_new_tokens, output_lengths]
+    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files, generation_plots,
+                        runners, max_new_tokens, output_lengths, inputs=widgets, results=results,
+                        job_outputs=[job_command, job_file, job_script], models=models, sample=sample,
+                        generation_row=generation_row)
+
+
+def _twins(built: BenchmarkTab, pool: ComponentPool) -> BenchmarkTab:
+    """``built`` (widgets built ``pool.detached()``) with each endpoint widget replaced by its twin
+    in ``pool``, and no buttons."""
+    from dataclasses import replace
+
+    twin = pool.twin
+    return replace(built, run=None, cancel=None, status=twin(built.status), inputs=[twin(c) for c in built.inputs],
+                   results=[twin(c) for c in built.results], files=twin(built.files),
+                   generation_plots=[twin(c) for c in built.generation_plots],
+                   job_outputs=[twin(c) for c in built.job_outputs])
+
+
+class _Benchmarks:
+    """What the tab's events call, shared by the endpoint and every session's widgets: runs (one
+    stop flag per session), their failures until shown, Cancel."""
+
+    def __init__(self, manager: PipelineManager, workers: Workers | None) -> None:
+        self.manager, self.workers = manager, workers
+        self.stops: dict[str, threading.Event] = {}  # session -> its run's stop flag
+        self.failures: dict[str, str] = {}  # session -> why its last run failed, until show_error puts it on the page
+
+    def on_task(self, name: str) -> tuple[Any, ...]:
         s = get_task(name)
         loads = workloads_for(s.name)
         return (gr.Dropdown(choices=model_choices(s), value=f"{OFFLINE_PREFIX}{s.name}"),
@@ -229,9 +295,11 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                 gr.Checkbox(value=False, visible=sample_for(s.name) is not None),
                 gr.Row(visible=generation_bench(s)), gr.CheckboxGroup(value=list(GENERATION_RUNNERS)))
 
-    def on_run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+    def run(self, request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
         """The sweep in a worker thread (``components.runs.drive``): the status line while it works;
         the browser going away cancels it, and its worker counts against the limits until it stops."""
+        manager, stops = self.manager, self.stops
+        skipped = [gr.skip()] * (len(PLOTS) + 4 + len(GENERATION_PLOTS))  # summary, quality, plots, table, files
         session = session_id(request)
         control = RunControl()
         stops[session] = control.cancel_event
@@ -253,7 +321,7 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         started, outcome = time.monotonic(), None
         owner = Owner(session, client_id(request, manager.policy), CONCURRENCY_ID, 1)
         try:
-            for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=workers, owner=owner):
+            for event in drive(produce, control, name="benchmark", poll_s=1.0, workers=self.workers, owner=owner):
                 if isinstance(event, Working):
                     what = at["what"] + (" · {} / {} inputs".format(*at["inputs"]) if at["inputs"] else "")
                     progress(at["fraction"], desc=what)
@@ -261,60 +329,69 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
                                                 inputs=at["inputs"])
                     partial, at["partial"] = at["partial"], None
                     # the rows measured so far fill the table and plots as they come
-                    shown = (_partial_outputs(partial) if partial is not None
-                             else [gr.skip()] * (len(results) + len(generation_plots)))
+                    shown = _partial_outputs(partial) if partial is not None else skipped
                     yield [status_line, *shown]
                 else:
                     outcome = event.value
         except Exception as exc:
             error = gr_error(exc, manager.policy, user_errors=USER_ERRORS)
-            failures[session] = error.message  # shown on the status line by show_error: a toast fades
+            self.failures[session] = error.message  # shown on the status line by show_error: a toast fades
             raise error from None
         finally:
             stops.pop(session, None)
         result, note = outcome
         if result is None:  # cancelled before any row was measured: the earlier results stay
-            yield [note, *[gr.skip()] * (len(results) + len(generation_plots))]
+            yield [note, *skipped]
             return
         yield [note or f"Done in {time.monotonic() - started:.0f} s.", *_page(result)]
 
-    def on_cancel(request: gr.Request) -> str:
-        return "Cancelling…" if session_id(request) in stops else "Nothing is running."
+    def on_cancel(self, request: gr.Request) -> str:
+        return "Cancelling…" if session_id(request) in self.stops else "Nothing is running."
 
-    def stop_run(request: gr.Request) -> None:
-        flag = stops.get(session_id(request))
+    def stop_run(self, request: gr.Request) -> None:
+        flag = self.stops.get(session_id(request))
         if flag is not None:
             flag.set()
 
-    task.change(on_task, inputs=task, outputs=[model, workload, models, sample, generation_row, runners],
-                api_visibility="private", queue=False)
-    document_benchmark(task=task, model=model, workload=workload, devices=device, dtypes=dtype, batch_sizes=sizes,
-                       n=n, repeats=repeats, max_tokens=max_tokens, upload=upload, column=column, models=models,
-                       references=references, sample=sample, quality_tolerance=tolerance, quality_plot=quality_plot,
-                       status=status, summary=summary, plots=plots, table=table, downloads=files,
-                       job_command=job_command, job_file=job_file, generation_plots=generation_plots)
-    widgets = [task, model, workload, device, dtype, sizes, n, repeats, max_tokens, upload, column, models, references,
-               sample, tolerance, runners, max_new_tokens, output_lengths]
-    # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
-    event = run.click(gpu(named_signature(on_run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
-                      inputs_kwargs=dict(zip(KEYS, widgets)),
-                      outputs=[status, *results, *generation_plots], show_progress_on=status, api_name="benchmark",
-                      concurrency_id=CONCURRENCY_ID, concurrency_limit=1, api_description=BENCHMARK_API)
-    event.success(export_job_files, inputs=files, outputs=[job_command, job_file, job_script], api_name="export_job",
-                  queue=False)
-
-    def show_error(request: gr.Request) -> str:
-        reason = failures.pop(session_id(request), None) or "The benchmark failed before it started."
+    def show_error(self, request: gr.Request) -> str:
+        reason = self.failures.pop(session_id(request), None) or "The benchmark failed before it started."
         return f"**Error:** {reason}"
 
+
+def _run_options(tab: BenchmarkTab, handler: _Benchmarks) -> dict[str, Any]:
+    # keyword inputs, as in the task tabs: the /benchmark endpoint's parameters are named like the request's fields
+    def run(request: gr.Request, progress: gr.Progress = PROGRESS, **values: Any) -> Iterator[list[Any]]:
+        yield from handler.run(request, progress, **values)
+
+    return dict(fn=gpu(named_signature(run, list(KEYS), request=True), duration=BENCH_GPU_SECONDS),
+                inputs_kwargs=dict(zip(KEYS, tab.inputs)), outputs=[tab.status, *tab.results, *tab.generation_plots],
+                concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
+
+
+def _endpoints(api: BenchmarkTab, handler: _Benchmarks) -> None:
+    """``/benchmark`` and ``/export_job`` on hidden widgets, with no trigger (a lazy tab's)."""
+    gr.on([], **_run_options(api, handler), api_name="benchmark", api_description=BENCHMARK_API)
+    gr.on([], export_job_files, inputs=api.files, outputs=api.job_outputs, api_name="export_job", queue=False)
+
+
+def _wire(tab: BenchmarkTab, handler: _Benchmarks, *, endpoint: bool) -> None:
+    """Run, Cancel, the task's choices, the error line and Export as job; ``endpoint``: Run is the
+    ``/benchmark`` endpoint and the export ``/export_job`` (else both private: a session's widgets)."""
+    task, model, workload, models, sample, generation_row, runners = (
+        tab.task, tab.model, tab.workload, tab.models, tab.sample, tab.generation_row, tab.runners)
+    private = dict(api_visibility="private")
+    task.change(handler.on_task, inputs=task, outputs=[model, workload, models, sample, generation_row, runners],
+                api_visibility="private", queue=False)
+    event = tab.run.click(**_run_options(tab, handler), show_progress_on=tab.status,
+                          **(dict(api_name="benchmark", api_description=BENCHMARK_API) if endpoint else private))
+    event.success(export_job_files, inputs=tab.files, outputs=tab.job_outputs, queue=False,
+                  **(dict(api_name="export_job") if endpoint else private))
     # the reason stays on the status line until the next run (the toast fades)
-    event.failure(show_error, inputs=None, outputs=status, api_visibility="private", queue=False)
+    event.failure(handler.show_error, inputs=None, outputs=tab.status, api_visibility="private", queue=False)
     # "Cancelling…" is on the page before the run is told to stop: told first, the run could end and say
     # "Cancelled" before that reached the page, and be overwritten by it.
-    cancel.click(on_cancel, outputs=status, api_visibility="private", queue=False).then(
-        stop_run, api_visibility="private", queue=False)
-    return BenchmarkTab(task, model, workload, run, cancel, status, summary, plots, table, files, generation_plots,
-                        runners, max_new_tokens, output_lengths)
+    tab.cancel.click(handler.on_cancel, outputs=tab.status, api_visibility="private", queue=False).then(
+        handler.stop_run, api_visibility="private", queue=False)
 
 
 def export_job(files: list[Any] | None) -> tuple[str, str | None]:

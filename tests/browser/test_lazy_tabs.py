@@ -41,6 +41,7 @@ def test_a_tab_is_built_when_opened_and_keeps_its_values(page, app_url):
     assert "text-classification-run" in ids  # on screen when the page opens
     assert "image-classification-description" in ids and "image-classification-run" not in ids
     assert "token-classification-run" not in ids and "text-generation-chat-send" not in ids
+    assert "bench-intro" in ids and "bench-run" not in ids  # the Benchmark tab too
 
     page.locator("#group-vision-button").click()  # the group's first task is built with it
     page.locator("#image-classification-run").wait_for()
@@ -66,6 +67,11 @@ def test_a_tab_is_built_when_opened_and_keeps_its_values(page, app_url):
     page.locator("#tab-text-generation-chat-button").click()
     page.locator("#text-generation-chat-message textarea").wait_for()
     assert page.locator("#text-generation-chat-message textarea").is_enabled()
+
+    page.locator("#group-benchmark-button").click()
+    page.locator("#bench-run").wait_for()
+    sizes = page.locator("#bench-sizes textarea, #bench-sizes input").first
+    assert sizes.is_enabled() and page.locator("#bench-n input").first.is_enabled()
 
 
 def test_a_tab_opens_while_other_users_fill_the_queue(page, hosted):
