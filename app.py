@@ -66,8 +66,7 @@ def build_app(manager: PipelineManager, *, context: TabContext | None = None) ->
         models_tab.select(models.refresh, outputs=models.outputs, api_visibility="private", concurrency_limit=None)
     describe_tools(demo)  # every endpoint an MCP tool named after it, its parameters described (--mcp)
     demo.queue(max_size=policy.queue_max_size, default_concurrency_limit=context.concurrency_limit)
-    if policy.max_jobs_per_session or policy.max_jobs_per_client:
-        limit_jobs(demo, policy, context.workers)
+    limit_jobs(demo, policy, context.workers)
     return demo
 
 

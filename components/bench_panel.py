@@ -134,14 +134,14 @@ def render_benchmark_tab(manager: PipelineManager, workers: Workers | None = Non
         "For **text generation** the rows are what LLM users measure — output tokens/s, time to first token, "
         "inter-token and end-to-end latency — with transformers' **continuous batching** as a third runner.",
         elem_id="bench-intro")
-    handler = _Benchmarks(manager, workers)
     if pool is None or opened_by is None:
         tab = _build_widgets(manager)
-        _wire(tab, handler, endpoint=True)
+        _wire(tab, _Benchmarks(manager, workers, tab), endpoint=True)
         return tab
     with pool.detached():
         built = _build_widgets(manager)
     api = _twins(built, pool)
+    handler = _Benchmarks(manager, workers, api)
     _endpoints(api, handler)
 
     def build() -> None:
@@ -282,8 +282,9 @@ class _Benchmarks:
     """What the tab's events call, shared by the endpoint and every session's widgets: runs (one
     stop flag per session), their failures until shown, Cancel."""
 
-    def __init__(self, manager: PipelineManager, workers: Workers | None) -> None:
+    def __init__(self, manager: PipelineManager, workers: Workers | None, tab: BenchmarkTab) -> None:
         self.manager, self.workers = manager, workers
+        self.after_status = len(tab.results) + len(tab.generation_plots)  # the run's outputs after its status line
         self.stops: dict[str, threading.Event] = {}  # session -> its run's stop flag
         self.failures: dict[str, str] = {}  # session -> why its last run failed, until show_error puts it on the page
 
@@ -299,7 +300,7 @@ class _Benchmarks:
         """The sweep in a worker thread (``components.runs.drive``): the status line while it works;
         the browser going away cancels it, and its worker counts against the limits until it stops."""
         manager, stops = self.manager, self.stops
-        skipped = [gr.skip()] * (len(PLOTS) + 4 + len(GENERATION_PLOTS))  # summary, quality, plots, table, files
+        skipped = [gr.skip()] * self.after_status
         session = session_id(request)
         control = RunControl()
         stops[session] = control.cancel_event

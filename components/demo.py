@@ -72,8 +72,7 @@ def _finish(demo: gr.Blocks, manager: PipelineManager, workers: Any = None) -> N
     """The queue and its hosted bounds, as the app sets them; every endpoint an MCP tool."""
     policy = manager.policy
     demo.queue(max_size=policy.queue_max_size)
-    if policy.max_jobs_per_session or policy.max_jobs_per_client:
-        limit_jobs(demo, policy, workers)
+    limit_jobs(demo, policy, workers)
     describe_tools(demo)
 
 

@@ -80,11 +80,9 @@ def session_jobs(queue: Any, session_hash: str, workers: Workers | None = None) 
 def client_jobs(queue: Any, client: str, policy: HostingPolicy, workers: Workers | None = None) -> tuple[int, int]:
     """How many events of ``client`` are waiting or running (as ``session_jobs``), and how many of
     them are waiting."""
-    waiting, running = _events(queue)
+    waiting, _ = _events(queue)
     queued = sum(1 for e in waiting if client_id(e.request, policy) == client)
-    mine = sum(1 for e in running if client_id(e.request, policy) == client)
-    live = workers.count(client=client) if workers is not None else 0
-    return queued + max(mine, live), queued
+    return queued + running_by_client(queue, policy, workers)[client], queued
 
 
 def running_by_client(queue: Any, policy: HostingPolicy, workers: Workers | None = None) -> Counter[str]:
@@ -132,13 +130,17 @@ def take_in_turn(queue: Any, policy: HostingPolicy, workers: Workers | None = No
 
 
 def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None = None) -> None:
-    """Refuse a job beyond its session's, its client's or its share of the queue (call after
-    ``demo.queue(...)``; see the module docstring for what the user sees)."""
+    """Refuse a job beyond its session's, its client's or its share of the queue, and run one
+    client's jobs in turn (call after ``demo.queue(...)``; see the module docstring for what the
+    user sees). Each part only where ``policy`` sets its limit: locally, nothing changes."""
     per_session, per_client = policy.max_jobs_per_session, policy.max_jobs_per_client
     for limit in (per_session, per_client):
         if limit is not None and limit < 1:
             raise ValueError(f"job limits must be at least 1, not {limit}.")
     queue = demo._queue
+    take_in_turn(queue, policy, workers)
+    if not (per_session or per_client):
+        return
     push = queue.push
     lock: asyncio.Lock | None = None
 
@@ -163,7 +165,6 @@ def limit_jobs(demo: gr.Blocks, policy: HostingPolicy, workers: Workers | None =
             return pushed
 
     queue.push = push_limited
-    take_in_turn(queue, policy, workers)
 
 
 def limit_jobs_per_session(demo: gr.Blocks, limit: int, workers: Workers | None = None) -> None:
